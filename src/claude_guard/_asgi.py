@@ -1,0 +1,159 @@
+"""ASGI plumbing shared by every face: types, the guard context of a scope, body capture, send observers.
+
+Nothing here imports a web framework.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+from .context import SCOPE_KEY, GuardContext
+from .errors import RequestTooLargeError
+
+__all__ = [
+    "ASGIApp",
+    "ClientDisconnected",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "context_for",
+    "header",
+    "read_body",
+    "replay_receive",
+]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger("claude_guard")
+
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+class ClientDisconnected(Exception):
+    """The client went away before the request body was complete."""
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of a request header (``name`` lower-case), or ``None``."""
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return bytes(value)
+    return None
+
+
+def client_host(scope: Scope) -> str | None:
+    client = scope.get("client")
+    if client:
+        return str(client[0])
+    return None
+
+
+def context_for(scope: Scope) -> GuardContext:
+    """The request's ``GuardContext``: created on first use and kept in the scope for every later guard."""
+    ctx = scope.get(SCOPE_KEY)
+    if ctx is None:
+        ctx = GuardContext(
+            method=scope.get("method", "GET"),
+            path=scope.get("path", "/"),
+            client_addr=client_host(scope),
+        )
+        scope[SCOPE_KEY] = ctx
+    assert isinstance(ctx, GuardContext)
+    return ctx
+
+
+async def read_body(receive: Receive, scope: Scope, *, limit: int) -> bytes:
+    """Read the whole request body, refusing more than ``limit`` bytes without reading further.
+
+    ``Content-Length`` is checked first; chunks are counted as they come, so a lying or absent header does not
+    help. ``http.disconnect`` raises ``ClientDisconnected``.
+    """
+    declared = header(scope, b"content-length")
+    if declared is not None:
+        try:
+            length = int(declared)
+        except ValueError:
+            length = -1
+        if length > limit:
+            raise RequestTooLargeError(f"The request body is larger than {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected()
+        if message["type"] != "http.request":
+            continue
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise RequestTooLargeError(f"The request body is larger than {limit} bytes.")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def replay_receive(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands out the captured body once and then defers to the original one."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def ensure_body(ctx: GuardContext, scope: Scope, receive: Receive) -> Receive:
+    """Capture the body into ``ctx`` once (with the request's cap) and return the ``receive`` to pass on.
+
+    A guard further in finds ``ctx.body`` set and passes ``receive`` (already a replay) through untouched.
+    """
+    if ctx.body is not None:
+        return receive
+    limit = ctx.max_body_bytes if ctx.max_body_bytes is not None else DEFAULT_MAX_BODY_BYTES
+    ctx.body = await read_body(receive, scope, limit=limit)
+    return replay_receive(ctx.body, receive)
+
+
+def observe_send(send: Send, observer: Callable[[Message], None]) -> Send:
+    """Wrap ``send`` so every message is forwarded first and shown to ``observer`` after.
+
+    An observer that raises is logged and ignored: watching a response never breaks it.
+    """
+
+    async def observed(message: Message) -> None:
+        await send(message)
+        try:
+            observer(message)
+        except Exception:
+            logger.exception("claude_guard: a response observer failed")
+
+    return observed
+
+
+def add_response_headers(send: Send, headers: Callable[[], Iterable[tuple[str, str]]]) -> Send:
+    """Wrap ``send`` to append headers (computed when the response starts) to ``http.response.start``."""
+
+    async def with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            extra = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers()]
+            if extra:
+                message = dict(message)
+                message["headers"] = [*message.get("headers", ()), *extra]
+        await send(message)
+
+    return with_headers
+
+

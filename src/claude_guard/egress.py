@@ -1,0 +1,76 @@
+"""The egress face: an ``anthropic`` SDK middleware that ties an app's own calls to Claude to the request
+that caused them.
+
+It finds the inbound request's ``GuardContext`` through the contextvar, so protections that act on outgoing
+calls (cost metering, PII redaction) land on the right principal. With no current context (a background job)
+it passes calls through unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anthropic
+
+from .context import current_context
+from .errors import GuardError, UpstreamError, UpstreamTimeoutError
+from .secrets import scrub
+
+__all__ = ["EgressHook", "GuardAnthropicMiddleware", "guard_error_from_sdk"]
+
+logger = logging.getLogger("claude_guard")
+
+
+class EgressHook:
+    """One protection's part in outgoing calls; the guard chains these inside ``GuardAnthropicMiddleware``."""
+
+    async def before(self, request: anthropic.APIRequest) -> anthropic.APIRequest:
+        return request
+
+    async def after(self, request: anthropic.APIRequest, response: Any) -> Any:
+        return response
+
+
+class GuardAnthropicMiddleware(anthropic.Middleware):
+    """``AsyncAnthropic(middleware=[guard.anthropic_middleware()])``: runs the guard's egress hooks.
+
+    It runs inside the SDK's retry loop, once per attempt; every attempt is recorded on the context.
+    """
+
+    def __init__(self, hooks: list[EgressHook] | None = None) -> None:
+        self.hooks = list(hooks or [])
+
+    async def handle_async(self, request: anthropic.APIRequest, call_next: Any) -> Any:
+        ctx = current_context()
+        for hook in self.hooks:
+            request = await hook.before(request)
+        response = await call_next(request)
+        if ctx is not None:
+            ctx.decide("egress", "called", path=request.url, status=response.status_code)
+        for hook in reversed(self.hooks):
+            response = await hook.after(request, response)
+        return response
+
+
+def guard_error_from_sdk(exc: anthropic.APIError) -> GuardError:
+    """The ``GuardError`` to show a caller for an SDK error raised by an app route's call to Claude."""
+    if isinstance(exc, anthropic.APITimeoutError):
+        return UpstreamTimeoutError()
+    if isinstance(exc, anthropic.APIStatusError):
+        status = exc.status_code
+        if status in (401, 403):
+            logger.error("claude_guard: the upstream refused the app's key (HTTP %d)", status)
+            return UpstreamError("The service could not authenticate to the upstream API.")
+        body: Any = exc.body if isinstance(exc.body, dict) else {}
+        error: Any = body.get("error") if isinstance(body.get("error"), dict) else {}
+        error_type = error.get("type") if isinstance(error.get("type"), str) else None
+        message = error.get("message") if isinstance(error.get("message"), str) else ""
+        result = GuardError(scrub(message) if status < 500 and message else "The upstream API failed.")
+        result.status = status
+        result.error_type = error_type or ("api_error" if status >= 500 else "invalid_request_error")
+        retry_after = exc.response.headers.get("retry-after")
+        if retry_after:
+            result.headers["retry-after"] = retry_after
+        return result
+    return UpstreamError()

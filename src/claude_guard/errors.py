@@ -1,0 +1,214 @@
+"""The one exception tree of claude_guard.
+
+Every error a guard raises while handling a request knows how it is shown to the caller: its HTTP status,
+the Anthropic error type (so the official SDK raises its matching typed exception), and whether retrying
+can help (sent as ``x-should-retry``). Messages are written for callers and never carry a secret, a prompt or
+a detected PII value.
+
+    GuardError                      500 api_error
+    ├── ConfigurationError          start-up: a setting is missing or unsafe
+    ├── BadRequestError             400 invalid_request_error
+    │   ├── InvalidJSONError
+    │   ├── SchemaError
+    │   ├── PromptRejectedError
+    │   └── CostLimitExceededError
+    ├── AuthenticationError         401 authentication_error
+    ├── BudgetExceededError         402 billing_error (never retried)
+    ├── PermissionDeniedError       403 permission_error
+    ├── NotFoundError               404 not_found_error
+    ├── RequestTimeoutError         408 timeout_error (the request body came too slowly)
+    ├── RequestTooLargeError        413 request_too_large
+    ├── UnsupportedMediaTypeError   415 invalid_request_error
+    ├── RateLimitedError            429 rate_limit_error (with retry-after)
+    ├── UpstreamError               502 api_error (the upstream failed in a way the caller cannot fix)
+    ├── StoreUnavailableError       503 api_error (the shared store is down and the policy fails closed)
+    └── UpstreamTimeoutError        504 timeout_error
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceededError",
+    "ConfigurationError",
+    "CostLimitExceededError",
+    "GuardError",
+    "InvalidJSONError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PromptRejectedError",
+    "RateLimitedError",
+    "RequestTimeoutError",
+    "RequestTooLargeError",
+    "SchemaError",
+    "StoreUnavailableError",
+    "UnsupportedMediaTypeError",
+    "UpstreamError",
+    "UpstreamTimeoutError",
+]
+
+
+class GuardError(Exception):
+    """Base of every claude_guard error.
+
+    Attributes:
+        status: HTTP status shown to the caller.
+        error_type: Anthropic error type used in the envelope.
+        should_retry: whether a retry can help; ``None`` leaves it to the client.
+        message: text safe to show to the caller.
+        headers: extra response headers (``retry-after`` and the like).
+        code: a stable machine-readable id of the cause (a rule id, a limit name), or ``None``.
+
+    Example:
+        >>> err = RateLimitedError("Too many requests.", retry_after=2.5)
+        >>> (err.status, err.error_type, err.headers["retry-after"])
+        (429, 'rate_limit_error', '3')
+    """
+
+    status: int = 500
+    error_type: str = "api_error"
+    should_retry: bool | None = None
+    default_message: str = "An internal error occurred."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        should_retry: bool | None = None,
+    ) -> None:
+        self.message = message if message is not None else self.default_message
+        self.code = code
+        self.headers: dict[str, str] = dict(headers or {})
+        if should_retry is not None:
+            self.should_retry = should_retry
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status}, code={self.code!r})"
+
+
+class ConfigurationError(GuardError):
+    """A setting is missing, malformed or unsafe; raised at start-up, never while serving."""
+
+    default_message = "claude_guard is misconfigured."
+
+
+class BadRequestError(GuardError):
+    status = 400
+    error_type = "invalid_request_error"
+    should_retry = False
+    default_message = "The request is invalid."
+
+
+class InvalidJSONError(BadRequestError):
+    default_message = "The request body is not valid JSON."
+
+
+class SchemaError(BadRequestError):
+    """A Messages request field is missing or has the wrong type; ``code`` holds the field path."""
+
+
+class PromptRejectedError(BadRequestError):
+    """A validation rule refused the prompt; ``code`` holds the rule id, the text is never echoed."""
+
+
+class CostLimitExceededError(BadRequestError):
+    """The worst-case cost of one request exceeds its maximum."""
+
+
+class AuthenticationError(GuardError):
+    status = 401
+    error_type = "authentication_error"
+    should_retry = False
+    default_message = "Invalid or missing API key."
+
+
+class BudgetExceededError(GuardError):
+    status = 402
+    error_type = "billing_error"
+    should_retry = False
+    default_message = "The budget for this period is spent."
+
+
+class PermissionDeniedError(GuardError):
+    status = 403
+    error_type = "permission_error"
+    should_retry = False
+    default_message = "This key is not allowed to make this request."
+
+
+class NotFoundError(GuardError):
+    status = 404
+    error_type = "not_found_error"
+    should_retry = False
+    default_message = "Not found."
+
+
+class RequestTimeoutError(GuardError):
+    status = 408
+    error_type = "timeout_error"
+    default_message = "The request body was not received in time."
+
+
+class RequestTooLargeError(GuardError):
+    status = 413
+    error_type = "request_too_large"
+    should_retry = False
+    default_message = "The request body is too large."
+
+
+class UnsupportedMediaTypeError(GuardError):
+    status = 415
+    error_type = "invalid_request_error"
+    should_retry = False
+    default_message = "The request body must be application/json."
+
+
+class RateLimitedError(GuardError):
+    """A rate or concurrency limit is reached; ``retry_after`` comes from the real shortfall."""
+
+    status = 429
+    error_type = "rate_limit_error"
+    should_retry = True
+    default_message = "Rate limit exceeded."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: float | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, code=code, headers=headers)
+        self.retry_after = retry_after
+        if retry_after is not None:
+            # Never earlier than the real shortfall: round up, and at least one second.
+            self.headers.setdefault("retry-after", str(max(1, math.ceil(retry_after))))
+
+
+class UpstreamError(GuardError):
+    status = 502
+    error_type = "api_error"
+    should_retry = True
+    default_message = "The upstream API could not be reached."
+
+
+class StoreUnavailableError(GuardError):
+    status = 503
+    error_type = "api_error"
+    should_retry = True
+    default_message = "A protection is temporarily unavailable."
+
+
+class UpstreamTimeoutError(GuardError):
+    status = 504
+    error_type = "timeout_error"
+    should_retry = True
+    default_message = "The upstream API did not answer in time."

@@ -1,0 +1,135 @@
+"""``ClaudeGuard``: one object that builds every protection from ``GuardSettings`` and installs them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from ._asgi import ASGIApp
+from .egress import GuardAnthropicMiddleware
+from .errors import ConfigurationError
+from .middleware import RequestLimitsMiddleware, SafeErrorMiddleware
+from .settings import GuardSettings
+from .store import Store, store_from_url
+from .upstream import MessagesProxy, UpstreamClient
+
+__all__ = ["ClaudeGuard"]
+
+
+class ClaudeGuard:
+    """Every protection of claude_guard, configured once.
+
+    Example:
+        >>> guard = ClaudeGuard(settings=GuardSettings())
+        >>> guard.settings.storage_url
+        'memory://'
+    """
+
+    def __init__(self, *, settings: GuardSettings | None = None) -> None:
+        self.settings = settings or GuardSettings()
+        self._store: Store | None = None
+        self._upstream: UpstreamClient | None = None
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> ClaudeGuard:
+        """A guard configured from the environment (see docs/configuration.md)."""
+        return cls(settings=GuardSettings.from_env(environ))
+
+    def __repr__(self) -> str:
+        return f"ClaudeGuard(environment={self.settings.environment!r}, storage={self.store!r})"
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = store_from_url(self.settings.storage_url)
+        return self._store
+
+    @property
+    def upstream(self) -> UpstreamClient:
+        if self._upstream is None:
+            if self.settings.api_key_source is None:
+                raise ConfigurationError(
+                    "No upstream Claude key: set CLAUDE_API_KEY, or CLAUDE_API_KEY_FILE to a file holding it."
+                )
+            self._upstream = UpstreamClient(
+                base_url=self.settings.api_url,
+                key_source=self.settings.api_key_source,
+                timeout=self.settings.timeout,
+            )
+        return self._upstream
+
+    def messages_proxy(self) -> MessagesProxy:
+        """An ASGI endpoint forwarding Messages API calls upstream (mount it on ``/v1/messages``)."""
+        return MessagesProxy(self.upstream, error_format=self.settings.error_format)
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """``app`` wrapped in every protection, outermost first: safe errors, request limits."""
+        s = self.settings
+        wrapped: ASGIApp = RequestLimitsMiddleware(
+            app,
+            max_body_bytes=s.max_body_bytes,
+            body_timeout=s.body_timeout,
+            timeout=s.timeout,
+            max_in_flight=s.max_in_flight,
+            max_in_flight_per_principal=s.max_in_flight_per_principal,
+            error_format=s.error_format,
+        )
+        return SafeErrorMiddleware(wrapped, error_format=s.error_format)
+
+    def install(self, app: Any) -> Any:
+        """Install every protection on a Starlette, FastAPI or Litestar app (or wrap a plain ASGI app).
+
+        Starlette and FastAPI apps get the middlewares through ``add_middleware``, so they sit inside the
+        framework's own error boundary and outside its routing.
+        """
+        s = self.settings
+        add = getattr(app, "add_middleware", None)
+        if add is None:
+            return self.wrap(app)
+        add(
+            RequestLimitsMiddleware,
+            max_body_bytes=s.max_body_bytes,
+            body_timeout=s.body_timeout,
+            timeout=s.timeout,
+            max_in_flight=s.max_in_flight,
+            max_in_flight_per_principal=s.max_in_flight_per_principal,
+            error_format=s.error_format,
+        )
+        add(SafeErrorMiddleware, error_format=s.error_format)
+        return app
+
+    def anthropic_middleware(self) -> GuardAnthropicMiddleware:
+        """The egress hook: ``AsyncAnthropic(middleware=[guard.anthropic_middleware()])``."""
+        return GuardAnthropicMiddleware()
+
+    async def anthropic_client(self, **kwargs: Any) -> Any:
+        """An ``anthropic.AsyncAnthropic`` for app routes: upstream URL and key, the egress hook, no retries
+        (the caller decides whether to retry, so one request never spends quota twice)."""
+        import anthropic
+
+        key = await self.upstream.key()
+        kwargs.setdefault("max_retries", 0)
+        kwargs.setdefault("timeout", self.settings.timeout)
+        return anthropic.AsyncAnthropic(
+            api_key=key.get_secret_value(),
+            base_url=self.settings.api_url,
+            middleware=[self.anthropic_middleware(), *kwargs.pop("middleware", [])],
+            **kwargs,
+        )
+
+    @asynccontextmanager
+    async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
+        """Open and close the guard's connections with the app (``FastAPI(lifespan=guard.lifespan)``)."""
+        try:
+            yield
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._upstream is not None:
+            await self._upstream.aclose()
+            self._upstream = None
+        if self._store is not None:
+            await self._store.aclose()
+            self._store = None

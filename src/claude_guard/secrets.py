@@ -1,0 +1,186 @@
+"""Secret values that never show themselves, and where the upstream key comes from.
+
+The upstream Claude key is read from ``CLAUDE_API_KEY`` or from the file named by ``CLAUDE_API_KEY_FILE``
+(Docker and Kubernetes secrets), never from code, a command line or a request.
+
+Example:
+    >>> s = Secret("sk-ant-fake-canary")
+    >>> str(s), repr(s), f"{s}"
+    ('**********', "Secret('**********')", '**********')
+    >>> s.get_secret_value()
+    'sk-ant-fake-canary'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, NoReturn, Protocol, runtime_checkable
+
+from .errors import ConfigurationError
+
+__all__ = [
+    "EnvSecretSource",
+    "FileSecretSource",
+    "Secret",
+    "SecretSource",
+    "scrub",
+    "upstream_key_source",
+]
+
+_MASK = "**********"
+
+
+class Secret:
+    """A string that hides itself from ``str``, ``repr``, formatting, logging and pickling."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError("Secret holds a str")
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __str__(self) -> str:
+        return _MASK
+
+    def __repr__(self) -> str:
+        return f"Secret({_MASK!r})"
+
+    def __format__(self, spec: str) -> str:
+        return _MASK
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise TypeError("a Secret cannot be pickled")
+
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        return self
+
+
+@runtime_checkable
+class SecretSource(Protocol):
+    """Where a secret comes from. ``get`` may be called again later to pick up a rotated value."""
+
+    name: str
+
+    async def get(self) -> Secret: ...
+
+
+class EnvSecretSource:
+    """A secret read from an environment variable (read at construction; the environment is fixed)."""
+
+    def __init__(self, variable: str, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self.name = variable
+        value = env.get(variable, "")
+        if not value.strip():
+            raise ConfigurationError(f"{variable} is set but empty.")
+        self._secret = Secret(value.strip())
+
+    async def get(self) -> Secret:
+        return self._secret
+
+    def __repr__(self) -> str:
+        return f"EnvSecretSource({self.name!r})"
+
+
+class FileSecretSource:
+    """A secret read from a file, re-read on every ``get`` so a rotated file is picked up without restart."""
+
+    def __init__(self, path: str | os.PathLike[str], *, variable: str = "file") -> None:
+        self.name = variable
+        self.path = Path(path)
+        self._secret = self._read()
+
+    def _read(self) -> Secret:
+        try:
+            value = self.path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            # The path is configuration, not a secret; the content never appears.
+            raise ConfigurationError(
+                f"{self.name} names a file that cannot be read ({type(exc).__name__})."
+            ) from None
+        if not value:
+            raise ConfigurationError(f"{self.name} names an empty file.")
+        return Secret(value)
+
+    async def get(self) -> Secret:
+        # A file briefly missing during a rotation keeps the last good value.
+        with contextlib.suppress(ConfigurationError):
+            self._secret = self._read()
+        return self._secret
+
+    def __repr__(self) -> str:
+        return f"FileSecretSource({self.name!r})"
+
+
+def upstream_key_source(environ: Mapping[str, str] | None = None) -> SecretSource:
+    """The upstream key's source from ``CLAUDE_API_KEY`` or ``CLAUDE_API_KEY_FILE``: exactly one must be set.
+
+    Errors name the variables, never a value.
+    """
+    env = os.environ if environ is None else environ
+    direct = "CLAUDE_API_KEY" in env
+    from_file = "CLAUDE_API_KEY_FILE" in env
+    if direct and from_file:
+        raise ConfigurationError(
+            "Both CLAUDE_API_KEY and CLAUDE_API_KEY_FILE are set; set exactly one of them."
+        )
+    if direct:
+        return EnvSecretSource("CLAUDE_API_KEY", env)
+    if from_file:
+        path = env["CLAUDE_API_KEY_FILE"].strip()
+        if not path:
+            raise ConfigurationError("CLAUDE_API_KEY_FILE is set but empty.")
+        return FileSecretSource(path, variable="CLAUDE_API_KEY_FILE")
+    raise ConfigurationError(
+        "No upstream Claude key: set CLAUDE_API_KEY, or CLAUDE_API_KEY_FILE to a file holding it."
+    )
+
+
+# Key-shaped strings that must never leave in an error body or a log line, whatever their origin.
+_KEY_SHAPES = re.compile(
+    r"sk-ant-[A-Za-z0-9]+-[A-Za-z0-9_\-]{8,}"  # Anthropic keys (api, admin)
+    r"|cg_[a-z]+_[A-Za-z0-9_\-]{16,}"  # claude_guard client keys
+    r"|(?i:bearer)\s+[A-Za-z0-9._~+/\-]{8,}=*"  # bearer tokens
+    r"|(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}"  # AWS access key ids
+    r"|sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{16,}"  # OpenAI keys
+)
+
+
+def scrub(text: str, known: Iterable[Secret] = ()) -> str:
+    """Replace every known secret value and every key-shaped string in ``text`` with a mask.
+
+    Example:
+        >>> scrub("upstream said: invalid x-api-key sk-ant-api03-abcdefghijkl")
+        'upstream said: invalid x-api-key **********'
+    """
+    for secret in known:
+        value = secret.get_secret_value()
+        if value:
+            text = text.replace(value, _MASK)
+    return _KEY_SHAPES.sub(_MASK, text)

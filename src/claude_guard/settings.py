@@ -1,0 +1,156 @@
+"""``GuardSettings``: every setting of claude_guard, read from the environment or given in code.
+
+Example:
+    >>> s = GuardSettings.from_env({"CLAUDE_API_KEY": "sk-ant-fake-canary", "CLAUDE_TIMEOUT": "30"})
+    >>> s.timeout, s.api_url, s.storage_url
+    (30.0, 'https://api.anthropic.com', 'memory://')
+    >>> "sk-ant-fake-canary" in repr(s)
+    False
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+from .responses import ErrorFormat
+from .secrets import SecretSource, upstream_key_source
+
+__all__ = ["Environment", "GuardSettings", "check_upstream_url"]
+
+Environment = Literal["development", "staging", "production"]
+ENVIRONMENTS: tuple[Environment, ...] = ("development", "staging", "production")
+_STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+cluster", "redis+sentinel", "valkey", "valkeys")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_upstream_url(url: str) -> str:
+    """Return ``url`` without a trailing slash if it is https, or http on a loopback host; else raise."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError("CLAUDE_API_URL must be an absolute http(s) URL.")
+    if parts.username or parts.password:
+        raise ConfigurationError("CLAUDE_API_URL must not carry credentials.")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigurationError("CLAUDE_API_URL must use https unless its host is loopback.")
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuardSettings:
+    """Settings of one guard. ``from_env`` reads the variables in the table of docs/configuration.md."""
+
+    api_key_source: SecretSource | None = field(default=None, repr=False)
+    """Where the upstream Claude key comes from; ``None`` for apps that never forward to Claude."""
+    api_url: str = "https://api.anthropic.com"
+    """Upstream base URL: https, or http on a loopback host."""
+    timeout: float = 300.0
+    """Seconds for one upstream call, until the last byte of a stream."""
+    max_cost: Decimal = Decimal("1.0")
+    """Default maximum USD for one request."""
+    environment: Environment = "development"
+    """development, staging or production; production refuses unsafe settings."""
+    storage_url: str = "memory://"
+    """``memory://`` for one process, ``redis://host:port/db`` to share state across replicas."""
+    max_body_bytes: int = 10 * 1024 * 1024
+    """Largest accepted request body."""
+    body_timeout: float = 30.0
+    """Seconds allowed for receiving the whole request body (408 past it)."""
+    max_in_flight: int | None = None
+    """Requests handled at once by this process; ``None`` for no cap."""
+    max_in_flight_per_principal: int | None = None
+    """Requests one principal may have in flight in this process; ``None`` for no cap."""
+    error_format: ErrorFormat = "anthropic"
+    """``anthropic`` (the envelope the SDK understands) or ``problem`` (RFC 9457)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "api_url", check_upstream_url(self.api_url))
+        if self.environment not in ENVIRONMENTS:
+            raise ConfigurationError(f"CLAUDE_GUARD_ENV must be one of {', '.join(ENVIRONMENTS)}.")
+        if not self.timeout > 0:
+            raise ConfigurationError("CLAUDE_TIMEOUT must be a positive number of seconds.")
+        if self.max_cost < 0:
+            raise ConfigurationError("CLAUDE_MAX_COST must not be negative.")
+        if self.max_body_bytes <= 0 or self.body_timeout <= 0:
+            raise ConfigurationError("The body size cap and body timeout must be positive.")
+        for name in ("max_in_flight", "max_in_flight_per_principal"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigurationError(f"{name} must be positive or None.")
+        scheme = urlsplit(self.storage_url).scheme
+        if scheme not in _STORAGE_SCHEMES:
+            raise ConfigurationError(
+                f"CLAUDE_GUARD_STORAGE_URL has an unknown scheme {scheme!r}; use memory:// or redis://."
+            )
+        if self.error_format not in ("anthropic", "problem"):
+            raise ConfigurationError("error_format must be 'anthropic' or 'problem'.")
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, require_api_key: bool = True
+    ) -> GuardSettings:
+        """Read settings from the environment; problems raise ``ConfigurationError`` naming the variable."""
+        env = os.environ if environ is None else environ
+        source: SecretSource | None = None
+        if require_api_key or "CLAUDE_API_KEY" in env or "CLAUDE_API_KEY_FILE" in env:
+            source = upstream_key_source(env)
+        environment = env.get("CLAUDE_GUARD_ENV", "development").strip().lower() or "development"
+        if environment not in ENVIRONMENTS:
+            raise ConfigurationError(f"CLAUDE_GUARD_ENV must be one of {', '.join(ENVIRONMENTS)}.")
+        return cls(
+            api_key_source=source,
+            api_url=env.get("CLAUDE_API_URL", "https://api.anthropic.com").strip(),
+            timeout=_float(env, "CLAUDE_TIMEOUT", 300.0),
+            max_cost=_decimal(env, "CLAUDE_MAX_COST", Decimal("1.0")),
+            environment=environment,
+            storage_url=env.get("CLAUDE_GUARD_STORAGE_URL", "memory://").strip() or "memory://",
+            max_body_bytes=_int(env, "CLAUDE_GUARD_MAX_BODY_BYTES", 10 * 1024 * 1024),
+            body_timeout=_float(env, "CLAUDE_GUARD_BODY_TIMEOUT", 30.0),
+        )
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number.") from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer.") from None
+
+
+def _decimal(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ConfigurationError(f"{name} must be a decimal number of USD.") from None
+    if not value.is_finite():
+        raise ConfigurationError(f"{name} must be a finite number.")
+    return value

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from ._base import Store, StoreConfig
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore(Store):
+    """State in this process's memory: zero setup, for one process (demos, tests, single-worker apps).
+
+    Policies keep their own structures in ``data`` under their own names; everything runs on one event loop,
+    so an operation with no ``await`` inside is atomic.
+    """
+
+    kind: Literal["memory", "redis"] = "memory"
+
+    def __init__(self, *, config: StoreConfig | None = None) -> None:
+        super().__init__(config=config)
+        self.data: dict[str, Any] = {}
+        self._expiry: dict[str, float] = {}
+
+    def get(self, key: str) -> Any:
+        expires = self._expiry.get(key)
+        if expires is not None and expires <= time.time():
+            self.data.pop(key, None)
+            self._expiry.pop(key, None)
+            return None
+        return self.data.get(key)
+
+    def set(self, key: str, value: Any, *, ttl: float | None = None) -> None:
+        self.data[key] = value
+        if ttl is None:
+            self._expiry.pop(key, None)
+        else:
+            self._expiry[key] = time.time() + ttl
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+        self._expiry.pop(key, None)
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(prefix={self.config.prefix!r})"

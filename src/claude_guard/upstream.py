@@ -1,0 +1,282 @@
+"""Forwarding Messages API requests to the upstream Claude API, for gateway routes.
+
+``MessagesProxy`` is a pure ASGI endpoint: it sends the (possibly rewritten) body captured on the
+``GuardContext`` upstream with the upstream key, streams the answer back chunk by chunk as it arrives, and
+turns upstream failures into errors that carry neither the upstream key nor upstream internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ._asgi import ClientDisconnected, Receive, Scope, Send, context_for, ensure_body, header
+from .context import GuardContext
+from .errors import (
+    BadRequestError,
+    GuardError,
+    UnsupportedMediaTypeError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+from .responses import ErrorFormat, render_error
+from .secrets import Secret, SecretSource, scrub
+
+__all__ = ["MessagesProxy", "UpstreamClient"]
+
+logger = logging.getLogger("claude_guard")
+
+ANTHROPIC_VERSION = "2023-06-01"
+# Request headers a caller may pass on to Claude; everything else (its own credentials above all) stays here.
+_FORWARDED_REQUEST_HEADERS = frozenset({b"anthropic-version", b"anthropic-beta", b"accept"})
+# Response headers worth passing back; hop-by-hop and upstream identity headers are dropped.
+_FORWARDED_RESPONSE_HEADERS = frozenset({"content-type", "retry-after", "retry-after-ms", "x-should-retry"})
+_MAX_ERROR_BODY = 64 * 1024
+# Upstream error types whose message is about the caller's request, so it helps to pass it on (scrubbed).
+_CALLER_ERROR_TYPES = frozenset(
+    {"invalid_request_error", "not_found_error", "request_too_large", "rate_limit_error", "overloaded_error"}
+)
+
+
+class UpstreamClient:
+    """The connection to Claude: base URL, the upstream key's source, timeouts and one pooled HTTP client.
+
+    The key is re-read from its source every ``key_refresh`` seconds and right after an upstream 401, so a
+    rotated upstream key is picked up without a restart.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        key_source: SecretSource,
+        timeout: float = 300.0,
+        connect_timeout: float = 10.0,
+        key_refresh: float = 300.0,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.key_source = key_source
+        self.timeout = timeout
+        self.key_refresh = key_refresh
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
+            follow_redirects=False,
+        )
+        self._key: Secret | None = None
+        self._key_read_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"UpstreamClient(base_url={self.base_url!r}, key_source={self.key_source!r})"
+
+    async def key(self) -> Secret:
+        now = time.monotonic()
+        if self._key is None or now - self._key_read_at >= self.key_refresh:
+            self._key = await self.key_source.get()
+            self._key_read_at = now
+        return self._key
+
+    def invalidate_key(self) -> None:
+        self._key = None
+
+    async def known_secrets(self) -> list[Secret]:
+        return [self._key] if self._key is not None else []
+
+    async def send(
+        self, path: str, body: bytes, headers: Mapping[str, str], *, deadline: float | None = None
+    ) -> httpx.Response:
+        """Send one request upstream and return the response with its body not yet read (streamed)."""
+        key = await self.key()
+        request_headers = {**headers, "x-api-key": key.get_secret_value(), "content-type": "application/json"}
+        request_headers.setdefault("anthropic-version", ANTHROPIC_VERSION)
+        request = self._client.build_request(
+            "POST",
+            self.base_url + path,
+            content=body,
+            headers=request_headers,
+            timeout=httpx.Timeout(deadline or self.timeout, connect=min(10.0, deadline or self.timeout)),
+        )
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.TimeoutException:
+            raise UpstreamTimeoutError() from None
+        except httpx.HTTPError as exc:
+            logger.warning("claude_guard: upstream unreachable (%s)", type(exc).__name__)
+            raise UpstreamError() from None
+        if response.status_code == 401:
+            self.invalidate_key()
+        return response
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class MessagesProxy:
+    """An ASGI endpoint forwarding ``POST`` requests to the same path upstream (``/v1/messages`` and
+    ``/v1/messages/count_tokens``).
+
+    Example:
+        >>> from claude_guard.secrets import EnvSecretSource
+        >>> upstream = UpstreamClient(base_url="http://127.0.0.1:9",
+        ...                           key_source=EnvSecretSource("K", {"K": "sk-fake"}))
+        >>> proxy = MessagesProxy(upstream)
+    """
+
+    def __init__(self, upstream: UpstreamClient, *, error_format: ErrorFormat = "anthropic") -> None:
+        self.upstream = upstream
+        self.error_format: ErrorFormat = error_format
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("MessagesProxy serves HTTP only")
+        ctx = context_for(scope)
+        try:
+            await self._forward(ctx, scope, receive, send)
+        except GuardError as exc:
+            if ctx.state.get("response_started"):
+                raise
+            await render_error(exc, request_id=ctx.request_id, format=self.error_format).send(send)
+        except ClientDisconnected:
+            ctx.decide("request", "client_disconnected")
+
+    async def _forward(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") != "POST":
+            raise BadRequestError("Only POST is supported here.", code="method")
+        content_type = (header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
+        if content_type != b"application/json":
+            raise UnsupportedMediaTypeError()
+        receive = await ensure_body(ctx, scope, receive)
+        payload = ctx.json()
+        if not isinstance(payload, dict):
+            raise BadRequestError("The request body must be a JSON object.", code="body")
+        assert ctx.body is not None
+        forwarded = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in scope.get("headers", ())
+            if k.lower() in _FORWARDED_REQUEST_HEADERS or k.lower().startswith(b"anthropic-beta")
+        }
+        deadline = ctx.state.get("upstream_timeout")
+        response = await self.upstream.send(scope["path"], ctx.body, forwarded, deadline=deadline)
+        try:
+            if response.status_code >= 400:
+                await self._relay_error(ctx, response, send)
+            else:
+                await self._relay(ctx, response, receive, send)
+        finally:
+            await response.aclose()
+
+    async def _relay(self, ctx: GuardContext, response: httpx.Response, receive: Receive, send: Send) -> None:
+        headers = [(b"request-id", ctx.request_id.encode())]
+        upstream_id = response.headers.get("request-id")
+        if upstream_id:
+            headers.append((b"upstream-request-id", upstream_id.encode("latin-1")))
+        for name, value in response.headers.items():
+            lower = name.lower()
+            if lower in _FORWARDED_RESPONSE_HEADERS or lower.startswith("anthropic-ratelimit-"):
+                headers.append((lower.encode("latin-1"), value.encode("latin-1")))
+        ctx.state["upstream_status"] = response.status_code
+        ctx.state["upstream_headers"] = response.headers
+
+        # A client that goes away mid-stream must stop the upstream read at once (and let the meter see the
+        # cut): watch for http.disconnect while relaying.
+        relay_task = asyncio.current_task()
+        disconnected = False
+
+        async def watch_disconnect() -> None:
+            nonlocal disconnected
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    disconnected = True
+                    if relay_task is not None:
+                        relay_task.cancel()
+                    return
+
+        watcher = asyncio.ensure_future(watch_disconnect())
+        try:
+            await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+            ctx.state["response_started"] = True
+            async for chunk in response.aiter_raw():
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if not disconnected:
+                raise
+            if relay_task is not None:
+                relay_task.uncancel()
+            ctx.decide("request", "client_disconnected")
+        except httpx.TimeoutException:
+            # Mid-stream, the status line is sent: end the body; the SDK sees a truncated stream.
+            ctx.decide("upstream", "timeout")
+            logger.warning("claude_guard: upstream stream timed out in request %s", ctx.request_id)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except httpx.HTTPError as exc:
+            ctx.decide("upstream", "stream_error")
+            logger.warning(
+                "claude_guard: upstream stream broke (%s) in %s", type(exc).__name__, ctx.request_id
+            )
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            watcher.cancel()
+
+    async def _relay_error(self, ctx: GuardContext, response: httpx.Response, send: Send) -> None:
+        raw = b""
+        async for chunk in response.aiter_raw():
+            raw += chunk
+            if len(raw) > _MAX_ERROR_BODY:
+                break
+        ctx.state["upstream_status"] = response.status_code
+        ctx.decide("upstream", "error", status=response.status_code)
+        status = response.status_code
+        error_type, message = _upstream_error(raw)
+        known = await self.upstream.known_secrets()
+        if status == 401 or status == 403:
+            # The gateway's own credentials were refused: the caller's key is fine, and nothing about the
+            # upstream account is theirs to read.
+            logger.error("claude_guard: the upstream refused the gateway's key (HTTP %d)", status)
+            error: GuardError = UpstreamError("The gateway could not authenticate to the upstream API.")
+        else:
+            error = GuardError(
+                scrub(message, known) if error_type in _CALLER_ERROR_TYPES else _generic(status),
+            )
+            error.status = status
+            error.error_type = error_type or ("api_error" if status >= 500 else "invalid_request_error")
+            retry = response.headers.get("x-should-retry")
+            if retry in ("true", "false"):
+                error.should_retry = retry == "true"
+            for name in ("retry-after", "retry-after-ms"):
+                if name in response.headers:
+                    error.headers[name] = response.headers[name]
+            for name, value in response.headers.items():
+                if name.lower().startswith("anthropic-ratelimit-"):
+                    error.headers[name.lower()] = value
+        await render_error(error, request_id=ctx.request_id, format=self.error_format).send(send)
+
+
+def _upstream_error(raw: bytes) -> tuple[str | None, str]:
+    try:
+        data: Any = json.loads(raw)
+        error = data["error"]
+        error_type = error["type"]
+        message = error.get("message", "")
+        if isinstance(error_type, str) and isinstance(message, str):
+            return error_type, message
+    except (ValueError, KeyError, TypeError):
+        pass
+    return None, ""
+
+
+def _generic(status: int) -> str:
+    if status == 529:
+        return "The upstream API is overloaded."
+    if status >= 500:
+        return "The upstream API failed."
+    return "The upstream API refused the request."
