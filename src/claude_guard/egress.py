@@ -16,8 +16,9 @@ import anthropic
 from .context import current_context
 from .errors import GuardError, UpstreamError, UpstreamTimeoutError
 from .secrets import scrub
+from .upstream import UpstreamClient
 
-__all__ = ["EgressHook", "GuardAnthropicMiddleware", "guard_error_from_sdk"]
+__all__ = ["EgressHook", "GuardAnthropicMiddleware", "UpstreamKeyHook", "guard_error_from_sdk"]
 
 logger = logging.getLogger("claude_guard")
 
@@ -29,6 +30,23 @@ class EgressHook:
         return request
 
     async def after(self, request: anthropic.APIRequest, response: Any) -> Any:
+        return response
+
+
+class UpstreamKeyHook(EgressHook):
+    """Sets the upstream key on every attempt from the guard's key source, and re-reads it after a 401."""
+
+    def __init__(self, upstream: UpstreamClient) -> None:
+        self.upstream = upstream
+
+    async def before(self, request: anthropic.APIRequest) -> anthropic.APIRequest:
+        key = await self.upstream.key()
+        headers = {**dict(request.headers), "x-api-key": key.get_secret_value()}
+        return request.copy(headers=headers)
+
+    async def after(self, request: anthropic.APIRequest, response: Any) -> Any:
+        if getattr(response, "status_code", None) == 401:
+            self.upstream.invalidate_key()
         return response
 
 

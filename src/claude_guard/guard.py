@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anthropic
+
 from ._asgi import ASGIApp
-from .egress import GuardAnthropicMiddleware
+from .egress import GuardAnthropicMiddleware, UpstreamKeyHook
 from .errors import ConfigurationError
 from .middleware import RequestLimitsMiddleware, SafeErrorMiddleware
 from .settings import GuardSettings
@@ -30,6 +32,7 @@ class ClaudeGuard:
         self.settings = settings or GuardSettings()
         self._store: Store | None = None
         self._upstream: UpstreamClient | None = None
+        self._clients: list[anthropic.AsyncAnthropic] = []
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ClaudeGuard:
@@ -103,20 +106,26 @@ class ClaudeGuard:
         """The egress hook: ``AsyncAnthropic(middleware=[guard.anthropic_middleware()])``."""
         return GuardAnthropicMiddleware()
 
-    async def anthropic_client(self, **kwargs: Any) -> Any:
-        """An ``anthropic.AsyncAnthropic`` for app routes: upstream URL and key, the egress hook, no retries
-        (the caller decides whether to retry, so one request never spends quota twice)."""
-        import anthropic
+    def anthropic_client(self, **kwargs: Any) -> anthropic.AsyncAnthropic:
+        """An ``anthropic.AsyncAnthropic`` for app routes, closed with the guard.
 
-        key = await self.upstream.key()
+        It calls ``CLAUDE_API_URL`` through the egress hook, which sets the upstream key on every attempt from
+        its source (so the key never sits in the client and a rotated key is used at once), and it does not
+        retry by default: the caller decides, so one request never spends quota twice.
+        """
         kwargs.setdefault("max_retries", 0)
         kwargs.setdefault("timeout", self.settings.timeout)
-        return anthropic.AsyncAnthropic(
-            api_key=key.get_secret_value(),
+        client = anthropic.AsyncAnthropic(
+            api_key="set-per-request-by-claude-guard",
             base_url=self.settings.api_url,
-            middleware=[self.anthropic_middleware(), *kwargs.pop("middleware", [])],
+            middleware=[
+                GuardAnthropicMiddleware([UpstreamKeyHook(self.upstream)]),
+                *kwargs.pop("middleware", []),
+            ],
             **kwargs,
         )
+        self._clients.append(client)
+        return client
 
     @asynccontextmanager
     async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
@@ -127,6 +136,9 @@ class ClaudeGuard:
             await self.aclose()
 
     async def aclose(self) -> None:
+        for client in self._clients:
+            await client.close()
+        self._clients.clear()
         if self._upstream is not None:
             await self._upstream.aclose()
             self._upstream = None

@@ -1,0 +1,117 @@
+"""``claude-guard``: the command line of claude_guard.
+
+The upstream key is never taken from the command line: it comes from ``CLAUDE_API_KEY`` or
+``CLAUDE_API_KEY_FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import sys
+from collections.abc import Iterator, Sequence
+from typing import TextIO
+
+from .errors import ConfigurationError
+from .secrets import EnvSecretSource, SecretSource
+from .settings import GuardSettings
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="claude-guard", description="Security guard for apps and gateways that call the Claude API."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="serve the reference gateway with a fake Claude upstream",
+        description="Serve the reference gateway on 127.0.0.1 with FakeClaude embedded, or in front of "
+        "--upstream URL with the key from CLAUDE_API_KEY / CLAUDE_API_KEY_FILE.",
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    demo.add_argument("--upstream", metavar="URL", help="forward to this Claude API instead of FakeClaude")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _demo(args.host, args.port, args.upstream)
+    except ConfigurationError as exc:
+        print(f"claude-guard: {exc.message}", file=sys.stderr)
+        return 2
+    return 1  # pragma: no cover - argparse rejects unknown commands
+
+
+@contextlib.contextmanager
+def _embedded_upstream() -> Iterator[tuple[str, SecretSource]]:
+    from .testing import FakeClaude, serve
+
+    # A throwaway key shared by the demo gateway and its fake upstream only.
+    key = "sk-ant-demo-" + secrets.token_urlsafe(24)
+    with serve(FakeClaude(api_key=key)) as server:
+        yield server.url, EnvSecretSource("CLAUDE_API_KEY", {"CLAUDE_API_KEY": key})
+
+
+def _demo(host: str, port: int, upstream: str | None, out: TextIO = sys.stdout) -> int:
+    try:
+        import uvicorn
+
+        from .reference_app import create_app
+    except ImportError:
+        raise ConfigurationError(
+            "The demo needs the fastapi extra: pip install 'claude-guard[fastapi]'"
+        ) from None
+    from .guard import ClaudeGuard
+
+    with contextlib.ExitStack() as stack:
+        if upstream is None:
+            url, source = stack.enter_context(_embedded_upstream())
+            settings = GuardSettings.from_env({**os.environ, "CLAUDE_API_URL": url}, require_api_key=False)
+            settings = _replace(settings, api_key_source=source)
+            upstream_label = f"FakeClaude (embedded, {url})"
+        else:
+            settings = GuardSettings.from_env({**os.environ, "CLAUDE_API_URL": upstream})
+            upstream_label = settings.api_url
+        guard = ClaudeGuard(settings=settings)
+        app = create_app(guard)
+        base = f"http://{host}:{port}"
+        print(_banner(base, upstream_label), file=out, flush=True)
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    return 0
+
+
+def _replace(settings: GuardSettings, **changes: object) -> GuardSettings:
+    import dataclasses
+
+    return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
+
+
+def _banner(base: str, upstream: str) -> str:
+    return f"""
+claude_guard reference gateway
+  listening on  {base}
+  upstream      {upstream}
+
+Try it:
+  curl -s {base}/v1/messages -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' \\
+    -d '{{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{{"role":"user","content":"Hello"}}]}}'
+
+Or with the official SDK:
+  python -c "import anthropic; c = anthropic.Anthropic(base_url='{base}', api_key='unused'); \\
+print(c.messages.create(model='claude-haiku-4-5', max_tokens=64, \\
+messages=[{{'role':'user','content':'Hi'}}]))"
+
+Press Ctrl-C to stop.
+"""
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,58 @@
+"""The claude_guard reference gateway: every protection with its defaults, on one readable page.
+
+``examples/fastapi_app/app.py`` serves it (``uvicorn app:app --app-dir examples/fastapi_app``, any number of
+workers), and so does ``claude-guard demo`` with FakeClaude embedded. It lives in the package so the demo
+works from an installed wheel. Configuration comes from the environment; see docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import anthropic
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+
+from .egress import guard_error_from_sdk
+from .guard import ClaudeGuard
+
+ANALYZE_MODEL = os.environ.get("CLAUDE_GUARD_ANALYZE_MODEL", "claude-haiku-4-5")
+
+
+class AnalyzeRequest(BaseModel):
+    task: str = Field(description="What Claude should analyse.")
+
+
+def create_app(guard: ClaudeGuard | None = None) -> FastAPI:
+    """Build the gateway from the environment (or from the ``guard`` given)."""
+    guard = guard or ClaudeGuard.from_env()
+    app = FastAPI(title="claude_guard reference gateway", lifespan=guard.lifespan)
+
+    # Gateway routes: protected on ingress, then forwarded to CLAUDE_API_URL with the upstream key.
+    proxy = guard.messages_proxy()
+    app.router.add_route("/v1/messages", proxy, methods=["POST"], include_in_schema=False)
+    app.router.add_route("/v1/messages/count_tokens", proxy, methods=["POST"], include_in_schema=False)
+
+    # An app-style route: it calls Claude itself through the SDK, protected on egress.
+    client = guard.anthropic_client()
+
+    @app.post("/analyze")
+    async def analyze(request: AnalyzeRequest) -> dict[str, Any]:
+        try:
+            message = await client.messages.create(
+                model=ANALYZE_MODEL,
+                max_tokens=1024,
+                messages=[{"role": "user", "content": request.task}],
+            )
+        except anthropic.APIError as exc:
+            raise guard_error_from_sdk(exc) from None
+        text = "".join(block.text for block in message.content if block.type == "text")
+        return {"result": text, "usage": message.usage.model_dump(exclude_none=True)}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    guard.install(app)
+    return app
