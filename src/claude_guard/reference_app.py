@@ -13,6 +13,7 @@ from typing import Any
 import anthropic
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
+from starlette.routing import Route
 
 from .egress import guard_error_from_sdk
 from .guard import ClaudeGuard
@@ -31,8 +32,8 @@ def create_app(guard: ClaudeGuard | None = None) -> FastAPI:
 
     # Gateway routes: protected on ingress, then forwarded to CLAUDE_API_URL with the upstream key.
     proxy = guard.messages_proxy()
-    app.router.add_route("/v1/messages", proxy, methods=["POST"], include_in_schema=False)
-    app.router.add_route("/v1/messages/count_tokens", proxy, methods=["POST"], include_in_schema=False)
+    for path in ("/v1/messages", "/v1/messages/count_tokens"):
+        app.router.routes.append(Route(path, proxy, methods=["POST"], include_in_schema=False))
 
     # An app-style route: it calls Claude itself through the SDK, protected on egress.
     client = guard.anthropic_client()
