@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidJSONError
+from .profiles import Profile
 
 __all__ = [
     "Decision",
@@ -81,6 +82,7 @@ class GuardContext:
     client_addr: str | None = None
     request_id: str = field(default_factory=new_request_id)
     principal: Principal | None = None
+    profile: Profile | None = None
     max_body_bytes: int | None = None
     body: bytes | None = None
     decisions: list[Decision] = field(default_factory=list)

@@ -41,7 +41,9 @@ class UpstreamKeyHook(EgressHook):
 
     async def before(self, request: anthropic.APIRequest) -> anthropic.APIRequest:
         key = await self.upstream.key()
-        headers = {**dict(request.headers), "x-api-key": key.get_secret_value()}
+        # The SDK sends its api_key as ``Authorization: Bearer``; the same header, with the same spelling,
+        # replaces the client's placeholder.
+        headers = {**dict(request.headers), "Authorization": f"Bearer {key.get_secret_value()}"}
         return request.copy(headers=headers)
 
     async def after(self, request: anthropic.APIRequest, response: Any) -> Any:
