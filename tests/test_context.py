@@ -1,0 +1,222 @@
+"""The per-request GuardContext and its contextvar: set and reset with a token, never shared."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from claude_guard._asgi import context_for
+from claude_guard.context import SCOPE_KEY, GuardContext, current_context, new_request_id, use_context
+from claude_guard.errors import InvalidJSONError
+from claude_guard.middleware import GuardMiddleware, RequestLimitsMiddleware, SafeErrorMiddleware
+
+TIMEOUT = 5.0
+
+
+def test_request_ids_look_like_anthropics_and_are_unique() -> None:
+    ids = {new_request_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for rid in ids:
+        assert rid.startswith("req_")
+        assert len(rid) == 28
+        int(rid[4:], 16)
+
+
+def test_use_context_sets_and_resets() -> None:
+    ctx = GuardContext(method="POST", path="/v1/messages")
+    assert current_context() is None
+    with use_context(ctx) as entered:
+        assert entered is ctx
+        assert current_context() is ctx
+    assert current_context() is None
+
+
+def test_nested_contexts_restore_the_outer_one() -> None:
+    outer, inner = GuardContext(), GuardContext()
+    with use_context(outer):
+        with use_context(inner):
+            assert current_context() is inner
+        assert current_context() is outer
+    assert current_context() is None
+
+
+def test_reset_happens_on_exception() -> None:
+    ctx = GuardContext()
+    with pytest.raises(RuntimeError, match="boom"), use_context(ctx):
+        raise RuntimeError("boom")
+    assert current_context() is None
+
+
+async def test_child_tasks_inherit_and_cannot_change_the_parents_context() -> None:
+    ctx = GuardContext()
+    seen: list[GuardContext | None] = []
+
+    async def child() -> None:
+        seen.append(current_context())
+        with use_context(GuardContext()):
+            pass
+
+    with use_context(ctx):
+        await asyncio.create_task(child())
+        assert current_context() is ctx
+    assert seen == [ctx]
+
+
+def test_json_is_parsed_once_and_bad_bodies_are_invalid_json() -> None:
+    ctx = GuardContext(body=b'{"a": [1, 2]}')
+    first = ctx.json()
+    assert first == {"a": [1, 2]}
+    assert ctx.json() is first
+    for body in (b"{nope", b'{"a": "\xff"}', b"[" * 100_000 + b"]" * 100_000, b""):
+        with pytest.raises(InvalidJSONError):
+            GuardContext(body=body).json()
+    with pytest.raises(RuntimeError, match="not been captured"):
+        GuardContext().json()
+
+
+def test_set_json_reencodes_the_body() -> None:
+    ctx = GuardContext(body=b'{"a": 1}')
+    ctx.set_json({"b": "é"})
+    assert ctx.json() == {"b": "é"}
+    assert json.loads(ctx.body or b"") == {"b": "é"}
+    assert ctx.body == '{"b":"é"}'.encode()
+
+
+def test_decisions_are_recorded() -> None:
+    ctx = GuardContext()
+    ctx.decide("limits", "allowed")
+    ctx.decide("error", "refused", status=413)
+    assert [(d.protection, d.outcome, d.detail) for d in ctx.decisions] == [
+        ("limits", "allowed", None),
+        ("error", "refused", {"status": 413}),
+    ]
+
+
+def test_context_for_creates_one_context_per_scope() -> None:
+    scope: dict[str, Any] = {"type": "http", "method": "PUT", "path": "/x", "client": ("10.0.0.7", 5)}
+    ctx = context_for(scope)
+    assert (ctx.method, ctx.path, ctx.client_addr) == ("PUT", "/x", "10.0.0.7")
+    assert scope[SCOPE_KEY] is ctx
+    assert context_for(scope) is ctx
+    assert context_for({"type": "http"}) is not ctx
+
+
+# --- many concurrent requests through the middlewares --------------------------------------------------
+
+N = 200
+
+
+def _recording_app(barrier: asyncio.Barrier, seen: dict[str, str | None]) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        ctx = current_context()
+        assert ctx is not None
+        assert ctx is scope[SCOPE_KEY]
+        # every request is in flight at once before any answers: a context stored on a shared object, or
+        # not reset, would be seen by another request here
+        async with asyncio.timeout(TIMEOUT):
+            await barrier.wait()
+        after = current_context()
+        seen[scope["path"]] = after.request_id if after is not None else None
+        body = (after.request_id if after is not None else "none").encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "stack",
+    [
+        pytest.param(lambda app: GuardMiddleware(app), id="guard"),
+        pytest.param(lambda app: SafeErrorMiddleware(RequestLimitsMiddleware(app)), id="safe+limits"),
+    ],
+)
+async def test_no_context_leaks_between_concurrent_requests(stack: Any) -> None:
+    barrier = asyncio.Barrier(N)
+    seen: dict[str, str | None] = {}
+    app = stack(_recording_app(barrier, seen))
+
+    async def one(i: int) -> tuple[str, str]:
+        sent: list[Any] = []
+        scope: dict[str, Any] = {
+            "type": "http",
+            "method": "POST",
+            "path": f"/r/{i}",
+            "headers": [],
+            "client": (f"10.0.{i // 250}.{i % 250}", 1),
+        }
+
+        async def receive() -> dict[str, Any]:
+            await asyncio.sleep(0)
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        assert current_context() is None
+        return scope[SCOPE_KEY].request_id, sent[1]["body"].decode()
+
+    async with asyncio.timeout(TIMEOUT):
+        results = await asyncio.gather(*(one(i) for i in range(N)))
+    ids = [own for own, _ in results]
+    assert len(set(ids)) == N
+    for i, (own, answered) in enumerate(results):
+        assert answered == own
+        assert seen[f"/r/{i}"] == own
+    assert current_context() is None
+
+
+async def test_no_context_leaks_through_the_http_tier() -> None:
+    barrier = asyncio.Barrier(50)
+    seen: dict[str, str | None] = {}
+    app = SafeErrorMiddleware(RequestLimitsMiddleware(_recording_app(barrier, seen)))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        async with asyncio.timeout(TIMEOUT):
+            responses = await asyncio.gather(*(client.post(f"/r/{i}", content=b"{}") for i in range(50)))
+    answered = [r.text for r in responses]
+    assert len(set(answered)) == 50
+    assert [seen[f"/r/{i}"] for i in range(50)] == answered
+
+
+async def test_nested_guards_share_one_context() -> None:
+    seen: list[GuardContext | None] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(current_context())
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    stacked = GuardMiddleware(GuardMiddleware(GuardMiddleware(app)))
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/", "headers": []}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        pass
+
+    await stacked(scope, receive, send)
+    assert seen == [scope[SCOPE_KEY]]
+    assert current_context() is None
+
+
+async def test_context_is_reset_after_an_error_in_the_app() -> None:
+    async def broken(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("boom")
+
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/", "headers": []}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        pass
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await GuardMiddleware(broken)(scope, receive, send)
+    assert current_context() is None
