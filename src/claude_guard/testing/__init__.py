@@ -1,0 +1,53 @@
+"""Test helpers: FakeClaude, an Anthropic-compatible fake upstream, and `serve()` for a real server.
+
+The pytest fixtures `fake_claude` and `fake_claude_server` live in `claude_guard.testing.pytest_plugin`.
+"""
+
+from __future__ import annotations
+
+from claude_guard.testing._fake import (
+    CANARY_API_KEY,
+    CHARS_PER_TOKEN,
+    Behaviour,
+    ConnectionDroppedError,
+    ContentBlock,
+    DropConnection,
+    ErrorResponse,
+    FakeClaude,
+    Hold,
+    RecordedRequest,
+    Reply,
+    SlowStream,
+    StreamError,
+    SupportsIsSet,
+    TextBlock,
+    ToolUseBlock,
+    UsageOverride,
+    count_input_tokens,
+    count_text_tokens,
+)
+from claude_guard.testing._server import RunningServer, serve
+
+__all__ = [
+    "CANARY_API_KEY",
+    "CHARS_PER_TOKEN",
+    "Behaviour",
+    "ConnectionDroppedError",
+    "ContentBlock",
+    "DropConnection",
+    "ErrorResponse",
+    "FakeClaude",
+    "Hold",
+    "RecordedRequest",
+    "Reply",
+    "RunningServer",
+    "SlowStream",
+    "StreamError",
+    "SupportsIsSet",
+    "TextBlock",
+    "ToolUseBlock",
+    "UsageOverride",
+    "count_input_tokens",
+    "count_text_tokens",
+    "serve",
+]
