@@ -7,6 +7,7 @@ The upstream key is never taken from the command line: it comes from ``CLAUDE_AP
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import secrets
@@ -14,7 +15,9 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
+from . import _cli_keys
 from .errors import ConfigurationError
+from .guard import ClaudeGuard
 from .secrets import EnvSecretSource, SecretSource
 from .settings import GuardSettings
 
@@ -36,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     demo.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     demo.add_argument("--upstream", metavar="URL", help="forward to this Claude API instead of FakeClaude")
+    _cli_keys.register(commands)
     return parser
 
 
@@ -44,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _demo(args.host, args.port, args.upstream)
+        if args.command == "keys":
+            return _cli_keys.run(args)
     except ConfigurationError as exc:
         print(f"claude-guard: {exc.message}", file=sys.stderr)
         return 2
@@ -69,7 +75,6 @@ def _demo(host: str, port: int, upstream: str | None, out: TextIO = sys.stdout) 
         raise ConfigurationError(
             "The demo needs the fastapi extra: pip install 'claude-guard[fastapi]'"
         ) from None
-    from .guard import ClaudeGuard
 
     with contextlib.ExitStack() as stack:
         if upstream is None:
@@ -82,10 +87,34 @@ def _demo(host: str, port: int, upstream: str | None, out: TextIO = sys.stdout) 
             upstream_label = settings.api_url
         guard = ClaudeGuard(settings=settings)
         app = create_app(guard)
+        demo_keys = asyncio.run(_demo_keys(guard))
         base = f"http://{host}:{port}"
-        print(_banner(base, upstream_label), file=out, flush=True)
+        print(_banner(base, upstream_label, demo_keys), file=out, flush=True)
         uvicorn.run(app, host=host, port=port, log_level="info")
     return 0
+
+
+async def _demo_keys(guard: ClaudeGuard) -> dict[str, str]:
+    """One key per built-in profile, in the guard's store (a separate connection for Redis, since the
+    server runs on another event loop)."""
+    from .keys import KeyStore
+    from .store import store_from_url
+
+    if guard.store.kind == "memory":
+        keys = guard.keys
+    else:
+        keys = KeyStore(store_from_url(guard.settings.storage_url))
+    created: dict[str, str] = {}
+    try:
+        for profile in ("analysis", "generation", "admin"):
+            issued = await keys.create(
+                profile=profile, environment=guard.settings.environment, name=f"demo {profile}"
+            )
+            created[profile] = issued.key
+    finally:
+        if keys is not guard.keys:
+            await keys.store.aclose()
+    return created
 
 
 def _replace(settings: GuardSettings, **changes: object) -> GuardSettings:
@@ -94,20 +123,29 @@ def _replace(settings: GuardSettings, **changes: object) -> GuardSettings:
     return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
 
 
-def _banner(base: str, upstream: str) -> str:
+def _banner(base: str, upstream: str, keys: dict[str, str]) -> str:
+    key_lines = "\n".join(f"  {profile:<11} {key}" for profile, key in keys.items())
+    key = keys["admin"]
     return f"""
 claude_guard reference gateway
   listening on  {base}
   upstream      {upstream}
 
+Client keys for this run (shown once; profiles analysis: Read, Grep · generation: Read, Write, Edit · admin):
+{key_lines}
+
 Try it:
-  curl -s {base}/v1/messages -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' \\
+  curl -s {base}/v1/messages -H 'x-api-key: {key}' \\
+    -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' \\
     -d '{{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{{"role":"user","content":"Hello"}}]}}'
 
+  curl -s {base}/analyze -H 'x-api-key: {keys["analysis"]}' \\
+    -H 'content-type: application/json' -d '{{"task":"Summarise the checklist"}}'
+
 Or with the official SDK:
-  python -c "import anthropic; c = anthropic.Anthropic(base_url='{base}', api_key='unused'); \\
+  python -c "import anthropic; c = anthropic.Anthropic(base_url='{base}', api_key='{key}'); \\
 print(c.messages.create(model='claude-haiku-4-5', max_tokens=64, \\
-messages=[{{'role':'user','content':'Hi'}}]))"
+messages=[{{'role':'user','content':'Hi'}}]).content[0].text)"
 
 Press Ctrl-C to stop.
 """

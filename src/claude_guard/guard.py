@@ -10,8 +10,10 @@ import anthropic
 
 from ._asgi import ASGIApp
 from .egress import GuardAnthropicMiddleware, UpstreamKeyHook
-from .errors import ConfigurationError
+from .errors import ConfigurationError, GuardError
+from .keys import APIKeyMiddleware, KeyAuthenticator, KeyStore
 from .middleware import RequestLimitsMiddleware, SafeErrorMiddleware
+from .responses import render_error
 from .settings import GuardSettings
 from .store import Store, store_from_url
 from .upstream import MessagesProxy, UpstreamClient
@@ -33,6 +35,8 @@ class ClaudeGuard:
         self._store: Store | None = None
         self._upstream: UpstreamClient | None = None
         self._clients: list[anthropic.AsyncAnthropic] = []
+        self._keys: KeyStore | None = None
+        self._authenticator: KeyAuthenticator | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ClaudeGuard:
@@ -62,45 +66,90 @@ class ClaudeGuard:
             )
         return self._upstream
 
+    @property
+    def keys(self) -> KeyStore:
+        """The client keys, in the configured store."""
+        if self._keys is None:
+            keys_file = self.settings.keys_file if self.store.kind == "memory" else None
+            self._keys = KeyStore(self.store, keys_file=keys_file)
+        return self._keys
+
+    @property
+    def authenticator(self) -> KeyAuthenticator:
+        if self._authenticator is None:
+            s = self.settings
+            self._authenticator = KeyAuthenticator(
+                self.keys,
+                environment=s.environment,
+                profiles=s.profiles,
+                max_age=s.key_max_age_days * 86400 if s.key_max_age_days is not None else None,
+                warn_before=s.key_warn_days * 86400,
+            )
+        return self._authenticator
+
     def messages_proxy(self) -> MessagesProxy:
         """An ASGI endpoint forwarding Messages API calls upstream (mount it on ``/v1/messages``)."""
         return MessagesProxy(self.upstream, error_format=self.settings.error_format)
 
-    def wrap(self, app: ASGIApp) -> ASGIApp:
-        """``app`` wrapped in every protection, outermost first: safe errors, request limits."""
-        s = self.settings
-        wrapped: ASGIApp = RequestLimitsMiddleware(
-            app,
-            max_body_bytes=s.max_body_bytes,
-            body_timeout=s.body_timeout,
-            timeout=s.timeout,
-            max_in_flight=s.max_in_flight,
-            max_in_flight_per_principal=s.max_in_flight_per_principal,
-            error_format=s.error_format,
-        )
-        return SafeErrorMiddleware(wrapped, error_format=s.error_format)
+    def middleware(self) -> list[tuple[type[Any], dict[str, Any]]]:
+        """Every protection as ``(class, options)``, innermost first (the order ``add_middleware`` wants).
 
-    def install(self, app: Any) -> Any:
-        """Install every protection on a Starlette, FastAPI or Litestar app (or wrap a plain ASGI app).
-
-        Starlette and FastAPI apps get the middlewares through ``add_middleware``, so they sit inside the
-        framework's own error boundary and outside its routing.
+        Outermost first, a request meets: the safe-error boundary, authentication (before any body is
+        read), request limits (body cap and timeouts, in-flight caps per principal).
         """
         s = self.settings
+        fmt = {"error_format": s.error_format}
+        return [
+            (
+                RequestLimitsMiddleware,
+                {
+                    "max_body_bytes": s.max_body_bytes,
+                    "body_timeout": s.body_timeout,
+                    "timeout": s.timeout,
+                    "max_in_flight": s.max_in_flight,
+                    "max_in_flight_per_principal": s.max_in_flight_per_principal,
+                    **fmt,
+                },
+            ),
+            (APIKeyMiddleware, {"authenticator": self.authenticator, **fmt}),
+            (SafeErrorMiddleware, fmt),
+        ]
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """``app`` wrapped in every protection (for a plain ASGI app)."""
+        for cls, options in self.middleware():
+            app = cls(app, **options)
+        return app
+
+    def install(self, app: Any) -> Any:
+        """Install every protection on a Starlette or FastAPI app (or wrap a plain ASGI app and return it).
+
+        The middlewares go in through ``add_middleware``, so they sit inside the framework's own error
+        boundary and outside its routing; a ``GuardError`` raised by a route dependency is rendered in the
+        configured format; route dependencies find this guard in ``app.state.claude_guard``.
+        """
         add = getattr(app, "add_middleware", None)
         if add is None:
             return self.wrap(app)
-        add(
-            RequestLimitsMiddleware,
-            max_body_bytes=s.max_body_bytes,
-            body_timeout=s.body_timeout,
-            timeout=s.timeout,
-            max_in_flight=s.max_in_flight,
-            max_in_flight_per_principal=s.max_in_flight_per_principal,
-            error_format=s.error_format,
-        )
-        add(SafeErrorMiddleware, error_format=s.error_format)
+        for cls, options in self.middleware():
+            add(cls, **options)
+        state = getattr(app, "state", None)
+        if state is not None:
+            state.claude_guard = self
+        add_handler = getattr(app, "add_exception_handler", None)
+        if add_handler is not None:
+            add_handler(GuardError, self._starlette_error_handler)
         return app
+
+    async def _starlette_error_handler(self, request: Any, exc: Exception) -> Any:
+        from starlette.responses import Response
+
+        from ._asgi import context_for
+
+        assert isinstance(exc, GuardError)
+        ctx = context_for(request.scope)
+        rendered = render_error(exc, request_id=ctx.request_id, format=self.settings.error_format)
+        return Response(rendered.body, status_code=rendered.status, headers=rendered.headers)
 
     def anthropic_middleware(self) -> GuardAnthropicMiddleware:
         """The egress hook: ``AsyncAnthropic(middleware=[guard.anthropic_middleware()])``."""

@@ -15,11 +15,16 @@ Example:
 from __future__ import annotations
 
 import fnmatch
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
 
-__all__ = ["BUILTIN_PROFILES", "Budgets", "Profile"]
+from .errors import ConfigurationError
+
+__all__ = ["BUILTIN_PROFILES", "Budgets", "Profile", "load_profiles"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,3 +76,72 @@ BUILTIN_PROFILES: Mapping[str, Profile] = {
     "generation": Profile(name="generation", tools=frozenset({"Read", "Write", "Edit"})),
     "admin": Profile(name="admin"),
 }
+
+
+def _budgets(name: str, raw: Any) -> Budgets:
+    if raw is None:
+        return Budgets()
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"profile {name!r}: budgets must be a table")
+    known = {"usd_per_day", "usd_per_month", "input_tokens_per_minute", "output_tokens_per_minute"}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigurationError(f"profile {name!r}: unknown budget {sorted(unknown)[0]!r}")
+    try:
+        return Budgets(
+            usd_per_day=Decimal(str(raw["usd_per_day"])) if "usd_per_day" in raw else None,
+            usd_per_month=Decimal(str(raw["usd_per_month"])) if "usd_per_month" in raw else None,
+            input_tokens_per_minute=int(raw["input_tokens_per_minute"])
+            if "input_tokens_per_minute" in raw
+            else None,
+            output_tokens_per_minute=int(raw["output_tokens_per_minute"])
+            if "output_tokens_per_minute" in raw
+            else None,
+        )
+    except (InvalidOperation, ValueError, TypeError):
+        raise ConfigurationError(f"profile {name!r}: budgets must be numbers") from None
+
+
+def load_profiles(path: str | Path) -> dict[str, Profile]:
+    """Custom profiles from a TOML file, one table per profile.
+
+    Example file::
+
+        [profiles.reviewer]
+        tools = ["Read", "Grep"]
+        models = ["claude-haiku-*", "claude-sonnet-4-6"]
+        rate_limits = "30/minute;500/day"
+        max_concurrency = 2
+        max_cost = "0.50"
+        budgets = { usd_per_day = "5", output_tokens_per_minute = 20000 }
+    """
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(
+            f"CLAUDE_GUARD_PROFILES_FILE cannot be read ({type(exc).__name__})."
+        ) from None
+    profiles: dict[str, Profile] = {}
+    known = {"tools", "models", "rate_limits", "max_concurrency", "max_cost", "budgets", "profile_budgets"}
+    for name, raw in data.get("profiles", {}).items():
+        if not isinstance(raw, dict):
+            raise ConfigurationError(f"profile {name!r} must be a table")
+        unknown = set(raw) - known
+        if unknown:
+            raise ConfigurationError(f"profile {name!r}: unknown setting {sorted(unknown)[0]!r}")
+        tools = raw.get("tools")
+        models = raw.get("models")
+        try:
+            profiles[name] = Profile(
+                name=name,
+                tools=None if tools is None or tools == "*" else frozenset(str(t) for t in tools),
+                models=None if models is None or models == "*" else tuple(str(m) for m in models),
+                rate_limits=raw.get("rate_limits"),
+                max_concurrency=int(raw["max_concurrency"]) if "max_concurrency" in raw else None,
+                max_cost=Decimal(str(raw["max_cost"])) if "max_cost" in raw else None,
+                budgets=_budgets(name, raw.get("budgets")),
+                profile_budgets=_budgets(name, raw.get("profile_budgets")),
+            )
+        except (InvalidOperation, ValueError, TypeError):
+            raise ConfigurationError(f"profile {name!r} has a malformed setting") from None
+    return profiles

@@ -11,11 +11,12 @@ import os
 from typing import Any
 
 import anthropic
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 from starlette.routing import Route
 
 from .egress import guard_error_from_sdk
+from .fastapi import require_profile
 from .guard import ClaudeGuard
 
 ANALYZE_MODEL = os.environ.get("CLAUDE_GUARD_ANALYZE_MODEL", "claude-haiku-4-5")
@@ -38,7 +39,7 @@ def create_app(guard: ClaudeGuard | None = None) -> FastAPI:
     # An app-style route: it calls Claude itself through the SDK, protected on egress.
     client = guard.anthropic_client()
 
-    @app.post("/analyze")
+    @app.post("/analyze", dependencies=[Depends(require_profile("analysis"))])
     async def analyze(request: AnalyzeRequest) -> dict[str, Any]:
         try:
             message = await client.messages.create(

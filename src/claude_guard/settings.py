@@ -19,6 +19,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .profiles import Profile, load_profiles
 from .responses import ErrorFormat
 from .secrets import SecretSource, upstream_key_source
 
@@ -76,6 +77,15 @@ class GuardSettings:
     """Requests one principal may have in flight in this process; ``None`` for no cap."""
     error_format: ErrorFormat = "anthropic"
     """``anthropic`` (the envelope the SDK understands) or ``problem`` (RFC 9457)."""
+    keys_file: str | None = None
+    """With ``memory://`` storage, a JSON file holding client key records (hashes only) that the CLI writes
+    and the server reads, so the embedded mode survives restarts."""
+    key_max_age_days: float | None = 90.0
+    """Client keys older than this are refused, whatever their expiry; ``None`` for no maximum age."""
+    key_warn_days: float = 14.0
+    """Days before a key's expiry when responses start carrying ``claude-guard-key-expires``."""
+    profiles: Mapping[str, Profile] = field(default_factory=dict)
+    """Custom profiles, added to (or replacing) the built-in ``analysis``, ``generation`` and ``admin``."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_url", check_upstream_url(self.api_url))
@@ -96,6 +106,8 @@ class GuardSettings:
             raise ConfigurationError(
                 f"CLAUDE_GUARD_STORAGE_URL has an unknown scheme {scheme!r}; use memory:// or redis://."
             )
+        if self.key_max_age_days is not None and self.key_max_age_days <= 0:
+            raise ConfigurationError("CLAUDE_GUARD_KEY_MAX_AGE_DAYS must be positive.")
         if self.error_format not in ("anthropic", "problem"):
             raise ConfigurationError("error_format must be 'anthropic' or 'problem'.")
 
@@ -108,6 +120,7 @@ class GuardSettings:
         source: SecretSource | None = None
         if require_api_key or "CLAUDE_API_KEY" in env or "CLAUDE_API_KEY_FILE" in env:
             source = upstream_key_source(env)
+        profiles_file = env.get("CLAUDE_GUARD_PROFILES_FILE", "").strip()
         environment = env.get("CLAUDE_GUARD_ENV", "development").strip().lower() or "development"
         if environment not in ENVIRONMENTS:
             raise ConfigurationError(f"CLAUDE_GUARD_ENV must be one of {', '.join(ENVIRONMENTS)}.")
@@ -120,6 +133,9 @@ class GuardSettings:
             storage_url=env.get("CLAUDE_GUARD_STORAGE_URL", "memory://").strip() or "memory://",
             max_body_bytes=_int(env, "CLAUDE_GUARD_MAX_BODY_BYTES", 10 * 1024 * 1024),
             body_timeout=_float(env, "CLAUDE_GUARD_BODY_TIMEOUT", 30.0),
+            keys_file=env.get("CLAUDE_GUARD_KEYS_FILE") or None,
+            key_max_age_days=_float(env, "CLAUDE_GUARD_KEY_MAX_AGE_DAYS", 90.0),
+            profiles=load_profiles(profiles_file) if profiles_file else {},
         )
 
 
