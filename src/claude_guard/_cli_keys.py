@@ -20,7 +20,7 @@ from typing import Any
 from .errors import ConfigurationError
 from .keys import ENV_CODES, KeyStore
 from .profiles import BUILTIN_PROFILES, load_profiles
-from .store import store_from_url
+from .store import StoreConfig, store_from_url
 
 __all__ = ["parse_duration", "register", "run"]
 
@@ -65,7 +65,8 @@ def register(commands: Any) -> None:
 def _keystore(args: argparse.Namespace) -> KeyStore:
     url = args.storage or os.environ.get("CLAUDE_GUARD_STORAGE_URL") or "memory://"
     keys_file = args.keys_file or os.environ.get("CLAUDE_GUARD_KEYS_FILE")
-    store = store_from_url(url)
+    prefix = os.environ.get("CLAUDE_GUARD_STORAGE_PREFIX", "cg").strip() or "cg"
+    store = store_from_url(url, config=StoreConfig(prefix=prefix))
     if store.kind == "memory" and not keys_file:
         raise ConfigurationError(
             "With memory:// storage, keys live in a file: pass --keys-file or set CLAUDE_GUARD_KEYS_FILE."

@@ -98,12 +98,13 @@ async def _demo_keys(guard: ClaudeGuard) -> dict[str, str]:
     """One key per built-in profile, in the guard's store (a separate connection for Redis, since the
     server runs on another event loop)."""
     from .keys import KeyStore
-    from .store import store_from_url
+    from .store import StoreConfig, store_from_url
 
     if guard.store.kind == "memory":
         keys = guard.keys
     else:
-        keys = KeyStore(store_from_url(guard.settings.storage_url))
+        config = StoreConfig(prefix=guard.settings.storage_prefix)
+        keys = KeyStore(store_from_url(guard.settings.storage_url, config=config))
     created: dict[str, str] = {}
     try:
         for profile in ("analysis", "generation", "admin"):

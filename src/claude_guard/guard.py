@@ -15,7 +15,7 @@ from .keys import APIKeyMiddleware, KeyAuthenticator, KeyStore
 from .middleware import RequestLimitsMiddleware, SafeErrorMiddleware
 from .responses import render_error
 from .settings import GuardSettings
-from .store import Store, store_from_url
+from .store import Store, StoreConfig, store_from_url
 from .upstream import MessagesProxy, UpstreamClient
 
 __all__ = ["ClaudeGuard"]
@@ -49,7 +49,9 @@ class ClaudeGuard:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = store_from_url(self.settings.storage_url)
+            self._store = store_from_url(
+                self.settings.storage_url, config=StoreConfig(prefix=self.settings.storage_prefix)
+            )
         return self._store
 
     @property

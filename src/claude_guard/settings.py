@@ -67,6 +67,8 @@ class GuardSettings:
     """development, staging or production; production refuses unsafe settings."""
     storage_url: str = "memory://"
     """``memory://`` for one process, ``redis://host:port/db`` to share state across replicas."""
+    storage_prefix: str = "cg"
+    """Namespace of every key in the store, so one Redis can serve several deployments."""
     max_body_bytes: int = 10 * 1024 * 1024
     """Largest accepted request body."""
     body_timeout: float = 30.0
@@ -131,6 +133,7 @@ class GuardSettings:
             max_cost=_decimal(env, "CLAUDE_MAX_COST", Decimal("1.0")),
             environment=environment,
             storage_url=env.get("CLAUDE_GUARD_STORAGE_URL", "memory://").strip() or "memory://",
+            storage_prefix=env.get("CLAUDE_GUARD_STORAGE_PREFIX", "cg").strip() or "cg",
             max_body_bytes=_int(env, "CLAUDE_GUARD_MAX_BODY_BYTES", 10 * 1024 * 1024),
             body_timeout=_float(env, "CLAUDE_GUARD_BODY_TIMEOUT", 30.0),
             keys_file=env.get("CLAUDE_GUARD_KEYS_FILE") or None,
