@@ -1,0 +1,163 @@
+"""``PIIConfig``: everything PII redaction reads from configuration, as one frozen value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "DEFAULT_ENTITIES",
+    "NER_ENTITIES",
+    "SECRET_ENTITIES",
+    "FailurePolicy",
+    "Operator",
+    "PIIConfig",
+    "PIIPattern",
+]
+
+Operator = Literal["placeholder", "mask", "redact", "hash", "block"]
+FailurePolicy = Literal["closed", "open"]
+
+SECRET_ENTITIES: tuple[str, ...] = (
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "AWS_ACCESS_KEY",
+    "PRIVATE_KEY",
+    "JWT",
+    "BEARER_TOKEN",
+)
+"""Secrets pasted into prompts, found by claude_guard's own recognizers."""
+
+DEFAULT_ENTITIES: tuple[str, ...] = (
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "US_ITIN",
+    "US_PASSPORT",
+    "US_BANK_NUMBER",
+    "UK_NHS",
+    "IP_ADDRESS",
+    "CRYPTO",
+    *SECRET_ENTITIES,
+)
+"""Entities found by patterns alone (no NER model needed)."""
+
+NER_ENTITIES: tuple[str, ...] = ("PERSON", "LOCATION")
+"""Entities that need a NER model (``PIIConfig.ner_model``); added to the defaults when a model is set."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PIIPattern:
+    """A custom pattern recognizer: a regular expression (Python ``regex`` syntax) for one entity type."""
+
+    entity: str
+    """The entity type it reports, e.g. ``"EMPLOYEE_ID"`` (upper case, digits and ``_``)."""
+    regex: str
+    """The pattern; its whole match is the detected span."""
+    score: float = 0.8
+    """Confidence given to a match (0 to 1)."""
+    context: tuple[str, ...] = ()
+    """Words that raise the score when they appear near a match."""
+    case_sensitive: bool = True
+    """Match case-sensitively (Presidio's own patterns ignore case)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PIIConfig:
+    """How PII and secrets are found, replaced, kept and restored.
+
+    Example:
+        >>> config = PIIConfig(phone_regions=("US",), operators={"CREDIT_CARD": "block"})
+        >>> config.operator_for("CREDIT_CARD"), config.operator_for("EMAIL_ADDRESS")
+        ('block', 'placeholder')
+    """
+
+    entities: tuple[str, ...] | None = None
+    """Entity types to find; ``None`` means `DEFAULT_ENTITIES` (plus PERSON and LOCATION with a NER model)
+    and every custom pattern or deny-list entity."""
+    score_threshold: float = 0.4
+    """Lowest score kept, for entities without their own threshold (Presidio's phone matches score 0.4)."""
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    """Per-entity lowest scores, e.g. ``{"US_BANK_NUMBER": 0.6}``."""
+    phone_regions: tuple[str, ...] = ("US", "GB")
+    """Regions whose phone formats are parsed; each region costs time on every analysis."""
+    language: str = "en"
+    """Language of the analysis (the blank spaCy pipeline is built for it)."""
+    ner_model: str | None = None
+    """A spaCy model name or path for PERSON and LOCATION (e.g. ``"en_core_web_sm"``); ``None`` keeps the
+    blank pipeline, with pattern recognizers only. Never downloaded: it must be installed."""
+    patterns: tuple[PIIPattern, ...] = ()
+    """Custom pattern recognizers."""
+    deny_lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Words always reported as an entity type, e.g. ``{"PROJECT": ("Bluebird",)}``."""
+    allow_list: tuple[str, ...] = ()
+    """Exact values never reported (a support address, the company's own phone number)."""
+    operators: Mapping[str, Operator] = field(default_factory=dict)
+    """Operator per entity type; others use `default_operator`."""
+    default_operator: Operator = "placeholder"
+    """``placeholder`` (reversible), ``mask``, ``redact``, ``hash`` (keyed, stable) or ``block`` (400)."""
+    mask_char: str = "*"
+    """Character used by the ``mask`` operator."""
+    mask_keep: int = 4
+    """Trailing characters the ``mask`` operator leaves visible."""
+    hmac_key: bytes | str | None = None
+    """Key for placeholders and the ``hash`` operator. Set it (the same on every replica) so placeholders
+    stay stable across processes and restarts; ``None`` draws a random key per process."""
+    strip_invisible: bool = True
+    """Analyse a copy without zero-width, bidi, tag and variation-selector characters, so a secret with
+    invisible characters inserted is still found (offsets are mapped back to the original)."""
+    vault_ttl: float = 24 * 3600.0
+    """Seconds a principal's placeholder vault lives after its last write."""
+    vault_max_entries: int = 10_000
+    """Most placeholders kept per principal; past it new values are redacted irreversibly."""
+    executor: Literal["thread", "process"] = "thread"
+    """Where analysis runs: a thread pool (shares the GIL) or a process pool (no GIL contention with the
+    event loop; each worker builds its own engine at start-up)."""
+    workers: int = 2
+    """Threads or processes in the analysis pool (a pool of claude_guard's own)."""
+    max_pending: int = 64
+    """Analyses admitted at once (running or queued); past it a request gets the failure policy."""
+    timeout: float = 2.0
+    """Seconds one request's analysis may take, queueing included."""
+    on_failure: FailurePolicy = "closed"
+    """``closed``: a timed-out, overloaded or failed analysis refuses the request (503); ``open``: the
+    request goes on unredacted and the decision says so."""
+    scan_output: Literal["off", "report", "redact"] = "off"
+    """Scan model output for new PII or secrets (JSON responses): report them, or redact them too."""
+
+    def __post_init__(self) -> None:
+        if self.workers <= 0 or self.max_pending <= 0:
+            raise ValueError("workers and max_pending must be positive")
+        if self.timeout <= 0 or self.vault_ttl <= 0 or self.vault_max_entries <= 0:
+            raise ValueError("timeout, vault_ttl and vault_max_entries must be positive")
+        if not 0 <= self.score_threshold <= 1:
+            raise ValueError("score_threshold must be between 0 and 1")
+        if len(self.mask_char) != 1 or self.mask_keep < 0:
+            raise ValueError("mask_char must be one character and mask_keep not negative")
+        for name in self.resolved_entities():
+            if not name or not all(c.isupper() or c.isdigit() or c == "_" for c in name):
+                raise ValueError(f"entity names are upper case, digits and _: {name!r}")
+
+    def resolved_entities(self) -> tuple[str, ...]:
+        """The entity types analysed."""
+        if self.entities is not None:
+            base = list(self.entities)
+        else:
+            base = list(DEFAULT_ENTITIES)
+            if self.ner_model:
+                base.extend(NER_ENTITIES)
+        for extra in (*(p.entity for p in self.patterns), *self.deny_lists):
+            if extra not in base:
+                base.append(extra)
+        return tuple(base)
+
+    def operator_for(self, entity: str) -> Operator:
+        """The operator applied to an entity type."""
+        return self.operators.get(entity, self.default_operator)
+
+    def threshold_for(self, entity: str) -> float:
+        """The lowest score kept for an entity type."""
+        return self.thresholds.get(entity, self.score_threshold)
