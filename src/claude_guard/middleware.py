@@ -65,7 +65,11 @@ class GuardMiddleware:
                 await self.handle(ctx, scope, receive, tracking_send)
             except GuardError as exc:
                 if started:
-                    raise
+                    # Too late to render; the outermost boundary still lets nothing reach the server.
+                    if not self.catch_all:
+                        raise
+                    logger.exception("claude_guard: error after the response started in %s", ctx.request_id)
+                    return
                 ctx.decide("error", "refused", status=exc.status, code=exc.code)
                 await render_error(exc, request_id=ctx.request_id, format=self.error_format).send(send)
             except ClientDisconnected:
