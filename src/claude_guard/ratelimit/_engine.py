@@ -1,0 +1,412 @@
+"""The rate-limit engine: one atomic admission over every limit and concurrency cap of a request.
+
+``limits`` checks one limit at a time and its fixed window counts a request even when it denies it, so the
+multi-limit admission is our own: a Lua script on Redis (``store/lua/ratelimit_admit.lua``, by Redis server
+time) and its memory twin (no ``await`` between check and increment). Either all limits have room and all are
+counted, or none is. Concurrency caps are leases in the same round trip: a sorted set of lease ids scored by
+expiry, released in one more round trip, renewed while a long request runs, and gone by themselves when a
+worker dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import StoreUnavailableError
+from ..store import MemoryStore, Store
+from ._config import Strategy
+
+__all__ = ["Admission", "ConcurrencyCheck", "LimitCheck", "LimitState", "RateLimiter"]
+
+logger = logging.getLogger("claude_guard")
+
+_STRATEGY_CODES: dict[Strategy, int] = {"fixed_window": 1, "moving_window": 2, "sliding_window_counter": 3}
+_MEMORY_KEY = "claude_guard.ratelimit"
+
+
+@dataclass(frozen=True, slots=True)
+class LimitCheck:
+    """One limit to check for one request: ``amount`` per ``window`` seconds on ``key``."""
+
+    key: str
+    amount: int
+    window: int
+    strategy: Strategy
+    policy: str
+    cost: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ConcurrencyCheck:
+    """One concurrency cap to hold a lease on: at most ``cap`` leases of ``key`` at once."""
+
+    key: str
+    cap: int
+    policy: str
+
+
+@dataclass(frozen=True, slots=True)
+class LimitState:
+    """Where one limit stands after an admission, for headers and audit."""
+
+    policy: str
+    quota: int
+    window: int
+    remaining: int
+    reset: float
+    """Seconds until quota returns: the end of the window, or for an exhausted limit the real shortfall."""
+    allowed: bool
+
+
+@dataclass(slots=True, eq=False)
+class Admission:
+    """The verdict on one request, and what ``release`` needs to undo or free."""
+
+    allowed: bool
+    limits: tuple[LimitState, ...]
+    retry_after: float | None = None
+    """Seconds until every limit that denied has room again (``None`` when allowed)."""
+    denied_by: str | None = None
+    """The policy name that denied (the one with the longest wait)."""
+    token: str = ""
+    checks: tuple[LimitCheck, ...] = ()
+    leases: tuple[ConcurrencyCheck, ...] = ()
+    in_use: tuple[int, ...] = ()
+    windows: tuple[float, ...] = ()
+    released: bool = field(default=False)
+
+
+class RateLimiter:
+    """The engine shared by ``RateLimitMiddleware`` and the ``rate_limit`` dependency.
+
+    Args:
+        store: where counters live: a ``MemoryStore`` (one process) or a ``RedisStore`` (every replica).
+        lease_ttl: seconds a concurrency lease lives without renewal; running requests renew theirs every
+            third of it, so only a dead worker's leases expire.
+        store_timeout: upper bound in seconds of one store operation.
+
+    Example:
+        >>> import asyncio
+        >>> limiter = RateLimiter()
+        >>> check = LimitCheck(key="demo", amount=2, window=60, strategy="fixed_window", policy="demo")
+        >>> async def three():
+        ...     return [(await limiter.admit([check])).allowed for _ in range(3)]
+        >>> asyncio.run(three())
+        [True, True, False]
+    """
+
+    def __init__(
+        self, store: Store | None = None, *, lease_ttl: float = 60.0, store_timeout: float = 2.0
+    ) -> None:
+        if lease_ttl <= 0 or store_timeout <= 0:
+            raise ValueError("lease_ttl and store_timeout must be positive")
+        self.store: Store = store if store is not None else MemoryStore()
+        self.lease_ttl = lease_ttl
+        self.store_timeout = store_timeout
+        self.counters: Counter[str] = Counter()
+        """Outcomes seen: ``allowed``, ``denied``, ``fail_open``, ``fail_closed``, ``refunded``."""
+        self._background: set[asyncio.Task[None]] = set()
+        self._memory_ops = 0
+        if isinstance(self.store, MemoryStore):
+            self._state: dict[str, Any] = self.store.data.setdefault(_MEMORY_KEY, {})
+            self._expires: dict[str, float] = self.store.data.setdefault(_MEMORY_KEY + ".expires", {})
+
+    def __repr__(self) -> str:
+        return f"RateLimiter(store={self.store!r}, lease_ttl={self.lease_ttl})"
+
+    # -- admission ---------------------------------------------------------------------------------------
+
+    async def admit(
+        self, limits: Sequence[LimitCheck], concurrency: Sequence[ConcurrencyCheck] = ()
+    ) -> Admission:
+        """Check every limit and cap; count them all and take every lease only if all have room.
+
+        Raises ``StoreUnavailableError`` when the store cannot be reached within the bounds.
+        """
+        for check in limits:
+            if not 0 < check.cost <= check.amount:
+                raise ValueError(f"cost of {check.policy} must be between 1 and its amount")
+        token = uuid.uuid4().hex
+        if isinstance(self.store, MemoryStore):
+            raw = self._admit_memory(limits, concurrency, token)
+        else:
+            raw = await self._redis(
+                "ratelimit_admit", *_admit_args(limits, concurrency, token, self.lease_ttl)
+            )
+        return self._admission(raw, limits, concurrency, token)
+
+    def _admission(
+        self,
+        raw: Sequence[Any],
+        limits: Sequence[LimitCheck],
+        concurrency: Sequence[ConcurrencyCheck],
+        token: str,
+    ) -> Admission:
+        allowed = bool(int(raw[0]))
+        denied_index = int(raw[1])
+        states: list[LimitState] = []
+        windows: list[float] = []
+        retry = 0.0
+        for i, check in enumerate(limits):
+            ok, remaining, reset_ms, retry_ms, win = raw[3 + i * 5 : 8 + i * 5]
+            states.append(
+                LimitState(
+                    policy=check.policy,
+                    quota=check.amount,
+                    window=check.window,
+                    remaining=int(remaining),
+                    reset=max(0.0, float(reset_ms) / 1000),
+                    allowed=bool(int(ok)),
+                )
+            )
+            windows.append(float(win))
+            if not int(ok):
+                retry = max(retry, float(retry_ms) / 1000)
+        base = 3 + len(limits) * 5
+        in_use = tuple(int(n) for n in raw[base : base + len(concurrency)])
+        denied_by: str | None = None
+        if not allowed:
+            if 0 < denied_index <= len(limits):
+                denied_by = limits[denied_index - 1].policy
+            elif denied_index > len(limits):
+                denied_by = concurrency[denied_index - len(limits) - 1].policy
+                # A lease frees when some request ends, which nobody can know: suggest a short wait.
+                retry = max(retry, 1.0)
+        self.counters["allowed" if allowed else "denied"] += 1
+        return Admission(
+            allowed=allowed,
+            limits=tuple(states),
+            retry_after=None if allowed else retry,
+            denied_by=denied_by,
+            token=token,
+            checks=tuple(limits),
+            leases=tuple(concurrency) if allowed else (),
+            in_use=in_use,
+            windows=tuple(windows),
+        )
+
+    async def release(self, admission: Admission, *, refund: bool = False) -> None:
+        """Free the admission's leases and, with ``refund``, give back what it counted; once, idempotent.
+
+        Safe to call from a ``finally`` of a cancelled task: the store operation runs in a task of its own
+        that a second cancellation does not interrupt.
+        """
+        if admission.released or not admission.allowed:
+            return
+        admission.released = True
+        refunds = admission.checks if refund else ()
+        if not admission.leases and not refunds:
+            return
+        if refund:
+            self.counters["refunded"] += 1
+        if isinstance(self.store, MemoryStore):
+            self._release_memory(admission, refunds)
+            return
+        task = asyncio.ensure_future(self._release_redis(admission, refunds))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        await asyncio.shield(task)
+
+    async def _release_redis(self, admission: Admission, refunds: Sequence[LimitCheck]) -> None:
+        keys = [lease.key for lease in admission.leases] + [check.key for check in refunds]
+        args: list[Any] = [admission.token, len(admission.leases), len(refunds)]
+        for check in refunds:
+            index = admission.checks.index(check)
+            args += [_STRATEGY_CODES[check.strategy], int(admission.windows[index]), check.cost]
+        try:
+            await self._redis("ratelimit_release", keys, args)
+        except StoreUnavailableError:
+            # The lease expires by itself after lease_ttl; nothing else is left behind.
+            logger.warning("claude_guard: could not release a concurrency lease; it expires by itself")
+
+    async def renew(self, admission: Admission) -> int:
+        """Extend the admission's leases by ``lease_ttl`` from now; returns how many were still held."""
+        if not admission.leases or admission.released:
+            return 0
+        if isinstance(self.store, MemoryStore):
+            now = time.time() * 1000
+            renewed = 0
+            for lease in admission.leases:
+                held: dict[str, float] = self._state.get(lease.key) or {}
+                if admission.token in held:
+                    held[admission.token] = now + self.lease_ttl * 1000
+                    self._expires[lease.key] = now + self.lease_ttl * 1000
+                    renewed += 1
+            return renewed
+        keys = [lease.key for lease in admission.leases]
+        return int(await self._redis("ratelimit_renew", keys, [admission.token, int(self.lease_ttl * 1000)]))
+
+    async def renew_while_running(self, admission: Admission) -> None:
+        """Renew the leases every third of ``lease_ttl`` until cancelled (a task beside the request)."""
+        while True:
+            await asyncio.sleep(self.lease_ttl / 3)
+            try:
+                await self.renew(admission)
+            except StoreUnavailableError:
+                logger.warning("claude_guard: could not renew a concurrency lease; retrying")
+
+    # -- redis ---------------------------------------------------------------------------------------------
+
+    async def _redis(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import RedisError
+
+        script = self.store.script(name)  # type: ignore[attr-defined]
+        try:
+            async with asyncio.timeout(self.store_timeout):
+                try:
+                    return await script(keys=list(keys), args=list(args))
+                except RedisConnectionError:
+                    # A pooled connection that died with a Redis restart fails once; the pool reconnects on
+                    # the next command, so one immediate retry makes recovery seamless.
+                    return await script(keys=list(keys), args=list(args))
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise StoreUnavailableError() from exc
+
+    # -- memory twin ----------------------------------------------------------------------------------------
+
+    def _admit_memory(
+        self, limits: Sequence[LimitCheck], concurrency: Sequence[ConcurrencyCheck], token: str
+    ) -> list[Any]:
+        # Mirrors ratelimit_admit.lua step by step; no await anywhere, so it is atomic on the event loop.
+        state = self._state
+        now = time.time() * 1000
+        self._sweep(now)
+        ttl = self.lease_ttl * 1000
+        allowed = True
+        denied = 0
+        worst = -1.0
+        rows: list[dict[str, Any]] = []
+        for i, check in enumerate(limits, start=1):
+            w, a, c0 = check.window * 1000, check.amount, check.cost
+            s: dict[str, Any] = {"retry": 0.0}
+            if check.strategy == "fixed_window":
+                win = math.floor(now / w)
+                stored = state.get(check.key)
+                used = stored[1] if stored and stored[0] == win else 0
+                s.update(win=win, used=used, reset=(win + 1) * w - now, ok=used + c0 <= a)
+                if not s["ok"]:
+                    s["retry"] = s["reset"]
+            elif check.strategy == "moving_window":
+                entries: deque[tuple[float, str]] = state.setdefault(check.key, deque())
+                while entries and entries[0][0] <= now - w:
+                    entries.popleft()
+                used = len(entries)
+                reset = entries[0][0] + w - now if entries else w
+                s.update(win=now, used=used, reset=reset, ok=used + c0 <= a, entries=entries)
+                if not s["ok"]:
+                    s["retry"] = s["reset"] = entries[used + c0 - a - 1][0] + w - now
+            else:
+                win = math.floor(now / w)
+                stored = state.get(check.key)
+                c = p = 0
+                if stored and stored[0] == win:
+                    c, p = stored[1], stored[2]
+                elif stored and stored[0] == win - 1:
+                    p = stored[1]
+                e = now - win * w
+                used_f = p * (w - e) / w + c
+                s.update(win=win, c=c, p=p, used=used_f, reset=(win + 1) * w - now, ok=used_f + c0 <= a)
+                if not s["ok"]:
+                    if c + c0 <= a and p > 0:
+                        retry = math.ceil(w * (1 - (a - c - c0) / p) - e)
+                    else:
+                        retry = math.ceil((w - e) + w * (1 - (a - c0) / c))
+                    s["retry"] = s["reset"] = max(1, retry)
+            if not s["ok"]:
+                allowed = False
+                if s["retry"] > worst:
+                    worst = s["retry"]
+                    denied = i
+            rows.append(s)
+        in_use: list[int] = []
+        for j, cap in enumerate(concurrency, start=1):
+            held: dict[str, float] = state.setdefault(cap.key, {})
+            for lease_id in [k for k, expiry in held.items() if expiry <= now]:
+                del held[lease_id]
+            in_use.append(len(held))
+            if len(held) >= cap.cap:
+                allowed = False
+                if denied == 0:
+                    denied = len(limits) + j
+        if allowed:
+            expires = self._expires
+            for check, s in zip(limits, rows, strict=True):
+                if check.strategy == "fixed_window":
+                    state[check.key] = [s["win"], s["used"] + check.cost]
+                    expires[check.key] = now + s["reset"]
+                elif check.strategy == "moving_window":
+                    for k in range(1, check.cost + 1):
+                        s["entries"].append((now, f"{token}:{k}"))
+                    s["reset"] = s["entries"][0][0] + check.window * 1000 - now
+                    expires[check.key] = now + check.window * 1000
+                else:
+                    state[check.key] = [s["win"], s["c"] + check.cost, s["p"]]
+                    expires[check.key] = now + 2 * check.window * 1000
+                s["used"] += check.cost
+            for j, cap in enumerate(concurrency):
+                state[cap.key][token] = now + ttl
+                expires[cap.key] = max(expires.get(cap.key, 0.0), now + ttl)
+                in_use[j] += 1
+        out: list[Any] = [1 if allowed else 0, denied, now]
+        for check, s in zip(limits, rows, strict=True):
+            out += [
+                1 if s["ok"] else 0,
+                max(0, math.floor(check.amount - s["used"])),
+                math.ceil(s["reset"]),
+                math.ceil(s["retry"]),
+                s["win"],
+            ]
+        return out + in_use
+
+    def _release_memory(self, admission: Admission, refunds: Sequence[LimitCheck]) -> None:
+        state = self._state
+        for lease in admission.leases:
+            held = state.get(lease.key)
+            if held is not None:
+                held.pop(admission.token, None)
+        for check in refunds:
+            win = admission.windows[admission.checks.index(check)]
+            if check.strategy == "moving_window":
+                entries = state.get(check.key)
+                if entries is not None:
+                    members = {f"{admission.token}:{k}" for k in range(1, check.cost + 1)}
+                    state[check.key] = deque(e for e in entries if e[1] not in members)
+                continue
+            stored = state.get(check.key)
+            if stored is None:
+                continue
+            if stored[0] == win:
+                stored[1] = max(0, stored[1] - check.cost)
+            elif check.strategy == "sliding_window_counter" and stored[0] == win + 1:
+                stored[2] = max(0, stored[2] - check.cost)
+
+    def _sweep(self, now: float) -> None:
+        # Every few thousand admissions, drop the keys that have expired (as Redis would), so memory does not
+        # grow with idle principals.
+        self._memory_ops += 1
+        if self._memory_ops % 4096:
+            return
+        expired = [key for key, expiry in self._expires.items() if expiry <= now]
+        for key in expired:
+            del self._expires[key]
+            self._state.pop(key, None)
+
+
+def _admit_args(
+    limits: Sequence[LimitCheck], concurrency: Sequence[ConcurrencyCheck], token: str, lease_ttl: float
+) -> tuple[list[str], list[Any]]:
+    keys = [check.key for check in limits] + [cap.key for cap in concurrency]
+    args: list[Any] = [len(limits), len(concurrency), token, int(lease_ttl * 1000)]
+    for check in limits:
+        args += [_STRATEGY_CODES[check.strategy], check.amount, check.window * 1000, check.cost]
+    args += [cap.cap for cap in concurrency]
+    return keys, args

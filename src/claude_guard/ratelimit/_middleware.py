@@ -1,0 +1,176 @@
+"""``RateLimitMiddleware``: the pure ASGI face of the rate-limit engine."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from .._asgi import ASGIApp, Message, Receive, Scope, Send
+from ..context import GuardContext
+from ..errors import RateLimitedError
+from ..middleware import GuardMiddleware
+from ..responses import ErrorFormat
+from ..store import Store
+from ._config import RateLimitConfig, RateLimitRule
+from ._engine import RateLimiter
+from ._policy import (
+    ADMISSIONS,
+    DENIED,
+    LIMITER,
+    MIDDLEWARE,
+    UPSTREAM,
+    admit,
+    all_states,
+    plan,
+    rate_limit_headers,
+)
+from ._proxies import TrustedProxies, client_address
+
+__all__ = ["RateLimitMiddleware"]
+
+_OVERLOADED = frozenset({429, 529})
+
+
+class RateLimitMiddleware(GuardMiddleware):
+    """Request-rate limits and concurrency caps by route and method, exact across replicas.
+
+    Put it after authentication, so limits count per client key (``ctx.principal``); before it, or for
+    anonymous routes, requests count per client address, taken from the socket or from trusted proxies.
+    Every guarded response carries ``RateLimit-Policy`` and ``RateLimit``, added to ``http.response.start``
+    as it passes (a stream is never buffered). A request denied by any limit counts against none; a 429 is
+    Anthropic's ``rate_limit_error`` with ``retry-after`` from the real shortfall.
+
+    Args:
+        app: the ASGI app to guard.
+        config: rules and policy; the default has no rules, so only profile defaults apply.
+        limiter: the engine, to share it with ``rate_limit`` dependencies and other middlewares.
+        store: the store of a new engine when ``limiter`` is not given (default: memory).
+
+    Example:
+        >>> async def app(scope, receive, send): ...
+        >>> guarded = RateLimitMiddleware(app, config=RateLimitConfig(
+        ...     rules=[RateLimitRule(path="/v1/messages*", methods=["POST"], limits="10/minute;1000/day",
+        ...                          concurrency=2)]))
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        config: RateLimitConfig | None = None,
+        limiter: RateLimiter | None = None,
+        store: Store | None = None,
+        error_format: ErrorFormat = "anthropic",
+    ) -> None:
+        super().__init__(app, error_format=error_format)
+        self.config = config or RateLimitConfig()
+        self.limiter = limiter or RateLimiter(store, store_timeout=self.config.store_timeout)
+        self._rules: tuple[RateLimitRule, ...] = tuple(self.config.rules)
+        trusted = self.config.trusted_proxies
+        self._trusted = trusted if isinstance(trusted, TrustedProxies) else TrustedProxies(trusted)
+
+    def __repr__(self) -> str:
+        return f"RateLimitMiddleware(rules={len(self._rules)}, limiter={self.limiter!r})"
+
+    async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
+        config = self.config
+        if self._trusted:
+            ctx.client_addr = client_address(scope, self._trusted)
+        ctx.state.setdefault(LIMITER, self.limiter)
+        outermost = MIDDLEWARE not in ctx.state
+        ctx.state[MIDDLEWARE] = True
+        method, path = ctx.method, ctx.path
+        rules = [(r.name or "", r) for r in self._rules if r.matches(method, path)]
+        checks, caps = await plan(
+            self.limiter,
+            rules,
+            ctx,
+            scope,
+            profile_limits=config.profile_limits,
+            profile_strategy=config.profile_strategy,
+        )
+        admission = None
+        if checks or caps:
+            admission = await admit(
+                self.limiter,
+                ctx,
+                checks,
+                caps,
+                on_store_error=config.on_store_error,
+                legacy_headers=config.legacy_headers,
+            )
+        responder = _Responder(ctx, send, headers=config.headers and outermost, legacy=config.legacy_headers)
+        renewer = None
+        if admission is not None and admission.leases:
+            renewer = asyncio.ensure_future(self.limiter.renew_while_running(admission))
+        refund = False
+        try:
+            await self.app(scope, receive, responder.send)
+        except RateLimitedError:
+            refund = True
+            raise
+        finally:
+            if renewer is not None:
+                renewer.cancel()
+            if outermost:
+                # A limit further in (a route dependency, a nested middleware) denied: what was counted out
+                # here is given back, so a denied request consumes none of its limits.
+                refund = refund or bool(ctx.state.get(DENIED))
+                refund = refund or (config.refund_upstream_overload and responder.upstream_overloaded)
+                for held in ctx.state.get(ADMISSIONS, ()):
+                    await self.limiter.release(held, refund=refund)
+
+
+class _Responder:
+    """One request's view of the response: adds the headers to its start, notes upstream rate limits."""
+
+    __slots__ = ("ctx", "downstream", "headers", "legacy", "upstream_overloaded")
+
+    def __init__(self, ctx: GuardContext, downstream: Send, *, headers: bool, legacy: bool) -> None:
+        self.ctx = ctx
+        self.downstream = downstream
+        self.headers = headers
+        self.legacy = legacy
+        self.upstream_overloaded = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = self._start(message)
+        await self.downstream(message)
+
+    def _start(self, message: Message) -> Message:
+        ctx = self.ctx
+        status = int(message.get("status", 200))
+        raw: list[Any] = list(message.get("headers", ()))
+        upstream = _upstream_rate_limits(ctx.state.get("upstream_headers"), raw)
+        if upstream:
+            ctx.state[UPSTREAM] = upstream
+        if status in _OVERLOADED and ctx.state.get("upstream_status") in _OVERLOADED:
+            self.upstream_overloaded = True
+            ctx.decide("rate_limit", "upstream_overloaded", status=status)
+        if self.headers:
+            present = {bytes(k).lower() for k, _ in raw}
+            extra = [
+                (k.encode("latin-1"), v.encode("latin-1"))
+                for k, v in rate_limit_headers(all_states(ctx), legacy=self.legacy)
+                if k.encode("latin-1") not in present
+            ]
+            if extra:
+                message = dict(message)
+                message["headers"] = raw + extra
+        return message
+
+
+def _upstream_rate_limits(upstream_headers: Any, response_headers: list[Any]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    if upstream_headers is not None:
+        for name, value in upstream_headers.items():
+            lower = str(name).lower()
+            if lower.startswith("anthropic-ratelimit-"):
+                found[lower] = str(value)
+    if not found:
+        for name, value in response_headers:
+            lower = bytes(name).decode("latin-1").lower()
+            if lower.startswith("anthropic-ratelimit-"):
+                found[lower] = bytes(value).decode("latin-1")
+    return found

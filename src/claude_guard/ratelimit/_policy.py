@@ -1,0 +1,191 @@
+"""Shared by the middleware and the dependency: rules into checks, the store-failure policy, headers."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+from .._asgi import Scope
+from ..context import GuardContext
+from ..errors import RateLimitedError, StoreUnavailableError
+from ._config import RateLimitRule, Strategy, parse_limits
+from ._engine import Admission, ConcurrencyCheck, LimitCheck, LimitState, RateLimiter
+
+logger = logging.getLogger("claude_guard")
+
+ADMISSIONS = "rate_limit.admissions"
+"""``ctx.state`` key: every admission of the request (middleware, dependencies), for headers, release."""
+LIMITER = "rate_limiter"
+"""``ctx.state`` key: the engine of the outermost ``RateLimitMiddleware``, which dependencies share."""
+MIDDLEWARE = "rate_limit.middleware"
+"""``ctx.state`` key: set when a ``RateLimitMiddleware`` adds the headers at response start."""
+DENIED = "rate_limit.denied"
+"""``ctx.state`` key: set when some limit denied the request, so limits counted before it are given back."""
+UPSTREAM = "upstream_ratelimit"
+"""``ctx.state`` key: the ``anthropic-ratelimit-*`` headers of the upstream response, for the audit."""
+
+
+def identity(kind: str, ctx: GuardContext) -> str:
+    if kind == "global":
+        return "*"
+    if kind == "principal" and ctx.principal is not None:
+        return f"key:{ctx.principal.key_id}"
+    return f"addr:{ctx.client_addr or 'unknown'}"
+
+
+async def plan(
+    limiter: RateLimiter,
+    rules: Iterable[tuple[str, RateLimitRule]],
+    ctx: GuardContext,
+    scope: Scope,
+    *,
+    profile_limits: bool = False,
+    profile_strategy: Strategy = "sliding_window_counter",
+) -> tuple[list[LimitCheck], list[ConcurrencyCheck]]:
+    """The checks of one request: every matching rule, plus the caller's profile defaults."""
+    store = limiter.store
+    checks: list[LimitCheck] = []
+    caps: list[ConcurrencyCheck] = []
+    for name, rule in rules:
+        if isinstance(rule.key, str):
+            who: str | None = identity(rule.key, ctx)
+        else:
+            who = await rule.key(scope, ctx)
+            if who is None:
+                continue
+        for spec in rule.specs:
+            checks.append(
+                LimitCheck(
+                    key=store.key("rl", name, f"{rule.strategy}:{spec.amount}:{spec.window}", tag=who),
+                    amount=spec.amount,
+                    window=spec.window,
+                    strategy=rule.strategy,
+                    policy=f"{name}-{spec.window}s",
+                )
+            )
+        if rule.concurrency is not None:
+            caps.append(
+                ConcurrencyCheck(key=store.key("cc", name, tag=who), cap=rule.concurrency, policy=name)
+            )
+    profile = ctx.profile
+    if profile_limits and profile is not None:
+        who = identity("principal", ctx)
+        if profile.rate_limits:
+            for spec in _profile_specs(profile.rate_limits):
+                checks.append(
+                    LimitCheck(
+                        key=store.key(
+                            "rl",
+                            "profile",
+                            profile.name,
+                            f"{profile_strategy}:{spec.amount}:{spec.window}",
+                            tag=who,
+                        ),
+                        amount=spec.amount,
+                        window=spec.window,
+                        strategy=profile_strategy,
+                        policy=f"profile-{spec.window}s",
+                    )
+                )
+        if profile.max_concurrency is not None:
+            caps.append(
+                ConcurrencyCheck(
+                    key=store.key("cc", "profile", profile.name, tag=who),
+                    cap=profile.max_concurrency,
+                    policy="profile",
+                )
+            )
+    return checks, caps
+
+
+_profile_cache: dict[str, Any] = {}
+
+
+def _profile_specs(notation: str) -> Any:
+    specs = _profile_cache.get(notation)
+    if specs is None:
+        specs = _profile_cache[notation] = parse_limits(notation)
+    return specs
+
+
+async def admit(
+    limiter: RateLimiter,
+    ctx: GuardContext,
+    checks: Sequence[LimitCheck],
+    caps: Sequence[ConcurrencyCheck],
+    *,
+    on_store_error: Literal["closed", "open"],
+    legacy_headers: bool = False,
+) -> Admission | None:
+    """Admit or raise ``RateLimitedError`` / ``StoreUnavailableError``; ``None`` when failing open."""
+    try:
+        admission = await limiter.admit(checks, caps)
+    except StoreUnavailableError:
+        policies = [c.policy for c in checks] + [c.policy for c in caps]
+        if on_store_error == "open":
+            limiter.counters["fail_open"] += 1
+            ctx.decide("rate_limit", "fail_open", policy=policies)
+            logger.warning(
+                "claude_guard: rate-limit store unavailable, admitting request %s (fail-open)", ctx.request_id
+            )
+            return None
+        limiter.counters["fail_closed"] += 1
+        ctx.decide("rate_limit", "store_unavailable", policy=policies)
+        logger.warning("claude_guard: rate-limit store unavailable, refusing request %s", ctx.request_id)
+        raise
+    if not admission.allowed:
+        ctx.state[DENIED] = True
+        ctx.decide(
+            "rate_limit",
+            "denied",
+            policy=admission.denied_by,
+            remaining=min((s.remaining for s in admission.limits), default=0),
+            retry_after=admission.retry_after,
+        )
+        concurrency = admission.denied_by is not None and all(
+            s.policy != admission.denied_by for s in admission.limits
+        )
+        raise RateLimitedError(
+            "Too many requests in flight." if concurrency else "Rate limit exceeded.",
+            retry_after=admission.retry_after,
+            code="concurrency" if concurrency else "rate_limit",
+            headers=dict(rate_limit_headers(admission.limits, legacy=legacy_headers)),
+        )
+    ctx.decide(
+        "rate_limit",
+        "allowed",
+        policy=[s.policy for s in admission.limits] + [c.policy for c in admission.leases],
+        remaining=min((s.remaining for s in admission.limits), default=None),
+    )
+    ctx.state.setdefault(ADMISSIONS, []).append(admission)
+    return admission
+
+
+def rate_limit_headers(states: Sequence[LimitState], *, legacy: bool = False) -> list[tuple[str, str]]:
+    """``RateLimit-Policy`` and ``RateLimit`` (IETF draft), and optionally ``X-RateLimit-*``.
+
+    Example:
+        >>> s = LimitState(policy="r0-60s", quota=10, window=60, remaining=9, reset=42.2, allowed=True)
+        >>> rate_limit_headers([s])
+        [('ratelimit-policy', '"r0-60s";q=10;w=60'), ('ratelimit', '"r0-60s";r=9;t=43')]
+    """
+    if not states:
+        return []
+    headers = [
+        ("ratelimit-policy", ", ".join(f'"{s.policy}";q={s.quota};w={s.window}' for s in states)),
+        ("ratelimit", ", ".join(f'"{s.policy}";r={s.remaining};t={math.ceil(s.reset)}' for s in states)),
+    ]
+    if legacy:
+        tightest = min(states, key=lambda s: (s.remaining, -s.reset))
+        headers += [
+            ("x-ratelimit-limit", str(tightest.quota)),
+            ("x-ratelimit-remaining", str(tightest.remaining)),
+            ("x-ratelimit-reset", str(math.ceil(tightest.reset))),
+        ]
+    return headers
+
+
+def all_states(ctx: GuardContext) -> list[LimitState]:
+    return [state for admission in ctx.state.get(ADMISSIONS, ()) for state in admission.limits]
