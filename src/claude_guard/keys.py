@@ -131,8 +131,19 @@ class KeyStore:
     def __init__(self, store: Store, *, keys_file: str | os.PathLike[str] | None = None) -> None:
         self.store = store
         self.keys_file = Path(keys_file) if keys_file is not None else None
-        self._records: dict[str, ClientKey] = {}
         self._mtime: float | None = None
+
+    @property
+    def _records(self) -> dict[str, ClientKey]:
+        # Kept in the memory store, so every KeyStore over one MemoryStore sees the same keys.
+        assert isinstance(self.store, MemoryStore)
+        records: dict[str, ClientKey] = self.store.data.setdefault(self.store.key("keys"), {})
+        return records
+
+    @_records.setter
+    def _records(self, records: dict[str, ClientKey]) -> None:
+        assert isinstance(self.store, MemoryStore)
+        self.store.data[self.store.key("keys")] = records
 
     def __repr__(self) -> str:
         return f"KeyStore({self.store!r}, keys_file={str(self.keys_file) if self.keys_file else None!r})"
