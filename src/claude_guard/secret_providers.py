@@ -460,7 +460,7 @@ class VaultKVSource(_CachedSource):
         return f"VaultKVSource({self.path!r}, url={self.url!r}, mount={self.mount!r}, field={self.field!r})"
 
     def _fail(self, why: str) -> SecretSourceError:
-        return SecretSourceError(f"Vault could not read secret {self.mount}/{self.path!r}: {why}")
+        return SecretSourceError(f"Vault could not read secret {f'{self.mount}/{self.path}'!r}: {why}")
 
     async def _fetch(self) -> Secret:
         token = await self.token_source.get()
