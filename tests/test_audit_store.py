@@ -1,4 +1,4 @@
-"""The queryable audit stores: time windows, key filters, retention, erasure and durability across restarts."""
+"""The queryable audit stores: time windows, key filters, retention, erasure, durability across restarts."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pytest
 
 from claude_guard.audit import AuditLogger, AuditRecord, QueryableAuditSink, RedisAuditSink, SQLiteAuditSink
 from claude_guard.store import StoreConfig, store_from_url
-
 
 DAY = 86_400.0
 REDIS_URL = os.environ.get("CLAUDE_GUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
