@@ -1,0 +1,190 @@
+"""The faces of prompt validation: ``PromptValidationMiddleware`` (pure ASGI) and ``validated_messages()``
+(a FastAPI dependency). Both run one ``PromptValidator`` and record ``ctx.decide("validation", …)`` with rule
+ids only, never text.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from .._asgi import ASGIApp, Message, Receive, Scope, Send, ensure_body
+from ..context import SCOPE_KEY, GuardContext, current_context
+from ..errors import BadRequestError, GuardError, InvalidJSONError
+from ..middleware import GuardMiddleware
+from ..responses import ErrorFormat
+from ._validator import PromptBlockedError, PromptValidator, ValidationConfig, ValidationResult
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+__all__ = ["DEFAULT_ROUTES", "PromptValidationMiddleware", "validated_messages"]
+
+DEFAULT_ROUTES: Final = ("/v1/messages", "/v1/messages/count_tokens")
+"""The Messages routes validated by default (``fnmatch`` patterns)."""
+
+_SPAN_EVENT: Final = "claude_guard.validation"
+
+
+def _span_event(outcome: str, rule_ids: list[str]) -> None:
+    try:
+        from opentelemetry import trace
+    except ImportError:  # pragma: no cover - the otel extra is optional
+        return
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.add_event(
+            _SPAN_EVENT,
+            {"claude_guard.validation.outcome": outcome, "claude_guard.validation.rules": rule_ids},
+        )
+
+
+def _record(ctx: GuardContext | None, outcome: str, rule_ids: list[str], **detail: Any) -> None:
+    if ctx is not None:
+        ctx.decide("validation", outcome, rules=rule_ids, **detail)
+    if rule_ids:
+        _span_event(outcome, rule_ids)
+
+
+def _run(
+    validator: PromptValidator, ctx: GuardContext | None, body: object, *, count_tokens: bool
+) -> ValidationResult:
+    if not isinstance(body, Mapping):
+        _record(ctx, "refused", [], code="body")
+        raise BadRequestError("The request body must be a JSON object.", code="body")
+    try:
+        result = validator.validate(body, profile=ctx.profile if ctx else None, count_tokens=count_tokens)
+    except PromptBlockedError as exc:
+        _record(ctx, "blocked", exc.rule_ids)
+        raise
+    except GuardError as exc:
+        _record(ctx, "refused", [], code=exc.code)
+        raise
+    _record(ctx, result.outcome, result.rule_ids)
+    return result
+
+
+def _replace_body(body: bytes, receive: Receive) -> Receive:
+    # ``receive`` replays the body as it was captured; hand out the rewritten body instead, once, and drop
+    # the stale replay so a later ``receive()`` (waiting for a disconnect) never sees the old prompt.
+    sent = False
+
+    async def replaced() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            stale = await receive()
+            if stale["type"] == "http.disconnect":
+                return stale
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replaced
+
+
+class PromptValidationMiddleware(GuardMiddleware):
+    """Validates ``POST`` requests to Messages routes: schema, limits, allow-lists and rules.
+
+    Configuration is chosen per request: the ``profiles`` entry for the principal's profile if there is
+    one, else the config of the first ``routes`` pattern that matches the path (when ``routes`` is a
+    mapping and its value is not ``None``), else ``config``. Put it after authentication (so
+    ``ctx.profile`` is known) and before rate limits and metering (so a refused prompt costs nothing).
+
+    Example:
+        >>> async def app(scope, receive, send): ...
+        >>> guarded = PromptValidationMiddleware(
+        ...     app,
+        ...     config=ValidationConfig(max_tokens_cap=4096),
+        ...     routes={"/v1/messages": None, "/v1/messages/count_tokens": ValidationConfig()},
+        ... )
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        config: ValidationConfig | None = None,
+        routes: Iterable[str] | Mapping[str, ValidationConfig | None] = DEFAULT_ROUTES,
+        profiles: Mapping[str, ValidationConfig] | None = None,
+        error_format: ErrorFormat = "anthropic",
+    ) -> None:
+        super().__init__(app, error_format=error_format)
+        self.validator = PromptValidator(config)
+        if isinstance(routes, Mapping):
+            self.routes: tuple[tuple[str, PromptValidator], ...] = tuple(
+                (pattern, PromptValidator(route_config) if route_config is not None else self.validator)
+                for pattern, route_config in routes.items()
+            )
+        else:
+            self.routes = tuple((pattern, self.validator) for pattern in routes)
+        self.profiles = {name: PromptValidator(c) for name, c in (profiles or {}).items()}
+
+    def validator_for(self, path: str, profile_name: str | None) -> PromptValidator | None:
+        """The validator for a request, or ``None`` when the path is not validated."""
+        for pattern, validator in self.routes:
+            if fnmatch.fnmatchcase(path, pattern):
+                if profile_name is not None and profile_name in self.profiles:
+                    return self.profiles[profile_name]
+                return validator
+        return None
+
+    async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
+        validator = None
+        if ctx.method == "POST":
+            validator = self.validator_for(ctx.path, ctx.profile.name if ctx.profile else None)
+        if validator is None:
+            await self.app(scope, receive, send)
+            return
+        receive = await ensure_body(ctx, scope, receive)
+        try:
+            body = ctx.json()
+        except InvalidJSONError as exc:
+            _record(ctx, "refused", [], code=exc.code or "json")
+            raise
+        result = _run(validator, ctx, body, count_tokens=ctx.path.endswith("/count_tokens"))
+        if result.sanitized:
+            ctx.set_json(dict(result.body))
+            assert ctx.body is not None
+            receive = _replace_body(ctx.body, receive)
+        await self.app(scope, receive, send)
+
+
+def validated_messages(
+    config: ValidationConfig | None = None, *, count_tokens: bool = False
+) -> Callable[[Request], Awaitable[dict[str, Any]]]:
+    """A FastAPI dependency that validates the Messages request body and returns it (sanitized if need be).
+
+    GuardErrors it raises are rendered by claude_guard's middlewares (``guard.install(app)`` or
+    ``SafeErrorMiddleware``) in Anthropic's envelope.
+
+    Example:
+        >>> from fastapi import Depends, FastAPI
+        >>> app = FastAPI()
+        >>> @app.post("/chat")
+        ... async def chat(body: dict = Depends(validated_messages(ValidationConfig(max_tokens_cap=1024)))):
+        ...     return {"messages": len(body["messages"])}
+    """
+    from starlette.requests import Request
+
+    validator = PromptValidator(config)
+
+    async def dependency(request: Request) -> dict[str, Any]:
+        ctx = request.scope.get(SCOPE_KEY) or current_context()
+        if isinstance(ctx, GuardContext) and ctx.body is not None:
+            body = ctx.json()
+        else:
+            raw = await request.body()
+            probe = GuardContext(method=request.method, path=request.url.path, body=raw)
+            body = probe.json()
+            if not isinstance(ctx, GuardContext):
+                ctx = None
+        result = _run(validator, ctx, body, count_tokens=count_tokens)
+        if result.sanitized and ctx is not None:
+            ctx.set_json(dict(result.body))
+        return dict(result.body)
+
+    # FastAPI reads the parameter's annotation at runtime; with postponed annotations it is a string that
+    # this module's globals cannot resolve (starlette is imported lazily), so give it the class itself.
+    dependency.__annotations__["request"] = Request
+    return dependency

@@ -1,0 +1,363 @@
+"""Validation rules: what a rule is, the default rule set, and the proof that every pattern is linear.
+
+A rule reads the canonical text (see ``_canonical``) and either matches a regular expression or calls a
+function. Python's ``re`` is a backtracking engine, so a pattern is accepted only when the work of one
+match attempt is bounded by a constant of the pattern (`pattern_cost`): no back-references, no unbounded
+repeat (except a pattern that is one repeat of one character class, which scans a run once), no
+variable-width repeat or alternation inside a repeat, and a bounded match width. A search then costs at
+most ``len(text) × pattern_cost`` steps, whatever the input.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = [
+    "CODE_RULE_IDS",
+    "DEFAULT_RULES",
+    "MAX_PATTERN_COST",
+    "MAX_PATTERN_WIDTH",
+    "Rule",
+    "RuleMode",
+    "UnsafePatternError",
+    "pattern_cost",
+]
+
+_sre: Any = importlib.import_module("re._parser")
+
+MAX_PATTERN_WIDTH: Final = 1024
+"""Longest text one match of a rule pattern may span."""
+MAX_PATTERN_COST: Final = 10_000_000
+"""Largest accepted bound on the steps of one match attempt (`pattern_cost`)."""
+
+_REPEATS: Final = frozenset({"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"})
+_REFERENCES: Final = frozenset({"GROUPREF", "GROUPREF_EXISTS"})
+
+
+class RuleMode(enum.StrEnum):
+    """What a rule hit does.
+
+    - ``block``: the request is refused with a 400 naming the rule id (the text is never echoed);
+    - ``flag``: the request goes on; the hit is recorded in the audit decision and as a span event;
+    - ``sanitize``: the request goes on with invisible characters stripped from every text segment.
+    """
+
+    BLOCK = "block"
+    FLAG = "flag"
+    SANITIZE = "sanitize"
+
+
+class UnsafePatternError(ValueError):
+    """A rule pattern could backtrack without a bound; the message says which construct."""
+
+
+RuleCheck = Callable[[str], bool | Iterable[tuple[int, int]]]
+"""A custom check over the canonical text: ``True``/``False``, or the ``(start, end)`` spans it found."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """One validation rule.
+
+    Example:
+        >>> rule = Rule(id="acme.codename", pattern=r"project\\s?falcon", mode=RuleMode.FLAG)
+        >>> rule.find("tell me about project falcon")
+        (14, 28)
+    """
+
+    id: str
+    """Stable id, shown in 400 errors and audit records (e.g. ``override.instructions``)."""
+    pattern: str | None = None
+    """A regular expression over the canonical text (lower-case, confusables mapped, whitespace collapsed,
+    line breaks kept as ``\\n``); compiled with ``re.DOTALL``. Must pass the linear-time check."""
+    check: RuleCheck | None = None
+    """A function over the canonical text, instead of ``pattern``. Its running time is the caller's
+    responsibility: keep it linear."""
+    mode: RuleMode = RuleMode.BLOCK
+    """What a hit does; the configuration may override it per rule id."""
+    category: str = "custom"
+    """Family of the rule: ``code`` rules are skipped where the route allows code."""
+    description: str = ""
+    """What the rule catches, for docs and audit readers."""
+    _compiled: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.id or not re.fullmatch(r"[a-z0-9_.\-]{1,64}", self.id):
+            raise ValueError("a rule id is 1-64 characters of a-z, 0-9, '_', '.' and '-'")
+        if (self.pattern is None) == (self.check is None):
+            raise ValueError(f"rule {self.id}: give exactly one of pattern and check")
+        if self.pattern is not None:
+            pattern_cost(self.pattern)
+            object.__setattr__(self, "_compiled", re.compile(self.pattern, re.DOTALL))
+
+    @property
+    def compiled(self) -> re.Pattern[str] | None:
+        return self._compiled
+
+    def find(self, text: str) -> tuple[int, int] | None:
+        """The first span of ``text`` (canonical) this rule matches, or ``None``."""
+        if self._compiled is not None:
+            match = self._compiled.search(text)
+            return match.span() if match else None
+        assert self.check is not None
+        found = self.check(text)
+        if isinstance(found, bool):
+            return (0, len(text)) if found else None
+        for start, end in found:
+            return (start, end)
+        return None
+
+
+def pattern_cost(pattern: str) -> int:
+    """A bound on the backtracking steps of one match attempt of ``pattern`` at one position.
+
+    Raises ``UnsafePatternError`` when no bound exists (see the module docstring).
+
+    Example:
+        >>> pattern_cost(r"ignore[^.]{0,10}?previous")
+        275
+        >>> pattern_cost(r"(a+)+b")
+        Traceback (most recent call last):
+        ...
+        claude_guard.validation._rules.UnsafePatternError: unbounded repeat in (a+)+b
+    """
+    try:
+        parsed = _sre.parse(pattern)
+    except re.error as exc:
+        raise UnsafePatternError(f"invalid pattern: {exc}") from None
+    items = list(parsed)
+    if len(items) == 1 and str(items[0][0]) in _REPEATS and _is_single_char(items[0][1][2]):
+        # One repeat of one character class: a greedy scan over one run, then a jump past it.
+        return 2
+    high = int(parsed.getwidth()[1])
+    if high > MAX_PATTERN_WIDTH:
+        raise UnsafePatternError(f"unbounded repeat in {pattern}")
+    cost = int(_cost(parsed, pattern, inside_repeat=False)) * (high + 1)
+    if cost > MAX_PATTERN_COST:
+        raise UnsafePatternError(f"pattern too costly to match ({cost} steps per position): {pattern}")
+    return cost
+
+
+def _is_single_char(subpattern: Any) -> bool:
+    items = list(subpattern)
+    return len(items) == 1 and str(items[0][0]) in {"IN", "LITERAL", "NOT_LITERAL", "ANY", "CATEGORY"}
+
+
+def _cost(subpattern: Any, pattern: str, *, inside_repeat: bool) -> int:
+    # The number of ways a backtracking engine can match ``subpattern`` at one position: the product of
+    # the range of each variable repeat and of the alternation arms that can start on the same character.
+    # Constructs whose ways multiply without bound are refused.
+    total = 1
+    items = list(subpattern)
+    for index, (op, av) in enumerate(items):
+        name = str(op)
+        if name in _REFERENCES:
+            raise UnsafePatternError(f"back-reference in {pattern}")
+        if name in _REPEATS:
+            low, high, item = av
+            if high >= _sre.MAXREPEAT:
+                raise UnsafePatternError(f"unbounded repeat in {pattern}")
+            item_low, item_high = item.getwidth()
+            variable = high != low
+            if inside_repeat and variable and not _is_single_char(item):
+                raise UnsafePatternError(f"nested variable repeat in {pattern}")
+            if item_low != item_high and high > 1:
+                raise UnsafePatternError(f"repeat of a variable-width group in {pattern}")
+            inner = _cost(item, pattern, inside_repeat=inside_repeat or high > 1)
+            if variable and _stops_before(item, items[index + 1 : index + 2]):
+                variable = False
+            total *= inner * (high - low + 1 if variable else 1)
+        elif name == "BRANCH":
+            if inside_repeat:
+                raise UnsafePatternError(f"alternation inside a repeat in {pattern}")
+            total *= _branch_ways(av[1], pattern)
+        elif name == "SUBPATTERN":
+            total *= _cost(av[3], pattern, inside_repeat=inside_repeat)
+        elif name in {"ASSERT", "ASSERT_NOT"}:
+            total *= _cost(av[1], pattern, inside_repeat=inside_repeat)
+        elif name == "ATOMIC_GROUP":
+            total *= _cost(av, pattern, inside_repeat=inside_repeat)
+    return total
+
+
+def _stops_before(item: Any, following: list[Any]) -> bool:
+    # A repeat of one character class followed by a literal that the class refuses has one way to match:
+    # it must stop exactly at that literal (``[^\]]{0,100}\]``).
+    if not following or str(following[0][0]) != "LITERAL" or not _is_single_char(item):
+        return False
+    op, av = next(iter(item))
+    code = following[0][1]
+    if str(op) == "LITERAL":
+        return bool(av != code)
+    if str(op) == "NOT_LITERAL":
+        return bool(av == code)
+    if str(op) != "IN":
+        return False
+    negate = False
+    accepted = False
+    for class_op, class_av in av:
+        kind = str(class_op)
+        if kind == "NEGATE":
+            negate = True
+        elif kind == "LITERAL":
+            accepted = accepted or class_av == code
+        elif kind == "RANGE":
+            accepted = accepted or class_av[0] <= code <= class_av[1]
+        elif kind == "CATEGORY":
+            probe = {"CATEGORY_SPACE": r"\s", "CATEGORY_DIGIT": r"\d", "CATEGORY_WORD": r"\w"}.get(
+                str(class_av)
+            )
+            if probe is None:
+                return False
+            accepted = accepted or re.fullmatch(probe, chr(code)) is not None
+        else:
+            return False
+    return accepted == negate
+
+
+def _branch_ways(arms: Any, pattern: str) -> int:
+    # Only arms that accept the same first character can both match at one position.
+    by_first: dict[int, int] = {}
+    wild = 0
+    for arm in arms:
+        ways = _cost(arm, pattern, inside_repeat=False)
+        items = list(arm)
+        if items and str(items[0][0]) == "LITERAL":
+            by_first[items[0][1]] = by_first.get(items[0][1], 0) + ways
+        else:
+            wild += ways
+    return wild + max(by_first.values(), default=0)
+
+
+# --- the default rule set -------------------------------------------------------------------------------
+#
+# All patterns read canonical text: lower-case ASCII look-alikes, one space between words, "\n" for line
+# breaks. A zero-width character used *as* a space vanishes, so word gaps are optional; gaps exclude
+# sentence punctuation so that words of two different sentences do not combine.
+
+_GAP: Final = r"[^.;!?]{0,%d}?"
+_OVERRIDE_VERBS: Final = (
+    r"(?:ignore|disregard|forget|override|bypass|skip|discard|abandon|neglect|set aside|"
+    r"pay no attention to|do not follow|don'?t follow|stop following|throw out|erase)"
+)
+_OVERRIDE_QUALIFIERS: Final = (
+    r"(?:previous|prior|preceding|above|earlier|foregoing|former|initial|original|system|developer|"
+    r"safety|your|all)"
+)
+_OVERRIDE_OBJECTS: Final = (
+    r"(?:instruction|prompt|rule|direction|directive|guideline|guardrail|restriction|constraint|"
+    r"programming|command|orders|context|training|polic)"
+)
+
+DEFAULT_RULES: Final[tuple[Rule, ...]] = (
+    # The checklist's dangerous patterns.
+    Rule(
+        id="code.eval",
+        pattern=r"eval ?\(",
+        category="code",
+        description="A call to eval( (the checklist's dangerous pattern).",
+    ),
+    Rule(
+        id="code.import",
+        pattern=r"__import__",
+        category="code",
+        description="Use of __import__ (the checklist's dangerous pattern).",
+    ),
+    Rule(
+        id="code.os_system",
+        pattern=r"os ?\. ?system",
+        category="code",
+        description="A call to os.system (the checklist's dangerous pattern).",
+    ),
+    # Instruction override.
+    Rule(
+        id="override.instructions",
+        pattern=_OVERRIDE_VERBS + (_GAP % 25) + _OVERRIDE_QUALIFIERS + (_GAP % 20) + _OVERRIDE_OBJECTS,
+        category="override",
+        description="Ignore/disregard/forget … previous/above/system … instructions/prompt/rules.",
+    ),
+    Rule(
+        id="override.persona",
+        pattern=(
+            r"(?:(?:you are|you're|you will be) now|from now on,? you(?: are| will be)?|act as|"
+            r"pretend (?:to be|you are)|roleplay as|role-play as)"
+            + (_GAP % 20)
+            + r"(?:dan(?![a-z])|unfiltered|unrestricted|uncensored|jailbroken|evil|"
+            r"(?:without|no) (?:any )?(?:rules|restrictions|limits|filters|guidelines))"
+        ),
+        category="override",
+        description="Persona switches to an unrestricted assistant (DAN and the like).",
+    ),
+    Rule(
+        id="override.mode_switch",
+        pattern=(
+            r"(?:(?:enable|enter|activate|switch to|turn on) (?:developer|dan|god|jailbreak|debug) mode|"
+            r"(?:developer|dan|god|jailbreak) mode (?:enabled|activated|on)|do anything now)"
+        ),
+        category="override",
+        description="Requests to enter a 'developer mode' or 'do anything now'.",
+    ),
+    Rule(
+        id="override.reveal_prompt",
+        pattern=(
+            r"(?:reveal|print|show|repeat|output|display|leak|dump|disclose|expose|write out|tell me)"
+            + (_GAP % 20)
+            + r"(?:system (?:prompt|message)|(?:hidden|secret|initial|original|developer) "
+            r"(?:instructions|prompt)|your (?:instructions|prompt|rules))"
+        ),
+        category="override",
+        description="Requests to reveal the system prompt or hidden instructions.",
+    ),
+    # Role and template markers.
+    Rule(
+        id="markers.chatml",
+        pattern=(
+            r"<\|(?:im_start|im_end|im_sep|system|user|assistant|endoftext|end_of_text|begin_of_text|"
+            r"eot_id|eom_id|start_header_id|end_header_id)\|>|<(?:start|end)_of_turn>"
+        ),
+        category="markers",
+        description="ChatML, Llama 3 and Gemma special tokens.",
+    ),
+    Rule(
+        id="markers.llama",
+        pattern=r"\[/?inst\]|<</?sys>>",
+        category="markers",
+        description="Llama 2 [INST] and <<SYS>> markers.",
+    ),
+    Rule(
+        id="markers.turns",
+        pattern=r"(?:^|\n) ?(?:human|assistant) ?:",
+        category="markers",
+        description="Human:/Assistant: turns at the start of a line (the text-completion format).",
+    ),
+    # Exfiltration links.
+    Rule(
+        id="exfil.markdown_image",
+        pattern=r"!\[[^\]\n]{0,100}\] ?\( ?<?(?:https?:)?//[^\s)?<>]{1,200}\?",
+        category="exfil",
+        description="A markdown image whose URL carries a query string (fetched without a click).",
+    ),
+    Rule(
+        id="exfil.html_resource",
+        pattern=(
+            r"<(?:img|image|iframe|frame|script|embed|object|source|video|audio|link|input)(?![a-z])"
+            r"[^>]{0,200}?(?:src|href|data|srcset|action|poster) ?= ?[\"']?(?:https?:)?//[^\s\"'<>?]{1,200}\?"
+        ),
+        category="exfil",
+        description="An HTML element that loads a URL carrying a query string.",
+    ),
+    Rule(
+        id="exfil.url_placeholder",
+        pattern=r"//[^\s?<>()]{1,200}\?(?:[^\s<>()]{0,200}?[&])?[a-z0-9_\-]{1,30}=(?:\{|\[|%7b|%5b|\$\{|<)",
+        category="exfil",
+        description="A URL whose query value is a template placeholder to be filled with conversation data.",
+    ),
+)
+"""The default rules, all in block mode (``invisible.characters`` is built in; see ``PromptValidator``)."""
+
+CODE_RULE_IDS: Final = frozenset(rule.id for rule in DEFAULT_RULES if rule.category == "code")
