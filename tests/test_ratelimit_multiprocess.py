@@ -1,0 +1,160 @@
+"""Exactness across processes: four uvicorn servers on one Redis, 40 concurrent requests, a limit of 5."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REDIS_URL = os.environ.get("CLAUDE_GUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+pytestmark = [pytest.mark.redis, pytest.mark.server]
+
+APPS = Path(__file__).parent / "apps"
+RUNS = int(os.environ.get("CG_RL_EXACTNESS_RUNS", "5"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def prefix() -> str:
+    return f"cgtest:{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="module")
+def servers(prefix: str) -> Iterator[list[str]]:
+    env = {**os.environ, "CG_RL_REDIS_URL": REDIS_URL, "CG_RL_PREFIX": prefix}
+    procs: list[subprocess.Popen[bytes]] = []
+    urls: list[str] = []
+    try:
+        for _ in range(4):
+            port = _free_port()
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "--factory",
+                        "--app-dir",
+                        str(APPS),
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--log-level",
+                        "warning",
+                        "ratelimit_app:create_app",
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+            )
+            urls.append(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        for url, proc in zip(urls, procs, strict=True):
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail("servers did not start within 30 s")
+                time.sleep(0.05)
+        yield urls
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(30.0), limits=limits) as c:
+        yield c
+
+
+@pytest.mark.parametrize("strategy", ["fixed_window", "moving_window", "sliding_window_counter"])
+async def test_exactly_five_of_forty_across_four_processes(
+    servers: list[str], client: httpx.AsyncClient, strategy: str
+) -> None:
+    for run in range(RUNS):
+        tag = f"{strategy}-{run}-{uuid.uuid4().hex[:6]}"
+        responses = await asyncio.gather(
+            *(client.get(f"{servers[i % 4]}/limited/{strategy}", params={"run": tag}) for i in range(40))
+        )
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses.count(200) == 5, (run, statuses)
+        assert statuses.count(429) == 35, (run, statuses)
+        served_by = {r.text for r in responses if r.status_code == 200}
+        assert served_by  # admitted by whichever processes got there first
+        for r in responses:
+            if r.status_code == 429:
+                assert r.json()["error"]["type"] == "rate_limit_error"
+                assert int(r.headers["retry-after"]) >= 1
+
+
+async def test_concurrency_cap_of_five_across_four_processes_with_slow_responses(
+    servers: list[str], client: httpx.AsyncClient, prefix: str
+) -> None:
+    import redis.asyncio as redis_asyncio
+
+    control = redis_asyncio.Redis.from_url(REDIS_URL)
+    try:
+        for run in range(RUNS):
+            tag = f"slow-{run}-{uuid.uuid4().hex[:6]}"
+            tasks = [
+                asyncio.ensure_future(client.get(f"{servers[i % 4]}/slow", params={"run": tag}))
+                for i in range(40)
+            ]
+            # The admitted ones hold their responses open until released; the others come back at once.
+            pending: set[asyncio.Future[httpx.Response]] = set(tasks)
+            async with asyncio.timeout(20):
+                while len(tasks) - len(pending) < 35:
+                    _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            await control.set(f"{prefix}:release:{tag}", b"1", ex=60)
+            async with asyncio.timeout(20):
+                responses = await asyncio.gather(*tasks)
+            statuses = sorted(r.status_code for r in responses)
+            assert statuses.count(200) == 5, (run, statuses)
+            assert statuses.count(429) == 35, (run, statuses)
+            assert all(r.text == "start\nend\n" for r in responses if r.status_code == 200)
+            # The leases were released when the streams ended: the cap is free again at once.
+            again = await asyncio.gather(
+                *(client.get(f"{servers[i]}/slow", params={"run": tag}) for i in range(4))
+            )
+            assert [r.status_code for r in again] == [200] * 4
+    finally:
+        await control.aclose()
