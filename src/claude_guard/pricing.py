@@ -9,7 +9,7 @@ Example:
     >>> from claude_guard.messages import Usage
     >>> table = PriceTable.load()
     >>> table.cost("claude-sonnet-4-5-20250929", Usage(input_tokens=1000, output_tokens=100)).total
-    Decimal('0.004500')
+    Decimal('0.00450000')
 """
 
 from __future__ import annotations
@@ -122,7 +122,11 @@ class Cost:
     @property
     def total(self) -> Decimal:
         return (
-            self.input + self.output + self.cache_write_5m + self.cache_write_1h + self.cache_read
+            self.input
+            + self.output
+            + self.cache_write_5m
+            + self.cache_write_1h
+            + self.cache_read
             + self.web_search
         )
 
@@ -278,35 +282,49 @@ class PriceTable:
 
     def format_table(self) -> str:
         """The table as aligned text, for ``claude-guard prices``."""
-        head = ("model", "input", "output", "5m write", "1h write", "cache read", "long context", "effective",
-                "status")
+        head = (
+            "model",
+            "input",
+            "output",
+            "5m write",
+            "1h write",
+            "cache read",
+            "long context",
+            "effective",
+            "status",
+        )
         lines: list[tuple[str, ...]] = [head]
         for model_id in sorted(self.rows):
             row = self.rows[model_id]
             lc = row.long_context
-            lines.append((
-                model_id + (f" ({', '.join(row.aliases)})" if row.aliases else ""),
-                _money(row.input),
-                _money(row.output),
-                _money(row.input * row.cache_write_5m),
-                _money(row.input * row.cache_write_1h),
-                _money(row.input * row.cache_read),
-                f">{lc.threshold}: {_money(lc.input)}/{_money(lc.output)}" if lc else "-",
-                row.effective.isoformat() if row.effective else "-",
-                ("confirmed" if row.confirmed else "UNCONFIRMED")
-                + ("" if row.source == "packaged" else " (override)"),
-            ))
+            lines.append(
+                (
+                    model_id + (f" ({', '.join(row.aliases)})" if row.aliases else ""),
+                    _money(row.input),
+                    _money(row.output),
+                    _money(row.input * row.cache_write_5m),
+                    _money(row.input * row.cache_write_1h),
+                    _money(row.input * row.cache_read),
+                    f">{lc.threshold}: {_money(lc.input)}/{_money(lc.output)}" if lc else "-",
+                    row.effective.isoformat() if row.effective else "-",
+                    ("confirmed" if row.confirmed else "UNCONFIRMED")
+                    + ("" if row.source == "packaged" else " (override)"),
+                )
+            )
         widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
-        out = [
-            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip() for line in lines
-        ]
+        out = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip() for line in lines]
         out.insert(1, "  ".join("-" * w for w in widths))
         batch = {str(r.batch) for r in self.rows.values()}
         out.append("")
         out.append(
-            "USD per million tokens. Batch: x" + "/".join(sorted(batch)) + " on every token price. "
-            + (f"Unknown models are priced as {self.fallback}." if self.fallback
-               else "Unknown models are refused.")
+            "USD per million tokens. Batch: x"
+            + "/".join(sorted(batch))
+            + " on every token price. "
+            + (
+                f"Unknown models are priced as {self.fallback}."
+                if self.fallback
+                else "Unknown models are refused."
+            )
         )
         return "\n".join(out)
 

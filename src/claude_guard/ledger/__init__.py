@@ -1,0 +1,43 @@
+"""Cost metering and budgets: exact prices, a conservative pre-flight bound, reserve-then-settle budgets.
+
+- ``Ledger``: one atomic reservation of a request's worst case across every budget that applies (USD per
+  UTC day and month, input and output tokens per minute; per key, per profile, per end user), settled with
+  the actual usage exactly once; reservations of a dead worker expire.
+- ``CostMeterMiddleware``: the gateway face; ``max_cost(5.0)``: the per-route dependency;
+  ``MeteringHook``: the egress face for the official SDK.
+"""
+
+from __future__ import annotations
+
+from ._egress import MeteringHook, SyncMeteringMiddleware
+from ._estimate import Estimate, EstimateConfig, estimate_request
+from ._ledger import (
+    DIMENSIONS,
+    BudgetAlert,
+    BudgetScope,
+    Ledger,
+    Reservation,
+    ScopeUsage,
+    Settlement,
+)
+from ._meter import COST_HEADER, CostMeter, CostMeterMiddleware, Metered, max_cost
+
+__all__ = [
+    "COST_HEADER",
+    "DIMENSIONS",
+    "BudgetAlert",
+    "BudgetScope",
+    "CostMeter",
+    "CostMeterMiddleware",
+    "Estimate",
+    "EstimateConfig",
+    "Ledger",
+    "Metered",
+    "MeteringHook",
+    "Reservation",
+    "ScopeUsage",
+    "Settlement",
+    "SyncMeteringMiddleware",
+    "estimate_request",
+    "max_cost",
+]

@@ -1,0 +1,142 @@
+"""A conservative pre-flight bound on what one Messages request can cost.
+
+Input tokens are bounded by the UTF-8 size of the request body: a token of Claude's tokenizer stands for at
+least one byte of text, and the JSON around the text (keys, quotes, roles) stands in for the few tokens of
+message framing. Content the byte count cannot see gets an allowance: each image (its base64 data is not
+counted) ``image_tokens``, each PDF or URL document ``document_tokens``, and ``tools_overhead`` for the
+system prompt the API adds when tools are declared. Output tokens are bounded by ``max_tokens`` (thinking
+tokens are billed as output and counted in it; a thinking budget above ``max_tokens`` is taken instead).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final
+
+from ..errors import BadRequestError
+from ..pricing import PriceTable
+
+__all__ = ["Estimate", "EstimateConfig", "estimate_request"]
+
+_CACHE_1H: Final = re.compile(rb'"ttl"\s*:\s*"1h"')
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EstimateConfig:
+    """Allowances for content whose tokens the body size does not bound."""
+
+    image_tokens: int = 5_000
+    """Per image block (Claude downsizes images; about 1,600 tokens at the default resolution)."""
+    document_tokens: int = 100_000
+    """Per document given by URL or file id (its pages are not in the body)."""
+    tools_overhead: int = 1_000
+    """When ``tools`` is present: the tool-use system prompt the API adds."""
+    web_searches: int = 10
+    """Web searches assumed for a web search tool without ``max_uses``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Estimate:
+    """The pre-flight bound of one request."""
+
+    model: str
+    input_tokens: int
+    output_tokens: int
+    web_searches: int
+    cache_write: str | None
+    worst_case_usd: Decimal
+
+
+def estimate_request(
+    body: Mapping[str, Any],
+    raw: bytes,
+    prices: PriceTable,
+    config: EstimateConfig | None = None,
+    *,
+    counted_input_tokens: int | None = None,
+) -> Estimate:
+    """Bound the tokens and the cost of a Messages request (``raw`` is its body as sent).
+
+    ``counted_input_tokens`` (from the upstream ``count_tokens``) replaces the byte bound when given.
+
+    Raises:
+        BadRequestError: ``model`` or ``max_tokens`` is missing or malformed (a cost cannot be bounded).
+        UnknownModelError: no price is known for the model.
+    """
+    config = config or EstimateConfig()
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequestError("model: a model id is required.", code="model")
+    max_tokens = body.get("max_tokens")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise BadRequestError("max_tokens: a positive integer is required.", code="max_tokens")
+    output_tokens = max_tokens
+    thinking = body.get("thinking")
+    if isinstance(thinking, Mapping):
+        budget = thinking.get("budget_tokens")
+        if isinstance(budget, int) and not isinstance(budget, bool):
+            output_tokens = max(output_tokens, budget)
+    if counted_input_tokens is not None:
+        input_tokens = counted_input_tokens
+    else:
+        unseen_bytes, images, documents = _unseen(body)
+        input_tokens = len(raw) - unseen_bytes
+        input_tokens += images * config.image_tokens + documents * config.document_tokens
+    searches = 0
+    tools = body.get("tools")
+    if isinstance(tools, list) and tools:
+        if counted_input_tokens is None:
+            input_tokens += config.tools_overhead
+        for tool in tools:
+            if isinstance(tool, Mapping) and str(tool.get("type", "")).startswith("web_search"):
+                uses = tool.get("max_uses")
+                searches += uses if isinstance(uses, int) and uses >= 0 else config.web_searches
+    cache_write = None
+    if b"cache_control" in raw:
+        cache_write = "1h" if _CACHE_1H.search(raw) else "5m"
+    worst = prices.worst_case(
+        model,
+        input_tokens=max(0, input_tokens),
+        output_tokens=output_tokens,
+        cache_write=cache_write,
+        web_searches=searches,
+    )
+    return Estimate(
+        model=model,
+        input_tokens=max(0, input_tokens),
+        output_tokens=output_tokens,
+        web_searches=searches,
+        cache_write=cache_write,
+        worst_case_usd=worst,
+    )
+
+
+def _unseen(value: Any) -> tuple[int, int, int]:
+    """Bytes of base64 data not to count as text, and the number of images and documents to allow for."""
+    skipped = images = documents = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, Mapping):
+            kind = item.get("type")
+            source = item.get("source")
+            if kind == "image":
+                images += 1
+                if isinstance(source, Mapping) and isinstance(source.get("data"), str):
+                    skipped += len(source["data"])
+                continue
+            if kind == "document" and isinstance(source, Mapping):
+                source_type = source.get("type")
+                if source_type == "base64" and isinstance(source.get("data"), str):
+                    # A PDF: its bytes stay counted (pages hold at most about that much text), plus the
+                    # page images the API renders.
+                    documents += 1
+                elif source_type in ("url", "file"):
+                    documents += 1
+            stack.extend(v for v in item.values() if isinstance(v, list | Mapping))
+    return skipped, images, documents

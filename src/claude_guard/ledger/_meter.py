@@ -1,0 +1,507 @@
+"""The cost meter: per-request maximum cost, budget reservation and exact settlement, on both faces.
+
+``CostMeter`` is the policy (no HTTP in it); ``CostMeterMiddleware`` is its ASGI face for gateway routes,
+``max_cost`` its per-route dependency, and ``MeteringHook`` (in ``_egress``) its face on outgoing SDK calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import fnmatch
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Final
+
+from .._asgi import ASGIApp, Message, Receive, Scope, Send, ensure_body, observe_send
+from ..context import GuardContext, current_context
+from ..errors import CostLimitExceededError, GuardError
+from ..messages import SSEError, SSEParser, StreamUsage, Usage, usage_from_response
+from ..middleware import GuardMiddleware
+from ..pricing import Cost, PriceTable
+from ..profiles import Budgets
+from ..responses import ErrorFormat
+from ._estimate import Estimate, EstimateConfig, estimate_request
+from ._ledger import BudgetScope, Ledger, Reservation
+
+__all__ = [
+    "COST_HEADER",
+    "CostMeter",
+    "CostMeterMiddleware",
+    "Metered",
+    "max_cost",
+]
+
+logger = logging.getLogger("claude_guard")
+
+COST_HEADER: Final = "claude-guard-cost-usd"
+MAX_COST_STATE: Final = "max_cost"
+_MAX_JSON_HOLD: Final = 16 * 1024 * 1024
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _decimal(value: Decimal | float | int | str) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+@dataclass(slots=True, kw_only=True)
+class Metered:
+    """One admitted call: its estimate and reservation, settled exactly once."""
+
+    estimate: Estimate
+    reservation: Reservation
+    settled: bool = False
+    cost: Cost | None = None
+    usage: Usage = field(default_factory=Usage)
+
+
+class CostMeter:
+    """The cost policy shared by the ingress middleware, the route dependency and the egress hook.
+
+    Args:
+        ledger: where budgets are reserved and settled.
+        prices: the price table.
+        max_cost: default maximum worst-case USD of one request (``CLAUDE_MAX_COST``); ``None`` for none.
+        anonymous_key: the principal charged when no client key was authenticated.
+        user_budgets: budgets per end user (``metadata.user_id``, namespaced by key); ``None`` for none.
+        estimate: allowances of the pre-flight estimate.
+        count_tokens: optional async callable giving the exact input tokens of a request body (the
+            upstream ``count_tokens``), used instead of the byte bound.
+    """
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        prices: PriceTable,
+        max_cost: Decimal | float | None = Decimal("1.0"),
+        anonymous_key: str = "anonymous",
+        user_budgets: Budgets | None = None,
+        estimate: EstimateConfig | None = None,
+        count_tokens: Callable[[Mapping[str, Any]], Awaitable[int]] | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.prices = prices
+        self.max_cost = None if max_cost is None else _decimal(max_cost)
+        self.anonymous_key = anonymous_key
+        self.user_budgets = user_budgets
+        self.estimate_config = estimate or EstimateConfig()
+        self.count_tokens = count_tokens
+
+    def __repr__(self) -> str:
+        return f"CostMeter(ledger={self.ledger!r}, max_cost={self.max_cost})"
+
+    def key_id(self, ctx: GuardContext) -> str:
+        return ctx.principal.key_id if ctx.principal is not None else self.anonymous_key
+
+    def scopes(self, ctx: GuardContext, body: Mapping[str, Any]) -> list[BudgetScope]:
+        """Every budget the request counts against: its key, its profile, and its end user if configured."""
+        key = self.key_id(ctx)
+        profile = ctx.profile
+        scopes = [BudgetScope(name=f"key:{key}", budgets=profile.budgets if profile else Budgets())]
+        if profile is not None:
+            scopes.append(BudgetScope(name=f"profile:{profile.name}", budgets=profile.profile_budgets))
+        if self.user_budgets is not None:
+            metadata = body.get("metadata")
+            user = metadata.get("user_id") if isinstance(metadata, Mapping) else None
+            if isinstance(user, str) and user:
+                scopes.append(BudgetScope(name=f"user:{key}:{user}", budgets=self.user_budgets, stored=False))
+        return scopes
+
+    def limit_for(self, ctx: GuardContext, route_max: Decimal | None = None) -> tuple[Decimal | None, str]:
+        """The maximum cost of one request and where it comes from: route, then profile, then default."""
+        if route_max is not None:
+            return route_max, "route"
+        state_max = ctx.state.get(MAX_COST_STATE)
+        if state_max is not None:
+            return _decimal(state_max), "route"
+        if ctx.profile is not None and ctx.profile.max_cost is not None:
+            return ctx.profile.max_cost, "profile"
+        return self.max_cost, "default"
+
+    async def admit(
+        self, ctx: GuardContext, body: Mapping[str, Any], raw: bytes, *, route_max: Decimal | None = None
+    ) -> Metered:
+        """Check the worst case against the maximum cost, then reserve it in every budget (one round trip).
+
+        Raises:
+            CostLimitExceededError: the worst case exceeds the maximum (400, says which and by how much).
+            BudgetExceededError, RateLimitedError: a budget cannot take the worst case.
+        """
+        counted = await self.count_tokens(body) if self.count_tokens is not None else None
+        estimate = estimate_request(
+            body, raw, self.prices, self.estimate_config, counted_input_tokens=counted
+        )
+        limit, source = self.limit_for(ctx, route_max)
+        worst = estimate.worst_case_usd
+        if limit is not None and worst > limit:
+            ctx.decide("cost", "refused", worst_case_usd=str(worst), max_cost_usd=str(limit), limit=source)
+            raise CostLimitExceededError(
+                f"The worst-case cost of this request is ${worst:.6f}, which exceeds the {source} maximum "
+                f"cost of ${limit} per request by ${worst - limit:.6f}. "
+                "Lower max_tokens or shorten the prompt.",
+                code=f"max_cost_{source}",
+            )
+        try:
+            reservation = await self.ledger.reserve(
+                self.scopes(ctx, body),
+                usd=worst,
+                input_tokens=estimate.input_tokens,
+                output_tokens=estimate.output_tokens,
+            )
+        except GuardError as exc:
+            ctx.decide("budget", "refused", code=exc.code, status=exc.status)
+            raise
+        ctx.decide(
+            "budget",
+            "reserved",
+            reservation=reservation.id,
+            worst_case_usd=str(worst),
+            input_tokens=estimate.input_tokens,
+            output_tokens=estimate.output_tokens,
+        )
+        return Metered(estimate=estimate, reservation=reservation)
+
+    async def settle(
+        self, ctx: GuardContext | None, metered: Metered, usage: Usage, *, model: str | None = None
+    ) -> Cost | None:
+        """Settle once with the actual usage; the cost lands in ``ctx.state["cost_usd"]`` and ``"usage"``."""
+        if metered.settled:
+            return metered.cost
+        metered.settled = True
+        name = model or metered.estimate.model
+        try:
+            cost = self.prices.cost(name, usage)
+        except GuardError:
+            # The answering model is unpriced (it differs from the requested one): charge the request's model.
+            cost = self.prices.cost(metered.estimate.model, usage)
+        metered.cost, metered.usage = cost, usage
+        try:
+            settlement = await self.ledger.settle(
+                metered.reservation,
+                usd=cost.total,
+                input_tokens=usage.total_input_tokens,
+                output_tokens=usage.output_tokens,
+            )
+        except Exception:
+            logger.exception("claude_guard: settling reservation %s failed", metered.reservation.id)
+            if ctx is not None:
+                ctx.decide("budget", "settle_failed", reservation=metered.reservation.id)
+            return cost
+        if ctx is not None:
+            total = ctx.state.get("cost_usd", Decimal(0)) + cost.total
+            ctx.state["cost_usd"] = total
+            ctx.state["usage"] = _add_usage(ctx.state.get("usage"), usage)
+            ctx.state.setdefault("costs", []).append(cost)
+            ctx.decide(
+                "budget",
+                settlement.status,
+                reservation=metered.reservation.id,
+                cost_usd=str(cost.total),
+                reserved_usd=str(metered.estimate.worst_case_usd),
+            )
+            for alert in settlement.alerts:
+                ctx.decide(
+                    "budget",
+                    "alert",
+                    scope=alert.scope,
+                    dimension=alert.dimension,
+                    used_usd=str(alert.used_usd),
+                    limit_usd=str(alert.limit_usd),
+                )
+        _record_telemetry(ctx, cost, usage)
+        return cost
+
+    async def settle_safely(
+        self, ctx: GuardContext | None, metered: Metered, usage: Usage, *, model: str | None = None
+    ) -> Cost | None:
+        """``settle`` that completes even when the calling task is being cancelled (a client went away)."""
+        task = asyncio.ensure_future(self.settle(ctx, metered, usage, model=model))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+            raise
+
+
+def _add_usage(previous: Any, usage: Usage) -> Usage:
+    if not isinstance(previous, Usage):
+        return usage
+    return dataclasses.replace(
+        usage,
+        input_tokens=previous.input_tokens + usage.input_tokens,
+        output_tokens=previous.output_tokens + usage.output_tokens,
+        cache_creation_input_tokens=previous.cache_creation_input_tokens + usage.cache_creation_input_tokens,
+        cache_read_input_tokens=previous.cache_read_input_tokens + usage.cache_read_input_tokens,
+        cache_creation_5m_input_tokens=previous.cache_creation_5m_input_tokens
+        + usage.cache_creation_5m_input_tokens,
+        cache_creation_1h_input_tokens=previous.cache_creation_1h_input_tokens
+        + usage.cache_creation_1h_input_tokens,
+        web_search_requests=previous.web_search_requests + usage.web_search_requests,
+    )
+
+
+_cost_counter: Any = None
+
+
+def _record_telemetry(ctx: GuardContext | None, cost: Cost, usage: Usage) -> None:
+    """Span attributes and the ``claude_guard.cost`` counter, when OpenTelemetry's API is installed."""
+    global _cost_counter
+    try:
+        from opentelemetry import metrics, trace
+    except ImportError:  # pragma: no cover - depends on the install
+        return
+    try:
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attribute("claude_guard.cost_usd", float(cost.total))
+            span.set_attribute("claude_guard.cost_model", cost.model)
+        if _cost_counter is None:
+            _cost_counter = metrics.get_meter("claude_guard").create_counter(
+                "claude_guard.cost", unit="USD", description="Settled cost of calls to Claude"
+            )
+        attributes = {"gen_ai.request.model": cost.model}
+        if ctx is not None and ctx.profile is not None:
+            attributes["claude_guard.profile"] = ctx.profile.name
+        _cost_counter.add(float(cost.total), attributes)
+    except Exception:  # telemetry never breaks a request
+        logger.debug("claude_guard: cost telemetry failed", exc_info=True)
+
+
+class _ResponseMeter:
+    """Reads usage from a response as it passes: SSE incrementally, JSON from its (small, whole) body."""
+
+    __slots__ = ("json_parts", "json_size", "model", "parser", "status", "stream", "tracker")
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.stream = False
+        self.parser: SSEParser | None = None
+        self.tracker = StreamUsage()
+        self.json_parts: list[bytes] = []
+        self.json_size = 0
+        self.model: str | None = None
+
+    def start(self, message: Message) -> None:
+        self.status = int(message.get("status", 0))
+        for name, value in message.get("headers", ()):
+            if bytes(name).lower() == b"content-type" and bytes(value).lower().startswith(
+                b"text/event-stream"
+            ):
+                self.stream = True
+                self.parser = SSEParser()
+
+    def body(self, chunk: bytes) -> None:
+        if not chunk or self.status >= 400:
+            return
+        if self.parser is not None:
+            try:
+                for event in self.parser.feed(chunk):
+                    self.tracker.observe(event)
+            except SSEError:
+                self.parser = None
+        elif not self.stream and self.json_size <= _MAX_JSON_HOLD:
+            self.json_parts.append(chunk)
+            self.json_size += len(chunk)
+
+    def usage(self) -> tuple[Usage, str | None]:
+        if self.status >= 400 or self.status == 0:
+            return Usage(), None
+        if self.stream:
+            if self.parser is not None:
+                try:
+                    for event in self.parser.close():
+                        self.tracker.observe(event)
+                except SSEError:
+                    pass
+                self.parser = None
+            return self.tracker.usage, self.tracker.model
+        try:
+            payload = json.loads(b"".join(self.json_parts))
+        except ValueError:
+            return Usage(), None
+        model = payload.get("model") if isinstance(payload, Mapping) else None
+        return usage_from_response(payload), model if isinstance(model, str) else None
+
+
+class CostMeterMiddleware(GuardMiddleware):
+    """Maximum cost, budgets and exact metering for gateway Messages routes.
+
+    On ``POST`` to a metered path it captures the body, bounds its worst-case cost, refuses it (400) past
+    the maximum (route ``routes`` pattern, then ``ctx.profile.max_cost``, then ``max_cost``), reserves the
+    worst case in every budget (402/429 when spent), and watches the response without holding back a
+    stream, settling exactly once when it ends, fails, is cancelled or the client disconnects.
+
+    A non-streamed JSON answer is held until its (complete, small) body has passed so the
+    ``claude-guard-cost-usd`` header can carry its exact cost; streams are never held and carry no cost
+    header (the cost is on the context, the audit record and the span).
+
+    It also settles, at the end of any request, calls of the egress ``MeteringHook`` left unsettled.
+
+    Example:
+        >>> from claude_guard.store import MemoryStore
+        >>> async def app(scope, receive, send): ...
+        >>> meter = CostMeterMiddleware(app, ledger=Ledger(MemoryStore()), prices=PriceTable.load())
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        ledger: Ledger | None = None,
+        prices: PriceTable | None = None,
+        meter: CostMeter | None = None,
+        max_cost: Decimal | float | None = Decimal("1.0"),
+        routes: Mapping[str, Decimal | float | None] | None = None,
+        paths: tuple[str, ...] = ("/v1/messages",),
+        cost_header: str | None = COST_HEADER,
+        anonymous_key: str = "anonymous",
+        user_budgets: Budgets | None = None,
+        error_format: ErrorFormat = "anthropic",
+    ) -> None:
+        super().__init__(app, error_format=error_format)
+        if meter is None:
+            if ledger is None or prices is None:
+                raise ValueError("CostMeterMiddleware needs a meter, or a ledger and prices")
+            meter = CostMeter(
+                ledger=ledger,
+                prices=prices,
+                max_cost=max_cost,
+                anonymous_key=anonymous_key,
+                user_budgets=user_budgets,
+            )
+        self.meter = meter
+        self.routes = {pattern: None if v is None else _decimal(v) for pattern, v in (routes or {}).items()}
+        self.paths = paths
+        self.cost_header = cost_header
+
+    def _route_max(self, path: str) -> Decimal | None:
+        for pattern, limit in self.routes.items():
+            if fnmatch.fnmatchcase(path, pattern):
+                return limit
+        return None
+
+    async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
+        ctx.state.setdefault("cost_meter", self.meter)
+        # Sync SDK calls from worker threads settle on this loop (SyncMeteringMiddleware).
+        ctx.state.setdefault("event_loop", asyncio.get_running_loop())
+        try:
+            if ctx.method == "POST" and any(fnmatch.fnmatchcase(ctx.path, p) for p in self.paths):
+                await self._metered(ctx, scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+        finally:
+            await _settle_leftovers(ctx, self.meter)
+
+    async def _metered(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
+        receive = await ensure_body(ctx, scope, receive)
+        body = ctx.json()
+        if not isinstance(body, Mapping):
+            await self.app(scope, receive, send)
+            return
+        assert ctx.body is not None
+        metered = await self.meter.admit(ctx, body, ctx.body, route_max=self._route_max(ctx.path))
+        observer = _ResponseMeter()
+        held: list[Message] = []
+
+        def observe(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                observer.start(message)
+            elif message["type"] == "http.response.body":
+                observer.body(message.get("body", b""))
+
+        observed = observe_send(send, observe)
+
+        async def hold_json(message: Message) -> None:
+            # A non-streamed 2xx JSON answer waits for its body so its cost can go in a header.
+            if message["type"] == "http.response.start":
+                observe(message)
+                if self.cost_header and not observer.stream and observer.status < 400:
+                    held.append(message)
+                    return
+                await send(message)
+                return
+            if held and message["type"] == "http.response.body":
+                observe(message)
+                held.append(message)
+                if not message.get("more_body", False):
+                    await self._flush(ctx, metered, observer, held, send)
+                elif observer.json_size > _MAX_JSON_HOLD:
+                    # Too large to hold (never seen in practice): let it pass; it is settled at the end.
+                    messages = list(held)
+                    held.clear()
+                    await _send_all(messages, send)
+                return
+            await observed(message)
+
+        try:
+            await self.app(scope, receive, hold_json)
+        finally:
+            if held:
+                # The app stopped before its last body message: what was held still goes out, uncosted.
+                await _send_all(held, send)
+            if not metered.settled:
+                usage, model = observer.usage()
+                await self.meter.settle_safely(ctx, metered, usage, model=model)
+
+    async def _flush(
+        self, ctx: GuardContext, metered: Metered, observer: _ResponseMeter, held: list[Message], send: Send
+    ) -> None:
+        usage, model = observer.usage()
+        cost = await self.meter.settle_safely(ctx, metered, usage, model=model)
+        start = dict(held[0])
+        if cost is not None and self.cost_header:
+            start["headers"] = [
+                *start.get("headers", ()),
+                (self.cost_header.encode("latin-1"), str(cost.total).encode("latin-1")),
+            ]
+        held[0] = start
+        messages = list(held)
+        held.clear()
+        await _send_all(messages, send)
+
+
+async def _send_all(messages: list[Message], send: Send) -> None:
+    for message in messages:
+        await send(message)
+
+
+async def _settle_leftovers(ctx: GuardContext, meter: CostMeter) -> None:
+    pending: dict[str, Any] = ctx.state.get("ledger_pending") or {}
+    for metered in list(pending.values()):
+        if isinstance(metered, Metered) and not metered.settled:
+            usage = getattr(metered, "observed_usage", None)
+            await meter.settle_safely(ctx, metered, usage if isinstance(usage, Usage) else Usage())
+    pending.clear()
+
+
+def max_cost(usd: Decimal | float | str) -> Callable[[Any], Awaitable[None]]:
+    """A route dependency setting the maximum worst-case cost of each Claude call the route makes.
+
+    ``@app.post("/analyze", dependencies=[Depends(max_cost(5.0))])``: the egress ``MeteringHook`` (and
+    ``CostMeterMiddleware`` on a gateway route) refuses, with 400, any call whose worst case exceeds it.
+    """
+    limit = _decimal(usd)
+    if limit < 0:
+        raise ValueError("max_cost must not be negative")
+
+    async def dependency(request: Any) -> None:
+        ctx = current_context()
+        if ctx is None:
+            from .._asgi import context_for
+
+            ctx = context_for(request.scope)
+        ctx.state[MAX_COST_STATE] = limit
+
+    # FastAPI reads the annotation to inject the request: give it starlette's Request, imported lazily.
+    try:
+        from starlette.requests import Request
+
+        dependency.__annotations__["request"] = Request
+    except ImportError:  # pragma: no cover - depends on the install
+        pass
+    return dependency
