@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import multiprocessing
 import os
+import re
 import threading
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -82,18 +84,25 @@ class _Analyzer:
         language = config.language
         ner_model = config.ner_model
 
-        class OfflineSpacyEngine(SpacyNlpEngine):  # type: ignore[misc]
+        class OfflineSpacyEngine(SpacyNlpEngine):
             def load(self) -> None:
                 # Never spacy's download: a blank pipeline with lemmas, or a model that is installed.
                 nlp = spacy.load(ner_model) if ner_model else _lemma_pipeline(spacy, language)
-                self.nlp = {language: nlp}
+                self.nlp = {language: nlp}  # type: ignore[assignment]
 
         nlp_engine = OfflineSpacyEngine(models=[{"lang_code": language, "model_name": ner_model or "blank"}])
         nlp_engine.load()
         self.entities = config.resolved_entities()
         wanted = set(self.entities)
         registry = presidio.RecognizerRegistry(supported_languages=[language])
-        registry.load_predefined_recognizers(languages=[language], nlp_engine=nlp_engine)
+        presidio_log = logging.getLogger("presidio-analyzer")
+        level = presidio_log.level
+        # Loading warns once per recognizer of another language; those are left out on purpose.
+        presidio_log.setLevel(logging.ERROR)
+        try:
+            registry.load_predefined_recognizers(languages=[language], nlp_engine=nlp_engine)
+        finally:
+            presidio_log.setLevel(level)
         kept = []
         for recognizer in registry.recognizers:
             if isinstance(recognizer, PhoneRecognizer):
@@ -166,10 +175,9 @@ class _Analyzer:
 
 
 def _flags(*, case_sensitive: bool) -> int:
-    import regex
-
-    flags: int = regex.DOTALL | regex.MULTILINE
-    return flags if case_sensitive else flags | regex.IGNORECASE
+    # Presidio matches with the ``regex`` package, whose flag values are the standard library's.
+    flags = int(re.DOTALL | re.MULTILINE)
+    return flags if case_sensitive else flags | int(re.IGNORECASE)
 
 
 # One analyzer per pool process, built by the pool's initializer.

@@ -90,8 +90,8 @@ class Redactor:
         >>> body = {"messages": [{"role": "user", "content": "mail ada@example.com"}]}
         >>> result = asyncio.run(redactor.redact(body, principal="key_1"))
         >>> result.body["messages"][0]["content"]
-        'mail <EMAIL_ADDRESS_3cbb3d8b43>'
-        >>> result.restore_text("sent to <EMAIL_ADDRESS_3cbb3d8b43>")
+        'mail <EMAIL_ADDRESS_d49fa5a118>'
+        >>> result.restore_text("sent to <EMAIL_ADDRESS_d49fa5a118>")
         'sent to ada@example.com'
         >>> redactor.close()
     """
@@ -124,7 +124,7 @@ class Redactor:
         self.engine.close()
 
     def placeholder(self, principal: str, entity: str, value: str) -> str:
-        """The placeholder of a value: the same for the same principal and value, different across principals."""
+        """A value's placeholder: stable for one principal and value, different across principals."""
         digest = hmac.new(self._key, f"{principal}\0{value}".encode(), hashlib.sha256).hexdigest()
         return f"<{entity}_{digest[:10]}>"
 
@@ -192,7 +192,8 @@ class Redactor:
             text = offsets[index][1].text
             for f in found:
                 if self.config.operator_for(f.entity) == "placeholder":
-                    created[self.placeholder(principal, f.entity, text[f.start : f.end])] = text[f.start : f.end]
+                    value = text[f.start : f.end]
+                    created[self.placeholder(principal, f.entity, value)] = value
         try:
             rejected = await self.vault.put(principal, created) if created else set()
             known = await self.vault.get_many(principal, existing - created.keys()) if existing else {}

@@ -185,7 +185,10 @@ class SSERestorer:
                 elif block.get("type") in _TOOL_USE_TYPES:
                     self._restorer(index, "input_json_delta")
                     if block.get("input"):
-                        payload["content_block"] = {**block, "input": restore_value(block["input"], self._mapping)}
+                        payload["content_block"] = {
+                            **block,
+                            "input": restore_value(block["input"], self._mapping),
+                        }
                         return _encode_json(event.event, payload)
         elif kind == "content_block_delta":
             delta = payload.get("delta")

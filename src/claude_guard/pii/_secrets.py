@@ -16,7 +16,8 @@ SECRET_PATTERNS: Final[tuple[tuple[str, str, str, float], ...]] = (
     (
         "PRIVATE_KEY",
         "pem private key",
-        r"-----BEGIN[ A-Z0-9]{0,40} PRIVATE KEY(?: BLOCK)?-----.*?-----END[ A-Z0-9]{0,40} PRIVATE KEY(?: BLOCK)?-----",
+        r"-----BEGIN[ A-Z0-9]{0,40} PRIVATE KEY(?: BLOCK)?-----.*?"
+        r"-----END[ A-Z0-9]{0,40} PRIVATE KEY(?: BLOCK)?-----",
         1.0,
     ),
     ("JWT", "json web token", r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}", 0.95),

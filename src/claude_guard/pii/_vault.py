@@ -1,4 +1,4 @@
-"""The placeholder vault: placeholder → original value, per principal, in the store, with a TTL and a bound."""
+"""The placeholder vault: placeholder → value, per principal, in the store, with a TTL and a bound."""
 
 from __future__ import annotations
 

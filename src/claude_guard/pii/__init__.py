@@ -1,0 +1,43 @@
+"""PII redaction with Presidio: structure-aware, reversible, streaming-safe, and off the event loop.
+
+- `PIIEngine`: Presidio built offline (a blank spaCy pipeline with lemmas, or an installed NER model), in a
+  bounded pool of its own with a time budget and a fail-closed or fail-open policy.
+- `Redactor`: one analysis of a Messages request's joined text; operators per entity (``placeholder``,
+  ``mask``, ``redact``, ``hash``, ``block``); the principal-scoped vault in the store.
+- `PIIRedactionMiddleware` and `pii_redaction` (ingress), `PIIEgressHook` (the SDK path).
+- `StreamRestorer`: placeholders restored in text split anywhere, with a hold-back shorter than a placeholder.
+"""
+
+from __future__ import annotations
+
+from ._config import DEFAULT_ENTITIES, NER_ENTITIES, SECRET_ENTITIES, Operator, PIIConfig, PIIPattern
+from ._egress import PIIEgressHook
+from ._engine import AnalysisUnavailableError, Finding, PIIEngine
+from ._middleware import PIIRedactionMiddleware, pii_redaction, principal_of
+from ._redact import PIIBlockedError, PIIUnavailableError, Redaction, Redactor
+from ._restore import PLACEHOLDER, SSERestorer, StreamRestorer
+from ._vault import PIIVault
+
+__all__ = [
+    "DEFAULT_ENTITIES",
+    "NER_ENTITIES",
+    "PLACEHOLDER",
+    "SECRET_ENTITIES",
+    "AnalysisUnavailableError",
+    "Finding",
+    "Operator",
+    "PIIBlockedError",
+    "PIIConfig",
+    "PIIEgressHook",
+    "PIIEngine",
+    "PIIPattern",
+    "PIIRedactionMiddleware",
+    "PIIUnavailableError",
+    "PIIVault",
+    "Redaction",
+    "Redactor",
+    "SSERestorer",
+    "StreamRestorer",
+    "pii_redaction",
+    "principal_of",
+]

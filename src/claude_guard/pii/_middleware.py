@@ -1,0 +1,232 @@
+"""The ingress faces: ``PIIRedactionMiddleware`` for gateway routes and the ``pii_redaction`` dependency."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from .._asgi import ASGIApp, Message, Receive, Scope, Send, context_for, ensure_body, replay_receive
+from ..context import GuardContext
+from ..errors import InvalidJSONError
+from ..middleware import GuardMiddleware
+from ..responses import ErrorFormat
+from ..store import Store
+from ._config import PIIConfig
+from ._redact import Redaction, Redactor
+from ._restore import SSERestorer, restore_message
+
+__all__ = ["STATE_KEY", "PIIRedactionMiddleware", "pii_redaction", "principal_of"]
+
+STATE_KEY = "claude_guard.pii"
+"""``ctx.state`` key of the request's `Redaction`; it marks the request as redacted (never twice)."""
+
+DEFAULT_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
+
+
+def principal_of(ctx: GuardContext | None) -> str:
+    """The vault scope of a request: the principal's key id, or ``anonymous`` before authentication."""
+    if ctx is not None and ctx.principal is not None:
+        return ctx.principal.key_id
+    return "anonymous"
+
+
+def _skip_first_body(receive: Receive) -> Receive:
+    """A ``receive`` that drops the first body message (the original body a replay would hand out)."""
+    skipped = False
+
+    async def skipping() -> Message:
+        nonlocal skipped
+        message = await receive()
+        if not skipped and message["type"] == "http.request":
+            skipped = True
+            if not message.get("more_body", False):
+                return await receive()
+        return message
+
+    return skipping
+
+
+class PIIRedactionMiddleware(GuardMiddleware):
+    """Redacts PII and secrets from Messages requests and restores them in the answer (JSON and SSE).
+
+    On ``POST`` to ``paths`` it captures the body once, redacts every text segment with one analysis,
+    hands the app (the proxy) the redacted body, and rewrites the response: a JSON answer is restored whole
+    (with its ``Content-Length`` fixed), an SSE answer event by event with a hold-back shorter than one
+    placeholder. Error responses pass through untouched.
+
+    Example:
+        >>> async def app(scope, receive, send): ...
+        >>> redactor = Redactor(config=PIIConfig(phone_regions=("US",)))
+        >>> guarded = PIIRedactionMiddleware(app, redactor=redactor)
+        >>> redactor.close()
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        redactor: Redactor | None = None,
+        config: PIIConfig | None = None,
+        store: Store | None = None,
+        paths: Iterable[str] = DEFAULT_PATHS,
+        error_format: ErrorFormat = "anthropic",
+    ) -> None:
+        super().__init__(app, error_format=error_format)
+        self.redactor = redactor if redactor is not None else Redactor(config=config, store=store)
+        self.paths = frozenset(p.rstrip("/") for p in paths)
+
+    async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
+        if ctx.method != "POST" or (ctx.path.rstrip("/") or "/") not in self.paths or STATE_KEY in ctx.state:
+            await self.app(scope, receive, send)
+            return
+        receive = await ensure_body(ctx, scope, receive)
+        try:
+            body = ctx.json()
+        except InvalidJSONError:
+            body = None
+        if not isinstance(body, dict):
+            # Not a Messages request: the endpoint refuses it with its own error.
+            await self.app(scope, receive, send)
+            return
+        result = await self.redactor.redact(body, principal=principal_of(ctx), ctx=ctx)
+        ctx.state[STATE_KEY] = result
+        if result.changed:
+            ctx.set_json(result.body)
+            assert ctx.body is not None
+            receive = replay_receive(ctx.body, _skip_first_body(receive))
+            scope = _with_content_length(scope, len(ctx.body))
+        if result.mapping:
+            send = _RestoringSend(result, send)
+        await self.app(scope, receive, send)
+
+
+def _with_content_length(scope: Scope, length: int) -> Scope:
+    headers = [(k, v) for k, v in scope.get("headers", ()) if k.lower() != b"content-length"]
+    headers.append((b"content-length", str(length).encode()))
+    return {**scope, "headers": headers}
+
+
+class _RestoringSend:
+    """The response side of one request: restores placeholders in a JSON or SSE Messages answer."""
+
+    __slots__ = ("_chunks", "_mode", "_redaction", "_send", "_sse", "_start")
+
+    def __init__(self, redaction: Redaction, send: Send) -> None:
+        self._redaction = redaction
+        self._send = send
+        self._mode = "pass"
+        self._start: Message | None = None
+        self._chunks: list[bytes] = []
+        self._sse: SSERestorer | None = None
+
+    async def __call__(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            await self._on_start(message)
+        elif kind == "http.response.body" and self._mode != "pass":
+            await self._on_body(message)
+        else:
+            await self._send(message)
+
+    async def _on_start(self, message: Message) -> None:
+        headers = message.get("headers", ())
+        content_type = b""
+        encoded = False
+        for name, value in headers:
+            lower = name.lower()
+            if lower == b"content-type":
+                content_type = value.split(b";")[0].strip().lower()
+            elif lower == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+                encoded = True
+        if message.get("status", 200) >= 300 or encoded:
+            await self._send(message)
+            return
+        if content_type == b"text/event-stream":
+            self._mode = "sse"
+            self._sse = self._redaction.sse_restorer()
+            message = {**message, "headers": [(k, v) for k, v in headers if k.lower() != b"content-length"]}
+            await self._send(message)
+        elif content_type == b"application/json":
+            # A JSON answer is one value: hold the start until the body is complete to fix Content-Length.
+            self._mode = "json"
+            self._start = message
+        else:
+            await self._send(message)
+
+    async def _on_body(self, message: Message) -> None:
+        chunk = message.get("body", b"")
+        more = message.get("more_body", False)
+        if self._mode == "sse":
+            assert self._sse is not None
+            out = self._sse.feed(chunk)
+            if not more:
+                out += self._sse.close()
+            if out or not more:
+                await self._send({"type": "http.response.body", "body": out, "more_body": more})
+            return
+        self._chunks.append(chunk)
+        if more:
+            return
+        raw = b"".join(self._chunks)
+        self._chunks = []
+        try:
+            restored = json.dumps(
+                restore_message(json.loads(raw), self._redaction.mapping),
+                ensure_ascii=False,
+                separators=(",", ":"),
+            ).encode()
+        except ValueError:
+            restored = raw
+        assert self._start is not None
+        headers = [(k, v) for k, v in self._start.get("headers", ()) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(restored)).encode()))
+        await self._send({**self._start, "headers": headers})
+        await self._send({"type": "http.response.body", "body": restored, "more_body": False})
+
+
+def pii_redaction(
+    redactor: Redactor,
+) -> Callable[[Any], Awaitable[Redaction]]:
+    """A FastAPI/Starlette dependency that redacts the route's Messages request body.
+
+    The route then reads the redacted body (``await request.json()``) and restores what it sends back with
+    the returned `Redaction` (``redaction.restore(message)``, ``redaction.sse_restorer()``). A request that a
+    middleware already redacted is not redacted again.
+
+    Example:
+        >>> redactor = Redactor(config=PIIConfig(phone_regions=("US",)))
+        >>> redacted = pii_redaction(redactor)   # def route(r: Redaction = Depends(redacted)): ...
+        >>> redactor.close()
+    """
+
+    try:
+        from starlette.requests import Request
+    except ImportError:  # pragma: no cover - depends on the install
+        raise ImportError(
+            "pii_redaction() needs the fastapi extra: pip install 'claude-guard[fastapi]'"
+        ) from None
+
+    async def dependency(request: Any) -> Redaction:
+        ctx = context_for(request.scope)
+        existing = ctx.state.get(STATE_KEY)
+        if isinstance(existing, Redaction):
+            return existing
+        if ctx.body is None:
+            ctx.body = await request.body()
+        try:
+            body = ctx.json()
+        except InvalidJSONError:
+            body = None
+        result = await redactor.redact(body, principal=principal_of(ctx), ctx=ctx)
+        ctx.state[STATE_KEY] = result
+        if result.changed:
+            ctx.set_json(result.body)
+            # Starlette caches the body on the request; the route must read the redacted one.
+            request._body = ctx.body
+            request._json = result.body
+        return result
+
+    # FastAPI reads the annotation to inject the request; with postponed annotations it would be a string.
+    dependency.__annotations__ = {"request": Request, "return": Redaction}
+    return dependency
