@@ -30,10 +30,18 @@ class ClaudeGuard:
         'memory://'
     """
 
-    def __init__(self, *, settings: GuardSettings | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        settings: GuardSettings | None = None,
+        store: Store | None = None,
+        upstream: UpstreamClient | None = None,
+    ) -> None:
+        """``store`` and ``upstream`` replace the ones built from ``settings`` (tests, benchmarks, custom
+        HTTP clients)."""
         self.settings = settings or GuardSettings()
-        self._store: Store | None = None
-        self._upstream: UpstreamClient | None = None
+        self._store = store
+        self._upstream = upstream
         self._clients: list[anthropic.AsyncAnthropic] = []
         self._keys: KeyStore | None = None
         self._authenticator: KeyAuthenticator | None = None
