@@ -20,14 +20,21 @@ from claude_guard.pii import (
     PIIPattern,
     PIIUnavailableError,
     Redactor,
+    _canonical,
+    _config,
+    _engine,
+    _redact,
+    _restore,
+    _vault,
 )
-from claude_guard.pii import _canonical, _config, _engine, _redact, _restore, _vault
 
 SECRETS = {
     "ANTHROPIC_API_KEY": "sk-ant-api03-" + "Ab3_-x" * 15 + "abcAA",
     "OPENAI_API_KEY": "sk-proj-Xy12Ab34Cd56Ef78Gh90Ij12Kl34Mn56",
     "AWS_ACCESS_KEY": "AKIAIOSFODNN7EXAMPLE",
-    "PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAvY2\nq83==\n-----END RSA PRIVATE KEY-----",
+    "PRIVATE_KEY": (
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAvY2\nq83==\n-----END RSA PRIVATE KEY-----"
+    ),
     "JWT": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
     "BEARER_TOKEN": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
 }
@@ -224,7 +231,9 @@ async def test_process_pool_executor() -> None:
         engine.close()
 
 
-@pytest.mark.parametrize("module", [_canonical, _config, _engine, _redact, _restore, _vault], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module", [_canonical, _config, _engine, _redact, _restore, _vault], ids=lambda m: m.__name__
+)
 def test_doctests(module: Any) -> None:
     failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert failures == 0

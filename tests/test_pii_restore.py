@@ -93,9 +93,7 @@ def test_restore_message_leaves_thinking_and_ids() -> None:
 
 
 def sse(events: list[dict[str, Any]]) -> bytes:
-    return b"".join(
-        f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events
-    )
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
 
 
 def stream_events(text: str, tool_json: str, step: int) -> list[dict[str, Any]]:
@@ -105,7 +103,11 @@ def stream_events(text: str, tool_json: str, step: int) -> list[dict[str, Any]]:
     ]
     for i in range(0, len(text), step):
         events.append(
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text[i : i + step]}}
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": text[i : i + step]},
+            }
         )
     events.append({"type": "ping"})
     events.append({"type": "content_block_stop", "index": 0})
@@ -125,7 +127,9 @@ def stream_events(text: str, tool_json: str, step: int) -> list[dict[str, Any]]:
             }
         )
     events.append({"type": "content_block_stop", "index": 1})
-    events.append({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 5}})
+    events.append(
+        {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 5}}
+    )
     events.append({"type": "message_stop"})
     return events
 
@@ -138,7 +142,9 @@ def read_stream(raw: bytes) -> tuple[str, str, list[str]]:
         kinds.append(payload["type"])
         if payload["type"] == "content_block_delta":
             delta = payload["delta"]
-            (text if delta["type"] == "text_delta" else tool).append(delta.get("text", delta.get("partial_json")))
+            (text if delta["type"] == "text_delta" else tool).append(
+                delta.get("text", delta.get("partial_json"))
+            )
     return "".join(text), "".join(tool), kinds
 
 
