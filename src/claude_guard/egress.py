@@ -33,11 +33,26 @@ class EgressHook:
         return response
 
 
+class _ScrubKeys(logging.Filter):
+    """Masks key-shaped strings in a record; the SDK logs per-request headers at DEBUG ("Request options")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
 class UpstreamKeyHook(EgressHook):
     """Sets the upstream key on every attempt from the guard's key source, and re-reads it after a 401."""
 
     def __init__(self, upstream: UpstreamClient) -> None:
         self.upstream = upstream
+        # The key set here travels in the request options, which the SDK logs at DEBUG: mask it there.
+        sdk_log = logging.getLogger("anthropic._base_client")
+        if not any(isinstance(f, _ScrubKeys) for f in sdk_log.filters):
+            sdk_log.addFilter(_ScrubKeys())
 
     async def before(self, request: anthropic.APIRequest) -> anthropic.APIRequest:
         key = await self.upstream.key()
