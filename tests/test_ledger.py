@@ -115,7 +115,9 @@ async def test_periods_are_utc_days_and_calendar_months(store: Store) -> None:
         await ledger.reserve([scope], usd=Decimal("0.2"), input_tokens=1, output_tokens=1, now=last_second)
     assert info.value.code == "budget_usd_day"
     # one second later: a new day and a new month
-    r = await ledger.reserve([scope], usd=Decimal("0.9"), input_tokens=1, output_tokens=1, now=last_second + 1)
+    r = await ledger.reserve(
+        [scope], usd=Decimal("0.9"), input_tokens=1, output_tokens=1, now=last_second + 1
+    )
     await ledger.settle(r, usd=Decimal("0.9"), input_tokens=1, output_tokens=1, now=last_second + 1)
     # the next day of the same month: the day is fresh, the month is not
     next_day = last_second + 1 + 86400
@@ -136,7 +138,9 @@ async def test_soft_threshold_alerts_once_per_period(store: Store) -> None:
     alerts = []
     for _ in range(4):
         r = await ledger.reserve([scope], usd=Decimal(3), input_tokens=1, output_tokens=1, now=NOW)
-        alerts.append((await ledger.settle(r, usd=Decimal(2), input_tokens=1, output_tokens=1, now=NOW)).alerts)
+        alerts.append(
+            (await ledger.settle(r, usd=Decimal(2), input_tokens=1, output_tokens=1, now=NOW)).alerts
+        )
     # 2, 4, 6, 8: the threshold (80% of 10) is crossed by the fourth call only, and reported once
     assert [len(a) for a in alerts] == [0, 0, 0, 1]
     assert seen == [alerts[3][0]]
