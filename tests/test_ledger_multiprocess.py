@@ -1,0 +1,185 @@
+"""No overspend across processes: four gateways share one Redis ledger under 200 concurrent requests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from claude_guard.ledger import Ledger
+from claude_guard.messages import SSEParser, StreamUsage, Usage
+from claude_guard.pricing import PriceTable
+from claude_guard.store import StoreConfig, store_from_url
+from claude_guard.testing import FakeClaude, Reply, UsageOverride, serve
+
+pytestmark = [pytest.mark.redis, pytest.mark.server]
+
+ROOT = Path(__file__).resolve().parent.parent
+PRICES = PriceTable.load(environ={})
+MODEL = "claude-haiku-4-5"
+PROCESSES = 4
+REQUESTS = 200
+DAILY_USD = Decimal("0.02")
+MAX_TOKENS = 1_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"gateway process exited early: {proc.stderr.read() if proc.stderr else b''!r}"
+            )
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"gateway on port {port} did not start in time")
+
+
+@pytest.fixture
+def upstream() -> Iterator[tuple[FakeClaude, str]]:
+    fake = FakeClaude()
+    rng = random.Random(5)
+    for _ in range(REQUESTS):
+        fake.enqueue(
+            Reply(
+                "answer " * rng.randint(1, 20),
+                usage=UsageOverride(
+                    input_tokens=rng.randint(5, 60),
+                    output_tokens=rng.randint(50, MAX_TOKENS),
+                    cache_read_input_tokens=rng.choice([0, 0, 40]),
+                    ephemeral_5m_input_tokens=rng.choice([0, 0, 10]),
+                    ephemeral_1h_input_tokens=rng.choice([0, 5]),
+                ),
+            )
+        )
+    with serve(fake) as server:
+        yield fake, server.url
+
+
+@pytest.fixture
+def gateways(upstream: tuple[FakeClaude, str], redis_url: str, key_prefix: str) -> Iterator[list[str]]:
+    env = {
+        **os.environ,
+        "CG_LEDGER_UPSTREAM": upstream[1],
+        "CG_LEDGER_STORAGE": redis_url,
+        "CG_LEDGER_PREFIX": key_prefix,
+        "CG_LEDGER_DAILY_USD": str(DAILY_USD),
+        "CG_LEDGER_MAX_COST": "1",
+    }
+    procs: list[subprocess.Popen[bytes]] = []
+    urls: list[str] = []
+    try:
+        for _ in range(PROCESSES):
+            port = _free_port()
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "--factory",
+                        "--app-dir",
+                        str(ROOT / "tests" / "apps"),
+                        "ledger_gateway:create_app",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--log-level",
+                        "warning",
+                        "--no-access-log",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+            )
+            urls.append(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        for proc, url in zip(procs, urls, strict=True):
+            _wait_for_port(int(url.rsplit(":", 1)[1]), proc, deadline)
+        yield urls
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+            if proc.stderr is not None:
+                proc.stderr.close()
+
+
+async def _one(client: httpx.AsyncClient, url: str, n: int) -> tuple[int, Decimal]:
+    stream = n % 3 == 0
+    body = {
+        "model": MODEL,
+        "max_tokens": MAX_TOKENS,
+        "stream": stream,
+        "messages": [{"role": "user", "content": f"request number {n}: say something"}],
+    }
+    headers = {"x-test-key": "shared-key"}
+    if not stream:
+        response = await client.post(f"{url}/v1/messages", json=body, headers=headers)
+        if response.status_code != 200:
+            return response.status_code, Decimal(0)
+        cost = PRICES.cost(MODEL, Usage.from_dict(response.json()["usage"])).total
+        assert Decimal(response.headers["claude-guard-cost-usd"]) == cost
+        return 200, cost
+    async with client.stream("POST", f"{url}/v1/messages", json=body, headers=headers) as response:
+        raw = b"".join([chunk async for chunk in response.aiter_raw()])
+    if response.status_code != 200:
+        return response.status_code, Decimal(0)
+    parser, tracker = SSEParser(), StreamUsage()
+    for event in parser.feed(raw) + parser.close():
+        tracker.observe(event)
+    assert tracker.finished
+    return 200, PRICES.cost(MODEL, tracker.usage).total
+
+
+async def test_four_processes_never_overspend_a_shared_budget(
+    gateways: list[str], redis_url: str, key_prefix: str
+) -> None:
+    limits = httpx.Limits(max_connections=REQUESTS, max_keepalive_connections=REQUESTS)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        results = await asyncio.gather(*(_one(client, gateways[n % PROCESSES], n) for n in range(REQUESTS)))
+    statuses = [status for status, _ in results]
+    assert set(statuses) <= {200, 402}, statuses
+    admitted = [cost for status, cost in results if status == 200]
+    assert 1 <= len(admitted) < REQUESTS
+    # the worst case (about $0.0051) fits the budget only a few times over
+    store = store_from_url(redis_url, config=StoreConfig(prefix=key_prefix))
+    ledger = Ledger(store)
+    try:
+        usage = await ledger.usage("key:shared-key")
+        # every admitted request settled exactly once, with exactly its reported usage
+        assert usage.used["usd_day"] == sum(admitted)
+        assert usage.used["usd_day"] <= DAILY_USD
+        assert await ledger.outstanding() == 0
+    finally:
+        client_ = store.client  # type: ignore[attr-defined]
+        keys = [k async for k in client_.scan_iter(match=f"{key_prefix}*", count=1000)]
+        if keys:
+            await client_.delete(*keys)
+        await store.aclose()
