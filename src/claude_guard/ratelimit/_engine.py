@@ -11,10 +11,11 @@ worker dies.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
+import os
 import time
-import uuid
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -114,7 +115,11 @@ class RateLimiter:
         self.counters: Counter[str] = Counter()
         """Outcomes seen: ``allowed``, ``denied``, ``fail_open``, ``fail_closed``, ``refunded``."""
         self._background: set[asyncio.Task[None]] = set()
+        self.plan_cache: dict[tuple[str, str], Any] = {}
+        """Checks already built per (rule name, identity), so a hot path does not rebuild keys."""
         self._memory_ops = 0
+        self._memory = isinstance(self.store, MemoryStore)
+        self._sequence = itertools.count()
         if isinstance(self.store, MemoryStore):
             self._state: dict[str, Any] = self.store.data.setdefault(_MEMORY_KEY, {})
             self._expires: dict[str, float] = self.store.data.setdefault(_MEMORY_KEY + ".expires", {})
@@ -134,13 +139,11 @@ class RateLimiter:
         for check in limits:
             if not 0 < check.cost <= check.amount:
                 raise ValueError(f"cost of {check.policy} must be between 1 and its amount")
-        token = uuid.uuid4().hex
-        if isinstance(self.store, MemoryStore):
-            raw = self._admit_memory(limits, concurrency, token)
-        else:
-            raw = await self._redis(
-                "ratelimit_admit", *_admit_args(limits, concurrency, token, self.lease_ttl)
-            )
+        if self._memory:
+            # One process: a counter is unique enough, and cheaper than random bytes.
+            return self._admit_memory(limits, concurrency, str(next(self._sequence)))
+        token = os.urandom(12).hex()
+        raw = await self._redis("ratelimit_admit", *_admit_args(limits, concurrency, token, self.lease_ttl))
         return self._admission(raw, limits, concurrency, token)
 
     def _admission(
@@ -275,97 +278,139 @@ class RateLimiter:
 
     def _admit_memory(
         self, limits: Sequence[LimitCheck], concurrency: Sequence[ConcurrencyCheck], token: str
-    ) -> list[Any]:
+    ) -> Admission:
         # Mirrors ratelimit_admit.lua step by step; no await anywhere, so it is atomic on the event loop.
         state = self._state
         now = time.time() * 1000
         self._sweep(now)
-        ttl = self.lease_ttl * 1000
         allowed = True
         denied = 0
         worst = -1.0
-        rows: list[dict[str, Any]] = []
+        # Per limit: (ok, used, reset_ms, retry_ms, window id, sliding c, sliding p, moving entries)
+        rows: list[tuple[bool, float, float, float, float, int, int, Any]] = []
         for i, check in enumerate(limits, start=1):
             w, a, c0 = check.window * 1000, check.amount, check.cost
-            s: dict[str, Any] = {"retry": 0.0}
-            if check.strategy == "fixed_window":
-                win = math.floor(now / w)
+            c = p = 0
+            entries: Any = None
+            retry = 0.0
+            strategy = check.strategy
+            if strategy == "fixed_window":
+                win: float = now // w
                 stored = state.get(check.key)
-                used = stored[1] if stored and stored[0] == win else 0
-                s.update(win=win, used=used, reset=(win + 1) * w - now, ok=used + c0 <= a)
-                if not s["ok"]:
-                    s["retry"] = s["reset"]
-            elif check.strategy == "moving_window":
-                entries: deque[tuple[float, str]] = state.setdefault(check.key, deque())
+                used: float = stored[1] if stored is not None and stored[0] == win else 0
+                reset = (win + 1) * w - now
+                ok = used + c0 <= a
+                if not ok:
+                    retry = reset
+            elif strategy == "moving_window":
+                entries = state.get(check.key)
+                if entries is None:
+                    entries = state[check.key] = deque()
                 while entries and entries[0][0] <= now - w:
                     entries.popleft()
+                win = now
                 used = len(entries)
                 reset = entries[0][0] + w - now if entries else w
-                s.update(win=now, used=used, reset=reset, ok=used + c0 <= a, entries=entries)
-                if not s["ok"]:
-                    s["retry"] = s["reset"] = entries[used + c0 - a - 1][0] + w - now
+                ok = used + c0 <= a
+                if not ok:
+                    retry = reset = entries[int(used) + c0 - a - 1][0] + w - now
             else:
-                win = math.floor(now / w)
+                win = now // w
                 stored = state.get(check.key)
-                c = p = 0
-                if stored and stored[0] == win:
+                if stored is not None and stored[0] == win:
                     c, p = stored[1], stored[2]
-                elif stored and stored[0] == win - 1:
+                elif stored is not None and stored[0] == win - 1:
                     p = stored[1]
                 e = now - win * w
-                used_f = p * (w - e) / w + c
-                s.update(win=win, c=c, p=p, used=used_f, reset=(win + 1) * w - now, ok=used_f + c0 <= a)
-                if not s["ok"]:
+                used = p * (w - e) / w + c
+                reset = (win + 1) * w - now
+                ok = used + c0 <= a
+                if not ok:
                     if c + c0 <= a and p > 0:
                         retry = math.ceil(w * (1 - (a - c - c0) / p) - e)
                     else:
                         retry = math.ceil((w - e) + w * (1 - (a - c0) / c))
-                    s["retry"] = s["reset"] = max(1, retry)
-            if not s["ok"]:
+                    retry = reset = max(1, retry)
+            if not ok:
                 allowed = False
-                if s["retry"] > worst:
-                    worst = s["retry"]
+                if retry > worst:
+                    worst = retry
                     denied = i
-            rows.append(s)
+            rows.append((ok, used, reset, retry, win, c, p, entries))
         in_use: list[int] = []
-        for j, cap in enumerate(concurrency, start=1):
-            held: dict[str, float] = state.setdefault(cap.key, {})
+        denied_cap: ConcurrencyCheck | None = None
+        for cap in concurrency:
+            held: dict[str, float] | None = state.get(cap.key)
+            if held is None:
+                held = state[cap.key] = {}
             for lease_id in [k for k, expiry in held.items() if expiry <= now]:
                 del held[lease_id]
             in_use.append(len(held))
             if len(held) >= cap.cap:
                 allowed = False
-                if denied == 0:
-                    denied = len(limits) + j
-        if allowed:
-            expires = self._expires
-            for check, s in zip(limits, rows, strict=True):
+                if denied == 0 and denied_cap is None:
+                    denied_cap = cap
+        states: list[LimitState] = []
+        windows: list[float] = []
+        for check, row in zip(limits, rows, strict=True):
+            ok, used, reset, retry, win, c, p, entries = row
+            if allowed:
+                expires = self._expires
                 if check.strategy == "fixed_window":
-                    state[check.key] = [s["win"], s["used"] + check.cost]
-                    expires[check.key] = now + s["reset"]
+                    state[check.key] = [win, used + check.cost]
+                    expires[check.key] = now + reset
                 elif check.strategy == "moving_window":
                     for k in range(1, check.cost + 1):
-                        s["entries"].append((now, f"{token}:{k}"))
-                    s["reset"] = s["entries"][0][0] + check.window * 1000 - now
+                        entries.append((now, f"{token}:{k}"))
+                    reset = entries[0][0] + check.window * 1000 - now
                     expires[check.key] = now + check.window * 1000
                 else:
-                    state[check.key] = [s["win"], s["c"] + check.cost, s["p"]]
+                    state[check.key] = [win, c + check.cost, p]
                     expires[check.key] = now + 2 * check.window * 1000
-                s["used"] += check.cost
+                used += check.cost
+            states.append(
+                LimitState(
+                    policy=check.policy,
+                    quota=check.amount,
+                    window=check.window,
+                    remaining=max(0, math.floor(check.amount - used)),
+                    reset=math.ceil(reset) / 1000,
+                    allowed=ok,
+                )
+            )
+            windows.append(win)
+        if allowed:
+            ttl = self.lease_ttl * 1000
             for j, cap in enumerate(concurrency):
                 state[cap.key][token] = now + ttl
-                expires[cap.key] = max(expires.get(cap.key, 0.0), now + ttl)
+                self._expires[cap.key] = max(self._expires.get(cap.key, 0.0), now + ttl)
                 in_use[j] += 1
-        out: list[Any] = [1 if allowed else 0, denied, now]
-        for check, s in zip(limits, rows, strict=True):
-            out += [
-                1 if s["ok"] else 0,
-                max(0, math.floor(check.amount - s["used"])),
-                math.ceil(s["reset"]),
-                math.ceil(s["retry"]),
-                s["win"],
-            ]
-        return out + in_use
+            self.counters["allowed"] += 1
+            return Admission(
+                allowed=True,
+                limits=tuple(states),
+                token=token,
+                checks=tuple(limits),
+                leases=tuple(concurrency),
+                in_use=tuple(in_use),
+                windows=tuple(windows),
+            )
+        self.counters["denied"] += 1
+        retry_after = max((math.ceil(r[3]) / 1000 for r in rows if not r[0]), default=0.0)
+        denied_by = limits[denied - 1].policy if denied else None
+        if denied_by is None and denied_cap is not None:
+            denied_by = denied_cap.policy
+            retry_after = max(retry_after, 1.0)
+        return Admission(
+            allowed=False,
+            limits=tuple(states),
+            retry_after=retry_after,
+            denied_by=denied_by,
+            token=token,
+            checks=tuple(limits),
+            in_use=tuple(in_use),
+            windows=tuple(windows),
+        )
 
     def _release_memory(self, admission: Admission, refunds: Sequence[LimitCheck]) -> None:
         state = self._state

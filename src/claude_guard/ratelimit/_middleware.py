@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 from .._asgi import ASGIApp, Message, Receive, Scope, Send
@@ -12,7 +13,7 @@ from ..middleware import GuardMiddleware
 from ..responses import ErrorFormat
 from ..store import Store
 from ._config import RateLimitConfig, RateLimitRule
-from ._engine import RateLimiter
+from ._engine import LimitState, RateLimiter
 from ._policy import (
     ADMISSIONS,
     DENIED,
@@ -142,23 +143,40 @@ class _Responder:
         ctx = self.ctx
         status = int(message.get("status", 200))
         raw: list[Any] = list(message.get("headers", ()))
-        upstream = _upstream_rate_limits(ctx.state.get("upstream_headers"), raw)
-        if upstream:
-            ctx.state[UPSTREAM] = upstream
-        if status in _OVERLOADED and ctx.state.get("upstream_status") in _OVERLOADED:
+        state = ctx.state
+        if "upstream_headers" in state or "upstream_status" in state:
+            upstream = _upstream_rate_limits(state.get("upstream_headers"), raw)
+            if upstream:
+                state[UPSTREAM] = upstream
+        if status in _OVERLOADED and state.get("upstream_status") in _OVERLOADED:
             self.upstream_overloaded = True
             ctx.decide("rate_limit", "upstream_overloaded", status=status)
         if self.headers:
-            present = {bytes(k).lower() for k, _ in raw}
-            extra = [
-                (k.encode("latin-1"), v.encode("latin-1"))
-                for k, v in rate_limit_headers(all_states(ctx), legacy=self.legacy)
-                if k.encode("latin-1") not in present
-            ]
-            if extra:
+            states = all_states(ctx)
+            if states:
                 message = dict(message)
-                message["headers"] = raw + extra
+                message["headers"] = raw + _encoded_headers(states, self.legacy)
         return message
+
+
+_policy_headers: dict[tuple[tuple[str, int, int], ...], bytes] = {}
+
+
+def _encoded_headers(states: list[LimitState], legacy: bool) -> list[tuple[bytes, bytes]]:
+    # RateLimit-Policy is the same for every request of a route: encode it once.
+    shape = tuple((s.policy, s.quota, s.window) for s in states)
+    policy = _policy_headers.get(shape)
+    if policy is None:
+        if len(_policy_headers) > 1024:
+            _policy_headers.clear()
+        policy = _policy_headers[shape] = ", ".join(f'"{p}";q={q};w={w}' for p, q, w in shape).encode()
+    current = ", ".join(f'"{s.policy}";r={s.remaining};t={math.ceil(s.reset)}' for s in states).encode()
+    headers = [(b"ratelimit-policy", policy), (b"ratelimit", current)]
+    if legacy:
+        headers += [
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in rate_limit_headers(states, legacy=True)[2:]
+        ]
+    return headers
 
 
 def _upstream_rate_limits(upstream_headers: Any, response_headers: list[Any]) -> dict[str, str]:

@@ -48,13 +48,19 @@ async def plan(
     store = limiter.store
     checks: list[LimitCheck] = []
     caps: list[ConcurrencyCheck] = []
+    cache: dict[tuple[str, str], tuple[list[LimitCheck], ConcurrencyCheck | None]] = limiter.plan_cache
     for name, rule in rules:
-        if isinstance(rule.key, str):
-            who: str | None = identity(rule.key, ctx)
-        else:
-            who = await rule.key(scope, ctx)
-            if who is None:
-                continue
+        found = identity(rule.key, ctx) if isinstance(rule.key, str) else await rule.key(scope, ctx)
+        if found is None:
+            continue
+        who: str = found
+        cached = cache.get((name, who))
+        if cached is not None:
+            checks += cached[0]
+            if cached[1] is not None:
+                caps.append(cached[1])
+            continue
+        first_check, first_cap = len(checks), len(caps)
         for spec in rule.specs:
             checks.append(
                 LimitCheck(
@@ -69,6 +75,9 @@ async def plan(
             caps.append(
                 ConcurrencyCheck(key=store.key("cc", name, tag=who), cap=rule.concurrency, policy=name)
             )
+        if len(cache) >= 10_000:  # bounded: many identities only cost the key building again
+            cache.clear()
+        cache[(name, who)] = (checks[first_check:], caps[first_cap] if len(caps) > first_cap else None)
     profile = ctx.profile
     if profile_limits and profile is not None:
         who = identity("principal", ctx)

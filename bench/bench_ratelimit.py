@@ -1,0 +1,200 @@
+"""Added latency of the rate-limit layer (memory storage) beside slowapi, and Redis round trips per request.
+
+Run: ``.venv/bin/python bench/bench_ratelimit.py [--requests 4000] [--rounds 7] [--redis redis://127.0.0.1:6379/15]``
+
+One bare Starlette app and one limit (``1000000/minute`` by client address, never reached), three variants
+measured side by side in the same run, in-process through ``httpx.ASGITransport``, in interleaved rounds:
+bare, claude_guard ``RateLimitMiddleware`` (memory) and slowapi (``@limiter.limit``, memory). Added latency is
+the variant's mean per-request time minus the bare app's in the same round; the median over rounds is shown.
+Redis round trips are counted with a wrapper around the client's ``execute_command`` (the shared Redis may
+serve others, so ``INFO commandstats`` deltas would not be ours alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from claude_guard.ratelimit import RateLimitConfig, RateLimiter, RateLimitMiddleware, RateLimitRule
+from claude_guard.store import StoreConfig, store_from_url
+
+LIMIT = "1000000/minute"
+
+
+def bare_app() -> Starlette:
+    async def home(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/", home)])
+
+
+def guarded_app() -> Any:
+    config = RateLimitConfig(rules=[RateLimitRule(limits=LIMIT, key="address", strategy="fixed_window")])
+    return RateLimitMiddleware(bare_app(), config=config)
+
+
+def slowapi_app() -> Starlette:
+    from slowapi import Limiter, _rate_limit_exceeded_handler
+    from slowapi.errors import RateLimitExceeded
+    from slowapi.util import get_remote_address
+
+    limiter = Limiter(key_func=get_remote_address, storage_uri="memory://", strategy="fixed-window")
+
+    @limiter.limit(LIMIT)
+    async def home(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/", home)])
+    app.state.limiter = limiter
+    app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)  # type: ignore[arg-type]
+    return app
+
+
+async def per_request_seconds(client: httpx.AsyncClient, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        response = await client.get("/")
+        if response.status_code != 200:
+            raise RuntimeError(f"unexpected {response.status_code}")
+    return (time.perf_counter() - start) / n
+
+
+async def latency(requests: int, rounds: int) -> dict[str, list[float]]:
+    apps = {"bare": bare_app(), "claude_guard": guarded_app(), "slowapi": slowapi_app()}
+    clients = {
+        name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
+        for name, app in apps.items()
+    }
+    results: dict[str, list[float]] = {name: [] for name in apps}
+    try:
+        for client in clients.values():  # warm-up
+            await per_request_seconds(client, 300)
+        for _ in range(rounds):
+            for name, client in clients.items():
+                results[name].append(await per_request_seconds(client, requests))
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    return results
+
+
+async def round_trips(url: str, requests: int) -> dict[str, float]:
+    prefix = f"cgbench:{uuid.uuid4().hex[:12]}"
+    store = store_from_url(url, config=StoreConfig(prefix=prefix))
+    client: Any = store.client  # type: ignore[attr-defined]
+    counts: Counter[str] = Counter()
+    original = client.execute_command
+
+    names: dict[str, str] = {}
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        command = str(args[0]).upper()
+        if command == "EVALSHA":
+            if not names:
+                for name in ("ratelimit_admit", "ratelimit_release", "ratelimit_renew"):
+                    names[store.script(name).sha] = name  # type: ignore[attr-defined]
+            command = names.get(str(args[1]), command)
+        counts[command] += 1
+        return await original(*args, **kwargs)
+
+    client.execute_command = counting
+    limiter = RateLimiter(store)
+    results: dict[str, float] = {}
+    try:
+        for label, rule in (
+            (
+                "rate limits only (2 limits)",
+                RateLimitRule(limits="1000000/minute;10000000/day", key="address"),
+            ),
+            (
+                "rate limits + concurrency cap",
+                RateLimitRule(limits="1000000/minute;10000000/day", key="address", concurrency=1000),
+            ),
+        ):
+            app = RateLimitMiddleware(bare_app(), config=RateLimitConfig(rules=[rule]), limiter=limiter)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b") as http:
+                await http.get("/")  # loads the scripts once (SCRIPT LOAD after NOSCRIPT)
+                counts.clear()
+                for _ in range(requests):
+                    assert (await http.get("/")).status_code == 200
+            results[label] = sum(counts.values()) / requests
+            results[label + " / admission"] = counts["ratelimit_admit"] / requests
+            results[label + " / release"] = counts["ratelimit_release"] / requests
+    finally:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+        await store.aclose()
+    return results
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model}, nproc={os.cpu_count()}, Python {platform.python_version()}, {platform.system()}"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=4000, help="requests per variant per round")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--redis", default=os.environ.get("CLAUDE_GUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    )
+    args = parser.parse_args()
+
+    results = await latency(args.requests, args.rounds)
+    bare = results["bare"]
+    added = {
+        name: [v - b for v, b in zip(values, bare, strict=True)]
+        for name, values in results.items()
+        if name != "bare"
+    }
+    print(f"Machine: {machine()}")
+    print(
+        f"{args.rounds} rounds × {args.requests} requests per variant, httpx.ASGITransport, memory storage\n"
+    )
+    print("| variant | per request (µs, median) | added by the rate-limit layer (µs, median) |")
+    print("|---|---:|---:|")
+    print(f"| bare Starlette app | {statistics.median(bare) * 1e6:.1f} | — |")
+    for name in ("claude_guard", "slowapi"):
+        label = "claude_guard RateLimitMiddleware" if name == "claude_guard" else "slowapi @limiter.limit"
+        total, extra = statistics.median(results[name]) * 1e6, statistics.median(added[name]) * 1e6
+        print(f"| {label} | {total:.1f} | {extra:.1f} |")
+    ratio = statistics.median(added["claude_guard"]) / statistics.median(added["slowapi"])
+    print(f"\nclaude_guard's added latency is {ratio:.2f}× slowapi's (target ≤ 0.5×).\n")
+
+    try:
+        trips = await round_trips(args.redis, 500)
+    except Exception as exc:  # Redis absent: the latency table still stands
+        print(f"Redis round trips not measured: {type(exc).__name__}")
+        return
+    print("| Redis, per admitted request | round trips (all commands) | admission script | release script |")
+    print("|---|---:|---:|---:|")
+    for label in ("rate limits only (2 limits)", "rate limits + concurrency cap"):
+        admission, release = trips[label + " / admission"], trips[label + " / release"]
+        print(f"| {label} | {trips[label]:.2f} | {admission:.2f} | {release:.2f} |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
