@@ -24,6 +24,7 @@ from urllib.parse import quote, unquote
 import pytest
 
 from claude_guard.errors import ConfigurationError, UpstreamError
+from claude_guard.logscrub import default_registry
 from claude_guard.secret_providers import (
     AWSCredentials,
     AWSSecretsManagerSource,
@@ -691,3 +692,16 @@ async def test_secret_values_never_reach_the_log(
     assert "keeping the last value" in caplog.text
     for needle in (KEY_ONE, VAULT_TOKEN):
         assert needle not in caplog.text
+    known = {secret.get_secret_value() for secret in default_registry.snapshot()}
+    assert {KEY_ONE, VAULT_TOKEN} <= known  # registered for log scrubbing
+
+
+async def test_aws_credentials_and_values_are_registered_for_scrubbing(
+    aws: tuple[FakeSecretsManager, RunningServer],
+) -> None:
+    fake, server = aws
+    fake.secrets["s"] = {"SecretString": KEY_TWO}
+    env = aws_env(server, AWS_SESSION_TOKEN=SESSION_TOKEN)
+    await AWSSecretsManagerSource("s", region="eu-west-1", environ=env).get()
+    known = {secret.get_secret_value() for secret in default_registry.snapshot()}
+    assert {KEY_TWO, SECRET_ACCESS_KEY, SESSION_TOKEN} <= known

@@ -9,6 +9,9 @@ seconds and reads it again afterwards, or at once after ``invalidate()`` (call i
 e.g. after an upstream 401). Concurrent reads share one request to the provider. When the provider cannot be
 reached, the last good value is kept (unless it was invalidated) and the read is retried a few seconds later.
 
+Every value read, the Vault token and the AWS secret key are registered with ``logscrub.default_registry``,
+so log scrubbing masks them.
+
 Errors name the provider and the secret id, never the value or a credential. A problem visible without the
 network (a missing region, token or credential variable, an http URL to a remote host) raises
 ``ConfigurationError`` at construction; a failed read while serving raises ``SecretSourceError``, a 502
@@ -42,6 +45,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 import httpx
 
 from .errors import ConfigurationError, UpstreamError
+from .logscrub import register
 from .secrets import EnvSecretSource, FileSecretSource, Secret, SecretSource, upstream_key_source
 
 __all__ = [
@@ -148,6 +152,8 @@ class _CachedSource:
                 self._valid_until = self._clock() + min(self.ttl, _ERROR_RETRY_SECONDS)
                 return self._secret
             raise
+        # Values read and credentials used are masked in every log record from now on.
+        register(secret)
         if generation == self._generation:
             self._secret = secret
             self._secret_generation = generation
@@ -360,6 +366,9 @@ class AWSSecretsManagerSource(_CachedSource):
             credentials = self._credentials()
         except ConfigurationError as exc:
             raise self._fail(exc.message) from None
+        register(credentials.secret_access_key)
+        if credentials.session_token is not None:
+            register(credentials.session_token)
         headers = sign_v4(
             method="POST",
             url=url,
@@ -464,6 +473,7 @@ class VaultKVSource(_CachedSource):
 
     async def _fetch(self) -> Secret:
         token = await self.token_source.get()
+        register(token)
         headers = {"x-vault-token": token.get_secret_value(), "accept": "application/json"}
         if self.namespace:
             headers["x-vault-namespace"] = self.namespace
