@@ -192,11 +192,16 @@ def precision_recall(
     return out
 
 
-async def main() -> None:
+def cpu_model() -> str:
     cpu = platform.processor() or "?"
     if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as info:  # noqa: ASYNC230 - once, before measuring
+        with open("/proc/cpuinfo") as info:
             cpu = next((ln.split(":", 1)[1].strip() for ln in info if "model name" in ln), cpu)
+    return cpu
+
+
+async def main() -> None:
+    cpu = cpu_model()
     print(f"Machine: {os.cpu_count()} CPUs, {cpu}, Python {platform.python_version()}\n")
     analyzer, anonymizer = plain_presidio()
     config = PIIConfig(hmac_key="bench", phone_regions=("US",), workers=2)

@@ -125,8 +125,6 @@ class PIIConfig:
     on_failure: FailurePolicy = "closed"
     """``closed``: a timed-out, overloaded or failed analysis refuses the request (503); ``open``: the
     request goes on unredacted and the decision says so."""
-    scan_output: Literal["off", "report", "redact"] = "off"
-    """Scan model output for new PII or secrets (JSON responses): report them, or redact them too."""
 
     def __post_init__(self) -> None:
         if self.workers <= 0 or self.max_pending <= 0:
