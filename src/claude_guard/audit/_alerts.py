@@ -144,7 +144,11 @@ class Alerts:
             if decision.protection in RATE_LIMIT and refused:
                 add("rate_limited", **{**detail, "protection": decision.protection})
             elif decision.protection in BUDGET:
-                if refused:
+                if decision.outcome == "alert":
+                    used, limit = detail.get("used_usd"), detail.get("limit_usd")
+                    if isinstance(used, float) and isinstance(limit, float) and limit > 0:
+                        add("budget_threshold", **{**detail, "used_fraction": used / limit})
+                elif refused and decision.protection in ("budget", "ledger"):
                     add("budget_exhausted", **{**detail, "protection": decision.protection})
                 else:
                     self._budget_threshold(record, detail, add)

@@ -74,11 +74,15 @@ def safe_detail(detail: Mapping[str, Any] | None) -> dict[str, Any]:
             continue
         if isinstance(value, bool | int | float | Decimal) and not isinstance(value, str):
             out[key] = float(value) if isinstance(value, Decimal) else value
-        elif key in SAFE_STRING_KEYS:
+        elif key.endswith("_usd") and isinstance(value, str):
+            amount = _decimal(value)
+            if amount is not None and amount.is_finite():
+                out[key] = float(amount)
+        elif key in SAFE_STRING_KEYS and isinstance(value, str):
             ident = safe_identifier(value)
             if ident is not None:
                 out[key] = ident
-        elif key in SAFE_LIST_KEYS and isinstance(value, list | tuple | set | frozenset):
+        elif key in SAFE_LIST_KEYS | SAFE_STRING_KEYS and isinstance(value, list | tuple | set | frozenset):
             items = [i for i in (safe_identifier(v) for v in value) if i is not None]
             if items:
                 out[key] = sorted(items) if isinstance(value, set | frozenset) else items
