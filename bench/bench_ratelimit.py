@@ -91,6 +91,65 @@ async def latency(requests: int, rounds: int) -> dict[str, list[float]]:
     return results
 
 
+async def raw_latency(requests: int, rounds: int) -> dict[str, list[float]]:
+    """The same three apps called directly as ASGI apps: no HTTP client in the measurement."""
+    apps = {"bare": bare_app(), "claude_guard": guarded_app(), "slowapi": slowapi_app()}
+    base = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"bench")],
+        "client": ("127.0.0.1", 1234),
+        "server": ("bench", 80),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        return None
+
+    async def timed(app: Any, n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            await app(dict(base), receive, send)
+        return (time.perf_counter() - start) / n
+
+    results: dict[str, list[float]] = {name: [] for name in apps}
+    for app in apps.values():
+        await timed(app, 500)
+    for _ in range(rounds):
+        for name, app in apps.items():
+            results[name].append(await timed(app, requests))
+    return results
+
+
+def table(title: str, results: dict[str, list[float]]) -> float:
+    bare = results["bare"]
+    added = {
+        name: [v - b for v, b in zip(values, bare, strict=True)]
+        for name, values in results.items()
+        if name != "bare"
+    }
+    print(f"{title}\n")
+    print("| variant | per request (µs, median) | added by the rate-limit layer (µs, median) |")
+    print("|---|---:|---:|")
+    print(f"| bare Starlette app | {statistics.median(bare) * 1e6:.1f} | — |")
+    for name in ("claude_guard", "slowapi"):
+        label = "claude_guard RateLimitMiddleware" if name == "claude_guard" else "slowapi @limiter.limit"
+        total, extra = statistics.median(results[name]) * 1e6, statistics.median(added[name]) * 1e6
+        print(f"| {label} | {total:.1f} | {extra:.1f} |")
+    ratio = statistics.median(added["claude_guard"]) / statistics.median(added["slowapi"])
+    print(f"\nclaude_guard's added latency is {ratio:.2f}× slowapi's (target ≤ 0.5×).\n")
+    return ratio
+
+
 async def round_trips(url: str, requests: int) -> dict[str, float]:
     prefix = f"cgbench:{uuid.uuid4().hex[:12]}"
     store = store_from_url(url, config=StoreConfig(prefix=prefix))
@@ -163,26 +222,15 @@ async def main() -> None:
     )
     args = parser.parse_args()
 
-    results = await latency(args.requests, args.rounds)
-    bare = results["bare"]
-    added = {
-        name: [v - b for v, b in zip(values, bare, strict=True)]
-        for name, values in results.items()
-        if name != "bare"
-    }
-    print(f"Machine: {machine()}")
-    print(
-        f"{args.rounds} rounds × {args.requests} requests per variant, httpx.ASGITransport, memory storage\n"
+    print(f"Machine: {machine()}\n")
+    table(
+        f"Through httpx.ASGITransport ({args.rounds} rounds × {args.requests} requests, memory storage)",
+        await latency(args.requests, args.rounds),
     )
-    print("| variant | per request (µs, median) | added by the rate-limit layer (µs, median) |")
-    print("|---|---:|---:|")
-    print(f"| bare Starlette app | {statistics.median(bare) * 1e6:.1f} | — |")
-    for name in ("claude_guard", "slowapi"):
-        label = "claude_guard RateLimitMiddleware" if name == "claude_guard" else "slowapi @limiter.limit"
-        total, extra = statistics.median(results[name]) * 1e6, statistics.median(added[name]) * 1e6
-        print(f"| {label} | {total:.1f} | {extra:.1f} |")
-    ratio = statistics.median(added["claude_guard"]) / statistics.median(added["slowapi"])
-    print(f"\nclaude_guard's added latency is {ratio:.2f}× slowapi's (target ≤ 0.5×).\n")
+    table(
+        f"Direct ASGI calls ({args.rounds} rounds × {args.requests} requests, memory storage)",
+        await raw_latency(args.requests, args.rounds),
+    )
 
     try:
         trips = await round_trips(args.redis, 500)

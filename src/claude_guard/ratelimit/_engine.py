@@ -115,8 +115,8 @@ class RateLimiter:
         self.counters: Counter[str] = Counter()
         """Outcomes seen: ``allowed``, ``denied``, ``fail_open``, ``fail_closed``, ``refunded``."""
         self._background: set[asyncio.Task[None]] = set()
-        self.plan_cache: dict[tuple[str, str], Any] = {}
-        """Checks already built per (rule name, identity), so a hot path does not rebuild keys."""
+        self.plan_cache: dict[tuple[int, str, str], Any] = {}
+        """Checks already built per (rule, name, identity), so a hot path does not rebuild keys."""
         self._memory_ops = 0
         self._memory = isinstance(self.store, MemoryStore)
         self._sequence = itertools.count()

@@ -48,17 +48,18 @@ async def plan(
     store = limiter.store
     checks: list[LimitCheck] = []
     caps: list[ConcurrencyCheck] = []
-    cache: dict[tuple[str, str], tuple[list[LimitCheck], ConcurrencyCheck | None]] = limiter.plan_cache
+    cache: dict[tuple[int, str, str], tuple[RateLimitRule, list[LimitCheck], ConcurrencyCheck | None]]
+    cache = limiter.plan_cache
     for name, rule in rules:
         found = identity(rule.key, ctx) if isinstance(rule.key, str) else await rule.key(scope, ctx)
         if found is None:
             continue
         who: str = found
-        cached = cache.get((name, who))
-        if cached is not None:
-            checks += cached[0]
-            if cached[1] is not None:
-                caps.append(cached[1])
+        cached = cache.get((id(rule), name, who))
+        if cached is not None and cached[0] is rule:
+            checks += cached[1]
+            if cached[2] is not None:
+                caps.append(cached[2])
             continue
         first_check, first_cap = len(checks), len(caps)
         for spec in rule.specs:
@@ -77,7 +78,11 @@ async def plan(
             )
         if len(cache) >= 10_000:  # bounded: many identities only cost the key building again
             cache.clear()
-        cache[(name, who)] = (checks[first_check:], caps[first_cap] if len(caps) > first_cap else None)
+        cache[(id(rule), name, who)] = (
+            rule,
+            checks[first_check:],
+            caps[first_cap] if len(caps) > first_cap else None,
+        )
     profile = ctx.profile
     if profile_limits and profile is not None:
         who = identity("principal", ctx)
