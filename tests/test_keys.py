@@ -217,11 +217,12 @@ def _guard(upstream_url: str, **settings: object) -> ClaudeGuard:
 
 async def test_gateway_refuses_bad_keys_before_the_upstream(fake_upstream: tuple[FakeClaude, str]) -> None:
     fake, url = fake_upstream
-    guard = _guard(url, environment="production")
-    good = await guard.keys.create(profile="analysis", environment="production")
-    staging = await guard.keys.create(profile="analysis", environment="production")
-    await guard.keys.revoke(staging.key_id)
-    other_env = await (KeyStore(guard.store)).create(profile="admin", environment="staging")
+    # staging: production would also refuse this plain-HTTP loopback server (see test_transport.py)
+    guard = _guard(url, environment="staging")
+    good = await guard.keys.create(profile="analysis", environment="staging")
+    revoked = await guard.keys.create(profile="analysis", environment="staging")
+    await guard.keys.revoke(revoked.key_id)
+    other_env = await (KeyStore(guard.store)).create(profile="admin", environment="production")
     app = create_app(guard)
     with serve(app) as gateway:
         ok = anthropic.AsyncAnthropic(base_url=gateway.url, api_key=good.key, max_retries=0)
@@ -229,9 +230,9 @@ async def test_gateway_refuses_bad_keys_before_the_upstream(fake_upstream: tuple
         assert reply.content[0].text == "echo: hi"
         assert len(fake.messages_requests) == 1
         cases: list[tuple[str, type[Exception]]] = [
-            ("cg_prod_aaaaaaaaaaaa_" + "A" * 43, anthropic.AuthenticationError),
+            ("cg_stg_aaaaaaaaaaaa_" + "A" * 43, anthropic.AuthenticationError),
             ("garbage", anthropic.AuthenticationError),
-            (staging.key, anthropic.AuthenticationError),
+            (revoked.key, anthropic.AuthenticationError),
             (other_env.key, anthropic.PermissionDeniedError),
         ]
         for key, expected in cases:

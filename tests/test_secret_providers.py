@@ -654,11 +654,6 @@ async def test_upstream_refresh_interval_picks_up_the_rotated_key_from_aws(
             await upstream.aclose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="UpstreamClient.invalidate_key() does not yet call key_source.invalidate(); a caching source "
-    "(ttl > 0) then serves the refused key until its TTL ends. Remove this mark once upstream.py does.",
-)
 async def test_upstream_401_invalidates_a_caching_source(vault: tuple[FakeVault, RunningServer]) -> None:
     fake_vault, vault_server = vault
     fake_vault.secrets["claude/upstream"] = {"api_key": KEY_ONE}

@@ -12,10 +12,12 @@ from ._asgi import ASGIApp
 from .egress import GuardAnthropicMiddleware, UpstreamKeyHook
 from .errors import ConfigurationError, GuardError
 from .keys import APIKeyMiddleware, KeyAuthenticator, KeyStore
+from .logscrub import RegisteringSecretSource, install_log_scrubbing
 from .middleware import RequestLimitsMiddleware, SafeErrorMiddleware
 from .responses import render_error
 from .settings import GuardSettings
 from .store import Store, StoreConfig, store_from_url
+from .transport import HTTPSOnlyMiddleware
 from .upstream import MessagesProxy, UpstreamClient
 
 __all__ = ["ClaudeGuard"]
@@ -67,11 +69,13 @@ class ClaudeGuard:
         if self._upstream is None:
             if self.settings.api_key_source is None:
                 raise ConfigurationError(
-                    "No upstream Claude key: set CLAUDE_API_KEY, or CLAUDE_API_KEY_FILE to a file holding it."
+                    "No upstream Claude key: set CLAUDE_API_KEY, CLAUDE_API_KEY_FILE to a file holding it, "
+                    "or CLAUDE_API_KEY_SOURCE to a secrets manager."
                 )
             self._upstream = UpstreamClient(
                 base_url=self.settings.api_url,
-                key_source=self.settings.api_key_source,
+                # Every value handed out (rotations included) is known to the log scrubber.
+                key_source=RegisteringSecretSource(self.settings.api_key_source),
                 timeout=self.settings.timeout,
             )
         return self._upstream
@@ -104,8 +108,9 @@ class ClaudeGuard:
     def middleware(self) -> list[tuple[type[Any], dict[str, Any]]]:
         """Every protection as ``(class, options)``, innermost first (the order ``add_middleware`` wants).
 
-        Outermost first, a request meets: the safe-error boundary, authentication (before any body is
-        read), request limits (body cap and timeouts, in-flight caps per principal).
+        Outermost first, a request meets: the safe-error boundary, HTTPS enforcement (production only),
+        authentication (before any body is read), request limits (body cap and timeouts, in-flight caps per
+        principal).
         """
         s = self.settings
         fmt = {"error_format": s.error_format}
@@ -122,6 +127,15 @@ class ClaudeGuard:
                 },
             ),
             (APIKeyMiddleware, {"authenticator": self.authenticator, **fmt}),
+            (
+                HTTPSOnlyMiddleware,
+                {
+                    "environment": s.environment,
+                    "trusted_proxies": s.trusted_proxies,
+                    "redirect": s.https_redirect,
+                    **fmt,
+                },
+            ),
             (SafeErrorMiddleware, fmt),
         ]
 
@@ -188,7 +202,9 @@ class ClaudeGuard:
 
     @asynccontextmanager
     async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
-        """Open and close the guard's connections with the app (``FastAPI(lifespan=guard.lifespan)``)."""
+        """Start and stop the guard with the app (``FastAPI(lifespan=guard.lifespan)``): log scrubbing is
+        installed once the server has configured logging, and connections are closed at the end."""
+        install_log_scrubbing()
         try:
             yield
         finally:

@@ -27,6 +27,7 @@ from .context import Principal
 from .errors import ConfigurationError, GuardError, PermissionDeniedError
 from .guard import ClaudeGuard
 from .keys import authenticate
+from .logscrub import install_log_scrubbing
 from .responses import render_error
 
 __all__ = ["ClaudeGuardPlugin", "get_guard", "require_profile"]
@@ -49,6 +50,7 @@ class ClaudeGuardPlugin(InitPluginProtocol):
         app_config.middleware = [*defined, *app_config.middleware]
         app_config.exception_handlers = {**app_config.exception_handlers, GuardError: self._handle}
         app_config.state["claude_guard"] = guard
+        app_config.on_startup = [*app_config.on_startup, _start_log_scrubbing]
         app_config.on_shutdown = [*app_config.on_shutdown, guard.aclose]
         return app_config
 
@@ -57,6 +59,11 @@ class ClaudeGuardPlugin(InitPluginProtocol):
         ctx = context_for(request.scope)  # type: ignore[arg-type]
         rendered = render_error(exc, request_id=ctx.request_id, format=self.guard.settings.error_format)
         return Response(rendered.body, status_code=rendered.status, headers=rendered.headers)
+
+
+def _start_log_scrubbing() -> None:
+    # A hook of its own: Litestar passes the app to hooks that take an argument.
+    install_log_scrubbing()
 
 
 def get_guard(request: Request[Any, Any, Any]) -> ClaudeGuard:

@@ -21,7 +21,10 @@ from urllib.parse import urlsplit
 from .errors import ConfigurationError
 from .profiles import Profile, load_profiles
 from .responses import ErrorFormat
-from .secrets import SecretSource, upstream_key_source
+from .secret_providers import source_from_env
+from .secrets import SecretSource
+
+_KEY_VARIABLES = ("CLAUDE_API_KEY", "CLAUDE_API_KEY_FILE", "CLAUDE_API_KEY_SOURCE")
 
 __all__ = ["Environment", "GuardSettings", "check_upstream_url"]
 
@@ -88,6 +91,11 @@ class GuardSettings:
     """Days before a key's expiry when responses start carrying ``claude-guard-key-expires``."""
     profiles: Mapping[str, Profile] = field(default_factory=dict)
     """Custom profiles, added to (or replacing) the built-in ``analysis``, ``generation`` and ``admin``."""
+    trusted_proxies: tuple[str, ...] = ()
+    """CIDRs of reverse proxies whose ``X-Forwarded-*`` / ``Forwarded`` headers are believed (client address,
+    original scheme); headers from any other peer are ignored."""
+    https_redirect: bool = False
+    """In production, redirect plain-HTTP GET and HEAD to https instead of refusing them with 403."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_url", check_upstream_url(self.api_url))
@@ -110,6 +118,11 @@ class GuardSettings:
             )
         if self.key_max_age_days is not None and self.key_max_age_days <= 0:
             raise ConfigurationError("CLAUDE_GUARD_KEY_MAX_AGE_DAYS must be positive.")
+        for cidr in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ConfigurationError("CLAUDE_GUARD_TRUSTED_PROXIES must list CIDRs.") from None
         if self.error_format not in ("anthropic", "problem"):
             raise ConfigurationError("error_format must be 'anthropic' or 'problem'.")
 
@@ -120,8 +133,8 @@ class GuardSettings:
         """Read settings from the environment; problems raise ``ConfigurationError`` naming the variable."""
         env = os.environ if environ is None else environ
         source: SecretSource | None = None
-        if require_api_key or "CLAUDE_API_KEY" in env or "CLAUDE_API_KEY_FILE" in env:
-            source = upstream_key_source(env)
+        if require_api_key or any(name in env for name in _KEY_VARIABLES):
+            source = source_from_env(env)
         profiles_file = env.get("CLAUDE_GUARD_PROFILES_FILE", "").strip()
         environment = env.get("CLAUDE_GUARD_ENV", "development").strip().lower() or "development"
         if environment not in ENVIRONMENTS:
@@ -139,6 +152,10 @@ class GuardSettings:
             keys_file=env.get("CLAUDE_GUARD_KEYS_FILE") or None,
             key_max_age_days=_float(env, "CLAUDE_GUARD_KEY_MAX_AGE_DAYS", 90.0),
             profiles=load_profiles(profiles_file) if profiles_file else {},
+            trusted_proxies=tuple(
+                p.strip() for p in env.get("CLAUDE_GUARD_TRUSTED_PROXIES", "").split(",") if p.strip()
+            ),
+            https_redirect=env.get("CLAUDE_GUARD_HTTPS_REDIRECT", "").strip().lower() in ("1", "true", "yes"),
         )
 
 

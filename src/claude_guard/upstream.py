@@ -84,7 +84,11 @@ class UpstreamClient:
         return self._key
 
     def invalidate_key(self) -> None:
+        """Forget the key (after an upstream 401): the next call reads it again, through any source cache."""
         self._key = None
+        invalidate = getattr(self.key_source, "invalidate", None)
+        if callable(invalidate):
+            invalidate()
 
     async def known_secrets(self) -> list[Secret]:
         return [self._key] if self._key is not None else []
