@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,7 @@ from claude_guard.messages import Usage
 from claude_guard.pricing import PriceTable
 from claude_guard.profiles import Budgets, Profile
 from claude_guard.store import Store
-from claude_guard.testing import FakeClaude, Reply, UsageOverride, serve
+from claude_guard.testing import FakeClaude, Hold, Reply, UsageOverride, serve
 
 PRICES = PriceTable.load(environ={})
 MODEL = "claude-haiku-4-5"
@@ -40,13 +41,16 @@ def served_fake() -> Iterator[tuple[FakeClaude, str]]:
         yield fake, server.url
 
 
-def build(store: Store, fake: FakeClaude, fake_url: str, *, daily: str | None = None) -> tuple[Any, Ledger]:
+def build(
+    store: Store, fake: FakeClaude, fake_url: str, *, daily: str | None = None, over_http: bool = False
+) -> tuple[Any, Ledger]:
     ledger = Ledger(store)
     meter = CostMeter(ledger=ledger, prices=PRICES, max_cost=Decimal("0.5"))
+    transport = None if over_http else httpx2.ASGITransport(app=fake)
     client = anthropic.AsyncAnthropic(
         api_key="sk-ant-fake",
-        base_url="http://fake",
-        http_client=httpx2.AsyncClient(transport=httpx2.ASGITransport(app=fake)),
+        base_url=fake_url if over_http else "http://fake",
+        http_client=httpx2.AsyncClient(transport=transport),
         middleware=[GuardAnthropicMiddleware([MeteringHook(meter)])],
         max_retries=0,
     )
@@ -80,6 +84,16 @@ def build(store: Store, fake: FakeClaude, fake_url: str, *, daily: str | None = 
         await client.messages.create(
             model=MODEL, max_tokens=4_000, messages=[{"role": "user", "content": "too dear"}]
         )
+        return {}
+
+    @app.post("/abandon")
+    async def abandon() -> dict[str, Any]:
+        stream = await client.messages.create(
+            model=MODEL, max_tokens=512, stream=True, messages=[{"role": "user", "content": "left open"}]
+        )
+        async for _event in stream:
+            break  # read message_start, then leave the stream open
+        app.state.abandoned = stream
         return {}
 
     @app.post("/sync")
@@ -173,3 +187,24 @@ async def test_sync_client_in_a_worker_thread_is_metered(
     expected = sum(PRICES.cost(MODEL, Usage.from_dict(u)).total for u in response.json()["usages"])
     assert (await ledger.usage("key:caller")).used["usd_day"] == expected
     assert await ledger.outstanding() == 0
+
+
+async def test_a_stream_left_open_is_settled_at_the_end_of_the_request(
+    store: Store, served_fake: tuple[FakeClaude, str], http: Any
+) -> None:
+    fake, url = served_fake
+    release = threading.Event()
+    reply = Reply("a long answer " * 20, usage=UsageOverride(input_tokens=40, output_tokens=300))
+    fake.enqueue(Hold(release, after_deltas=1, timeout=20, reply=reply))
+    app, ledger = build(store, fake, url, over_http=True)
+    try:
+        response = await http(app).post("/abandon")
+        assert response.status_code == 200
+        # what was reported before the app stopped reading: message_start (40 in, 1 out)
+        expected = PRICES.cost(MODEL, Usage(input_tokens=40, output_tokens=1, service_tier="standard")).total
+        assert (await ledger.usage("key:caller")).used["usd_day"] == expected
+        assert await ledger.outstanding() == 0
+    finally:
+        release.set()
+    await app.state.abandoned.response.aclose()
+    assert (await ledger.usage("key:caller")).used["usd_day"] == expected  # settled once only

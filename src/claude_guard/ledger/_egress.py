@@ -165,6 +165,7 @@ class MeteringHook(EgressHook):
             async def settle(usage: Usage, model: str | None) -> None:
                 await self._settle(ctx, metered, usage, model)
 
+            metered.observed = lambda: meter.tracker.usage
             http.stream = _MeteredAsyncStream(http.stream, meter, settle)
         else:
             # A non-streamed answer is one small JSON body: read it (the SDK reuses the bytes) for its usage.

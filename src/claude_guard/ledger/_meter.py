@@ -56,6 +56,8 @@ class Metered:
     settled: bool = False
     cost: Cost | None = None
     usage: Usage = field(default_factory=Usage)
+    observed: Callable[[], Usage] | None = None
+    """Usage seen so far on a stream still being read (settled from it if the request ends first)."""
 
 
 class CostMeter:
@@ -474,8 +476,8 @@ async def _settle_leftovers(ctx: GuardContext, meter: CostMeter) -> None:
     pending: dict[str, Any] = ctx.state.get("ledger_pending") or {}
     for metered in list(pending.values()):
         if isinstance(metered, Metered) and not metered.settled:
-            usage = getattr(metered, "observed_usage", None)
-            await meter.settle_safely(ctx, metered, usage if isinstance(usage, Usage) else Usage())
+            usage = metered.observed() if metered.observed is not None else Usage()
+            await meter.settle_safely(ctx, metered, usage)
     pending.clear()
 
 
