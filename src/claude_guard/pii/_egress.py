@@ -36,6 +36,7 @@ class PIIEgressHook(EgressHook):
 
     Example:
         >>> from claude_guard.egress import GuardAnthropicMiddleware
+        >>> from claude_guard.pii import PIIConfig
         >>> redactor = Redactor(config=PIIConfig(phone_regions=("US",)))
         >>> middleware = GuardAnthropicMiddleware([PIIEgressHook(redactor)])
         >>> redactor.close()
