@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -100,3 +101,9 @@ def private_redis(tmp_path: object) -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.stop()
+
+
+# The audit log's SQLite file (the default with memory:// storage) goes to a temporary directory, never the
+# working tree; subprocesses started by tests inherit it.
+_AUDIT_DIR = tempfile.mkdtemp(prefix="cg-audit-")
+os.environ.setdefault("CLAUDE_GUARD_AUDIT_DB", os.path.join(_AUDIT_DIR, "audit.sqlite3"))

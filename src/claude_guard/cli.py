@@ -15,7 +15,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from . import _cli_keys
+from . import _cli_audit, _cli_keys
+from .audit import configure_telemetry
 from .errors import ConfigurationError
 from .guard import ClaudeGuard
 from .secrets import EnvSecretSource, SecretSource
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     demo.add_argument("--upstream", metavar="URL", help="forward to this Claude API instead of FakeClaude")
     _cli_keys.register(commands)
+    _cli_audit.register(commands)
     return parser
 
 
@@ -50,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args.host, args.port, args.upstream)
         if args.command == "keys":
             return _cli_keys.run(args)
+        if args.command == "audit":
+            return _cli_audit.run(args)
     except ConfigurationError as exc:
         print(f"claude-guard: {exc.message}", file=sys.stderr)
         return 2
@@ -85,6 +89,14 @@ def _demo(host: str, port: int, upstream: str | None, out: TextIO = sys.stdout) 
         else:
             settings = GuardSettings.from_env({**os.environ, "CLAUDE_API_URL": upstream})
             upstream_label = settings.api_url
+        if not (
+            os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+            or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        ):
+            # No collector: spans go to the console (create_app exports to one when it is set).
+            providers = configure_telemetry("claude-guard-demo")
+            if providers is not None:
+                stack.callback(providers.shutdown)
         guard = ClaudeGuard(settings=settings)
         app = create_app(guard)
         demo_keys = asyncio.run(_demo_keys(guard))

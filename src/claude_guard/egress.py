@@ -32,6 +32,10 @@ class EgressHook:
     async def after(self, request: anthropic.APIRequest, response: Any) -> Any:
         return response
 
+    def failed(self, request: anthropic.APIRequest, exc: BaseException) -> None:
+        """The attempt raised instead of answering; must not raise."""
+        return None
+
 
 class _ScrubKeys(logging.Filter):
     """Masks key-shaped strings in a record; the SDK logs per-request headers at DEBUG ("Request options")."""
@@ -80,7 +84,13 @@ class GuardAnthropicMiddleware(anthropic.Middleware):
         ctx = current_context()
         for hook in self.hooks:
             request = await hook.before(request)
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except BaseException as exc:
+            # A failed attempt (connection error, cancellation) still closes what the hooks opened.
+            for hook in self.hooks:
+                hook.failed(request, exc)
+            raise
         if ctx is not None:
             ctx.decide("egress", "called", path=request.url, status=response.status_code)
         for hook in reversed(self.hooks):

@@ -25,11 +25,12 @@ from ._asgi import context_for
 from .context import Principal
 from .errors import ConfigurationError, PermissionDeniedError
 from .keys import authenticate
+from .ratelimit import rate_limit
 
 if TYPE_CHECKING:
     from .guard import ClaudeGuard
 
-__all__ = ["get_guard", "require_profile"]
+__all__ = ["get_guard", "rate_limit", "require_profile"]
 
 
 def get_guard(request: Request) -> ClaudeGuard:

@@ -9,11 +9,13 @@ from typing import Any
 import anthropic
 
 from ._asgi import ASGIApp
+from .audit import AuditLogger, AuditMiddleware, SQLiteAuditSink, TracingHook, traced_proxy
 from .egress import GuardAnthropicMiddleware, UpstreamKeyHook
 from .errors import ConfigurationError, GuardError
 from .keys import APIKeyMiddleware, KeyAuthenticator, KeyStore
 from .logscrub import RegisteringSecretSource, install_log_scrubbing
 from .middleware import RequestLimitsMiddleware, SafeErrorMiddleware
+from .ratelimit import RateLimitConfig, RateLimiter, RateLimitMiddleware
 from .responses import render_error
 from .settings import GuardSettings
 from .store import Store, StoreConfig, store_from_url
@@ -46,6 +48,8 @@ class ClaudeGuard:
         self._upstream = upstream
         self._clients: list[anthropic.AsyncAnthropic] = []
         self._keys: KeyStore | None = None
+        self._rate_limiter: RateLimiter | None = None
+        self._audit: AuditLogger | None = None
         self._authenticator: KeyAuthenticator | None = None
 
     @classmethod
@@ -89,6 +93,24 @@ class ClaudeGuard:
         return self._keys
 
     @property
+    def rate_limiter(self) -> RateLimiter:
+        """The one rate-limit engine shared by the middleware and the ``rate_limit(...)`` dependencies."""
+        if self._rate_limiter is None:
+            self._rate_limiter = RateLimiter(self.store)
+        return self._rate_limiter
+
+    @property
+    def audit(self) -> AuditLogger:
+        """The audit log: a Redis stream with Redis storage, else a SQLite file (``audit_db``)."""
+        if self._audit is None:
+            retention = self.settings.audit_retention_days
+            if self.store.kind == "redis":
+                self._audit = AuditLogger.for_storage(self.store, retention_days=retention)
+            else:
+                self._audit = AuditLogger([SQLiteAuditSink(self.settings.audit_db)], retention_days=retention)
+        return self._audit
+
+    @property
     def authenticator(self) -> KeyAuthenticator:
         if self._authenticator is None:
             s = self.settings
@@ -101,16 +123,18 @@ class ClaudeGuard:
             )
         return self._authenticator
 
-    def messages_proxy(self) -> MessagesProxy:
-        """An ASGI endpoint forwarding Messages API calls upstream (mount it on ``/v1/messages``)."""
-        return MessagesProxy(self.upstream, error_format=self.settings.error_format)
+    def messages_proxy(self) -> ASGIApp:
+        """An ASGI endpoint forwarding Messages API calls upstream (mount it on ``/v1/messages``), each
+        call in a CLIENT span ``chat {model}``."""
+        return traced_proxy(MessagesProxy(self.upstream, error_format=self.settings.error_format))
 
     def middleware(self) -> list[tuple[type[Any], dict[str, Any]]]:
         """Every protection as ``(class, options)``, innermost first (the order ``add_middleware`` wants).
 
-        Outermost first, a request meets: the safe-error boundary, HTTPS enforcement (production only),
-        authentication (before any body is read), request limits (body cap and timeouts, in-flight caps per
-        principal).
+        Outermost first, a request meets: the audit record (it sees the final status of everything inside),
+        the safe-error boundary, HTTPS enforcement (production only), authentication (before any body is
+        read), rate limits and concurrency leases (before any body is read, so a flood costs little), and
+        request limits (body cap and timeouts, in-flight caps per principal).
         """
         s = self.settings
         fmt = {"error_format": s.error_format}
@@ -126,6 +150,16 @@ class ClaudeGuard:
                     **fmt,
                 },
             ),
+            (
+                RateLimitMiddleware,
+                {
+                    "limiter": self.rate_limiter,
+                    "config": RateLimitConfig(
+                        trusted_proxies=s.trusted_proxies, on_store_error=s.rate_limit_on_store_error
+                    ),
+                    **fmt,
+                },
+            ),
             (APIKeyMiddleware, {"authenticator": self.authenticator, **fmt}),
             (
                 HTTPSOnlyMiddleware,
@@ -137,6 +171,8 @@ class ClaudeGuard:
                 },
             ),
             (SafeErrorMiddleware, fmt),
+            # The guard's lifespan (or the Litestar plugin) closes the audit log, so the lifespan passes untouched.
+            (AuditMiddleware, {"logger": self.audit, "flush_on_shutdown": False}),
         ]
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
@@ -192,7 +228,7 @@ class ClaudeGuard:
             api_key="set-per-request-by-claude-guard",
             base_url=self.settings.api_url,
             middleware=[
-                GuardAnthropicMiddleware([UpstreamKeyHook(self.upstream)]),
+                GuardAnthropicMiddleware([TracingHook(), UpstreamKeyHook(self.upstream)]),
                 *kwargs.pop("middleware", []),
             ],
             **kwargs,
@@ -214,6 +250,10 @@ class ClaudeGuard:
         for client in self._clients:
             await client.close()
         self._clients.clear()
+        if self._audit is not None:
+            # Before the store: the Redis sink shares its client, and every queued record must land.
+            await self._audit.aclose()
+            self._audit = None
         if self._upstream is not None:
             await self._upstream.aclose()
             self._upstream = None

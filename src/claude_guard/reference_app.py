@@ -15,8 +15,9 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 from starlette.routing import Route
 
+from .audit import configure_telemetry
 from .egress import guard_error_from_sdk
-from .fastapi import require_profile
+from .fastapi import rate_limit, require_profile
 from .guard import ClaudeGuard
 
 ANALYZE_MODEL = os.environ.get("CLAUDE_GUARD_ANALYZE_MODEL", "claude-haiku-4-5")
@@ -29,6 +30,8 @@ class AnalyzeRequest(BaseModel):
 def create_app(guard: ClaudeGuard | None = None) -> FastAPI:
     """Build the gateway from the environment (or from the ``guard`` given)."""
     guard = guard or ClaudeGuard.from_env()
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        configure_telemetry("claude-guard-gateway", console_when_no_endpoint=False)
     app = FastAPI(title="claude_guard reference gateway", lifespan=guard.lifespan)
 
     # Gateway routes: protected on ingress, then forwarded to CLAUDE_API_URL with the upstream key.
@@ -39,7 +42,10 @@ def create_app(guard: ClaudeGuard | None = None) -> FastAPI:
     # An app-style route: it calls Claude itself through the SDK, protected on egress.
     client = guard.anthropic_client()
 
-    @app.post("/analyze", dependencies=[Depends(require_profile("analysis"))])
+    @app.post(
+        "/analyze",
+        dependencies=[Depends(require_profile("analysis")), Depends(rate_limit("10/minute", name="analyze"))],
+    )
     async def analyze(request: AnalyzeRequest) -> dict[str, Any]:
         try:
             message = await client.messages.create(

@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
@@ -96,6 +96,14 @@ class GuardSettings:
     original scheme); headers from any other peer are ignored."""
     https_redirect: bool = False
     """In production, redirect plain-HTTP GET and HEAD to https instead of refusing them with 403."""
+    rate_limit_on_store_error: Literal["closed", "open"] = "closed"
+    """When the store cannot be reached: refuse with 503 (``closed``) or admit, counted and audited
+    (``open``)."""
+    audit_db: str | None = None
+    """With ``memory://`` storage, the SQLite file of the audit log (``None``: ``CLAUDE_GUARD_AUDIT_DB`` or
+    ``./claude_guard_audit.sqlite3``); with Redis the audit log is a Redis stream."""
+    audit_retention_days: float | None = 90.0
+    """Audit records older than this are purged; ``None`` keeps them."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_url", check_upstream_url(self.api_url))
@@ -123,6 +131,8 @@ class GuardSettings:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError:
                 raise ConfigurationError("CLAUDE_GUARD_TRUSTED_PROXIES must list CIDRs.") from None
+        if self.rate_limit_on_store_error not in ("closed", "open"):
+            raise ConfigurationError("rate_limit_on_store_error must be 'closed' or 'open'.")
         if self.error_format not in ("anthropic", "problem"):
             raise ConfigurationError("error_format must be 'anthropic' or 'problem'.")
 
@@ -156,7 +166,19 @@ class GuardSettings:
                 p.strip() for p in env.get("CLAUDE_GUARD_TRUSTED_PROXIES", "").split(",") if p.strip()
             ),
             https_redirect=env.get("CLAUDE_GUARD_HTTPS_REDIRECT", "").strip().lower() in ("1", "true", "yes"),
+            rate_limit_on_store_error=_choice(
+                env, "CLAUDE_GUARD_RATE_LIMIT_ON_STORE_ERROR", ("closed", "open")
+            ),
+            audit_db=env.get("CLAUDE_GUARD_AUDIT_DB") or None,
+            audit_retention_days=_float(env, "CLAUDE_GUARD_AUDIT_RETENTION_DAYS", 90.0) or None,
         )
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> Any:
+    raw = env.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}.")
+    return raw
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:

@@ -21,19 +21,21 @@ class AuditMiddleware:
     logger's background writer; the request never waits on a sink.
 
     On the ASGI lifespan it flushes the logger before passing on ``lifespan.shutdown.complete``, so records
-    written just before shutdown reach the sinks.
+    written just before shutdown reach the sinks; ``flush_on_shutdown=False`` leaves the lifespan untouched
+    for apps that close the logger themselves (``ClaudeGuard.lifespan`` does).
 
     Example:
         >>> async def app(scope, receive, send): ...
         >>> audited = AuditMiddleware(app, logger=AuditLogger([]))
     """
 
-    def __init__(self, app: ASGIApp, *, logger: AuditLogger) -> None:
+    def __init__(self, app: ASGIApp, *, logger: AuditLogger, flush_on_shutdown: bool = True) -> None:
         self.app = app
         self.logger = logger
+        self.flush_on_shutdown = flush_on_shutdown
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
+        if scope["type"] == "lifespan" and self.flush_on_shutdown:
             await self.app(scope, receive, self._flushing_send(send))
             return
         if scope["type"] != "http":
