@@ -7,7 +7,7 @@ choose. Per code point, in this order:
    hyphen, bidi controls, tag characters), variation selectors, combining grapheme joiner, Hangul fillers
    and control characters other than whitespace;
 2. NFKC (fullwidth, mathematical alphanumerics, circled letters, ligatures → ASCII);
-3. casefold;
+3. capital look-alikes map to Latin (Greek ``Ν`` → n), then casefold;
 4. combining marks are dropped (``ïgnörë`` → ``ignore``) after a canonical decomposition;
 5. the confusable skeleton: Cyrillic, Greek and other look-alikes map to Latin (see ``_confusables``);
 6. whitespace: every horizontal space becomes ``" "``, every line break ``"\\n"``.
@@ -83,17 +83,21 @@ def canonical_char(char: str) -> str:
         return "\n"
     if char.isspace():
         return " "
-    folded = unicodedata.normalize("NFKC", char).casefold()
     out: list[str] = []
-    for piece in unicodedata.normalize("NFD", folded):
-        if unicodedata.combining(piece) or is_invisible(piece):
+    for compatible in unicodedata.normalize("NFKC", char):
+        # Capitals first: Greek Ν looks like N, but its lower case ν looks like v.
+        if compatible in CONFUSABLES:
+            out.append(CONFUSABLES[compatible])
             continue
-        if piece in _LINE_BREAKS:
-            out.append("\n")
-        elif piece.isspace():
-            out.append(" ")
-        else:
-            out.append(CONFUSABLES.get(piece, piece))
+        for piece in unicodedata.normalize("NFD", compatible.casefold()):
+            if unicodedata.combining(piece) or is_invisible(piece):
+                continue
+            if piece in _LINE_BREAKS:
+                out.append("\n")
+            elif piece.isspace():
+                out.append(" ")
+            else:
+                out.append(CONFUSABLES.get(piece, piece))
     return "".join(out)
 
 
@@ -106,12 +110,17 @@ class _CanonicalTable(dict[int, str]):
         return value
 
 
+# Invisible characters that carry meaning in ordinary text, so the sanitizer leaves them (canonicalization
+# still drops them): joiners of emoji sequences and of Persian/Indic words, emoji presentation selectors.
+_MEANINGFUL: Final = frozenset("\u200c\u200d\ufe0e\ufe0f")
+
+
 class _InvisibleTable(dict[int, str | None]):
-    """A ``str.translate`` table that drops invisible characters and keeps everything else."""
+    """A ``str.translate`` table that drops invisible characters (but `_MEANINGFUL`) and keeps the rest."""
 
     def __missing__(self, code: int) -> str | None:
         char = chr(code)
-        value = None if is_invisible(char) else char
+        value = None if is_invisible(char) and char not in _MEANINGFUL else char
         self[code] = value
         return value
 
@@ -120,12 +129,17 @@ class _InvisibleTable(dict[int, str | None]):
 # entry per code point seen), and ``dict`` updates are atomic under the GIL.
 _TABLE: Final = _CanonicalTable()
 _INVISIBLE: Final = _InvisibleTable()
-_SPACES: Final = re.compile(r" {2,}")
-_BREAKS: Final = re.compile(r" ?\n[ \n]*")
+# Each pattern starts with a literal, so ``re`` finds candidates with its fast prefix scan.
+_SPACES: Final = re.compile(r"  +")
+_SPACE_BREAK: Final = re.compile(r" \n")
+_BREAKS: Final = re.compile(r"\n[ \n]+")
+_COLLAPSE: Final = ((_SPACES, " "), (_SPACE_BREAK, "\n"), (_BREAKS, "\n"))
 
 
 def _collapse(text: str) -> str:
-    return _BREAKS.sub("\n", _SPACES.sub(" ", text))
+    for pattern, replacement in _COLLAPSE:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 @dataclass(slots=True)
@@ -173,6 +187,9 @@ def canonicalize(text: str) -> Canonical:
 def strip_invisible(text: str) -> str:
     """``text`` without invisible characters (what the ``sanitize`` mode forwards).
 
+    Zero-width joiners and non-joiners and the emoji presentation selectors stay: emoji sequences and
+    Persian or Indic words need them, and the rules read through them anyway.
+
     Example:
         >>> strip_invisible("ig\\u200bnore\\U000e0041")
         'ignore'
@@ -188,8 +205,8 @@ def _build_offsets(original: str, expected: str) -> list[int]:
         chars.extend(piece)
         offsets.extend([index] * len(piece))
     text = "".join(chars)
-    text, offsets = _sub_with_offsets(text, offsets, _SPACES, " ")
-    text, offsets = _sub_with_offsets(text, offsets, _BREAKS, "\n")
+    for pattern, replacement in _COLLAPSE:
+        text, offsets = _sub_with_offsets(text, offsets, pattern, replacement)
     if text != expected:  # pragma: no cover - the two paths share one table and one pair of patterns
         raise RuntimeError("canonical offset map out of step with the canonical text")
     offsets.append(len(original))

@@ -1,7 +1,7 @@
 """A curated confusables table: characters that look like Latin letters, mapped to those letters.
 
 Scope (deliberately small, reviewed by hand, no network): the lower-case forms (the canonicalizer casefolds
-first) of
+before the lookup, except for the capitals listed at the end, which are looked up first) of
 
 - Cyrillic letters that look like Latin ones (``а е о р с у х і ј ѕ ԁ ԛ ԝ ҽ ӏ``…), including the
   upper-case-only look-alikes whose lower-case form differs in shape (``Н``→``н``→h, ``В``→``в``→b, ``М``,
@@ -42,6 +42,11 @@ _PAIRS: Final = (
     ("ɪ", "i"), ("ᴊ", "j"), ("ᴋ", "k"), ("ʟ", "l"), ("ᴍ", "m"), ("ɴ", "n"), ("ᴏ", "o"), ("ᴘ", "p"),
     ("ʀ", "r"), ("ꜱ", "s"), ("ᴛ", "t"), ("ᴜ", "u"), ("ᴠ", "v"), ("ᴡ", "w"), ("ʏ", "y"), ("ᴢ", "z"),
     ("ı", "i"), ("ȷ", "j"), ("ɑ", "a"), ("ɩ", "i"), ("ɵ", "o"), ("ʋ", "u"),
+    # Capitals whose lower-case form looks different (looked up before casefolding).
+    ("Α", "a"), ("Β", "b"), ("Ε", "e"), ("Ζ", "z"), ("Η", "h"), ("Ι", "i"), ("Κ", "k"), ("Μ", "m"),
+    ("Ν", "n"), ("Ο", "o"), ("Ρ", "p"), ("Τ", "t"), ("Υ", "y"), ("Χ", "x"),
+    ("А", "a"), ("В", "b"), ("Е", "e"), ("Н", "h"), ("І", "i"), ("Ј", "j"), ("К", "k"), ("М", "m"),
+    ("О", "o"), ("Р", "p"), ("С", "c"), ("Ѕ", "s"), ("Т", "t"), ("У", "y"), ("Х", "x"),
     # Punctuation that the rules read.
     ("⁄", "/"), ("∕", "/"), ("꞉", ":"), ("∶", ":"), ("․", "."), ("‚", ","), ("ǀ", "|"), ("∣", "|"),
     ("‹", "<"), ("›", ">"), ("˂", "<"), ("˃", ">"), ("‐", "-"), ("‑", "-"), ("‒", "-"), ("–", "-"),

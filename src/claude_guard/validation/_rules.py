@@ -84,16 +84,26 @@ class Rule:
     """Family of the rule: ``code`` rules are skipped where the route allows code."""
     description: str = ""
     """What the rule catches, for docs and audit readers."""
+    anchors: tuple[str, ...] = ()
+    """Optional speed-up for ``pattern``: literal strings of which every match contains at least one.
+    The pattern then runs only in windows around their occurrences (found with ``re``'s fast literal scan)
+    instead of at every position. Leave empty when unsure: a wrong anchor set misses matches."""
     _compiled: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _anchors: tuple[re.Pattern[str], ...] = field(default=(), init=False, repr=False, compare=False)
+    _width: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.id or not re.fullmatch(r"[a-z0-9_.\-]{1,64}", self.id):
             raise ValueError("a rule id is 1-64 characters of a-z, 0-9, '_', '.' and '-'")
         if (self.pattern is None) == (self.check is None):
             raise ValueError(f"rule {self.id}: give exactly one of pattern and check")
+        if self.anchors and (self.pattern is None or not all(self.anchors)):
+            raise ValueError(f"rule {self.id}: anchors need a pattern and must be non-empty strings")
         if self.pattern is not None:
             pattern_cost(self.pattern)
             object.__setattr__(self, "_compiled", re.compile(self.pattern, re.DOTALL))
+            object.__setattr__(self, "_width", int(_sre.parse(self.pattern).getwidth()[1]))
+            object.__setattr__(self, "_anchors", tuple(re.compile(re.escape(a)) for a in self.anchors))
 
     @property
     def compiled(self) -> re.Pattern[str] | None:
@@ -101,16 +111,62 @@ class Rule:
 
     def find(self, text: str) -> tuple[int, int] | None:
         """The first span of ``text`` (canonical) this rule matches, or ``None``."""
-        if self._compiled is not None:
-            match = self._compiled.search(text)
-            return match.span() if match else None
-        assert self.check is not None
-        found = self.check(text)
-        if isinstance(found, bool):
-            return (0, len(text)) if found else None
-        for start, end in found:
-            return (start, end)
-        return None
+        return self.search(text)[0]
+
+    def search(self, text: str) -> tuple[tuple[int, int] | None, int]:
+        """Like `find`, and also the number of characters the regular expressions were handed."""
+        compiled = self._compiled
+        if compiled is None:
+            assert self.check is not None
+            found = self.check(text)
+            if isinstance(found, bool):
+                return ((0, len(text)) if found else None), len(text)
+            for start, end in found:
+                return (start, end), len(text)
+            return None, len(text)
+        if not self._anchors:
+            match = compiled.search(text)
+            return (match.span() if match else None), len(text)
+        return self._search_anchored(compiled, text)
+
+    def _search_anchored(self, compiled: re.Pattern[str], text: str) -> tuple[tuple[int, int] | None, int]:
+        # Every match contains an anchor, so it lies within ``width`` characters of one. Windows around
+        # the occurrences (merged when they overlap) are searched in order. Each anchor is searched
+        # forward only (its next occurrence is cached), so anchors cost len(anchors) scans of the text
+        # and windows at most one more.
+        width = self._width + 1
+        size = len(text)
+        scanned = 0
+        upcoming: list[int] = []
+        for anchor in self._anchors:
+            match = anchor.search(text)
+            scanned += size
+            upcoming.append(match.start() if match else size)
+
+        def advance(index: int, position: int) -> None:
+            match = self._anchors[index].search(text, position)
+            upcoming[index] = match.start() if match else size
+
+        while True:
+            first = min(upcoming)
+            if first >= size:
+                return None, scanned
+            start = max(0, first - width)
+            reach = first
+            end = min(size, first + width)
+            while True:
+                for index, position in enumerate(upcoming):
+                    if position <= reach:
+                        advance(index, reach + 1)
+                following = min(upcoming)
+                if following >= size or following - width > end:
+                    break
+                reach = following
+                end = min(size, following + width)
+            match = compiled.search(text, start, end)
+            scanned += end - start
+            if match:
+                return match.span(), scanned
 
 
 def pattern_cost(pattern: str) -> int:
@@ -254,6 +310,12 @@ _OVERRIDE_OBJECTS: Final = (
     r"programming|command|orders|context|training|polic)"
 )
 
+
+def _words(pattern: str) -> str:
+    # Words of a phrase may be split by a line break (two content blocks joined), not only by a space.
+    return pattern.replace(" ", r"\s")
+
+
 DEFAULT_RULES: Final[tuple[Rule, ...]] = (
     # The checklist's dangerous patterns.
     Rule(
@@ -277,39 +339,63 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
     # Instruction override.
     Rule(
         id="override.instructions",
-        pattern=_OVERRIDE_VERBS + (_GAP % 25) + _OVERRIDE_QUALIFIERS + (_GAP % 20) + _OVERRIDE_OBJECTS,
+        pattern=_words(
+            _OVERRIDE_VERBS + (_GAP % 25) + _OVERRIDE_QUALIFIERS + (_GAP % 20) + _OVERRIDE_OBJECTS
+        ),
+        anchors=(
+            "ignore",
+            "disregard",
+            "forget",
+            "override",
+            "bypass",
+            "skip",
+            "discard",
+            "abandon",
+            "neglect",
+            "aside",
+            "attention",
+            "follow",
+            "throw",
+            "erase",
+        ),
         category="override",
         description="Ignore/disregard/forget … previous/above/system … instructions/prompt/rules.",
     ),
     Rule(
         id="override.persona",
-        pattern=(
+        pattern=_words(
             r"(?:(?:you are|you're|you will be) now|from now on,? you(?: are| will be)?|act as|"
             r"pretend (?:to be|you are)|roleplay as|role-play as)"
             + (_GAP % 20)
             + r"(?:dan(?![a-z])|unfiltered|unrestricted|uncensored|jailbroken|evil|"
             r"(?:without|no) (?:any )?(?:rules|restrictions|limits|filters|guidelines))"
         ),
+        anchors=("now", "act", "pretend", "role"),
         category="override",
         description="Persona switches to an unrestricted assistant (DAN and the like).",
     ),
     Rule(
         id="override.mode_switch",
-        pattern=(
-            r"(?:(?:enable|enter|activate|switch to|turn on) (?:developer|dan|god|jailbreak|debug) mode|"
-            r"(?:developer|dan|god|jailbreak) mode (?:enabled|activated|on)|do anything now)"
+        pattern=_words(
+            r"(?:(?:enable|enter|activate|switch to|turn on) (?:dan|god|jailbreak) mode|"
+            r"(?:developer|dan|god|jailbreak) mode (?:enabled|activated)|"
+            r"you are (?:now )?in developer mode|"
+            r"do anything now)"
         ),
+        anchors=("mode", "anything"),
         category="override",
         description="Requests to enter a 'developer mode' or 'do anything now'.",
     ),
     Rule(
         id="override.reveal_prompt",
-        pattern=(
+        pattern=_words(
             r"(?:reveal|print|show|repeat|output|display|leak|dump|disclose|expose|write out|tell me)"
-            + (_GAP % 20)
-            + r"(?:system (?:prompt|message)|(?:hidden|secret|initial|original|developer) "
-            r"(?:instructions|prompt)|your (?:instructions|prompt|rules))"
+            + (_GAP % 12)
+            + r"(?:your (?:system prompt|system message|instructions|prompt|rules|hidden instructions)|"
+            r"(?:the|this) (?:hidden|secret|initial|original) (?:instructions|prompt|system prompt)|"
+            r"the system prompt (?:above|verbatim|word for word))"
         ),
+        anchors=("your", "hidden", "secret", "initial", "original", "system"),
         category="override",
         description="Requests to reveal the system prompt or hidden instructions.",
     ),
@@ -326,14 +412,16 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
     Rule(
         id="markers.llama",
         pattern=r"\[/?inst\]|<</?sys>>",
+        anchors=("inst]", "sys>>"),
         category="markers",
         description="Llama 2 [INST] and <<SYS>> markers.",
     ),
     Rule(
         id="markers.turns",
-        pattern=r"(?:^|\n) ?(?:human|assistant) ?:",
+        pattern=r"(?:^|\n|[.!?\"] ?) ?(?:human|assistant) ?:",
+        anchors=("human", "assistant"),
         category="markers",
-        description="Human:/Assistant: turns at the start of a line (the text-completion format).",
+        description="Human:/Assistant: turns starting a line or a sentence (the text-completion format).",
     ),
     # Exfiltration links.
     Rule(
@@ -346,14 +434,14 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
         id="exfil.html_resource",
         pattern=(
             r"<(?:img|image|iframe|frame|script|embed|object|source|video|audio|link|input)(?![a-z])"
-            r"[^>]{0,200}?(?:src|href|data|srcset|action|poster) ?= ?[\"']?(?:https?:)?//[^\s\"'<>?]{1,200}\?"
+            r"[^>]{0,100}?(?:src|href|data|srcset|action|poster) ?= ?[\"']?(?:https?:)?//[^\s\"'<>?]{1,200}\?"
         ),
         category="exfil",
         description="An HTML element that loads a URL carrying a query string.",
     ),
     Rule(
         id="exfil.url_placeholder",
-        pattern=r"//[^\s?<>()]{1,200}\?(?:[^\s<>()]{0,200}?[&])?[a-z0-9_\-]{1,30}=(?:\{|\[|%7b|%5b|\$\{|<)",
+        pattern=r"//[^\s?<>()]{1,200}\?(?:[^\s<>()]{0,100}?[&])?[a-z0-9_\-]{1,30}=(?:\{|\[|%7b|%5b|\$\{|<)",
         category="exfil",
         description="A URL whose query value is a template placeholder to be filled with conversation data.",
     ),

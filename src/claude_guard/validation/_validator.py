@@ -206,7 +206,7 @@ class WorkMeter:
 
 _BASE64_RUN: Final = re.compile(r"[A-Za-z0-9+/=_\-]{16,}")
 _HEX_RUN: Final = re.compile(r"[0-9A-Fa-fx\\]{16,}")
-_SPACED_HEX_RUN: Final = re.compile(r"[0-9A-Fa-f: ]{24,}")
+_SPACED_HEX_RUN: Final = re.compile(r"[0-9A-Fa-f: ]{23,}")
 _PERCENT_RUN: Final = re.compile(r"[A-Za-z0-9%._~+\-!*'(),;/?:@&=]{12,}")
 _ENTITY_RUN: Final = re.compile(r"[&#xX0-9a-fA-F;]{12,}")
 _TAG_RUN: Final = re.compile("[\U000e0020-\U000e007e]{4,}")
@@ -275,10 +275,64 @@ def _decode_entities(run: str) -> str | None:
 _DECODERS: Final[tuple[tuple[str, re.Pattern[str], Callable[[str], str | None]], ...]] = (
     ("base64", _BASE64_RUN, _decode_base64),
     ("hex", _HEX_RUN, _decode_hex),
-    ("hex", _SPACED_HEX_RUN, _decode_spaced_hex),
     ("percent", _PERCENT_RUN, _decode_percent),
     ("entities", _ENTITY_RUN, _decode_entities),
 )
+
+
+class _MaskTable(dict[int, str]):
+    """Maps a character to ``hit`` when it belongs to ``chars``, else to ``miss``: a ``str.translate``
+    table that turns run-finding into a literal search (``re``'s fast prefix scan) instead of a character
+    class tried at every position."""
+
+    def __init__(self, chars: str, hit: str, miss: str, extra: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self.miss = miss
+        for code in range(128):
+            self[code] = hit if chr(code) in chars else miss
+        for char, value in (extra or {}).items():
+            self[ord(char)] = value
+
+    def __missing__(self, code: int) -> str:
+        return self.miss
+
+
+# Every character any decoder's run may hold; a long run of them is where decoders look.
+_RUN_MASK: Final = _MaskTable(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-%.~!*'(),;:@&#\\?", "a", " "
+)
+_SPACED_HEX_MASK: Final = _MaskTable("0123456789ABCDEFabcdef", "h", "x", {" ": "s", ":": "s"})
+_SPACED_HEX_START: Final = re.compile("hhs" * 7 + "hh")
+_TAG_CHAR: Final = re.compile("[\U000e0020-\U000e007e]")
+
+
+def _encoded_runs(stripped: str, minimum: int) -> Iterator[tuple[str, int, str]]:
+    """``(decoder name, start in stripped, decoded text)`` for every encoded run worth rescanning."""
+    mask = stripped.translate(_RUN_MASK)
+    long_run = re.compile("a" * minimum)
+    position = 0
+    while match := long_run.search(mask, position):
+        start = match.start()
+        end = mask.find(" ", match.end())
+        end = len(mask) if end < 0 else end
+        run = stripped[start:end]
+        for name, finder, decoder in _DECODERS:
+            for found in finder.finditer(run):
+                if found.end() - found.start() >= minimum:
+                    decoded = decoder(found.group())
+                    if decoded is not None:
+                        yield name, start + found.start(), decoded
+        position = end
+    hex_mask = stripped.translate(_SPACED_HEX_MASK)
+    position = 0
+    while match := _SPACED_HEX_START.search(hex_mask, position):
+        end = hex_mask.find("x", match.end())
+        end = len(hex_mask) if end < 0 else end
+        for found in _SPACED_HEX_RUN.finditer(stripped, match.start(), end):
+            decoded = _decode_spaced_hex(found.group())
+            if decoded is not None:
+                yield "hex", found.start(), decoded
+        position = end
 
 
 def _decode_tags(run: str) -> str | None:
@@ -476,37 +530,32 @@ def _scan_text(
             child_offsets = invisible_offsets(raw)
         return child_offsets[run_start], child_offsets[run_end]
 
-    minimum = scan.config.min_encoded_length
-    for name, finder, decoder in _DECODERS:
-        meter.scan(f"decode.{name}", len(stripped))
-        for match in finder.finditer(stripped):
-            if match.end() - match.start() < minimum:
-                continue
-            decoded = decoder(match.group())
-            if decoded is None or scan.budget < len(decoded):
-                continue
-            scan.budget -= len(decoded)
-            meter.decoded_chars += len(decoded)
-            child_layer = name if layer == "text" else f"{layer}>{name}"
-            _scan_text(
-                scan,
-                decoded,
-                strip_invisible(decoded),
-                depth=depth + 1,
-                layer=child_layer,
-                span=where(match.start(), match.end()),
-            )
-    if raw and max(raw) >= "\U000e0020":
+    meter.scan("decode.runs", 2 * len(stripped))
+    for name, run_start, decoded in _encoded_runs(stripped, scan.config.min_encoded_length):
+        if scan.budget < len(decoded):
+            continue
+        scan.budget -= len(decoded)
+        meter.decoded_chars += len(decoded)
+        child_layer = name if layer == "text" else f"{layer}>{name}"
+        _scan_text(
+            scan,
+            decoded,
+            strip_invisible(decoded),
+            depth=depth + 1,
+            layer=child_layer,
+            span=where(run_start, run_start + 1),
+        )
+    if not raw.isascii() and _TAG_CHAR.search(raw):
         meter.scan("decode.tags", len(raw))
         for match in _TAG_RUN.finditer(raw):
-            decoded = _decode_tags(match.group())
-            if decoded is None or scan.budget < len(decoded):
+            smuggled = _decode_tags(match.group())
+            if smuggled is None or scan.budget < len(smuggled):
                 continue
-            scan.budget -= len(decoded)
-            meter.decoded_chars += len(decoded)
+            scan.budget -= len(smuggled)
+            meter.decoded_chars += len(smuggled)
             child_layer = "tags" if layer == "text" else f"{layer}>tags"
             scan_span = span if span is not None else (match.start(), match.end())
-            _scan_text(scan, decoded, decoded, depth=depth + 1, layer=child_layer, span=scan_span)
+            _scan_text(scan, smuggled, smuggled, depth=depth + 1, layer=child_layer, span=scan_span)
 
 
 def _first_difference(a: str, b: str) -> int:
