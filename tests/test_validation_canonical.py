@@ -27,8 +27,20 @@ from claude_guard.validation._canonical import canonical_char, is_invisible
         ("STRASSE ß", "strasse ss"),
     ],
     ids=[
-        "case", "zero-width", "tag-char", "cyrillic", "greek", "fullwidth", "math", "small-caps",
-        "diacritics", "spaces", "line-breaks", "fullwidth-upper", "fullwidth-chatml", "casefold",
+        "case",
+        "zero-width",
+        "tag-char",
+        "cyrillic",
+        "greek",
+        "fullwidth",
+        "math",
+        "small-caps",
+        "diacritics",
+        "spaces",
+        "line-breaks",
+        "fullwidth-upper",
+        "fullwidth-chatml",
+        "casefold",
     ],
 )
 def test_canonical_forms(original: str, expected: str) -> None:
