@@ -207,7 +207,7 @@ class WorkMeter:
 _BASE64_RUN: Final = re.compile(r"[A-Za-z0-9+/=_\-]{16,}")
 _HEX_RUN: Final = re.compile(r"[0-9A-Fa-fx\\]{16,}")
 _SPACED_HEX_RUN: Final = re.compile(r"[0-9A-Fa-f: ]{23,}")
-_PERCENT_RUN: Final = re.compile(r"[A-Za-z0-9%._~+\-!*'(),;/?:@&=]{12,}")
+_PERCENT_RUN: Final = re.compile(r"[A-Za-z0-9%._~+\-!*'(),;/:@&=]{12,}")
 _ENTITY_RUN: Final = re.compile(r"[&#xX0-9a-fA-F;]{12,}")
 _TAG_RUN: Final = re.compile("[\U000e0020-\U000e007e]{4,}")
 _HEX_PAIR: Final = re.compile(r"[0-9A-Fa-f]{2}")
@@ -280,40 +280,39 @@ _DECODERS: Final[tuple[tuple[str, re.Pattern[str], Callable[[str], str | None]],
 )
 
 
-class _MaskTable(dict[int, str]):
-    """Maps a character to ``hit`` when it belongs to ``chars``, else to ``miss``: a ``str.translate``
-    table that turns run-finding into a literal search (``re``'s fast prefix scan) instead of a character
-    class tried at every position."""
+def _mask(chars: str, hit: bytes, miss: bytes, extra: Mapping[str, bytes] | None = None) -> bytes:
+    """A ``bytes.translate`` table: bytes of ``chars`` → ``hit``, the rest → ``miss``.
 
-    def __init__(self, chars: str, hit: str, miss: str, extra: Mapping[str, str] | None = None) -> None:
-        super().__init__()
-        self.miss = miss
-        for code in range(128):
-            self[code] = hit if chr(code) in chars else miss
-        for char, value in (extra or {}).items():
-            self[ord(char)] = value
-
-    def __missing__(self, code: int) -> str:
-        return self.miss
+    Run finding works on ``text.encode("ascii", "replace")`` (one byte per character, every non-ASCII
+    character a ``?``) translated through such a table, so it becomes a literal search (``re``'s fast
+    prefix scan) instead of a character class tried at every position.
+    """
+    table = bytearray(miss * 256)
+    for char in chars:
+        table[ord(char)] = hit[0]
+    for char, value in (extra or {}).items():
+        table[ord(char)] = value[0]
+    return bytes(table)
 
 
-# Every character any decoder's run may hold; a long run of them is where decoders look.
-_RUN_MASK: Final = _MaskTable(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-%.~!*'(),;:@&#\\?", "a", " "
+# Every character any decoder's run may hold (not "?", which stands for non-ASCII in the mask).
+_RUN_MASK: Final = _mask(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-%.~!*'(),;:@&#\\", b"a", b" "
 )
-_SPACED_HEX_MASK: Final = _MaskTable("0123456789ABCDEFabcdef", "h", "x", {" ": "s", ":": "s"})
-_SPACED_HEX_START: Final = re.compile("hhs" * 7 + "hh")
+_SPACED_HEX_MASK: Final = _mask("0123456789ABCDEFabcdef", b"h", b"x", {" ": b"s", ":": b"s"})
+_SPACED_HEX_START: Final = re.compile(b"hhs" * 7 + b"hh")
 _TAG_CHAR: Final = re.compile("[\U000e0020-\U000e007e]")
 
 
 def _encoded_runs(stripped: str, minimum: int) -> Iterator[tuple[str, int, str]]:
     """``(decoder name, start in stripped, decoded text)`` for every encoded run worth rescanning."""
-    mask = stripped.translate(_RUN_MASK)
-    long_run = re.compile("a" * minimum)
+    ascii_bytes = stripped.encode("ascii", "replace")
+    mask = ascii_bytes.translate(_RUN_MASK)
+    long_run = re.compile(b"a" * minimum)
     position = 0
     while match := long_run.search(mask, position):
         start = match.start()
-        end = mask.find(" ", match.end())
+        end = mask.find(b" ", match.end())
         end = len(mask) if end < 0 else end
         run = stripped[start:end]
         for name, finder, decoder in _DECODERS:
@@ -323,10 +322,10 @@ def _encoded_runs(stripped: str, minimum: int) -> Iterator[tuple[str, int, str]]
                     if decoded is not None:
                         yield name, start + found.start(), decoded
         position = end
-    hex_mask = stripped.translate(_SPACED_HEX_MASK)
+    hex_mask = ascii_bytes.translate(_SPACED_HEX_MASK)
     position = 0
     while match := _SPACED_HEX_START.search(hex_mask, position):
-        end = hex_mask.find("x", match.end())
+        end = hex_mask.find(b"x", match.end())
         end = len(hex_mask) if end < 0 else end
         for found in _SPACED_HEX_RUN.finditer(stripped, match.start(), end):
             decoded = _decode_spaced_hex(found.group())
