@@ -28,7 +28,7 @@ from claude_guard.messages import Usage
 from claude_guard.pricing import PriceTable
 from claude_guard.profiles import Budgets, Profile
 from claude_guard.store import Store
-from claude_guard.testing import FakeClaude, Hold, Reply, UsageOverride, serve
+from claude_guard.testing import DropConnection, FakeClaude, Hold, Reply, UsageOverride, serve
 
 PRICES = PriceTable.load(environ={})
 MODEL = "claude-haiku-4-5"
@@ -85,6 +85,16 @@ def build(
             model=MODEL, max_tokens=4_000, messages=[{"role": "user", "content": "too dear"}]
         )
         return {}
+
+    @app.post("/dropped")
+    async def dropped() -> dict[str, Any]:
+        try:
+            await client.messages.create(
+                model=MODEL, max_tokens=512, messages=[{"role": "user", "content": "connection drops"}]
+            )
+        except anthropic.APIConnectionError:
+            return {"dropped": True}
+        return {"dropped": False}
 
     @app.post("/abandon")
     async def abandon() -> dict[str, Any]:
@@ -208,3 +218,15 @@ async def test_a_stream_left_open_is_settled_at_the_end_of_the_request(
         release.set()
     await app.state.abandoned.response.aclose()
     assert (await ledger.usage("key:caller")).used["usd_day"] == expected  # settled once only
+
+
+async def test_a_failed_attempt_releases_its_reservation(
+    store: Store, served_fake: tuple[FakeClaude, str], http: Any
+) -> None:
+    fake, url = served_fake
+    fake.enqueue(DropConnection())
+    app, ledger = build(store, fake, url)
+    response = await http(app).post("/dropped")
+    assert response.json() == {"dropped": True}
+    assert (await ledger.usage("key:caller")).used["usd_day"] == 0
+    assert await ledger.outstanding() == 0

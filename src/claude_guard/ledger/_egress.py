@@ -23,7 +23,7 @@ import httpx2
 from ..context import GuardContext, current_context
 from ..egress import EgressHook
 from ..messages import SSEError, SSEParser, StreamUsage, Usage, usage_from_response
-from ._meter import CostMeter, Metered
+from ._meter import CostMeter, Metered, _background
 
 __all__ = ["MeteringHook", "SyncMeteringMiddleware"]
 
@@ -179,12 +179,25 @@ class MeteringHook(EgressHook):
             await self._settle(ctx, metered, usage, model if isinstance(model, str) else None)
         return response
 
-    async def failed(self, request: anthropic.APIRequest, exc: BaseException) -> None:
-        """The attempt raised (connection error, timeout): release the reservation."""
+    def failed(self, request: anthropic.APIRequest, exc: BaseException) -> None:
+        """The attempt raised (connection error, timeout, cancellation): release its reservation.
+
+        Called synchronously and must not raise, so the settlement runs as a task on the loop (and, should
+        it not get to run, at the end of the request or by expiry).
+        """
         stack = _pending.get()
-        if stack:
-            _pending.set(stack[:-1])
-            await self._settle(current_context(), stack[-1], Usage(), None)
+        if not stack:
+            return
+        _pending.set(stack[:-1])
+        metered = stack[-1]
+        try:
+            task = asyncio.get_running_loop().create_task(
+                self._settle(current_context(), metered, Usage(), None)
+            )
+        except RuntimeError:
+            return
+        _background.add(task)
+        task.add_done_callback(_background.discard)
 
     async def _settle(
         self, ctx: GuardContext | None, metered: Metered, usage: Usage, model: str | None
