@@ -174,7 +174,8 @@ async def test_four_processes_never_overspend_a_shared_budget(
     try:
         usage = await ledger.usage("key:shared-key")
         # every admitted request settled exactly once, with exactly its reported usage
-        print(f"admitted {len(admitted)}, refused {REQUESTS - len(admitted)}, settled ${usage.used['usd_day']}")
+        settled = usage.used["usd_day"]
+        print(f"admitted {len(admitted)}, refused {REQUESTS - len(admitted)}, settled ${settled}")
         assert usage.used["usd_day"] == sum(admitted)
         assert usage.used["usd_day"] <= DAILY_USD
         assert await ledger.outstanding() == 0
