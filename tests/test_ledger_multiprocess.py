@@ -63,7 +63,7 @@ def upstream() -> Iterator[tuple[FakeClaude, str]]:
                 "answer " * rng.randint(1, 20),
                 usage=UsageOverride(
                     input_tokens=rng.randint(5, 60),
-                    output_tokens=rng.randint(50, MAX_TOKENS),
+                    output_tokens=rng.randint(20, 400),
                     cache_read_input_tokens=rng.choice([0, 0, 40]),
                     ephemeral_5m_input_tokens=rng.choice([0, 0, 10]),
                     ephemeral_1h_input_tokens=rng.choice([0, 5]),
@@ -132,6 +132,9 @@ def gateways(upstream: tuple[FakeClaude, str], redis_url: str, key_prefix: str) 
 
 
 async def _one(client: httpx.AsyncClient, url: str, n: int) -> tuple[int, Decimal]:
+    # Arrivals spread over about a second, so settlements free budget for later requests while others
+    # are in flight: admissions race refunds, not just each other.
+    await asyncio.sleep(random.Random(n).uniform(0, 1.0))
     stream = n % 3 == 0
     body = {
         "model": MODEL,
@@ -167,7 +170,7 @@ async def test_four_processes_never_overspend_a_shared_budget(
     statuses = [status for status, _ in results]
     assert set(statuses) <= {200, 402}, statuses
     admitted = [cost for status, cost in results if status == 200]
-    assert 1 <= len(admitted) < REQUESTS
+    assert 5 <= len(admitted) < REQUESTS
     # the worst case (about $0.0051) fits the budget only a few times over
     store = store_from_url(redis_url, config=StoreConfig(prefix=key_prefix))
     ledger = Ledger(store)
