@@ -107,3 +107,13 @@ def private_redis(tmp_path: object) -> Iterator[PrivateRedis]:
 # working tree; subprocesses started by tests inherit it.
 _AUDIT_DIR = tempfile.mkdtemp(prefix="cg-audit-")
 os.environ.setdefault("CLAUDE_GUARD_AUDIT_DB", os.path.join(_AUDIT_DIR, "audit.sqlite3"))
+
+
+@pytest.fixture(autouse=True)
+def _no_log_scrubbing_between_tests() -> Iterator[None]:
+    """A guarded app installs the process-wide log scrubbing filter when it starts; take it off after each
+    test so no test sees another's logging setup."""
+    yield
+    from claude_guard.logscrub import uninstall_log_scrubbing
+
+    uninstall_log_scrubbing()

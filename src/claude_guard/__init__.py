@@ -10,25 +10,41 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .audit import AuditLogger, AuditMiddleware
     from .context import GuardContext, Principal, current_context
     from .errors import GuardError
     from .guard import ClaudeGuard
     from .keys import APIKeyMiddleware
+    from .ledger import CostMeterMiddleware, Ledger
     from .middleware import RequestLimitsMiddleware, RouteLimits, SafeErrorMiddleware
+    from .pii import PIIRedactionMiddleware
+    from .pricing import PriceTable
     from .profiles import Profile
+    from .ratelimit import RateLimitMiddleware
     from .secrets import Secret
     from .settings import GuardSettings
+    from .transport import HTTPSOnlyMiddleware
     from .upstream import MessagesProxy, UpstreamClient
+    from .validation import PromptValidationMiddleware
 
 __all__ = [
     "APIKeyMiddleware",
+    "AuditLogger",
+    "AuditMiddleware",
     "ClaudeGuard",
+    "CostMeterMiddleware",
     "GuardContext",
     "GuardError",
     "GuardSettings",
+    "HTTPSOnlyMiddleware",
+    "Ledger",
     "MessagesProxy",
+    "PIIRedactionMiddleware",
+    "PriceTable",
     "Principal",
     "Profile",
+    "PromptValidationMiddleware",
+    "RateLimitMiddleware",
     "RequestLimitsMiddleware",
     "RouteLimits",
     "SafeErrorMiddleware",
@@ -41,13 +57,22 @@ __version__ = "0.1.0.dev0"
 
 _WHERE = {
     "APIKeyMiddleware": "keys",
+    "AuditLogger": "audit",
+    "AuditMiddleware": "audit",
     "ClaudeGuard": "guard",
+    "CostMeterMiddleware": "ledger",
     "GuardContext": "context",
     "GuardError": "errors",
     "GuardSettings": "settings",
+    "HTTPSOnlyMiddleware": "transport",
+    "Ledger": "ledger",
     "MessagesProxy": "upstream",
+    "PIIRedactionMiddleware": "pii",
+    "PriceTable": "pricing",
     "Principal": "context",
     "Profile": "profiles",
+    "PromptValidationMiddleware": "validation",
+    "RateLimitMiddleware": "ratelimit",
     "RequestLimitsMiddleware": "middleware",
     "RouteLimits": "middleware",
     "SafeErrorMiddleware": "middleware",

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from .context import SCOPE_KEY, GuardContext
-from .errors import RequestTooLargeError
+from .errors import RequestTooLargeError, UnsupportedMediaTypeError
 
 __all__ = [
     "ASGIApp",
@@ -23,6 +23,7 @@ __all__ = [
     "header",
     "read_body",
     "replay_receive",
+    "rewrite_body",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -46,6 +47,13 @@ def header(scope: Scope, name: bytes) -> bytes | None:
         if key.lower() == name:
             return bytes(value)
     return None
+
+
+def require_json(scope: Scope) -> None:
+    """Refuse (415) a body that is not declared ``application/json``: Messages routes take nothing else."""
+    content_type = (header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
+    if content_type != b"application/json":
+        raise UnsupportedMediaTypeError()
 
 
 def client_host(scope: Scope) -> str | None:
@@ -101,15 +109,21 @@ async def read_body(receive: Receive, scope: Scope, *, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-def replay_receive(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that hands out the captured body once and then defers to the original one."""
+def replay_receive(body: bytes | Callable[[], bytes], receive: Receive) -> Receive:
+    """A ``receive`` that hands out the body once and then defers to the original one.
+
+    ``body`` may be a function, read at the first call: ``ensure_body`` passes one that returns the
+    context's current body, so a protection that rewrites the request (``rewrite_body``) needs no receive of
+    its own.
+    """
     sent = False
 
     async def replay() -> Message:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            data = body() if callable(body) else body
+            return {"type": "http.request", "body": data, "more_body": False}
         return await receive()
 
     return replay
@@ -124,7 +138,19 @@ async def ensure_body(ctx: GuardContext, scope: Scope, receive: Receive) -> Rece
         return receive
     limit = ctx.max_body_bytes if ctx.max_body_bytes is not None else DEFAULT_MAX_BODY_BYTES
     ctx.body = await read_body(receive, scope, limit=limit)
-    return replay_receive(ctx.body, receive)
+    return replay_receive(lambda: ctx.body or b"", receive)
+
+
+def rewrite_body(ctx: GuardContext, scope: Scope, value: Any) -> Scope:
+    """Replace the request's JSON body (a sanitized or redacted prompt) for everything further in.
+
+    The replaying ``receive`` hands out the new body; the returned scope carries its ``Content-Length``.
+    """
+    ctx.set_json(value)
+    assert ctx.body is not None
+    headers = [(k, v) for k, v in scope.get("headers", ()) if k.lower() != b"content-length"]
+    headers.append((b"content-length", str(len(ctx.body)).encode()))
+    return {**scope, "headers": headers}
 
 
 def observe_send(send: Send, observer: Callable[[Message], None]) -> Send:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from . import _cli_audit, _cli_keys
+from . import _cli_audit, _cli_budget, _cli_keys
 from .audit import configure_telemetry
 from .errors import ConfigurationError
 from .guard import ClaudeGuard
@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--upstream", metavar="URL", help="forward to this Claude API instead of FakeClaude")
     _cli_keys.register(commands)
     _cli_audit.register(commands)
+    _cli_budget.register(commands)
     return parser
 
 
@@ -54,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cli_keys.run(args)
         if args.command == "audit":
             return _cli_audit.run(args)
+        if args.command in ("prices", "budget"):
+            return _cli_budget.run(args)
     except ConfigurationError as exc:
         print(f"claude-guard: {exc.message}", file=sys.stderr)
         return 2

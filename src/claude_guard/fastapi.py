@@ -25,12 +25,14 @@ from ._asgi import context_for
 from .context import Principal
 from .errors import ConfigurationError, PermissionDeniedError
 from .keys import authenticate
+from .ledger import max_cost
 from .ratelimit import rate_limit
+from .validation import validated_messages
 
 if TYPE_CHECKING:
     from .guard import ClaudeGuard
 
-__all__ = ["get_guard", "rate_limit", "require_profile"]
+__all__ = ["get_guard", "max_cost", "rate_limit", "require_profile", "validated_messages"]
 
 
 def get_guard(request: Request) -> ClaudeGuard:

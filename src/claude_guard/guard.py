@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,19 +13,43 @@ import anthropic
 
 from ._asgi import ASGIApp
 from .audit import AuditLogger, AuditMiddleware, SQLiteAuditSink, TracingHook, traced_proxy
-from .egress import GuardAnthropicMiddleware, UpstreamKeyHook
+from .egress import EgressHook, GuardAnthropicMiddleware, UpstreamKeyHook
 from .errors import ConfigurationError, GuardError
 from .keys import APIKeyMiddleware, KeyAuthenticator, KeyStore
+from .ledger import CostMeter, CostMeterMiddleware, Ledger, MeteringHook
 from .logscrub import RegisteringSecretSource, install_log_scrubbing
 from .middleware import RequestLimitsMiddleware, SafeErrorMiddleware
+from .pii import PIIConfig, PIIEgressHook, PIIEngine, PIIRedactionMiddleware, Redactor
+from .pricing import PriceTable
 from .ratelimit import RateLimitConfig, RateLimiter, RateLimitMiddleware
 from .responses import render_error
 from .settings import GuardSettings
 from .store import Store, StoreConfig, store_from_url
 from .transport import HTTPSOnlyMiddleware
 from .upstream import MessagesProxy, UpstreamClient
+from .validation import PromptValidationMiddleware
 
 __all__ = ["ClaudeGuard"]
+
+logger = logging.getLogger("claude_guard")
+
+# Presidio engines are costly to build (about a second) and hold a worker pool: one per distinct analysis
+# configuration serves every guard of the process. Keys and vaults stay per guard (in its Redactor).
+_ENGINES: dict[str, PIIEngine] = {}
+
+
+def _engine_for(config: PIIConfig) -> PIIEngine:
+    shape = repr(dataclasses.replace(config, hmac_key=None))
+    engine = _ENGINES.get(shape)
+    if engine is None:
+        engine = _ENGINES[shape] = PIIEngine(config)
+    return engine
+
+
+def pii_extra_installed() -> bool:
+    return importlib.util.find_spec("presidio_analyzer") is not None and (
+        importlib.util.find_spec("spacy") is not None
+    )
 
 
 class ClaudeGuard:
@@ -51,6 +78,11 @@ class ClaudeGuard:
         self._rate_limiter: RateLimiter | None = None
         self._audit: AuditLogger | None = None
         self._authenticator: KeyAuthenticator | None = None
+        self._redactor: Redactor | None = None
+        self._prices: PriceTable | None = None
+        self._ledger: Ledger | None = None
+        self._cost_meter: CostMeter | None = None
+        self._pii_checked = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ClaudeGuard:
@@ -100,6 +132,30 @@ class ClaudeGuard:
         return self._rate_limiter
 
     @property
+    def prices(self) -> PriceTable:
+        """The price table: the packaged one with ``CLAUDE_GUARD_PRICES_FILE`` over it."""
+        if self._prices is None:
+            self._prices = PriceTable.load()
+        return self._prices
+
+    @property
+    def ledger(self) -> Ledger:
+        """Token and dollar budgets: reservations and settlements in the store."""
+        if self._ledger is None:
+            self._ledger = Ledger(self.store)
+        return self._ledger
+
+    @property
+    def cost_meter(self) -> CostMeter:
+        """Prices, the per-request maximum cost and the ledger, shared by the middleware, ``max_cost(...)``
+        and the egress hook."""
+        if self._cost_meter is None:
+            self._cost_meter = CostMeter(
+                ledger=self.ledger, prices=self.prices, max_cost=self.settings.max_cost
+            )
+        return self._cost_meter
+
+    @property
     def audit(self) -> AuditLogger:
         """The audit log: a Redis stream with Redis storage, else a SQLite file (``audit_db``)."""
         if self._audit is None:
@@ -123,6 +179,32 @@ class ClaudeGuard:
             )
         return self._authenticator
 
+    @property
+    def pii_redactor(self) -> Redactor | None:
+        """The PII redactor shared by the middleware, the dependency and the egress hook; ``None`` when PII
+        redaction is off (or ``auto`` without the ``pii`` extra)."""
+        if not self._pii_checked:
+            self._pii_checked = True
+            mode = self.settings.pii
+            if mode != "off":
+                if not pii_extra_installed():
+                    if mode == "on":
+                        raise ConfigurationError(
+                            "CLAUDE_GUARD_PII=on needs the pii extra: pip install 'claude-guard[pii]'"
+                        )
+                    logger.warning(
+                        "claude_guard: PII redaction is off: the pii extra is not installed "
+                        "(pip install 'claude-guard[pii]', or set CLAUDE_GUARD_PII=off to silence this)"
+                    )
+                else:
+                    key = self.settings.pii_key
+                    self._redactor = Redactor(
+                        engine=_engine_for(self.settings.pii_config or PIIConfig()),
+                        store=self.store,
+                        hmac_key=key.get_secret_value() if key is not None else None,
+                    )
+        return self._redactor
+
     def messages_proxy(self) -> ASGIApp:
         """An ASGI endpoint forwarding Messages API calls upstream (mount it on ``/v1/messages``), each
         call in a CLIENT span ``chat {model}``."""
@@ -134,11 +216,21 @@ class ClaudeGuard:
         Outermost first, a request meets: the audit record (it sees the final status of everything inside),
         the safe-error boundary, HTTPS enforcement (production only), authentication (before any body is
         read), rate limits and concurrency leases (before any body is read, so a flood costs little), and
-        request limits (body cap and timeouts, in-flight caps per principal).
+        request limits (body cap and timeouts, in-flight caps per principal), prompt validation (schema,
+        limits, the profile's model and tool allow-lists, injection rules, on the original text), the cost
+        meter (maximum cost per request, budget reservation, settlement from the upstream's usage), and PII
+        redaction (the costliest step, so floods and refused requests never reach it; the response is
+        restored on its way out, after the meter has read the usage).
         """
         s = self.settings
         fmt = {"error_format": s.error_format}
+        inner: list[tuple[type[Any], dict[str, Any]]] = []
+        if self.pii_redactor is not None:
+            inner.append((PIIRedactionMiddleware, {"redactor": self.pii_redactor, **fmt}))
+        inner.append((CostMeterMiddleware, {"meter": self.cost_meter, **fmt}))
+        inner.append((PromptValidationMiddleware, {"config": s.validation, **fmt}))
         return [
+            *inner,
             (
                 RequestLimitsMiddleware,
                 {
@@ -171,7 +263,7 @@ class ClaudeGuard:
                 },
             ),
             (SafeErrorMiddleware, fmt),
-            # The guard's lifespan (or the Litestar plugin) closes the audit log, so the lifespan passes untouched.
+            # The guard's lifespan (or the Litestar plugin) closes the audit log; the lifespan passes as is.
             (AuditMiddleware, {"logger": self.audit, "flush_on_shutdown": False}),
         ]
 
@@ -212,8 +304,11 @@ class ClaudeGuard:
         return Response(rendered.body, status_code=rendered.status, headers=rendered.headers)
 
     def anthropic_middleware(self) -> GuardAnthropicMiddleware:
-        """The egress hook: ``AsyncAnthropic(middleware=[guard.anthropic_middleware()])``."""
-        return GuardAnthropicMiddleware()
+        """The egress hook for a client you build yourself: ``AsyncAnthropic(middleware=[...])``.
+
+        It meters, traces, redacts and sets the upstream key like ``anthropic_client()``'s does.
+        """
+        return GuardAnthropicMiddleware(self._egress_hooks())
 
     def anthropic_client(self, **kwargs: Any) -> anthropic.AsyncAnthropic:
         """An ``anthropic.AsyncAnthropic`` for app routes, closed with the guard.
@@ -228,13 +323,25 @@ class ClaudeGuard:
             api_key="set-per-request-by-claude-guard",
             base_url=self.settings.api_url,
             middleware=[
-                GuardAnthropicMiddleware([TracingHook(), UpstreamKeyHook(self.upstream)]),
+                GuardAnthropicMiddleware(self._egress_hooks()),
                 *kwargs.pop("middleware", []),
             ],
             **kwargs,
         )
         self._clients.append(client)
         return client
+
+    def _egress_hooks(self) -> list[EgressHook]:
+        # ``before`` runs in this order and ``after`` in reverse: the span opens first and closes last; PII
+        # is redacted before the call and restored after the cost meter has read the usage.
+        # The meter comes first: a call over budget is refused before anything else happens.
+        hooks: list[EgressHook] = [MeteringHook(self.cost_meter), TracingHook()]
+        if self.settings.api_key_source is not None or self._upstream is not None:
+            # Without a configured upstream key, a client built by the app keeps its own key.
+            hooks.append(UpstreamKeyHook(self.upstream))
+        if self.pii_redactor is not None:
+            hooks.append(PIIEgressHook(self.pii_redactor))
+        return hooks
 
     @asynccontextmanager
     async def lifespan(self, app: Any = None) -> AsyncIterator[None]:

@@ -8,6 +8,7 @@ works from an installed wheel. Configuration comes from the environment; see doc
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from typing import Any
 
 import anthropic
@@ -16,9 +17,11 @@ from pydantic import BaseModel, Field
 from starlette.routing import Route
 
 from .audit import configure_telemetry
+from .context import current_context
 from .egress import guard_error_from_sdk
-from .fastapi import rate_limit, require_profile
+from .fastapi import max_cost, rate_limit, require_profile
 from .guard import ClaudeGuard
+from .validation import validate_task_description
 
 ANALYZE_MODEL = os.environ.get("CLAUDE_GUARD_ANALYZE_MODEL", "claude-haiku-4-5")
 
@@ -44,19 +47,26 @@ def create_app(guard: ClaudeGuard | None = None) -> FastAPI:
 
     @app.post(
         "/analyze",
-        dependencies=[Depends(require_profile("analysis")), Depends(rate_limit("10/minute", name="analyze"))],
+        dependencies=[
+            Depends(require_profile("analysis")),
+            Depends(rate_limit("10/minute", name="analyze")),
+            Depends(max_cost(5.0)),
+        ],
     )
     async def analyze(request: AnalyzeRequest) -> dict[str, Any]:
         try:
             message = await client.messages.create(
                 model=ANALYZE_MODEL,
                 max_tokens=1024,
-                messages=[{"role": "user", "content": request.task}],
+                messages=[{"role": "user", "content": validate_task_description(request.task)}],
             )
         except anthropic.APIError as exc:
             raise guard_error_from_sdk(exc) from None
         text = "".join(block.text for block in message.content if block.type == "text")
-        return {"result": text, "usage": message.usage.model_dump(exclude_none=True)}
+        ctx = current_context()
+        cost = ctx.state.get("cost_usd", Decimal(0)) if ctx is not None else Decimal(0)
+        # A string keeps the exact Decimal the ledger settled.
+        return {"result": text, "cost_usd": str(cost), "usage": message.usage.model_dump(exclude_none=True)}
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

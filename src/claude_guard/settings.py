@@ -19,10 +19,12 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .pii._config import PIIConfig
 from .profiles import Profile, load_profiles
 from .responses import ErrorFormat
 from .secret_providers import source_from_env
-from .secrets import SecretSource
+from .secrets import Secret, SecretSource
+from .validation import ValidationConfig
 
 _KEY_VARIABLES = ("CLAUDE_API_KEY", "CLAUDE_API_KEY_FILE", "CLAUDE_API_KEY_SOURCE")
 
@@ -104,6 +106,16 @@ class GuardSettings:
     ``./claude_guard_audit.sqlite3``); with Redis the audit log is a Redis stream."""
     audit_retention_days: float | None = 90.0
     """Audit records older than this are purged; ``None`` keeps them."""
+    validation: ValidationConfig | None = None
+    """Prompt validation rules and limits for Messages routes; ``None`` for the defaults."""
+    pii: Literal["auto", "on", "off"] = "auto"
+    """PII redaction: ``on`` (the ``pii`` extra must be installed), ``off``, or ``auto`` (on when the extra is
+    installed, with a warning at start-up when it is not)."""
+    pii_config: PIIConfig | None = None
+    """Entities, operators, thresholds and pool of the PII engine; ``None`` for the defaults."""
+    pii_key: Secret | None = field(default=None, repr=False)
+    """The HMAC key of PII placeholders; give every replica the same one so a conversation keeps its
+    placeholders across replicas and restarts (``None``: a random key per process)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_url", check_upstream_url(self.api_url))
@@ -131,6 +143,8 @@ class GuardSettings:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError:
                 raise ConfigurationError("CLAUDE_GUARD_TRUSTED_PROXIES must list CIDRs.") from None
+        if self.pii not in ("auto", "on", "off"):
+            raise ConfigurationError("CLAUDE_GUARD_PII must be auto, on or off.")
         if self.rate_limit_on_store_error not in ("closed", "open"):
             raise ConfigurationError("rate_limit_on_store_error must be 'closed' or 'open'.")
         if self.error_format not in ("anthropic", "problem"):
@@ -171,6 +185,10 @@ class GuardSettings:
             ),
             audit_db=env.get("CLAUDE_GUARD_AUDIT_DB") or None,
             audit_retention_days=_float(env, "CLAUDE_GUARD_AUDIT_RETENTION_DAYS", 90.0) or None,
+            pii=_choice(env, "CLAUDE_GUARD_PII", ("auto", "on", "off")),
+            pii_key=Secret(env["CLAUDE_GUARD_PII_KEY"].strip())
+            if env.get("CLAUDE_GUARD_PII_KEY", "").strip()
+            else None,
         )
 
 

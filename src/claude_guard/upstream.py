@@ -16,12 +16,11 @@ from typing import Any
 
 import httpx
 
-from ._asgi import ClientDisconnected, Receive, Scope, Send, context_for, ensure_body, header
+from ._asgi import ClientDisconnected, Receive, Scope, Send, context_for, ensure_body, require_json
 from .context import GuardContext
 from .errors import (
     BadRequestError,
     GuardError,
-    UnsupportedMediaTypeError,
     UpstreamError,
     UpstreamTimeoutError,
 )
@@ -153,9 +152,7 @@ class MessagesProxy:
     async def _forward(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("method") != "POST":
             raise BadRequestError("Only POST is supported here.", code="method")
-        content_type = (header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
-        if content_type != b"application/json":
-            raise UnsupportedMediaTypeError()
+        require_json(scope)
         receive = await ensure_body(ctx, scope, receive)
         payload = ctx.json()
         if not isinstance(payload, dict):

@@ -103,7 +103,7 @@ class PIIConfig:
     """Character used by the ``mask`` operator."""
     mask_keep: int = 4
     """Trailing characters the ``mask`` operator leaves visible."""
-    hmac_key: bytes | str | None = None
+    hmac_key: bytes | str | None = field(default=None, repr=False)
     """Key for placeholders and the ``hash`` operator. Set it (the same on every replica) so placeholders
     stay stable across processes and restarts; ``None`` draws a random key per process."""
     strip_invisible: bool = True

@@ -6,7 +6,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from .._asgi import ASGIApp, Message, Receive, Scope, Send, context_for, ensure_body, replay_receive
+from .._asgi import ASGIApp, Message, Receive, Scope, Send, context_for, ensure_body, rewrite_body
 from ..context import GuardContext
 from ..errors import InvalidJSONError
 from ..middleware import GuardMiddleware
@@ -29,22 +29,6 @@ def principal_of(ctx: GuardContext | None) -> str:
     if ctx is not None and ctx.principal is not None:
         return ctx.principal.key_id
     return "anonymous"
-
-
-def _skip_first_body(receive: Receive) -> Receive:
-    """A ``receive`` that drops the first body message (the original body a replay would hand out)."""
-    skipped = False
-
-    async def skipping() -> Message:
-        nonlocal skipped
-        message = await receive()
-        if not skipped and message["type"] == "http.request":
-            skipped = True
-            if not message.get("more_body", False):
-                return await receive()
-        return message
-
-    return skipping
 
 
 class PIIRedactionMiddleware(GuardMiddleware):
@@ -92,19 +76,10 @@ class PIIRedactionMiddleware(GuardMiddleware):
         result = await self.redactor.redact(body, principal=principal_of(ctx), ctx=ctx)
         ctx.state[STATE_KEY] = result
         if result.changed:
-            ctx.set_json(result.body)
-            assert ctx.body is not None
-            receive = replay_receive(ctx.body, _skip_first_body(receive))
-            scope = _with_content_length(scope, len(ctx.body))
+            scope = rewrite_body(ctx, scope, result.body)
         if result.mapping:
             send = _RestoringSend(result, send)
         await self.app(scope, receive, send)
-
-
-def _with_content_length(scope: Scope, length: int) -> Scope:
-    headers = [(k, v) for k, v in scope.get("headers", ()) if k.lower() != b"content-length"]
-    headers.append((b"content-length", str(length).encode()))
-    return {**scope, "headers": headers}
 
 
 class _RestoringSend:

@@ -102,12 +102,14 @@ class Redactor:
         *,
         config: PIIConfig | None = None,
         store: Store | None = None,
+        hmac_key: bytes | str | None = None,
     ) -> None:
+        """``hmac_key`` overrides the config's, so one engine can serve redactors with different keys."""
         if engine is not None and config is not None and engine.config is not config:
             raise ValueError("pass either engine= or config=, not both")
         self.engine = engine if engine is not None else PIIEngine(config)
         self.config = self.engine.config
-        key = self.config.hmac_key
+        key = hmac_key if hmac_key is not None else self.config.hmac_key
         if key is None:
             key = secrets.token_bytes(32)
         self._key = key.encode() if isinstance(key, str) else bytes(key)

@@ -9,7 +9,7 @@ import fnmatch
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from .._asgi import ASGIApp, Message, Receive, Scope, Send, ensure_body
+from .._asgi import ASGIApp, Receive, Scope, Send, ensure_body, require_json, rewrite_body
 from ..context import SCOPE_KEY, GuardContext, current_context
 from ..errors import BadRequestError, GuardError, InvalidJSONError
 from ..middleware import GuardMiddleware
@@ -65,24 +65,6 @@ def _run(
     return result
 
 
-def _replace_body(body: bytes, receive: Receive) -> Receive:
-    # ``receive`` replays the body as it was captured; hand out the rewritten body instead, once, and drop
-    # the stale replay so a later ``receive()`` (waiting for a disconnect) never sees the old prompt.
-    sent = False
-
-    async def replaced() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            stale = await receive()
-            if stale["type"] == "http.disconnect":
-                return stale
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replaced
-
-
 class PromptValidationMiddleware(GuardMiddleware):
     """Validates ``POST`` requests to Messages routes: schema, limits, allow-lists and rules.
 
@@ -136,6 +118,7 @@ class PromptValidationMiddleware(GuardMiddleware):
         if validator is None:
             await self.app(scope, receive, send)
             return
+        require_json(scope)
         receive = await ensure_body(ctx, scope, receive)
         try:
             body = ctx.json()
@@ -144,9 +127,7 @@ class PromptValidationMiddleware(GuardMiddleware):
             raise
         result = _run(validator, ctx, body, count_tokens=ctx.path.endswith("/count_tokens"))
         if result.sanitized:
-            ctx.set_json(dict(result.body))
-            assert ctx.body is not None
-            receive = _replace_body(ctx.body, receive)
+            scope = rewrite_body(ctx, scope, dict(result.body))
         await self.app(scope, receive, send)
 
 
