@@ -50,5 +50,6 @@ def gateway() -> Any:
         api_key_source=EnvSecretSource("BENCH_UPSTREAM_KEY"),
         api_url=os.environ["BENCH_UPSTREAM_URL"],
         keys_file=os.environ["CLAUDE_GUARD_KEYS_FILE"],
+        pii=os.environ.get("CLAUDE_GUARD_PII", "auto"),  # type: ignore[arg-type]
     )
     return create_app(ClaudeGuard(settings=settings))

@@ -51,16 +51,19 @@ async def in_process(keys_file: str) -> dict[str, Stats]:
         key_source=source,
         client=httpx.AsyncClient(transport=httpx.ASGITransport(app=fake)),
     )
-    guard = ClaudeGuard(
-        settings=GuardSettings(api_key_source=source, api_url="http://127.0.0.1:1"),
-        store=MemoryStore(),
-        upstream=upstream,
-    )
-    key = (await guard.keys.create(profile="admin", environment="development")).key
+    store = MemoryStore()  # one store, so one key works for both gateways
+
+    def guard(pii: str) -> ClaudeGuard:
+        settings = GuardSettings(api_key_source=source, api_url="http://127.0.0.1:1", pii=pii)  # type: ignore[arg-type]
+        return ClaudeGuard(settings=settings, store=store, upstream=upstream)
+
+    full, no_pii = guard("on"), guard("off")
+    key = (await full.keys.create(profile="admin", environment="development")).key
     clients = {
         "bare Starlette": asgi_client(bare()),
         "FakeClaude alone": asgi_client(fake),
-        "gateway → FakeClaude": asgi_client(create_app(guard)),
+        "gateway → FakeClaude, every protection": asgi_client(create_app(full)),
+        "gateway → FakeClaude, PII off": asgi_client(create_app(no_pii)),
     }
     headers = {"x-api-key": key, "anthropic-version": "2023-06-01"}
     fake_headers = {"x-api-key": UPSTREAM_KEY}
@@ -79,16 +82,20 @@ async def in_process(keys_file: str) -> dict[str, Stats]:
 
 
 async def over_servers(keys_file: str, key: str) -> dict[str, Stats]:
-    env = {"BENCH_UPSTREAM_KEY": UPSTREAM_KEY}
+    env = {
+        "BENCH_UPSTREAM_KEY": UPSTREAM_KEY,
+        "CLAUDE_GUARD_AUDIT_DB": os.path.join(os.path.dirname(keys_file), "audit.sqlite3"),
+    }
     fake = ServerProcess("apps:fake", env)
     bare_server = ServerProcess("apps:bare", env)
     fake.wait("/")
-    gateway = ServerProcess(
-        "apps:gateway", {**env, "BENCH_UPSTREAM_URL": fake.url, "CLAUDE_GUARD_KEYS_FILE": keys_file}
-    )
+    gw_env = {**env, "BENCH_UPSTREAM_URL": fake.url, "CLAUDE_GUARD_KEYS_FILE": keys_file}
+    gateway = ServerProcess("apps:gateway", {**gw_env, "CLAUDE_GUARD_PII": "on"})
+    gateway_no_pii = ServerProcess("apps:gateway", {**gw_env, "CLAUDE_GUARD_PII": "off"})
     try:
         bare_server.wait()
         gateway.wait()
+        gateway_no_pii.wait()
         async with httpx.AsyncClient() as client:
 
             def call(url: str, h: dict[str, str]) -> object:
@@ -102,12 +109,13 @@ async def over_servers(keys_file: str, key: str) -> dict[str, Stats]:
                 {
                     "bare Starlette": call(bare_server.url, {}),
                     "FakeClaude alone": call(fake.url, {"x-api-key": UPSTREAM_KEY}),
-                    "gateway → FakeClaude": call(gateway.url, {"x-api-key": key}),
+                    "gateway → FakeClaude, every protection": call(gateway.url, {"x-api-key": key}),
+                    "gateway → FakeClaude, PII off": call(gateway_no_pii.url, {"x-api-key": key}),
                 },  # type: ignore[dict-item]
                 n=N // 2,
             )
     finally:
-        for server in (gateway, bare_server, fake):
+        for server in (gateway, gateway_no_pii, bare_server, fake):
             server.stop()
 
 
@@ -126,10 +134,15 @@ async def main() -> str:
         [
             "## Gateway pass-through",
             "",
-            "A non-streamed Messages request (`POST /v1/messages`, 5-word prompt) to an unguarded Starlette "
-            "app that parses the body and answers a fixed message, to FakeClaude alone, and through the "
-            "reference gateway (authentication, request limits, safe errors, forwarding) to FakeClaude. "
-            "'Added' is the gateway's median minus FakeClaude's.",
+            "A non-streamed Messages request (`POST /v1/messages`, one-word prompt) to an unguarded "
+            "Starlette app that parses the body and answers a fixed message, to FakeClaude alone, and "
+            "through the reference gateway to FakeClaude: audit record and span, safe errors, key check, "
+            "rate limits, request limits, prompt validation, cost meter (estimate, reservation, "
+            "settlement), PII redaction and restoration, forwarding; once with every protection and once "
+            "with PII off. 'Added' is the gateway's median minus FakeClaude's. In-process, both hops "
+            "(client → gateway → FakeClaude) go through httpx's ASGITransport, which costs about as much "
+            "again as the app it drives; over servers, the gateway's own loopback hop to FakeClaude is "
+            "part of what it adds.",
             "",
             "In-process (httpx ASGITransport, the gateway's upstream client also in-process), "
             f"{N} requests per row:",

@@ -22,6 +22,14 @@ DOC = HERE.parent / "docs" / "benchmarks.md"
 sys.path.insert(0, str(HERE))
 from _harness import machine  # noqa: E402
 
+TITLES = {
+    "gateway": "Gateway pass-through",
+    "ledger": "Cost meter: reserve and settle",
+    "pii": "PII redaction",
+    "ratelimit": "Rate limits",
+    "validation": "Prompt validation",
+}
+
 INTRO = """# Benchmarks
 
 Run them all with `.venv/bin/python bench/run.py` (or name some: `bench/run.py gateway ratelimit`); each
@@ -65,7 +73,10 @@ def main(argv: list[str]) -> int:
             failed.append(name)
             continue
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
-        old[name] = f"{result.stdout.strip()}\n\n_Measured {stamp} on {machine()}._\n\n"
+        text = result.stdout.strip()
+        if not text.startswith("## "):
+            text = f"## {TITLES.get(name, name)}\n\n{text}"
+        old[name] = f"{text}\n\n_Measured {stamp} on {machine()}._\n\n"
     body = "".join(f"<!-- bench:{name} -->\n{old[name]}<!-- /bench:{name} -->\n" for name in sorted(old))
     DOC.write_text(INTRO + "\n" + body, encoding="utf-8")
     print(f"wrote {DOC}", file=sys.stderr)
