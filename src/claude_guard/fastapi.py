@@ -23,8 +23,8 @@ from starlette.requests import Request
 
 from ._asgi import context_for
 from .context import Principal
-from .errors import ConfigurationError, PermissionDeniedError
-from .keys import authenticate
+from .errors import ConfigurationError
+from .keys import require_profiles
 from .ledger import max_cost
 from .ratelimit import rate_limit
 from .validation import validated_messages
@@ -51,19 +51,11 @@ def require_profile(*profiles: str, allow_admin: bool = True) -> Callable[[Reque
     """
     if not profiles:
         raise ValueError("require_profile needs at least one profile name")
-    allowed = frozenset(profiles) | ({"admin"} if allow_admin else frozenset())
+    names = tuple(profiles)
 
     async def dependency(request: Request) -> Principal:
         guard = get_guard(request)
         ctx = context_for(request.scope)
-        await authenticate(ctx, request.scope, guard.authenticator)
-        principal = ctx.principal
-        assert principal is not None
-        if principal.profile not in allowed:
-            ctx.decide("auth", "denied", code="profile")
-            raise PermissionDeniedError(
-                f"This route needs the {' or '.join(sorted(profiles))} profile.", code="profile"
-            )
-        return principal
+        return await require_profiles(ctx, request.scope, guard.authenticator, names, allow_admin=allow_admin)
 
     return dependency

@@ -390,6 +390,27 @@ async def authenticate(ctx: GuardContext, scope: Scope, authenticator: KeyAuthen
     return check
 
 
+async def require_profiles(
+    ctx: GuardContext,
+    scope: Scope,
+    authenticator: KeyAuthenticator,
+    profiles: Sequence[str],
+    *,
+    allow_admin: bool,
+) -> Principal:
+    """Authenticate (unless done) and require one of ``profiles`` (or ``admin``); the framework faces'
+    ``require_profile`` dependencies are this."""
+    await authenticate(ctx, scope, authenticator)
+    principal = ctx.principal
+    assert principal is not None
+    if principal.profile not in profiles and not (allow_admin and principal.profile == "admin"):
+        ctx.decide("auth", "denied", code="profile")
+        raise PermissionDeniedError(
+            f"This route needs the {' or '.join(sorted(profiles))} profile.", code="profile"
+        )
+    return principal
+
+
 class APIKeyMiddleware(GuardMiddleware):
     """Authenticates every HTTP request (except ``exempt_paths``) with a client key.
 

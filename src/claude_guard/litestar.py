@@ -22,11 +22,11 @@ from litestar.config.app import AppConfig
 from litestar.middleware import DefineMiddleware
 from litestar.plugins import InitPluginProtocol
 
-from ._asgi import context_for
+from ._asgi import Scope, context_for
 from .context import Principal
-from .errors import ConfigurationError, GuardError, PermissionDeniedError
+from .errors import ConfigurationError, GuardError
 from .guard import ClaudeGuard
-from .keys import authenticate
+from .keys import require_profiles
 from .logscrub import install_log_scrubbing
 from .responses import render_error
 
@@ -80,19 +80,12 @@ def require_profile(
     middleware did, requires one of ``profiles`` (or ``admin``) and returns the ``Principal``."""
     if not profiles:
         raise ValueError("require_profile needs at least one profile name")
-    allowed = frozenset(profiles) | ({"admin"} if allow_admin else frozenset())
+    names = tuple(profiles)
 
     async def dependency(request: Request[Any, Any, Any]) -> Principal:
         guard = get_guard(request)
-        ctx = context_for(request.scope)  # type: ignore[arg-type]
-        await authenticate(ctx, request.scope, guard.authenticator)  # type: ignore[arg-type]
-        principal = ctx.principal
-        assert principal is not None
-        if principal.profile not in allowed:
-            ctx.decide("auth", "denied", code="profile")
-            raise PermissionDeniedError(
-                f"This route needs the {' or '.join(sorted(profiles))} profile.", code="profile"
-            )
-        return principal
+        scope: Scope = request.scope  # type: ignore[assignment]
+        ctx = context_for(scope)
+        return await require_profiles(ctx, scope, guard.authenticator, names, allow_admin=allow_admin)
 
     return dependency

@@ -31,7 +31,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import os
@@ -46,7 +45,14 @@ import httpx
 
 from .errors import ConfigurationError, UpstreamError
 from .logscrub import register
-from .secrets import EnvSecretSource, FileSecretSource, Secret, SecretSource, upstream_key_source
+from .secrets import (
+    EnvSecretSource,
+    FileSecretSource,
+    Secret,
+    SecretSource,
+    check_https_url,
+    upstream_key_source,
+)
 
 __all__ = [
     "AWSCredentials",
@@ -79,26 +85,6 @@ class SecretSourceError(UpstreamError):
 
     def __str__(self) -> str:
         return self.detail
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_url(url: str, what: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"{what} must be an absolute http(s) URL.")
-    if parts.username or parts.password:
-        raise ConfigurationError(f"{what} must not carry credentials.")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigurationError(f"{what} must use https unless its host is loopback.")
-    return url.rstrip("/")
 
 
 class _CachedSource:
@@ -336,7 +322,7 @@ class AWSSecretsManagerSource(_CachedSource):
             or env.get("AWS_ENDPOINT_URL")
             or f"https://secretsmanager.{self.region}.amazonaws.com"
         )
-        self.endpoint_url = _check_url(endpoint.strip(), "The AWS Secrets Manager endpoint")
+        self.endpoint_url = check_https_url(endpoint.strip(), "The AWS Secrets Manager endpoint")
         self.field = field
         self.version_stage = version_stage
         if credentials is None:
@@ -455,7 +441,7 @@ class VaultKVSource(_CachedSource):
             raise ConfigurationError("Vault: the secret path and the mount must not be empty.")
         if not field:
             raise ConfigurationError(f"Vault secret {self.path!r}: the field must not be empty.")
-        self.url = _check_url(url.strip(), "VAULT_ADDR")
+        self.url = check_https_url(url.strip(), "VAULT_ADDR")
         self.name = f"vault:{self.mount}/{self.path}"
         self.field = field
         self.namespace = namespace.strip() if namespace and namespace.strip() else None

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import ipaddress
 import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 
@@ -28,6 +30,8 @@ __all__ = [
     "FileSecretSource",
     "Secret",
     "SecretSource",
+    "check_https_url",
+    "is_loopback",
     "scrub",
     "upstream_key_source",
 ]
@@ -184,3 +188,31 @@ def scrub(text: str, known: Iterable[Secret] = ()) -> str:
         if value:
             text = text.replace(value, _MASK)
     return _KEY_SHAPES.sub(_MASK, text)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (``localhost``, ``127.0.0.0/8``, ``::1``)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_https_url(url: str, what: str) -> str:
+    """``url`` without a trailing slash if it is https (or http on a loopback host) and carries no
+    credentials; else a ``ConfigurationError`` naming ``what``.
+
+    Example:
+        >>> check_https_url("http://127.0.0.1:8080/", "CLAUDE_API_URL")
+        'http://127.0.0.1:8080'
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"{what} must be an absolute http(s) URL.")
+    if parts.username or parts.password:
+        raise ConfigurationError(f"{what} must not carry credentials.")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigurationError(f"{what} must use https unless its host is loopback.")
+    return url.rstrip("/")

@@ -23,7 +23,7 @@ from .pii._config import PIIConfig
 from .profiles import Profile, load_profiles
 from .responses import ErrorFormat
 from .secret_providers import source_from_env
-from .secrets import Secret, SecretSource
+from .secrets import Secret, SecretSource, check_https_url
 from .validation import ValidationConfig
 
 _KEY_VARIABLES = ("CLAUDE_API_KEY", "CLAUDE_API_KEY_FILE", "CLAUDE_API_KEY_SOURCE")
@@ -35,25 +35,9 @@ ENVIRONMENTS: tuple[Environment, ...] = ("development", "staging", "production")
 _STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+cluster", "redis+sentinel", "valkey", "valkeys")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_upstream_url(url: str) -> str:
     """Return ``url`` without a trailing slash if it is https, or http on a loopback host; else raise."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError("CLAUDE_API_URL must be an absolute http(s) URL.")
-    if parts.username or parts.password:
-        raise ConfigurationError("CLAUDE_API_URL must not carry credentials.")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigurationError("CLAUDE_API_URL must use https unless its host is loopback.")
-    return url.rstrip("/")
+    return check_https_url(url, "CLAUDE_API_URL")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
