@@ -152,6 +152,8 @@ def _check_upstream_saw_only_the_upstream_key(gateway: Gateway, *client_keys: st
     recorded = gateway.fake.last
     assert recorded.headers["x-api-key"] == CANARY
     assert "authorization" not in recorded.headers
+    # relayed byte for byte, so it must come uncompressed
+    assert recorded.headers["accept-encoding"] == "identity"
     for key in client_keys:
         assert key not in json.dumps(recorded.headers)
         assert key.encode() not in recorded.body

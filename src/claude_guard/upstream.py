@@ -97,7 +97,14 @@ class UpstreamClient:
     ) -> httpx.Response:
         """Send one request upstream and return the response with its body not yet read (streamed)."""
         key = await self.key()
-        request_headers = {**headers, "x-api-key": key.get_secret_value(), "content-type": "application/json"}
+        request_headers = {
+            **headers,
+            "x-api-key": key.get_secret_value(),
+            "content-type": "application/json",
+            # The answer is relayed byte for byte (and read by the meter and the PII restorer): it must not
+            # arrive compressed.
+            "accept-encoding": "identity",
+        }
         request_headers.setdefault("anthropic-version", ANTHROPIC_VERSION)
         request = self._client.build_request(
             "POST",
