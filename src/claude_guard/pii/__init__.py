@@ -6,14 +6,25 @@
   ``mask``, ``redact``, ``hash``, ``block``); the principal-scoped vault in the store.
 - `PIIRedactionMiddleware` and `pii_redaction` (ingress), `PIIEgressHook` (the SDK path).
 - `StreamRestorer`: placeholders restored in text split anywhere, with a hold-back shorter than a placeholder.
+- `OutputScanner`, `TextScanner`, `SSEOutputScanner`: optional scanning of the model's output for PII it wrote
+  itself (``PIIConfig.output_scan``), reported or redacted, with a bounded hold-back on streams.
 """
 
 from __future__ import annotations
 
-from ._config import DEFAULT_ENTITIES, NER_ENTITIES, SECRET_ENTITIES, Operator, PIIConfig, PIIPattern
+from ._config import (
+    DEFAULT_ENTITIES,
+    NER_ENTITIES,
+    SECRET_ENTITIES,
+    Operator,
+    OutputScan,
+    PIIConfig,
+    PIIPattern,
+)
 from ._egress import PIIEgressHook
 from ._engine import AnalysisUnavailableError, Finding, PIIEngine
 from ._middleware import PIIRedactionMiddleware, pii_redaction, principal_of
+from ._output import OutputScanner, SSEOutputScanner, TextScanner
 from ._redact import PIIBlockedError, PIIUnavailableError, Redaction, Redactor
 from ._restore import PLACEHOLDER, SSERestorer, StreamRestorer
 from ._vault import PIIVault
@@ -26,6 +37,8 @@ __all__ = [
     "AnalysisUnavailableError",
     "Finding",
     "Operator",
+    "OutputScan",
+    "OutputScanner",
     "PIIBlockedError",
     "PIIConfig",
     "PIIEgressHook",
@@ -36,8 +49,10 @@ __all__ = [
     "PIIVault",
     "Redaction",
     "Redactor",
+    "SSEOutputScanner",
     "SSERestorer",
     "StreamRestorer",
+    "TextScanner",
     "pii_redaction",
     "principal_of",
 ]

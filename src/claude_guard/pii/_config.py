@@ -12,12 +12,14 @@ __all__ = [
     "SECRET_ENTITIES",
     "FailurePolicy",
     "Operator",
+    "OutputScan",
     "PIIConfig",
     "PIIPattern",
 ]
 
 Operator = Literal["placeholder", "mask", "redact", "hash", "block"]
 FailurePolicy = Literal["closed", "open"]
+OutputScan = Literal["off", "report", "redact"]
 
 SECRET_ENTITIES: tuple[str, ...] = (
     "ANTHROPIC_API_KEY",
@@ -125,12 +127,28 @@ class PIIConfig:
     on_failure: FailurePolicy = "closed"
     """``closed``: a timed-out, overloaded or failed analysis refuses the request (503); ``open``: the
     request goes on unredacted and the decision says so."""
+    output_scan: OutputScan = "off"
+    """Scan what the model writes (text, tool input; JSON and streamed) for PII and secrets that were not
+    placeholders of the request: ``report`` records their counts (``ctx.decide("pii", "output_found")``)
+    and changes nothing; ``redact`` also replaces each with ``<ENTITY_TYPE>`` (irreversible, no vault
+    entry) before the caller sees it."""
+    output_hold: int = 128
+    """Streamed output scanning: characters of each content block kept back behind the model so an entity
+    is seen whole before it is released. Text is analysed in windows of about twice this, cut at whitespace;
+    with ``redact``, the caller lags the model by ``output_hold`` to ``2 × output_hold`` characters plus one
+    analysis (``8 × output_hold`` in a run without whitespace)."""
 
     def __post_init__(self) -> None:
         if self.workers <= 0 or self.max_pending <= 0:
             raise ValueError("workers and max_pending must be positive")
         if self.timeout <= 0 or self.vault_ttl <= 0 or self.vault_max_entries <= 0:
             raise ValueError("timeout, vault_ttl and vault_max_entries must be positive")
+        if self.executor not in ("thread", "process"):
+            raise ValueError("executor must be 'thread' or 'process'")
+        if self.output_scan not in ("off", "report", "redact"):
+            raise ValueError("output_scan must be 'off', 'report' or 'redact'")
+        if self.output_hold < 16:
+            raise ValueError("output_hold must be at least 16 characters")
         if not 0 <= self.score_threshold <= 1:
             raise ValueError("score_threshold must be between 0 and 1")
         if len(self.mask_char) != 1 or self.mask_keep < 0:

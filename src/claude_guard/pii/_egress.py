@@ -10,9 +10,10 @@ from typing import Any
 import anthropic
 import httpx2
 
-from ..context import current_context
+from ..context import GuardContext, current_context
 from ..egress import EgressHook
 from ._middleware import STATE_KEY, principal_of
+from ._output import OutputScanner, SSEOutputScanner
 from ._redact import Redaction, Redactor
 from ._restore import SSERestorer, restore_message
 
@@ -64,24 +65,33 @@ class PIIEgressHook(EgressHook):
     async def after(self, request: anthropic.APIRequest, response: Any) -> Any:
         result = _attempt.get()
         _attempt.set(None)
-        if result is None or not result.mapping:
+        if result is None:
+            return response
+        scanner = self.redactor.output_scanner()
+        if not result.mapping and scanner is None:
             return response
         http = getattr(response, "http_response", None)
         if not isinstance(http, httpx2.Response) or not http.is_success:
             return response
+        ctx = current_context()
         content_type = http.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "text/event-stream":
-            _restore_stream(http, result)
+            _restore_stream(http, result, scanner, ctx)
         elif content_type == "application/json":
             raw = await http.aread()
             try:
-                restored = json.dumps(
-                    restore_message(json.loads(raw), result.mapping),
-                    ensure_ascii=False,
-                    separators=(",", ":"),
-                ).encode()
+                message = json.loads(raw)
             except ValueError:
                 return response
+            if scanner is not None:
+                try:
+                    # Before restoring: the request's own values are placeholders here, never "new".
+                    message = await scanner.scan_message(message)
+                finally:
+                    scanner.record(ctx)
+            restored = json.dumps(
+                restore_message(message, result.mapping), ensure_ascii=False, separators=(",", ":")
+            ).encode()
             http._content = restored
             http.stream = httpx2.ByteStream(restored)
             http.headers.pop("content-encoding", None)
@@ -90,29 +100,53 @@ class PIIEgressHook(EgressHook):
 
 
 class _RestoredStream(httpx2.AsyncByteStream):
-    """The decoded body of the original response, rewritten by an `SSERestorer`."""
+    """The decoded body of the original response, scanned by an `SSEOutputScanner` (when configured) and
+    rewritten by an `SSERestorer`."""
 
-    def __init__(self, inner: httpx2.Response, restorer: SSERestorer) -> None:
+    def __init__(
+        self,
+        inner: httpx2.Response,
+        restorer: SSERestorer,
+        scanner: OutputScanner | None = None,
+        ctx: GuardContext | None = None,
+    ) -> None:
         self._inner = inner
         self._restorer = restorer
+        self._scanner = scanner
+        self._ctx = ctx
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._inner.aiter_bytes():
-            out = self._restorer.feed(chunk)
-            if out:
-                yield out
-        tail = self._restorer.close()
-        if tail:
-            yield tail
+        scanner = self._scanner
+        scan = SSEOutputScanner(scanner) if scanner is not None else None
+        redacts = scanner is not None and scanner.redacts
+        try:
+            async for chunk in self._inner.aiter_bytes():
+                scanned = await scan.feed(chunk) if scan is not None and redacts else chunk
+                out = self._restorer.feed(scanned)
+                if out:
+                    yield out
+                if scan is not None and not redacts:
+                    await scan.feed(chunk)
+            tail = self._restorer.feed(await scan.close()) if scan is not None and redacts else b""
+            tail += self._restorer.close()
+            if tail:
+                yield tail
+            if scan is not None and not redacts:
+                await scan.close()
+        finally:
+            if scanner is not None:
+                scanner.record(self._ctx)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
 
 
-def _restore_stream(http: httpx2.Response, result: Redaction) -> None:
+def _restore_stream(
+    http: httpx2.Response, result: Redaction, scanner: OutputScanner | None, ctx: GuardContext | None
+) -> None:
     # A second response over the original stream decodes any content-encoding; the SDK then reads plain
     # restored bytes from the first.
     inner = httpx2.Response(http.status_code, headers=http.headers, stream=http.stream, request=http.request)
-    http.stream = _RestoredStream(inner, result.sse_restorer())
+    http.stream = _RestoredStream(inner, result.sse_restorer(), scanner, ctx)
     http.headers.pop("content-encoding", None)
     http.headers.pop("content-length", None)

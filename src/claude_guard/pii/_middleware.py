@@ -10,10 +10,11 @@ from .._asgi import ASGIApp, Message, Receive, Scope, Send, context_for, ensure_
 from ..context import GuardContext
 from ..errors import InvalidJSONError
 from ..middleware import GuardMiddleware
-from ..responses import ErrorFormat
+from ..responses import ErrorFormat, render_error
 from ..store import Store
 from ._config import PIIConfig
-from ._redact import Redaction, Redactor
+from ._output import OutputScanner, SSEOutputScanner
+from ._redact import PIIUnavailableError, Redaction, Redactor
 from ._restore import SSERestorer, restore_message
 
 __all__ = ["STATE_KEY", "PIIRedactionMiddleware", "pii_redaction", "principal_of"]
@@ -77,23 +78,52 @@ class PIIRedactionMiddleware(GuardMiddleware):
         ctx.state[STATE_KEY] = result
         if result.changed:
             scope = rewrite_body(ctx, scope, result.body)
-        if result.mapping:
-            send = _RestoringSend(result, send)
-        await self.app(scope, receive, send)
+        scanner = self.redactor.output_scanner()
+        if result.mapping or scanner is not None:
+            send = _RestoringSend(result, send, ctx=ctx, scanner=scanner, error_format=self.error_format)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if scanner is not None:
+                scanner.record(ctx)
 
 
 class _RestoringSend:
-    """The response side of one request: restores placeholders in a JSON or SSE Messages answer."""
+    """The response side of one request: scans the model's output for new PII (when configured), then
+    restores placeholders in a JSON or SSE Messages answer."""
 
-    __slots__ = ("_chunks", "_mode", "_redaction", "_send", "_sse", "_start")
+    __slots__ = (
+        "_chunks",
+        "_ctx",
+        "_error_format",
+        "_mode",
+        "_redaction",
+        "_scan",
+        "_scanner",
+        "_send",
+        "_sse",
+        "_start",
+    )
 
-    def __init__(self, redaction: Redaction, send: Send) -> None:
+    def __init__(
+        self,
+        redaction: Redaction,
+        send: Send,
+        *,
+        ctx: GuardContext,
+        scanner: OutputScanner | None = None,
+        error_format: ErrorFormat = "anthropic",
+    ) -> None:
         self._redaction = redaction
         self._send = send
+        self._ctx = ctx
+        self._scanner = scanner
+        self._error_format: ErrorFormat = error_format
         self._mode = "pass"
         self._start: Message | None = None
         self._chunks: list[bytes] = []
         self._sse: SSERestorer | None = None
+        self._scan: SSEOutputScanner | None = None
 
     async def __call__(self, message: Message) -> None:
         kind = message["type"]
@@ -120,6 +150,8 @@ class _RestoringSend:
         if content_type == b"text/event-stream":
             self._mode = "sse"
             self._sse = self._redaction.sse_restorer()
+            if self._scanner is not None:
+                self._scan = SSEOutputScanner(self._scanner)
             message = {**message, "headers": [(k, v) for k, v in headers if k.lower() != b"content-length"]}
             await self._send(message)
         elif content_type == b"application/json":
@@ -133,31 +165,59 @@ class _RestoringSend:
         chunk = message.get("body", b"")
         more = message.get("more_body", False)
         if self._mode == "sse":
-            assert self._sse is not None
-            out = self._sse.feed(chunk)
-            if not more:
-                out += self._sse.close()
-            if out or not more:
-                await self._send({"type": "http.response.body", "body": out, "more_body": more})
+            await self._on_sse(chunk, more)
             return
         self._chunks.append(chunk)
         if more:
             return
         raw = b"".join(self._chunks)
         self._chunks = []
+        scanner = self._scanner
         try:
-            restored = json.dumps(
-                restore_message(json.loads(raw), self._redaction.mapping),
-                ensure_ascii=False,
-                separators=(",", ":"),
-            ).encode()
+            answer: Any = json.loads(raw)
         except ValueError:
+            answer = None
+        if answer is not None and scanner is not None and scanner.redacts:
+            try:
+                answer = await scanner.scan_message(answer)
+            except PIIUnavailableError as exc:
+                self._ctx.decide("error", "refused", status=exc.status, code=exc.code)
+                error = render_error(exc, request_id=self._ctx.request_id, format=self._error_format)
+                await error.send(self._send)
+                return
+        if answer is None:
             restored = raw
+        else:
+            restored = json.dumps(
+                restore_message(answer, self._redaction.mapping), ensure_ascii=False, separators=(",", ":")
+            ).encode()
         assert self._start is not None
         headers = [(k, v) for k, v in self._start.get("headers", ()) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(restored)).encode()))
         await self._send({**self._start, "headers": headers})
         await self._send({"type": "http.response.body", "body": restored, "more_body": False})
+        if answer is not None and scanner is not None and not scanner.redacts:
+            # Reporting changes nothing: the caller has the answer before the scan.
+            await scanner.scan_message(answer)
+
+    async def _on_sse(self, chunk: bytes, more: bool) -> None:
+        assert self._sse is not None
+        scan = self._scan
+        if scan is not None and scan.scanner.redacts:
+            # Scan first: the request's placeholders are still placeholders, never mistaken for new PII.
+            chunk = await scan.feed(chunk)
+            if not more:
+                chunk += await scan.close()
+            scan = None
+        out = self._sse.feed(chunk)
+        if not more:
+            out += self._sse.close()
+        if out or not more:
+            await self._send({"type": "http.response.body", "body": out, "more_body": more})
+        if scan is not None:
+            await scan.feed(chunk)
+            if not more:
+                await scan.close()
 
 
 def pii_redaction(

@@ -17,6 +17,7 @@ from ..messages import iter_text_segments, joined_text, replace_text_segments
 from ..store import MemoryStore, Store
 from ._config import PIIConfig
 from ._engine import AnalysisUnavailableError, Finding, PIIEngine, merge_findings
+from ._output import OutputScanner
 from ._restore import PLACEHOLDER, SSERestorer, StreamRestorer, restore_message, restore_text, restore_value
 from ._vault import PIIVault
 
@@ -241,6 +242,26 @@ class Redactor:
         if operator == "hash":
             return self._hash(entity, value)
         return f"<{entity}>"
+
+    def output_scanner(self) -> OutputScanner | None:
+        """A scanner for one response's output (``config.output_scan``), or ``None`` when it is off."""
+        mode = self.config.output_scan
+        return None if mode == "off" else OutputScanner(self.engine, mode=mode)
+
+    async def scan_output(self, message: Any, *, ctx: GuardContext | None = None) -> Any:
+        """A Messages response (parsed JSON) scanned for PII the model wrote itself, per
+        ``config.output_scan``; call it before restoring placeholders. The decision goes to ``ctx``.
+
+        Raises:
+            PIIUnavailableError: analysis failed, output is redacted and the policy fails closed (503).
+        """
+        scanner = self.output_scanner()
+        if scanner is None:
+            return message
+        try:
+            return await scanner.scan_message(message)
+        finally:
+            scanner.record(ctx)
 
     async def restore_text(self, text: str, *, principal: str) -> str:
         """Restore placeholders in any text from the principal's vault (another request's answer, a log)."""
