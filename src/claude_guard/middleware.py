@@ -23,7 +23,8 @@ from ._asgi import (
     context_for,
     ensure_body,
 )
-from .context import GuardContext, current_context, use_context
+from .context import GuardContext
+from .context import _current as _current_context
 from .errors import GuardError, RateLimitedError, RequestTimeoutError, UpstreamTimeoutError
 from .responses import ErrorFormat, render_error
 
@@ -60,49 +61,35 @@ class GuardMiddleware:
                 started = True
             await send(message)
 
-        with _current(ctx):
-            try:
-                await self.handle(ctx, scope, receive, tracking_send)
-            except GuardError as exc:
-                if started:
-                    # Too late to render; the outermost boundary still lets nothing reach the server.
-                    if not self.catch_all:
-                        raise
-                    logger.exception("claude_guard: error after the response started in %s", ctx.request_id)
-                    return
-                ctx.decide("error", "refused", status=exc.status, code=exc.code)
-                await render_error(exc, request_id=ctx.request_id, format=self.error_format).send(send)
-            except ClientDisconnected:
-                ctx.decide("request", "client_disconnected")
-            except Exception:
+        # Nested guards share one context: the first makes it current and resets it with its token.
+        token = None if _current_context.get() is ctx else _current_context.set(ctx)
+        try:
+            await self.handle(ctx, scope, receive, tracking_send)
+        except GuardError as exc:
+            if started:
+                # Too late to render; the outermost boundary still lets nothing reach the server.
                 if not self.catch_all:
                     raise
-                logger.exception("claude_guard: unhandled error in request %s", ctx.request_id)
-                if not started:
-                    await render_error(
-                        GuardError(), request_id=ctx.request_id, format=self.error_format
-                    ).send(send)
+                logger.exception("claude_guard: error after the response started in %s", ctx.request_id)
+                return
+            ctx.decide("error", "refused", status=exc.status, code=exc.code)
+            await render_error(exc, request_id=ctx.request_id, format=self.error_format).send(send)
+        except ClientDisconnected:
+            ctx.decide("request", "client_disconnected")
+        except Exception:
+            if not self.catch_all:
+                raise
+            logger.exception("claude_guard: unhandled error in request %s", ctx.request_id)
+            if not started:
+                await render_error(GuardError(), request_id=ctx.request_id, format=self.error_format).send(
+                    send
+                )
+        finally:
+            if token is not None:
+                _current_context.reset(token)
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
-
-
-class _current:
-    """Make ``ctx`` current unless it already is (nested guards share one context and one token)."""
-
-    __slots__ = ("_cm", "ctx")
-
-    def __init__(self, ctx: GuardContext) -> None:
-        self.ctx = ctx
-        self._cm = None if current_context() is ctx else use_context(ctx)
-
-    def __enter__(self) -> None:
-        if self._cm is not None:
-            self._cm.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        if self._cm is not None:
-            self._cm.__exit__(None, None, None)
 
 
 class SafeErrorMiddleware(GuardMiddleware):
