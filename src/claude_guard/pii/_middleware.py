@@ -177,14 +177,19 @@ class _RestoringSend:
             answer: Any = json.loads(raw)
         except ValueError:
             answer = None
-        if answer is not None and scanner is not None and scanner.redacts:
+        if answer is not None and scanner is not None:
             try:
-                answer = await scanner.scan_message(answer)
+                scanned = await scanner.scan_message(answer)
             except PIIUnavailableError as exc:
+                scanner.record(self._ctx)
                 self._ctx.decide("error", "refused", status=exc.status, code=exc.code)
                 error = render_error(exc, request_id=self._ctx.request_id, format=self._error_format)
                 await error.send(self._send)
                 return
+            if scanner.redacts:
+                answer = scanned
+            # Recorded before the caller has the answer: once it has, the request may be cancelled.
+            scanner.record(self._ctx)
         if answer is None:
             restored = raw
         else:
@@ -196,9 +201,6 @@ class _RestoringSend:
         headers.append((b"content-length", str(len(restored)).encode()))
         await self._send({**self._start, "headers": headers})
         await self._send({"type": "http.response.body", "body": restored, "more_body": False})
-        if answer is not None and scanner is not None and not scanner.redacts:
-            # Reporting changes nothing: the caller has the answer before the scan.
-            await scanner.scan_message(answer)
 
     async def _on_sse(self, chunk: bytes, more: bool) -> None:
         assert self._sse is not None
@@ -208,6 +210,14 @@ class _RestoringSend:
             chunk = await scan.feed(chunk)
             if not more:
                 chunk += await scan.close()
+                scan.scanner.record(self._ctx)
+            scan = None
+        elif scan is not None and not more:
+            # The end of a reported stream is scanned before it is sent: once the caller has it, the
+            # request may be cancelled.
+            await scan.feed(chunk)
+            await scan.close()
+            scan.scanner.record(self._ctx)
             scan = None
         out = self._sse.feed(chunk)
         if not more:
@@ -215,9 +225,8 @@ class _RestoringSend:
         if out or not more:
             await self._send({"type": "http.response.body", "body": out, "more_body": more})
         if scan is not None:
+            # Reporting changes nothing: the caller has the text before it is scanned.
             await scan.feed(chunk)
-            if not more:
-                await scan.close()
 
 
 def pii_redaction(
