@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from claude_guard.validation import canonicalize, strip_invisible
-from claude_guard.validation._canonical import canonical_char, is_invisible
+from claude_guard.validation._canonical import (
+    canonical_char,
+    first_invisible,
+    invisible_offsets,
+    is_invisible,
+    translate_canonical,
+)
 
 
 @pytest.mark.parametrize(
@@ -84,3 +92,102 @@ def test_strip_invisible_keeps_meaningful_joiners() -> None:
     assert strip_invisible(family) == family
     assert strip_invisible(persian) == persian
     assert strip_invisible("a\u200bb\u00adc\u202ed\U000e0041") == "abcd"
+
+
+# --- the fast paths agree with the per-code-point definition ------------------------------------------------
+
+_MIXED_ALPHABET = (
+    "aZ09 .,:;!?()<>[]{}|/\\'\"_-=+*&%#@$`~\t\n\r\x0b\x0c"  # ASCII, spaces and line breaks
+    "\x00\x01\x02\x1b\x1c\x7f\x85\xa0\xad\xab\xbb\xdf\xe9\xc9\xbd"  # controls, Latin-1 (ß, ½ expand)
+    "аеорсухіјѕԁԛԝҽӏАВЕНКМТлыжщЁёйЙґҐ"  # Cyrillic, look-alike and not
+    "αβγΝΟΡΙΚάΐ"  # Greek
+    "ＡＩｇｎ０＜｜"  # fullwidth
+    "\u0300\u0301\u0308\u0327"  # combining marks
+    "\u200b\u200c\u200d\u200e\u2060\ufeff\u202e\u2028\u2029\u3000\u2003"  # zero-width, bidi, odd spaces
+    "\ufe0f\U000e0041\U000e0020\U000e0100\U000110bd"  # variation selectors, tag characters, astral Cf
+    "…№™ﬁ⁄—«»“”"  # punctuation, some expanding under NFKC
+    "日本語한글\U0001f600\U0001d400ɪɢᴏ"  # CJK, Hangul, emoji, mathematical bold, small capitals
+)
+
+
+def _reference_offsets(original: str) -> tuple[str, list[int]]:
+    # The map as first written: per code point, then each collapse pattern, the replacement pointing at the
+    # first character of the run it replaces.
+    chars: list[str] = []
+    offsets: list[int] = []
+    for index, char in enumerate(original):
+        piece = canonical_char(char)
+        chars.extend(piece)
+        offsets.extend([index] * len(piece))
+    text = "".join(chars)
+    for pattern, replacement in ((r"  +", " "), (r" \n", "\n"), (r"\n[ \n]+", "\n")):
+        new_chars: list[str] = []
+        new_offsets: list[int] = []
+        position = 0
+        for match in re.finditer(pattern, text):
+            new_chars.append(text[position : match.start()])
+            new_offsets.extend(offsets[position : match.start()])
+            new_chars.append(replacement)
+            new_offsets.extend([offsets[match.start()]] * len(replacement))
+            position = match.end()
+        new_chars.append(text[position:])
+        new_offsets.extend(offsets[position:])
+        text, offsets = "".join(new_chars), new_offsets
+    return text, [*offsets, len(original)]
+
+
+_MIXED_TEXT = st.text(alphabet=_MIXED_ALPHABET, max_size=80) | st.text(max_size=40)
+_CYRILLIC_HEAVY = st.text(alphabet="Квартальный отчёт показывает рост «выручки» — 4 %\u200b\n", max_size=200)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_MIXED_TEXT | _CYRILLIC_HEAVY)
+def test_canonical_text_and_offsets_match_the_per_character_definition(original: str) -> None:
+    assert translate_canonical(original) == "".join(canonical_char(c) for c in original)
+    canonical = canonicalize(original)
+    expected_text, expected_offsets = _reference_offsets(original)
+    assert canonical.text == expected_text
+    assert canonical.offsets() == expected_offsets
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["аb", "a日", "ж\U000e0041", "ßx", "a\u0300", "日本", "Ё…", "a\U0001f600b"],
+    ids=["cyrillic-latin", "latin-cjk", "cyrillic-tag", "expanding", "combining", "cjk", "ellipsis", "emoji"],
+)
+def test_charmap_handles_long_alternating_runs(unit: str) -> None:
+    # Alternating in and out of the charmap's alphabet: many handler calls, then the bulk fallback.
+    text = unit * 5000 + "Кот" * 100
+    assert translate_canonical(text) == "".join(canonical_char(c) for c in text)
+
+
+def test_every_page_charmap_decodes_like_the_table() -> None:
+    # Every page that gets a charmap, filled with all of its code points plus the common characters.
+    for page in range(1, 0x2080 >> 7):
+        text = "".join(chr(code) for code in range(page << 7, (page + 1) << 7) if not 0xD800 <= code < 0xE000)
+        text += "Ab \u2026\u00a0\u200b" + text
+        assert translate_canonical(text) == "".join(canonical_char(c) for c in text), hex(page << 7)
+
+
+def test_strippable_characters_are_exactly_the_invisible_ones() -> None:
+    everything = "".join(chr(code) for code in range(0x110000) if not 0xD800 <= code < 0xE000)
+    expected = "".join(c for c in everything if not (is_invisible(c) and c not in "\u200c\u200d\ufe0e\ufe0f"))
+    assert strip_invisible(everything) == expected
+    bmp = everything[: 0x10000 - 0x800]
+    assert strip_invisible(bmp) == "".join(c for c in expected if c < "\U00010000")
+    ascii_only = "".join(chr(code) for code in range(0x80))
+    assert strip_invisible(ascii_only) == "".join(c for c in ascii_only if not is_invisible(c))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_MIXED_TEXT)
+def test_invisible_offsets_point_at_kept_characters(original: str) -> None:
+    kept = [
+        index
+        for index, char in enumerate(original)
+        if not (is_invisible(char) and char not in "\u200c\u200d\ufe0e\ufe0f")
+    ]
+    assert invisible_offsets(original) == [*kept, len(original)]
+    assert first_invisible(original) == next(
+        (index for index in range(len(original)) if index not in set(kept)), None
+    )

@@ -15,18 +15,27 @@ choose. Per code point, in this order:
 Then runs of whitespace collapse: spaces to one space, any run holding a line break to one ``"\\n"`` (line
 starts matter to the turn-marker rule).
 
-The per-code-point mapping is computed once per distinct code point and applied with ``str.translate``
-(C speed; ASCII text takes CPython's fast path). The offset map, which costs a Python loop, is built only
-when a rule hit has to be located in the original text.
+The per-code-point mapping is computed once per distinct code point. ASCII text goes through
+``str.translate`` (CPython's ASCII fast path). Other text would pay ``str.translate``'s generic path (a
+dictionary lookup per character, about 40 ns), so it goes through a *charmap* instead (`_Charmap`): the
+characters of ASCII, of common punctuation and of the script page of the text's first other character are
+given one byte each, the text is encoded with ``codecs.charmap_encode`` and decoded with
+``codecs.charmap_decode`` through a table of their canonical forms (both C loops, about 2 ns per
+character); characters outside that alphabet are translated run by run from an error handler. The result
+is the same string, character for character. The offset map, which costs a Python loop, is built only when
+a rule hit has to be located in the original text.
 """
 
 from __future__ import annotations
 
+import codecs
+import functools
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from ._confusables import CONFUSABLES
 
@@ -35,8 +44,10 @@ __all__ = [
     "Canonical",
     "canonical_char",
     "canonicalize",
+    "first_invisible",
     "is_invisible",
     "strip_invisible",
+    "translate_canonical",
 ]
 
 # Code point ranges of characters that render as nothing (besides the whole Cf category).
@@ -115,20 +126,9 @@ class _CanonicalTable(dict[int, str]):
 _MEANINGFUL: Final = frozenset("\u200c\u200d\ufe0e\ufe0f")
 
 
-class _InvisibleTable(dict[int, str | None]):
-    """A ``str.translate`` table that drops invisible characters (but `_MEANINGFUL`) and keeps the rest."""
-
-    def __missing__(self, code: int) -> str | None:
-        char = chr(code)
-        value = None if is_invisible(char) and char not in _MEANINGFUL else char
-        self[code] = value
-        return value
-
-
 # One table per process, shared by every request: it only ever grows toward a fixed mapping (at most one
 # entry per code point seen), and ``dict`` updates are atomic under the GIL.
 _TABLE: Final = _CanonicalTable()
-_INVISIBLE: Final = _InvisibleTable()
 # Each pattern starts with a literal, so ``re`` finds candidates with its fast prefix scan.
 _SPACES: Final = re.compile(r"  +")
 _SPACE_BREAK: Final = re.compile(r" \n")
@@ -181,7 +181,194 @@ class Canonical:
 
 def canonicalize(text: str) -> Canonical:
     """Canonicalize ``text`` (see the module docstring); the offset map is built lazily."""
-    return Canonical(original=text, text=_collapse(text.translate(_TABLE)))
+    return Canonical(original=text, text=_collapse(translate_canonical(text)))
+
+
+def translate_canonical(text: str) -> str:
+    """``text`` with every code point replaced by `canonical_char` (before whitespace runs collapse).
+
+    Equal to ``"".join(canonical_char(c) for c in text)``, at C speed for ASCII text and for text in one
+    alphabetic script (see the module docstring).
+    """
+    if text.isascii():
+        return text.translate(_TABLE)
+    charmap = _charmap_for(text)
+    if charmap is None:
+        return text.translate(_TABLE)
+    return charmap.translate(text)
+
+
+# --- the charmap fast path ---------------------------------------------------------------------------------
+#
+# Decoded stand-ins. Canonical text never holds a control character other than "\n" (controls are invisible
+# and dropped), so these cannot collide with real output: _DROP marks a character whose canonical form is
+# empty, _SLOT a run the error handler translated on its own, and each _EXPANSION_MARKS character one
+# alphabet character whose canonical form has several characters ("…" → "...").
+_DROP: Final = "\x00"
+_SLOT: Final = "\x01"
+_SLOT_BYTE: Final = b"\x01"
+_EXPANSION_MARKS: Final = tuple(chr(code) for code in (*range(0x02, 0x09), *range(0x0E, 0x20)))
+_ERRORS: Final = "claude_guard.validation.canonical"
+# Non-ASCII characters common in text of any script: spaces, dashes, quotes, bullets, zero-width and
+# direction marks, the byte order mark.
+_COMMON: Final = (
+    "\u00a0\u00ab\u00bb\u00ad\u00b0\u00b7\u00a9\u00ae\u00a7\u00d7"
+    "\u2002\u2003\u2009\u200a\u200b\u200c\u200d\u200e\u200f\u202f\u2060\ufeff"
+    "\u2010\u2011\u2013\u2014\u2018\u2019\u201a\u201c\u201d\u201e\u2022\u2026\u2039\u203a\u20ac\u2116"
+)
+_UNCOMMON: Final = re.compile("[^\x00-\x7f" + _COMMON + "]")
+# Pages (128 code points) of alphabetic scripts, Latin-1 to General Punctuation, that get a charmap: each has
+# at most 128 characters, and their number bounds the cache. Other pages (CJK, Hangul, astral planes) take
+# ``str.translate``.
+_LAST_PAGE: Final = 0x2080 >> 7
+_NO_PAGE: Final = -1
+# A run of characters outside the alphabet costs one handler call; past this many calls per 64 characters
+# of progress (alternating scripts), the handler translates the rest of the text in one go, so the charmap
+# never costs much more than ``str.translate`` alone.
+_SLOW_RUNS_ALLOWED: Final = 8
+_local = threading.local()
+
+
+@dataclass(frozen=True, slots=True)
+class _Charmap:
+    """Up to 255 characters, one byte each, and the canonical form of each byte."""
+
+    encoding: Any
+    """``codecs.charmap_build`` of the alphabet (an ``EncodingMap``)."""
+    decoding: str
+    """256 characters: the canonical form of each byte, or a stand-in."""
+    expansions: tuple[tuple[str, str], ...]
+    """(stand-in, canonical form) of alphabet characters whose canonical form has several characters."""
+
+    def translate(self, text: str) -> str:
+        runs: list[str] = []
+        _local.runs = runs
+        try:
+            data = codecs.charmap_encode(text, _ERRORS, self.encoding)[0]
+        finally:
+            _local.runs = None
+        out: str = codecs.charmap_decode(data, "strict", self.decoding)[0]
+        if _DROP in out:
+            out = out.replace(_DROP, "")
+        for mark, expansion in self.expansions:
+            if mark in out:
+                out = out.replace(mark, expansion)
+        if runs:
+            parts = out.split(_SLOT)
+            pieces = [parts[0]]
+            for run, part in zip(runs, parts[1:], strict=True):
+                pieces.append(run)
+                pieces.append(part)
+            out = "".join(pieces)
+        return out
+
+
+def _translate_run(error: UnicodeError) -> tuple[bytes, int]:
+    """Error handler of the charmap: translate a run outside the alphabet, leave a `_SLOT` byte."""
+    runs: list[str] | None = getattr(_local, "runs", None)
+    if not isinstance(error, UnicodeEncodeError) or runs is None:
+        raise error
+    start = error.start
+    end = error.end if len(runs) < _SLOW_RUNS_ALLOWED + start // 64 else len(error.object)
+    runs.append(error.object[start:end].translate(_TABLE))
+    return _SLOT_BYTE, end
+
+
+codecs.register_error(_ERRORS, _translate_run)
+
+
+def _charmap_for(text: str) -> _Charmap | None:
+    uncommon = _UNCOMMON.search(text)
+    page = _NO_PAGE if uncommon is None else ord(uncommon.group()) >> 7
+    if page > _LAST_PAGE:
+        return None
+    return _build_charmap(page)
+
+
+@functools.cache
+def _build_charmap(page: int) -> _Charmap:
+    # Byte 0 must encode "\x00" for ``charmap_build`` to return its fast ``EncodingMap``; byte 1 is the
+    # handler's slot (U+FFFE: no character encodes to it). Then ASCII, the common characters, and as much of
+    # the page as fits, in code point order, skipping unassigned code points and controls.
+    alphabet = ["\x00", "\ufffe", *(chr(code) for code in range(1, 0x80))]
+    decoding = [_DROP, _SLOT, *(_TABLE[code] or _DROP for code in range(1, 0x80))]
+    expansions: list[tuple[str, str]] = []
+    page_chars = [] if page == _NO_PAGE else [chr(code) for code in range(page << 7, (page + 1) << 7)]
+    for char in dict.fromkeys((*_COMMON, *page_chars)):
+        if len(alphabet) == 256:
+            break
+        if char.isascii() or unicodedata.category(char) in ("Cn", "Cs", "Cc"):
+            continue
+        canonical = _TABLE[ord(char)]
+        if len(canonical) > 1:
+            if len(expansions) == len(_EXPANSION_MARKS):
+                continue
+            mark = _EXPANSION_MARKS[len(expansions)]
+            expansions.append((mark, canonical))
+            canonical = mark
+        alphabet.append(char)
+        decoding.append(canonical or _DROP)
+    alphabet.extend("\ufffe" * (256 - len(alphabet)))
+    decoding.extend("\ufffe" * (256 - len(decoding)))
+    return _Charmap(codecs.charmap_build("".join(alphabet)), "".join(decoding), tuple(expansions))
+
+
+# --- invisible characters ----------------------------------------------------------------------------------
+
+
+@functools.cache
+def _strippable_codes() -> tuple[tuple[int, int], ...]:
+    """Ranges of every code point `strip_invisible` drops (computed on first use, ~25 ms).
+
+    Format (``Cf``) and control characters only exist in planes 0, 1 and 14 (a test checks the other planes
+    against the running Python's Unicode data); `INVISIBLE_RANGES` are added whole.
+    """
+    codes: set[int] = set()
+    for low, high in INVISIBLE_RANGES:
+        codes.update(range(low, high + 1))
+    for plane in (0, 1, 14):
+        for code in range(plane << 16, (plane + 1) << 16):
+            char = chr(code)
+            category = unicodedata.category(char)
+            if category == "Cf" or (category == "Cc" and not char.isspace()):
+                codes.add(code)
+    codes.difference_update(map(ord, _MEANINGFUL))
+    ranges: list[tuple[int, int]] = []
+    for code in sorted(codes):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return tuple(ranges)
+
+
+@functools.cache
+def _strippable(limit: int) -> re.Pattern[str]:
+    """The character class of `_strippable_codes` below ``limit``: exact for text without higher code points.
+
+    ``re`` checks a class of code points below 0x10000 against a bitmap, but each range above it one by one
+    (about 1.5 ns per character each), so texts without astral characters get a class without them.
+    """
+    ranges = [(low, min(high, limit - 1)) for low, high in _strippable_codes() if low < limit]
+    return re.compile("[" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in ranges) + "]")
+
+
+_ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _strippable_in(text: str) -> re.Pattern[str]:
+    """The cheapest exact pattern of strippable characters for ``text``."""
+    if text.isascii():
+        return _strippable(0x80)
+    if _ASTRAL.search(text) is None:
+        return _strippable(0x10000)
+    return _strippable(0x110000)
+
+
+def first_invisible(text: str) -> int | None:
+    """Index of the first character `strip_invisible` drops from ``text``, or ``None``."""
+    match = _strippable_in(text).search(text)
+    return None if match is None else match.start()
 
 
 def strip_invisible(text: str) -> str:
@@ -194,7 +381,8 @@ def strip_invisible(text: str) -> str:
         >>> strip_invisible("ig\\u200bnore\\U000e0041")
         'ignore'
     """
-    return text.translate(_INVISIBLE)
+    pattern = _strippable_in(text)
+    return text if pattern.search(text) is None else pattern.sub("", text)
 
 
 def _build_offsets(original: str, expected: str) -> list[int]:
@@ -232,11 +420,15 @@ def _sub_with_offsets(
 
 def invisible_offsets(original: str) -> list[int]:
     """For ``strip_invisible(original)``: each index (and one past the end) → its index in ``original``."""
-    offsets = [index for index, char in enumerate(original) if _INVISIBLE[ord(char)] is not None]
-    offsets.append(len(original))
+    offsets: list[int] = []
+    position = 0
+    for match in _strippable_in(original).finditer(original):
+        offsets.extend(range(position, match.start()))
+        position = match.end()
+    offsets.extend(range(position, len(original) + 1))
     return offsets
 
 
 def iter_invisible(text: str) -> Iterable[int]:
-    """Indexes of invisible characters in ``text``."""
-    return (index for index, char in enumerate(text) if _INVISIBLE[ord(char)] is None)
+    """Indexes of invisible characters in ``text`` (those `strip_invisible` drops)."""
+    return (match.start() for match in _strippable_in(text).finditer(text))

@@ -20,7 +20,7 @@ from typing import Any, Final
 from ..errors import BadRequestError, PermissionDeniedError, PromptRejectedError
 from ..messages import TextSegment, iter_text_segments, joined_text, locate, replace_text_segments
 from ..profiles import Profile
-from ._canonical import canonicalize, invisible_offsets, strip_invisible
+from ._canonical import canonicalize, first_invisible, invisible_offsets, strip_invisible
 from ._rules import CODE_RULE_IDS, DEFAULT_RULES, Rule, RuleMode
 from ._schema import check_messages_request
 
@@ -447,10 +447,10 @@ class PromptValidator:
         config = self.config
         scan = _Scan(config=config, rules=self._rules, meter=meter, budget=4 * len(joined) + 4096)
         invisible_mode = config.mode_for(INVISIBLE_RULE_ID, config.invisible_mode)
-        stripped = strip_invisible(joined)
+        first = first_invisible(joined)
+        stripped = joined if first is None else strip_invisible(joined)
         meter.scan(INVISIBLE_RULE_ID, len(joined))
-        if len(stripped) != len(joined) and INVISIBLE_RULE_ID not in config.disabled_rules:
-            first = _first_difference(joined, stripped)
+        if first is not None and INVISIBLE_RULE_ID not in config.disabled_rules:
             scan.found.append((INVISIBLE_RULE_ID, "text", first, first + 1))
         _scan_text(scan, joined, stripped, depth=0, layer="text", span=None)
 
@@ -525,6 +525,8 @@ def _scan_text(
         nonlocal child_offsets
         if span is not None:
             return span
+        if stripped is raw:
+            return run_start, run_end
         if child_offsets is None:
             child_offsets = invisible_offsets(raw)
         return child_offsets[run_start], child_offsets[run_end]
@@ -555,18 +557,6 @@ def _scan_text(
             child_layer = "tags" if layer == "text" else f"{layer}>tags"
             scan_span = span if span is not None else (match.start(), match.end())
             _scan_text(scan, smuggled, smuggled, depth=depth + 1, layer=child_layer, span=scan_span)
-
-
-def _first_difference(a: str, b: str) -> int:
-    # Binary search on prefix equality: C-speed comparisons, no Python loop over the text.
-    low, high = 0, min(len(a), len(b))
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[:middle] == b[:middle]:
-            low = middle
-        else:
-            high = middle - 1
-    return low
 
 
 def _hit(
