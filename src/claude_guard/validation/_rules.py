@@ -370,7 +370,9 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
             + r"(?:dan(?![a-z])|unfiltered|unrestricted|uncensored|jailbroken|evil|"
             r"(?:without|no) (?:any )?(?:rules|restrictions|limits|filters|guidelines))"
         ),
-        anchors=("now", "act", "pretend", "role"),
+        # Canonical whitespace is " " or "\n", so "\snow" and "act\sas" are two literals each; bare "now" and
+        # "act" would also hit know, contract, fact… and send most of an English text to the pattern.
+        anchors=(" now", "\nnow", "act as", "act\nas", "pretend", "role"),
         category="override",
         description="Persona switches to an unrestricted assistant (DAN and the like).",
     ),
@@ -382,7 +384,7 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
             r"you are (?:now )?in developer mode|"
             r"do anything now)"
         ),
-        anchors=("mode", "anything"),
+        anchors=(" mode", "\nmode", "anything"),  # every "mode" follows \s; bare "mode" hits "model"
         category="override",
         description="Requests to enter a 'developer mode' or 'do anything now'.",
     ),

@@ -272,11 +272,12 @@ def _decode_entities(run: str) -> str | None:
     return _printable(decoded) if decoded != run else None
 
 
-_DECODERS: Final[tuple[tuple[str, re.Pattern[str], Callable[[str], str | None]], ...]] = (
-    ("base64", _BASE64_RUN, _decode_base64),
-    ("hex", _HEX_RUN, _decode_hex),
-    ("percent", _PERCENT_RUN, _decode_percent),
-    ("entities", _ENTITY_RUN, _decode_entities),
+_DECODERS: Final[tuple[tuple[str, re.Pattern[str], Callable[[str], str | None], str], ...]] = (
+    # (name, run finder, decoder, a string the decoder needs three of: a run holding fewer is skipped)
+    ("base64", _BASE64_RUN, _decode_base64, ""),
+    ("hex", _HEX_RUN, _decode_hex, ""),
+    ("percent", _PERCENT_RUN, _decode_percent, "%"),
+    ("entities", _ENTITY_RUN, _decode_entities, "&#"),
 )
 
 
@@ -315,7 +316,9 @@ def _encoded_runs(stripped: str, minimum: int) -> Iterator[tuple[str, int, str]]
         end = mask.find(b" ", match.end())
         end = len(mask) if end < 0 else end
         run = stripped[start:end]
-        for name, finder, decoder in _DECODERS:
+        for name, finder, decoder, needed in _DECODERS:
+            if needed and run.count(needed) < 3:
+                continue
             for found in finder.finditer(run):
                 if found.end() - found.start() >= minimum:
                     decoded = decoder(found.group())
