@@ -106,6 +106,11 @@ def main() -> None:
     args = parser.parse_args()
     scale = 0.2 if args.quick else 1.0
     validator = PromptValidator(ValidationConfig())
+    print("## Prompt validation\n")
+    print(
+        "Default rules, median of repeated runs per prompt (target: under 100 µs per KB of prompt). "
+        "Then 1 MB adversarial inputs with the prompt limit lifted and every rule in flag mode.\n"
+    )
     print(f"Machine: {_machine()}\n")
     print("| prompt | 1 KB (µs/KB) | 10 KB (µs/KB) | 100 KB (µs/KB) |")
     print("|---|---:|---:|---:|")

@@ -12,6 +12,7 @@ from claude_guard.validation._canonical import (
     first_invisible,
     invisible_offsets,
     is_invisible,
+    iter_invisible,
     translate_canonical,
 )
 
@@ -187,6 +188,7 @@ def test_invisible_offsets_point_at_kept_characters(original: str) -> None:
         for index, char in enumerate(original)
         if not (is_invisible(char) and char not in "\u200c\u200d\ufe0e\ufe0f")
     ]
+    assert list(iter_invisible(original)) == sorted(set(range(len(original))) - set(kept))
     assert invisible_offsets(original) == [*kept, len(original)]
     assert first_invisible(original) == next(
         (index for index in range(len(original)) if index not in set(kept)), None

@@ -33,7 +33,7 @@ import functools
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -344,13 +344,15 @@ def _strippable_codes() -> tuple[tuple[int, int], ...]:
 
 @functools.cache
 def _strippable(limit: int) -> re.Pattern[str]:
-    """The character class of `_strippable_codes` below ``limit``: exact for text without higher code points.
+    """Runs of `_strippable_codes` below ``limit``: exact for text without higher code points.
 
     ``re`` checks a class of code points below 0x10000 against a bitmap, but each range above it one by one
     (about 1.5 ns per character each), so texts without astral characters get a class without them.
     """
     ranges = [(low, min(high, limit - 1)) for low, high in _strippable_codes() if low < limit]
-    return re.compile("[" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in ranges) + "]")
+    # One match per run (one repeat of one class: linear), so a long run of zero-width characters is one
+    # deletion, not one per character.
+    return re.compile("[" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in ranges) + "]+")
 
 
 _ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
@@ -429,6 +431,7 @@ def invisible_offsets(original: str) -> list[int]:
     return offsets
 
 
-def iter_invisible(text: str) -> Iterable[int]:
+def iter_invisible(text: str) -> Iterator[int]:
     """Indexes of invisible characters in ``text`` (those `strip_invisible` drops)."""
-    return (match.start() for match in _strippable_in(text).finditer(text))
+    for match in _strippable_in(text).finditer(text):
+        yield from range(*match.span())
