@@ -170,10 +170,30 @@ class GuardSettings:
             audit_db=env.get("CLAUDE_GUARD_AUDIT_DB") or None,
             audit_retention_days=_float(env, "CLAUDE_GUARD_AUDIT_RETENTION_DAYS", 90.0) or None,
             pii=_choice(env, "CLAUDE_GUARD_PII", ("auto", "on", "off")),
+            pii_config=_pii_config(env),
             pii_key=Secret(env["CLAUDE_GUARD_PII_KEY"].strip())
             if env.get("CLAUDE_GUARD_PII_KEY", "").strip()
             else None,
         )
+
+
+def _pii_config(env: Mapping[str, str]) -> PIIConfig | None:
+    # None (the defaults) unless one of the PII variables is set.
+    names = ("CLAUDE_GUARD_PII_ENTITIES", "CLAUDE_GUARD_PII_OUTPUT_SCAN", "CLAUDE_GUARD_PII_EXECUTOR")
+    if not any(env.get(name, "").strip() for name in names):
+        return None
+    raw = env.get("CLAUDE_GUARD_PII_ENTITIES", "")
+    entities = tuple(e.strip().upper() for e in raw.split(",") if e.strip()) or None
+    try:
+        return PIIConfig(
+            entities=entities,
+            output_scan=_choice(env, "CLAUDE_GUARD_PII_OUTPUT_SCAN", ("off", "report", "redact")),
+            executor=_choice(env, "CLAUDE_GUARD_PII_EXECUTOR", ("thread", "process")),
+        )
+    except ValueError:
+        raise ConfigurationError(
+            "CLAUDE_GUARD_PII_ENTITIES must list entity types (upper case, digits and _), comma-separated."
+        ) from None
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> Any:

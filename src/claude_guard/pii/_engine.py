@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -220,7 +221,8 @@ class PIIEngine:
                 max_workers=self.config.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.config,),
+                # Workers only analyse: the placeholder key never leaves this process.
+                initargs=(dataclasses.replace(self.config, hmac_key=None),),
             )
             if warm:
                 # Start every process now (each builds and warms its engine), not on the first request.
