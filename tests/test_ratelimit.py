@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -16,6 +18,7 @@ from claude_guard.errors import RateLimitedError
 from claude_guard.middleware import SafeErrorMiddleware
 from claude_guard.profiles import Profile
 from claude_guard.ratelimit import (
+    Admission,
     ConcurrencyCheck,
     LimitCheck,
     RateLimitConfig,
@@ -138,6 +141,59 @@ async def test_running_requests_renew_their_leases(store: Store) -> None:
     await limiter.release(held)
     assert await limiter.renew(held) == 0
     assert (await limiter.admit([], [cap])).allowed
+
+
+@pytest.mark.parametrize("strategy", ["fixed_window", "sliding_window_counter"])
+def test_single_limit_fast_path_matches_the_general_memory_admission(
+    monkeypatch: pytest.MonkeyPatch, strategy: Strategy
+) -> None:
+    # One limit and no cap take a shortcut in memory; it must agree with the general twin of the Lua script
+    # step by step: verdicts, states, retry-after, and what is stored.
+    from claude_guard.ratelimit import _engine
+
+    clock = [1_000_000.0]
+    monkeypatch.setattr(_engine, "time", SimpleNamespace(time=lambda: clock[0]))
+    fast, general = RateLimiter(), RateLimiter()
+    limit = LimitCheck(key="k", amount=3, window=2, strategy=strategy, policy="p")
+    heavy = LimitCheck(key="k", amount=3, window=2, strategy=strategy, policy="p", cost=2)
+    steps = [0.0, 0.1, 0.2, 0.3, 0.5, 1.1, 1.9, 2.05, 2.1, 2.2, 3.7, 4.0, 4.01, 7.5, 7.6, 7.7, 7.8]
+    for i, step in enumerate(steps):
+        clock[0] = 1_000_000.0 + step
+        one = limit if i % 3 else heavy
+        quick = fast.admit_nowait([one])
+        assert quick is not None
+        slow = general._admit_memory([one], (), quick.token)
+        assert fields(quick) == fields(slow), step
+        assert fast._state == general._state and fast._expires == general._expires
+        if i % 4 == 1 and quick.allowed:
+            assert fast.release_nowait(quick, refund=True)
+            general._release_memory(slow, slow.checks)
+            assert fast._state == general._state
+    assert fast.counters["allowed"] + fast.counters["denied"] == len(steps)
+    assert fast.counters["allowed"] and fast.counters["denied"]
+
+
+async def test_rule_matching_per_route_stays_bounded(store: Store) -> None:
+    rule = RateLimitRule(path="/v1/*", limits="1/minute", key="global")
+    app = RateLimitMiddleware(ok_app, config=RateLimitConfig(rules=[rule]), store=store)
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    for path in ["/v1/a", "/v1/a", *(f"/other/{i}" for i in range(4200)), "/v1/b"]:
+        await app({"type": "http", "method": "GET", "path": path, "headers": []}, receive, send)
+    statuses = [m["status"] for m in sent if m["type"] == "http.response.start"]
+    assert statuses[:2] == [200, 429] and statuses[-1] == 429  # one global counter for every /v1/ path
+    assert set(statuses[2:-1]) == {200}
+    assert len(app._routes) <= 4096
+
+
+def fields(admission: Admission) -> dict[str, Any]:
+    return {f.name: getattr(admission, f.name) for f in dataclasses.fields(admission)}
 
 
 # -- middleware ----------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .._asgi import ASGIApp, Message, Receive, Scope, Send
@@ -22,6 +23,9 @@ from ._policy import (
     UPSTREAM,
     admit,
     all_states,
+    build_checks,
+    identity,
+    judge,
     plan,
     rate_limit_headers,
 )
@@ -30,6 +34,10 @@ from ._proxies import TrustedProxies, client_address
 __all__ = ["RateLimitMiddleware"]
 
 _OVERLOADED = frozenset({429, 529})
+_MAX_ROUTES = 4096
+
+# The rules of a route as (name, rule), and as (name, rule, key kind) when no rule has a key function.
+_Matched = tuple[tuple[tuple[str, RateLimitRule], ...], tuple[tuple[str, RateLimitRule, str], ...] | None]
 
 
 class RateLimitMiddleware(GuardMiddleware):
@@ -69,41 +77,70 @@ class RateLimitMiddleware(GuardMiddleware):
         self._rules: tuple[RateLimitRule, ...] = tuple(self.config.rules)
         trusted = self.config.trusted_proxies
         self._trusted = trusted if isinstance(trusted, TrustedProxies) else TrustedProxies(trusted)
+        self._routes: dict[tuple[str, str], _Matched] = {}
 
     def __repr__(self) -> str:
         return f"RateLimitMiddleware(rules={len(self._rules)}, limiter={self.limiter!r})"
 
+    def _matching(self, method: str, path: str) -> _Matched:
+        # Which rules apply depends on the method and path alone: matched once per route, and whether every
+        # identity is known without an await (no key functions). Bounded, since clients choose paths.
+        matched = self._routes.get((method, path))
+        if matched is None:
+            rules = tuple((r.name or "", r) for r in self._rules if r.matches(method, path))
+            kinds = tuple((name, rule, rule.key) for name, rule in rules if isinstance(rule.key, str))
+            matched = (rules, kinds if len(kinds) == len(rules) else None)
+            if len(self._routes) >= _MAX_ROUTES:
+                self._routes.clear()
+            self._routes[method, path] = matched
+        return matched
+
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
         config = self.config
+        limiter = self.limiter
         if self._trusted:
             ctx.client_addr = client_address(scope, self._trusted)
-        ctx.state.setdefault(LIMITER, self.limiter)
-        outermost = MIDDLEWARE not in ctx.state
-        ctx.state[MIDDLEWARE] = True
-        method, path = ctx.method, ctx.path
-        rules = [(r.name or "", r) for r in self._rules if r.matches(method, path)]
-        checks, caps = await plan(
-            self.limiter,
-            rules,
-            ctx,
-            scope,
-            profile_limits=config.profile_limits,
-            profile_strategy=config.profile_strategy,
-        )
+        state = ctx.state
+        state.setdefault(LIMITER, limiter)
+        outermost = MIDDLEWARE not in state
+        state[MIDDLEWARE] = True
+        rules, kinds = self._matching(ctx.method, ctx.path)
+        if kinds is not None:
+            checks, caps = build_checks(
+                limiter,
+                [(name, rule, identity(kind, ctx)) for name, rule, kind in kinds],
+                ctx,
+                profile_limits=config.profile_limits,
+                profile_strategy=config.profile_strategy,
+            )
+        else:
+            checks, caps = await plan(
+                limiter,
+                rules,
+                ctx,
+                scope,
+                profile_limits=config.profile_limits,
+                profile_strategy=config.profile_strategy,
+            )
         admission = None
         if checks or caps:
-            admission = await admit(
-                self.limiter,
-                ctx,
-                checks,
-                caps,
-                on_store_error=config.on_store_error,
-                legacy_headers=config.legacy_headers,
-            )
+            # The memory engine decides without an await; a store answers through admit's failure policy.
+            admission = limiter.admit_nowait(checks, caps)
+            if admission is not None:
+                judge(ctx, admission, legacy_headers=config.legacy_headers)
+            else:
+                admission = await admit(
+                    limiter,
+                    ctx,
+                    checks,
+                    caps,
+                    on_store_error=config.on_store_error,
+                    legacy_headers=config.legacy_headers,
+                )
         responder = _Responder(ctx, send, headers=config.headers and outermost, legacy=config.legacy_headers)
         renewer = None
         if admission is not None and admission.leases:
-            renewer = asyncio.ensure_future(self.limiter.renew_while_running(admission))
+            renewer = asyncio.ensure_future(limiter.renew_while_running(admission))
         refund = False
         try:
             await self.app(scope, receive, responder.send)
@@ -116,10 +153,11 @@ class RateLimitMiddleware(GuardMiddleware):
             if outermost:
                 # A limit further in (a route dependency, a nested middleware) denied: what was counted out
                 # here is given back, so a denied request consumes none of its limits.
-                refund = refund or bool(ctx.state.get(DENIED))
+                refund = refund or bool(state.get(DENIED))
                 refund = refund or (config.refund_upstream_overload and responder.upstream_overloaded)
-                for held in ctx.state.get(ADMISSIONS, ()):
-                    await self.limiter.release(held, refund=refund)
+                for held in state.get(ADMISSIONS, ()):
+                    if not limiter.release_nowait(held, refund=refund):
+                        await limiter.release(held, refund=refund)
 
 
 class _Responder:
@@ -142,7 +180,7 @@ class _Responder:
     def _start(self, message: Message) -> Message:
         ctx = self.ctx
         status = int(message.get("status", 200))
-        raw: list[Any] = list(message.get("headers", ()))
+        raw = message.get("headers", ())
         state = ctx.state
         if "upstream_headers" in state or "upstream_status" in state:
             upstream = _upstream_rate_limits(state.get("upstream_headers"), raw)
@@ -152,25 +190,34 @@ class _Responder:
             self.upstream_overloaded = True
             ctx.decide("rate_limit", "upstream_overloaded", status=status)
         if self.headers:
-            states = all_states(ctx)
+            held = state.get(ADMISSIONS)
+            # One admission (the common case) already holds its states in order.
+            states = (held[0].limits if len(held) == 1 else all_states(ctx)) if held else ()
             if states:
                 message = dict(message)
-                message["headers"] = raw + _encoded_headers(states, self.legacy)
+                message["headers"] = [*raw, *_encoded_headers(states, self.legacy)]
         return message
 
 
 _policy_headers: dict[tuple[tuple[str, int, int], ...], bytes] = {}
 
 
-def _encoded_headers(states: list[LimitState], legacy: bool) -> list[tuple[bytes, bytes]]:
+def _encoded_headers(states: Sequence[LimitState], legacy: bool) -> list[tuple[bytes, bytes]]:
     # RateLimit-Policy is the same for every request of a route: encode it once.
-    shape = tuple((s.policy, s.quota, s.window) for s in states)
+    if len(states) == 1:
+        s = states[0]
+        shape: tuple[tuple[str, int, int], ...] = ((s.policy, s.quota, s.window),)
+    else:
+        shape = tuple((s.policy, s.quota, s.window) for s in states)
     policy = _policy_headers.get(shape)
     if policy is None:
         if len(_policy_headers) > 1024:
             _policy_headers.clear()
         policy = _policy_headers[shape] = ", ".join(f'"{p}";q={q};w={w}' for p, q, w in shape).encode()
-    current = ", ".join(f'"{s.policy}";r={s.remaining};t={math.ceil(s.reset)}' for s in states).encode()
+    if len(states) == 1:
+        current = f'"{s.policy}";r={s.remaining};t={math.ceil(s.reset)}'.encode()
+    else:
+        current = ", ".join(f'"{s.policy}";r={s.remaining};t={math.ceil(s.reset)}' for s in states).encode()
     headers = [(b"ratelimit-policy", policy), (b"ratelimit", current)]
     if legacy:
         headers += [
@@ -179,7 +226,7 @@ def _encoded_headers(states: list[LimitState], legacy: bool) -> list[tuple[bytes
     return headers
 
 
-def _upstream_rate_limits(upstream_headers: Any, response_headers: list[Any]) -> dict[str, str]:
+def _upstream_rate_limits(upstream_headers: Any, response_headers: Iterable[Any]) -> dict[str, str]:
     found: dict[str, str] = {}
     if upstream_headers is not None:
         for name, value in upstream_headers.items():

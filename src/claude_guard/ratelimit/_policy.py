@@ -45,16 +45,31 @@ async def plan(
     profile_strategy: Strategy = "sliding_window_counter",
 ) -> tuple[list[LimitCheck], list[ConcurrencyCheck]]:
     """The checks of one request: every matching rule, plus the caller's profile defaults."""
+    counted: list[tuple[str, RateLimitRule, str]] = []
+    for name, rule in rules:
+        who = identity(rule.key, ctx) if isinstance(rule.key, str) else await rule.key(scope, ctx)
+        if who is not None:
+            counted.append((name, rule, who))
+    return build_checks(
+        limiter, counted, ctx, profile_limits=profile_limits, profile_strategy=profile_strategy
+    )
+
+
+def build_checks(
+    limiter: RateLimiter,
+    counted: Iterable[tuple[str, RateLimitRule, str]],
+    ctx: GuardContext,
+    *,
+    profile_limits: bool = False,
+    profile_strategy: Strategy = "sliding_window_counter",
+) -> tuple[list[LimitCheck], list[ConcurrencyCheck]]:
+    """``plan`` once every rule's identity is known: ``(name, rule, identity)`` per rule that applies."""
     store = limiter.store
     checks: list[LimitCheck] = []
     caps: list[ConcurrencyCheck] = []
     cache: dict[tuple[int, str, str], tuple[RateLimitRule, list[LimitCheck], ConcurrencyCheck | None]]
     cache = limiter.plan_cache
-    for name, rule in rules:
-        found = identity(rule.key, ctx) if isinstance(rule.key, str) else await rule.key(scope, ctx)
-        if found is None:
-            continue
-        who: str = found
+    for name, rule, who in counted:
         cached = cache.get((id(rule), name, who))
         if cached is not None and cached[0] is rule:
             checks += cached[1]
@@ -149,6 +164,14 @@ async def admit(
         ctx.decide("rate_limit", "store_unavailable", policy=policies)
         logger.warning("claude_guard: rate-limit store unavailable, refusing request %s", ctx.request_id)
         raise
+    return judge(ctx, admission, legacy_headers=legacy_headers)
+
+
+def judge(ctx: GuardContext, admission: Admission, *, legacy_headers: bool = False) -> Admission:
+    """Record the verdict on the request: the audit decision, and the admission for headers and release.
+
+    Raises ``RateLimitedError`` when the admission was denied.
+    """
     if not admission.allowed:
         ctx.state[DENIED] = True
         ctx.decide(
@@ -167,13 +190,19 @@ async def admit(
             code="concurrency" if concurrency else "rate_limit",
             headers=dict(rate_limit_headers(admission.limits, legacy=legacy_headers)),
         )
-    ctx.decide(
-        "rate_limit",
-        "allowed",
-        policy=[s.policy for s in admission.limits] + [c.policy for c in admission.leases],
-        remaining=min((s.remaining for s in admission.limits), default=None),
-    )
-    ctx.state.setdefault(ADMISSIONS, []).append(admission)
+    limits = admission.limits
+    remaining: int | None
+    if len(limits) == 1 and not admission.leases:  # the common case, without the generators
+        policy, remaining = [limits[0].policy], limits[0].remaining
+    else:
+        policy = [s.policy for s in limits] + [c.policy for c in admission.leases]
+        remaining = min((s.remaining for s in limits), default=None)
+    ctx.decide("rate_limit", "allowed", policy=policy, remaining=remaining)
+    held = ctx.state.get(ADMISSIONS)
+    if held is None:
+        ctx.state[ADMISSIONS] = [admission]
+    else:
+        held.append(admission)
     return admission
 
 
