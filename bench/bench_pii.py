@@ -18,7 +18,7 @@ from typing import Any
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 from claude_guard.messages import iter_text_segments
-from claude_guard.pii import PIIConfig, PIIEngine, Redactor
+from claude_guard.pii import OutputScanner, PIIConfig, PIIEngine, Redactor
 from claude_guard.pii._engine import _lemma_pipeline, merge_findings
 
 RNG = random.Random(6)
@@ -200,6 +200,32 @@ def cpu_model() -> str:
     return cpu
 
 
+async def output_scan_stream(engine: PIIEngine, text: str, delta: int) -> tuple[float, int, int]:
+    """Redact-mode scanning of ``text`` in ``delta``-character pieces: total ms, analyses, most held."""
+    scanner = OutputScanner(engine, mode="redact")
+    analyses = 0
+    analyze = engine.analyze
+
+    async def counted(text: str, *, timeout: float | None = None) -> Any:
+        nonlocal analyses
+        analyses += 1
+        return await analyze(text, timeout=timeout)
+
+    engine.analyze = counted  # type: ignore[method-assign]
+    try:
+        text_scanner = scanner.text_scanner()
+        held = 0
+        t = time.perf_counter()
+        for start in range(0, len(text), delta):
+            await text_scanner.feed(text[start : start + delta])
+            held = max(held, text_scanner.held)
+        await text_scanner.flush()
+        elapsed = (time.perf_counter() - t) * 1000
+    finally:
+        del engine.analyze
+    return elapsed, analyses, held
+
+
 async def main() -> None:
     cpu = cpu_model()
     print(f"Machine: {os.cpu_count()} CPUs, {cpu}, Python {platform.python_version()}\n")
@@ -232,6 +258,16 @@ async def main() -> None:
         p99, worst = await loop_lag(r, heavy, concurrent=8, rounds=5)
         print(f"| {executor} | 2 | {p99:.2f} | {worst:.2f} |")
         r.close()
+
+    print("\nStreamed output scanning (redact), 4 KB of output with 16 entities, 12-character deltas:\n")
+    print("| output_hold | analyses | scan time (ms, total) | most characters held |")
+    print("|---|---|---|---|")
+    output = labeled_text(16, 4096)[0]
+    for hold in (64, 128, 256):
+        scan_engine = PIIEngine(PIIConfig(hmac_key="bench", phone_regions=("US",), output_hold=hold))
+        elapsed, analyses, held = await output_scan_stream(scan_engine, output, 12)
+        print(f"| {hold} | {analyses} | {elapsed:.1f} | {held} |")
+        scan_engine.close()
 
     corpus = [labeled_text(8, 600) for _ in range(60)]
     ours = precision_recall(
