@@ -28,7 +28,8 @@ FAKE_CLIENT_CANARY = "cg_dev_canary000000_" + "C" * 43
 FOREIGN_CLIENT_CANARY = "sk-ant-fake-client-canary-1111"
 MODEL = "claude-sonnet-4-6"
 TIMEOUT = 5.0
-SHORT_UPSTREAM_TIMEOUT = 0.3
+# Short enough to drive the timeout paths quickly, long enough that a loaded CI machine answers the others.
+SHORT_UPSTREAM_TIMEOUT = 1.0
 
 
 @dataclass
