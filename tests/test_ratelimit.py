@@ -253,6 +253,25 @@ async def test_middleware_sends_ietf_headers_and_an_anthropic_429(store: Store) 
     assert denied.headers["x-should-retry"] == "true"
 
 
+async def test_nested_middlewares_send_the_headers_once_and_an_inner_denial_refunds_the_outer(
+    store: Store,
+) -> None:
+    limiter = RateLimiter(store)
+    inner_rule = RateLimitRule(path="/x", limits="1/minute", key="global", name="inner")
+    outer_rule = RateLimitRule(limits="3/minute", key="global", name="outer")
+    inner = RateLimitMiddleware(ok_app, config=RateLimitConfig(rules=[inner_rule]), limiter=limiter)
+    app = RateLimitMiddleware(inner, config=RateLimitConfig(rules=[outer_rule]), limiter=limiter)
+    async with client_for(app) as client:
+        first = await client.get("/x")
+        denied = [(await client.get("/x")).status_code for _ in range(2)]
+        others = [(await client.get("/y")).status_code for _ in range(3)]
+    assert first.status_code == 200 and denied == [429, 429]
+    assert first.headers.get_list("ratelimit-policy") == ['"outer-60s";q=3;w=60, "inner-60s";q=1;w=60']
+    assert len(first.headers.get_list("ratelimit")) == 1
+    # The two inner denials were given back to the outer limit: /x counted once, so /y has two left.
+    assert others == [200, 200, 429]
+
+
 async def test_rules_match_route_pattern_and_method(store: Store) -> None:
     config = RateLimitConfig(rules=[RateLimitRule(path="/v1/messages*", methods=["POST"], limits="1/minute")])
     app = RateLimitMiddleware(ok_app, config=config, store=store)

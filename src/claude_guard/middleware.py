@@ -43,6 +43,9 @@ class GuardMiddleware:
     """
 
     catch_all = False
+    # A subclass that sets this sees each http.response.start in ``_response_start`` as it passes, inside
+    # the one send wrapper that tracks the start, so the response is not wrapped twice.
+    _sees_response_start = False
 
     def __init__(self, app: ASGIApp, *, error_format: ErrorFormat = "anthropic") -> None:
         self.app = app
@@ -54,10 +57,13 @@ class GuardMiddleware:
             return
         ctx = context_for(scope)
         started = False
+        on_start = self._response_start if self._sees_response_start else None
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
+                if on_start is not None:
+                    message = on_start(ctx, message)
                 started = True
             await send(message)
 
@@ -90,6 +96,9 @@ class GuardMiddleware:
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
+
+    def _response_start(self, ctx: GuardContext, message: Message) -> Message:
+        return message
 
 
 class SafeErrorMiddleware(GuardMiddleware):

@@ -34,6 +34,11 @@ from ._proxies import TrustedProxies, client_address
 __all__ = ["RateLimitMiddleware"]
 
 _OVERLOADED = frozenset({429, 529})
+# ctx.state keys of one request: the middleware that adds the headers (the outermost), whether it has, and
+# whether the upstream answered 429 or 529.
+_HEADERS_BY = "rate_limit.headers_by"
+_HEADERS_SENT = "rate_limit.headers_sent"
+_UPSTREAM_OVERLOADED = "rate_limit.upstream_overloaded"
 _MAX_ROUTES = 4096
 
 # The rules of a route as (name, rule), and as (name, rule, key kind) when no rule has a key function.
@@ -137,13 +142,14 @@ class RateLimitMiddleware(GuardMiddleware):
                     on_store_error=config.on_store_error,
                     legacy_headers=config.legacy_headers,
                 )
-        responder = _Responder(ctx, send, headers=config.headers and outermost, legacy=config.legacy_headers)
+        if outermost:
+            state[_HEADERS_BY] = self
         renewer = None
         if admission is not None and admission.leases:
             renewer = asyncio.ensure_future(limiter.renew_while_running(admission))
         refund = False
         try:
-            await self.app(scope, receive, responder.send)
+            await self.app(scope, receive, send)
         except RateLimitedError:
             refund = True
             raise
@@ -154,76 +160,68 @@ class RateLimitMiddleware(GuardMiddleware):
                 # A limit further in (a route dependency, a nested middleware) denied: what was counted out
                 # here is given back, so a denied request consumes none of its limits.
                 refund = refund or bool(state.get(DENIED))
-                refund = refund or (config.refund_upstream_overload and responder.upstream_overloaded)
+                refund = refund or (config.refund_upstream_overload and bool(state.get(_UPSTREAM_OVERLOADED)))
                 for held in state.get(ADMISSIONS, ()):
                     if not limiter.release_nowait(held, refund=refund):
                         await limiter.release(held, refund=refund)
 
+    _sees_response_start = True
 
-class _Responder:
-    """One request's view of the response: adds the headers to its start, notes upstream rate limits."""
-
-    __slots__ = ("ctx", "downstream", "headers", "legacy", "upstream_overloaded")
-
-    def __init__(self, ctx: GuardContext, downstream: Send, *, headers: bool, legacy: bool) -> None:
-        self.ctx = ctx
-        self.downstream = downstream
-        self.headers = headers
-        self.legacy = legacy
-        self.upstream_overloaded = False
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = self._start(message)
-        await self.downstream(message)
-
-    def _start(self, message: Message) -> Message:
-        ctx = self.ctx
+    def _response_start(self, ctx: GuardContext, message: Message) -> Message:
+        # The response starts (GuardMiddleware's send wrapper calls this): note upstream rate limits, and the
+        # outermost rate-limit middleware adds the headers. A stream passes on unbuffered.
+        state = ctx.state
         status = int(message.get("status", 200))
         raw = message.get("headers", ())
-        state = ctx.state
         if "upstream_headers" in state or "upstream_status" in state:
             upstream = _upstream_rate_limits(state.get("upstream_headers"), raw)
             if upstream:
                 state[UPSTREAM] = upstream
         if status in _OVERLOADED and state.get("upstream_status") in _OVERLOADED:
-            self.upstream_overloaded = True
+            state[_UPSTREAM_OVERLOADED] = True
             ctx.decide("rate_limit", "upstream_overloaded", status=status)
-        if self.headers:
+        if self.config.headers and state.get(_HEADERS_BY) is self and _HEADERS_SENT not in state:
+            state[_HEADERS_SENT] = True
             held = state.get(ADMISSIONS)
             # One admission (the common case) already holds its states in order.
             states = (held[0].limits if len(held) == 1 else all_states(ctx)) if held else ()
             if states:
                 message = dict(message)
-                message["headers"] = [*raw, *_encoded_headers(states, self.legacy)]
+                message["headers"] = [*raw, *_encoded_headers(states, self.config.legacy_headers)]
         return message
 
 
-_policy_headers: dict[tuple[tuple[str, int, int], ...], bytes] = {}
+_policy_headers: dict[tuple[Any, ...], bytes] = {}
 
 
 def _encoded_headers(states: Sequence[LimitState], legacy: bool) -> list[tuple[bytes, bytes]]:
     # RateLimit-Policy is the same for every request of a route: encode it once.
-    if len(states) == 1:
+    if len(states) == 1 and not legacy:  # the common case, without the generators
         s = states[0]
-        shape: tuple[tuple[str, int, int], ...] = ((s.policy, s.quota, s.window),)
-    else:
-        shape = tuple((s.policy, s.quota, s.window) for s in states)
+        shape: tuple[Any, ...] = (s.policy, s.quota, s.window)
+        policy = _policy_headers.get(shape)
+        if policy is None:
+            policy = _remember_policy(shape, f'"{s.policy}";q={s.quota};w={s.window}'.encode())
+        current = f'"{s.policy}";r={s.remaining};t={math.ceil(s.reset)}'.encode()
+        return [(b"ratelimit-policy", policy), (b"ratelimit", current)]
+    shape = tuple((s.policy, s.quota, s.window) for s in states)
     policy = _policy_headers.get(shape)
     if policy is None:
-        if len(_policy_headers) > 1024:
-            _policy_headers.clear()
-        policy = _policy_headers[shape] = ", ".join(f'"{p}";q={q};w={w}' for p, q, w in shape).encode()
-    if len(states) == 1:
-        current = f'"{s.policy}";r={s.remaining};t={math.ceil(s.reset)}'.encode()
-    else:
-        current = ", ".join(f'"{s.policy}";r={s.remaining};t={math.ceil(s.reset)}' for s in states).encode()
+        policy = _remember_policy(shape, ", ".join(f'"{p}";q={q};w={w}' for p, q, w in shape).encode())
+    current = ", ".join(f'"{s.policy}";r={s.remaining};t={math.ceil(s.reset)}' for s in states).encode()
     headers = [(b"ratelimit-policy", policy), (b"ratelimit", current)]
     if legacy:
         headers += [
             (k.encode("latin-1"), v.encode("latin-1")) for k, v in rate_limit_headers(states, legacy=True)[2:]
         ]
     return headers
+
+
+def _remember_policy(shape: tuple[Any, ...], encoded: bytes) -> bytes:
+    if len(_policy_headers) > 1024:
+        _policy_headers.clear()
+    _policy_headers[shape] = encoded
+    return encoded
 
 
 def _upstream_rate_limits(upstream_headers: Any, response_headers: Iterable[Any]) -> dict[str, str]:
