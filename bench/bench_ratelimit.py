@@ -2,9 +2,10 @@
 
 Run: ``.venv/bin/python bench/bench_ratelimit.py [--requests 2000] [--rounds 15] [--redis redis://127.0.0.1:6379/15]``
 
-One bare Starlette app and one limit (``1000000/minute`` by client address, never reached), three variants
+One bare Starlette app and one limit (``1000000/minute`` by client address, never reached), the variants
 measured side by side in the same run, in interleaved rounds whose order rotates: bare, claude_guard
-``RateLimitMiddleware`` (memory) and slowapi (``@limiter.limit``, memory). Twice: through
+``RateLimitMiddleware`` (memory) and slowapi (``@limiter.limit``, memory), and for reading only the same
+middleware with ``headers=False`` (slowapi sends no headers by default). Twice: through
 ``httpx.ASGITransport`` and as direct ASGI calls (no HTTP client in the measurement). Added latency is the
 variant's mean per-request time minus the bare app's in the same round; the median over rounds is shown, with
 the spread of the per-round ratio. Redis round trips are counted with a wrapper around the client's
@@ -44,9 +45,20 @@ def bare_app() -> Starlette:
     return Starlette(routes=[Route("/", home)])
 
 
-def guarded_app() -> Any:
-    config = RateLimitConfig(rules=[RateLimitRule(limits=LIMIT, key="address", strategy="fixed_window")])
-    return RateLimitMiddleware(bare_app(), config=config)
+def guarded_app(*, headers: bool = True) -> Any:
+    rule = RateLimitRule(limits=LIMIT, key="address", strategy="fixed_window")
+    return RateLimitMiddleware(bare_app(), config=RateLimitConfig(rules=[rule], headers=headers))
+
+
+def variants() -> dict[str, Any]:
+    # The last row is for reading only: the same layer without RateLimit headers (slowapi sends none by
+    # default), to show what the headers cost. The target compares the default configuration.
+    return {
+        "bare": bare_app(),
+        "claude_guard": guarded_app(),
+        "slowapi": slowapi_app(),
+        "claude_guard_no_headers": guarded_app(headers=False),
+    }
 
 
 def slowapi_app() -> Starlette:
@@ -97,7 +109,7 @@ async def rounds_of(names: list[str], timer: Timer, requests: int, rounds: int) 
 
 
 async def latency(requests: int, rounds: int) -> dict[str, list[float]]:
-    apps = {"bare": bare_app(), "claude_guard": guarded_app(), "slowapi": slowapi_app()}
+    apps = variants()
     clients = {
         name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
         for name, app in apps.items()
@@ -115,7 +127,7 @@ async def latency(requests: int, rounds: int) -> dict[str, list[float]]:
 
 async def raw_latency(requests: int, rounds: int) -> dict[str, list[float]]:
     """The same three apps called directly as ASGI apps: no HTTP client in the measurement."""
-    apps = {"bare": bare_app(), "claude_guard": guarded_app(), "slowapi": slowapi_app()}
+    apps = variants()
     base = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -147,6 +159,13 @@ async def raw_latency(requests: int, rounds: int) -> dict[str, list[float]]:
     return await rounds_of(list(apps), timer, requests, rounds)
 
 
+LABELS = {
+    "claude_guard": "claude_guard RateLimitMiddleware",
+    "slowapi": "slowapi @limiter.limit",
+    "claude_guard_no_headers": "claude_guard RateLimitMiddleware, `headers=False` (for reading only)",
+}
+
+
 def table(title: str, results: dict[str, list[float]]) -> float:
     bare = results["bare"]
     added = {
@@ -158,8 +177,7 @@ def table(title: str, results: dict[str, list[float]]) -> float:
     print("| variant | per request (µs, median) | added by the rate-limit layer (µs, median) |")
     print("|---|---:|---:|")
     print(f"| bare Starlette app | {statistics.median(bare) * 1e6:.1f} | — |")
-    for name in ("claude_guard", "slowapi"):
-        label = "claude_guard RateLimitMiddleware" if name == "claude_guard" else "slowapi @limiter.limit"
+    for name, label in LABELS.items():
         total, extra = statistics.median(results[name]) * 1e6, statistics.median(added[name]) * 1e6
         print(f"| {label} | {total:.1f} | {extra:.1f} |")
     ratio = statistics.median(added["claude_guard"]) / statistics.median(added["slowapi"])
@@ -168,7 +186,8 @@ def table(title: str, results: dict[str, list[float]]) -> float:
     low, high = per_round[len(per_round) // 4], per_round[(3 * len(per_round)) // 4]
     print(
         f"\nclaude_guard's added latency is {ratio:.2f}× slowapi's (target ≤ 0.5×; "
-        f"middle half of the rounds {low:.2f}–{high:.2f}×).\n"
+        f"middle half of the rounds {low:.2f}–{high:.2f}×); without the RateLimit headers, "
+        f"{statistics.median(added['claude_guard_no_headers']) / statistics.median(added['slowapi']):.2f}×.\n"
     )
     return ratio
 
