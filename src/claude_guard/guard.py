@@ -150,8 +150,9 @@ class ClaudeGuard:
         """Prices, the per-request maximum cost and the ledger, shared by the middleware, ``max_cost(...)``
         and the egress hook."""
         if self._cost_meter is None:
+            count = self.upstream.count_tokens if self.settings.count_tokens else None
             self._cost_meter = CostMeter(
-                ledger=self.ledger, prices=self.prices, max_cost=self.settings.max_cost
+                ledger=self.ledger, prices=self.prices, max_cost=self.settings.max_cost, count_tokens=count
             )
         return self._cost_meter
 

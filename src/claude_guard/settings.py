@@ -90,6 +90,9 @@ class GuardSettings:
     ``./claude_guard_audit.sqlite3``); with Redis the audit log is a Redis stream."""
     audit_retention_days: float | None = 90.0
     """Audit records older than this are purged; ``None`` keeps them."""
+    count_tokens: bool = False
+    """Estimate a request's input tokens with the upstream's ``count_tokens`` (one more call per request,
+    exact) instead of the conservative bound from its size (free); the bound is used if the count fails."""
     validation: ValidationConfig | None = None
     """Prompt validation rules and limits for Messages routes; ``None`` for the defaults."""
     pii: Literal["auto", "on", "off"] = "auto"
@@ -164,6 +167,7 @@ class GuardSettings:
                 p.strip() for p in env.get("CLAUDE_GUARD_TRUSTED_PROXIES", "").split(",") if p.strip()
             ),
             https_redirect=env.get("CLAUDE_GUARD_HTTPS_REDIRECT", "").strip().lower() in ("1", "true", "yes"),
+            count_tokens=_choice(env, "CLAUDE_GUARD_COUNT_TOKENS", ("off", "on")) == "on",
             rate_limit_on_store_error=_choice(
                 env, "CLAUDE_GUARD_RATE_LIMIT_ON_STORE_ERROR", ("closed", "open")
             ),

@@ -37,6 +37,7 @@ _FORWARDED_REQUEST_HEADERS = frozenset({b"anthropic-version", b"anthropic-beta",
 # Response headers worth passing back; hop-by-hop and upstream identity headers are dropped.
 _FORWARDED_RESPONSE_HEADERS = frozenset({"content-type", "retry-after", "retry-after-ms", "x-should-retry"})
 _MAX_ERROR_BODY = 64 * 1024
+_COUNT_TOKENS_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
 # Upstream error types whose message is about the caller's request, so it helps to pass it on (scrubbed).
 _CALLER_ERROR_TYPES = frozenset(
     {"invalid_request_error", "not_found_error", "request_too_large", "rate_limit_error", "overloaded_error"}
@@ -123,6 +124,26 @@ class UpstreamClient:
         if response.status_code == 401:
             self.invalidate_key()
         return response
+
+    async def count_tokens(self, body: Mapping[str, Any]) -> int | None:
+        """The upstream's exact count of a Messages request's input tokens, or ``None`` when it cannot say
+        (an error, a timeout): callers then fall back to their own bound."""
+        fields = {k: body[k] for k in _COUNT_TOKENS_FIELDS if k in body}
+        try:
+            response = await self.send(
+                "/v1/messages/count_tokens", json.dumps(fields).encode(), {}, deadline=min(self.timeout, 10.0)
+            )
+        except GuardError:
+            return None
+        try:
+            if response.status_code != 200:
+                return None
+            count = json.loads(await response.aread()).get("input_tokens")
+            return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
+        except (ValueError, AttributeError, httpx.HTTPError):
+            return None
+        finally:
+            await response.aclose()
 
     async def aclose(self) -> None:
         await self._client.aclose()

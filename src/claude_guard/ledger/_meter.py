@@ -71,7 +71,7 @@ class CostMeter:
         user_budgets: budgets per end user (``metadata.user_id``, namespaced by key); ``None`` for none.
         estimate: allowances of the pre-flight estimate.
         count_tokens: optional async callable giving the exact input tokens of a request body (the
-            upstream ``count_tokens``), used instead of the byte bound.
+            upstream ``count_tokens``), used instead of the byte bound; ``None`` from it keeps the bound.
     """
 
     def __init__(
@@ -83,7 +83,7 @@ class CostMeter:
         anonymous_key: str = "anonymous",
         user_budgets: Budgets | None = None,
         estimate: EstimateConfig | None = None,
-        count_tokens: Callable[[Mapping[str, Any]], Awaitable[int]] | None = None,
+        count_tokens: Callable[[Mapping[str, Any]], Awaitable[int | None]] | None = None,
     ) -> None:
         self.ledger = ledger
         self.prices = prices
