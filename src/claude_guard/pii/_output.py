@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_right
 from collections import Counter
 from typing import Any, Final
 
 from ..context import GuardContext
-from ..messages import SSEEvent, SSEParser, iter_text_segments, joined_text, replace_text_segments
+from ..messages import SSEEvent, iter_text_segments, joined_text, replace_text_segments
 from ._config import OutputScan
 from ._engine import AnalysisUnavailableError, Finding, PIIEngine, merge_findings
-from ._restore import PLACEHOLDER, _encode, _encode_json
+from ._restore import PLACEHOLDER, _encode_json, _SSERewriter
 
 __all__ = ["OutputScanner", "SSEOutputScanner", "TextScanner"]
 
 _CONTEXT: Final = 64
 """Characters already released that are analysed again before a window (context words such as "ssn")."""
 _SEPARATOR: Final = "\n\n"
-_TOOL_USE_TYPES: Final = frozenset({"tool_use", "server_tool_use"})
 
 
 class OutputScanner:
@@ -254,7 +252,7 @@ def _json_span(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-class SSEOutputScanner:
+class SSEOutputScanner(_SSERewriter):
     """Rewrites a Messages SSE stream with new findings redacted (or only counted), chunk by chunk.
 
     ``text_delta`` and ``input_json_delta`` of each content block go through a `TextScanner`; what it holds
@@ -266,9 +264,8 @@ class SSEOutputScanner:
     """
 
     def __init__(self, scanner: OutputScanner) -> None:
+        super().__init__()
         self.scanner = scanner
-        self._parser = SSEParser()
-        self._blocks: dict[Any, tuple[str, TextScanner]] = {}
         self._failed = False
 
     async def feed(self, chunk: bytes) -> bytes:
@@ -307,62 +304,8 @@ class SSEOutputScanner:
         payload = {"type": "error", "error": {"type": "api_error", "message": exc.message}}
         return _encode_json("error", payload)
 
-    def _scanner(self, index: Any, delta_type: str) -> TextScanner:
-        entry = self._blocks.get(index)
-        if entry is None:
-            entry = (delta_type, self.scanner.text_scanner(json_escaped=delta_type == "input_json_delta"))
-            self._blocks[index] = entry
-        return entry[1]
+    def _block_rewriter(self, *, json_escaped: bool) -> TextScanner:
+        return self.scanner.text_scanner(json_escaped=json_escaped)
 
-    async def _flush(self, index: Any) -> bytes:
-        entry = self._blocks.pop(index, None)
-        if entry is None:
-            return b""
-        delta_type, scanner = entry
-        tail = await scanner.flush()
-        if not tail:
-            return b""
-        field = "text" if delta_type == "text_delta" else "partial_json"
-        delta = {"type": "content_block_delta", "index": index, "delta": {"type": delta_type, field: tail}}
-        return _encode_json("content_block_delta", delta)
-
-    async def _event(self, event: SSEEvent) -> bytes:
-        try:
-            payload = json.loads(event.data)
-        except ValueError:
-            return _encode(event.event, event.data)
-        if not isinstance(payload, dict):
-            return _encode(event.event, event.data)
-        kind = payload.get("type")
-        index = payload.get("index")
-        if kind == "content_block_start":
-            block = payload.get("content_block")
-            if isinstance(block, dict):
-                if block.get("type") == "text":
-                    scanner = self._scanner(index, "text_delta")
-                    if isinstance(block.get("text"), str) and block["text"]:
-                        payload["content_block"] = {**block, "text": await scanner.feed(block["text"])}
-                        return _encode_json(event.event, payload)
-                elif block.get("type") in _TOOL_USE_TYPES:
-                    self._scanner(index, "input_json_delta")
-                    if block.get("input"):
-                        scanned = await self.scanner.scan_block_input(block["input"])
-                        payload["content_block"] = {**block, "input": scanned}
-                        return _encode_json(event.event, payload)
-        elif kind == "content_block_delta":
-            delta = payload.get("delta")
-            if isinstance(delta, dict):
-                delta_type = delta.get("type")
-                field = {"text_delta": "text", "input_json_delta": "partial_json"}.get(str(delta_type))
-                if field is not None and isinstance(delta.get(field), str):
-                    released = await self._scanner(index, str(delta_type)).feed(delta[field])
-                    if not released:
-                        return b""
-                    payload["delta"] = {**delta, field: released}
-                    return _encode_json(event.event, payload)
-        elif kind == "content_block_stop":
-            return await self._flush(index) + _encode(event.event, event.data)
-        elif kind in ("message_delta", "message_stop", "error"):
-            flushed = b"".join([await self._flush(i) for i in list(self._blocks)])
-            return flushed + _encode(event.event, event.data)
-        return _encode(event.event, event.data)
+    async def _rewrite_input(self, value: Any) -> Any:
+        return await self.scanner.scan_block_input(value)

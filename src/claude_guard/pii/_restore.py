@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Coroutine, Mapping
+from typing import Any, Final, Protocol
 
 from ..messages import SSEEvent, SSEParser
 
@@ -123,49 +123,59 @@ def _encode_json(event: str | None, payload: Any) -> bytes:
     return _encode(event, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
 
 
-class SSERestorer:
-    """Rewrites a Messages SSE stream with placeholders restored, chunk by chunk.
+class _BlockRewriter(Protocol):
+    """Rewrites one content block's text arriving in pieces (a placeholder restorer or an output scan)."""
 
-    ``text_delta`` and ``input_json_delta`` of each content block go through a `StreamRestorer`; its held
-    tail is released before ``content_block_stop``. Every other event passes on unchanged (re-framed).
+    async def feed(self, text: str, /) -> str: ...
+
+    async def flush(self) -> str: ...
+
+
+_DELTA_FIELDS: Final = {"text_delta": "text", "input_json_delta": "partial_json"}
+
+
+class _SSERewriter:
+    """The event rewriting shared by `SSERestorer` and ``SSEOutputScanner``.
+
+    Each content block's ``text_delta`` / ``input_json_delta`` text goes through its own `_BlockRewriter`
+    (from `_block_rewriter`, JSON-escaped for tool input), and a block's held tail becomes one more
+    ``content_block_delta`` before its ``content_block_stop`` (every block's before ``message_delta``,
+    ``message_stop`` or ``error``). A tool block's complete ``input`` at its start goes through
+    `_rewrite_input`. Deltas that release nothing are dropped; every other event passes on unchanged
+    (re-framed). It is async for the output scan; the restorer's rewriters never suspend, so it runs each
+    coroutine to its end with one ``send`` (`_run_sync`), without an event loop.
     """
 
-    def __init__(self, mapping: Mapping[str, str]) -> None:
-        self._mapping = dict(mapping)
+    def __init__(self) -> None:
         self._parser = SSEParser()
-        self._blocks: dict[Any, tuple[str, StreamRestorer]] = {}
+        self._blocks: dict[Any, tuple[str, _BlockRewriter]] = {}
 
-    def feed(self, chunk: bytes) -> bytes:
-        """The rewritten bytes for the events this chunk completes (maybe none)."""
-        return b"".join(self._event(event) for event in self._parser.feed(chunk))
+    def _block_rewriter(self, *, json_escaped: bool) -> _BlockRewriter:
+        raise NotImplementedError
 
-    def close(self) -> bytes:
-        """The end of the stream: a pending event, and any text still held."""
-        out = [self._event(event) for event in self._parser.close()]
-        for index in list(self._blocks):
-            out.append(self._flush(index))
-        return b"".join(out)
+    async def _rewrite_input(self, value: Any) -> Any:
+        raise NotImplementedError
 
-    def _restorer(self, index: Any, delta_type: str) -> StreamRestorer:
+    def _block(self, index: Any, delta_type: str) -> _BlockRewriter:
         entry = self._blocks.get(index)
         if entry is None:
-            entry = (delta_type, StreamRestorer(self._mapping, json_escaped=delta_type == "input_json_delta"))
+            entry = (delta_type, self._block_rewriter(json_escaped=delta_type == "input_json_delta"))
             self._blocks[index] = entry
         return entry[1]
 
-    def _flush(self, index: Any) -> bytes:
+    async def _flush(self, index: Any) -> bytes:
         entry = self._blocks.pop(index, None)
         if entry is None:
             return b""
-        delta_type, restorer = entry
-        tail = restorer.flush()
+        delta_type, rewriter = entry
+        tail = await rewriter.flush()
         if not tail:
             return b""
-        field = "text" if delta_type == "text_delta" else "partial_json"
+        field = _DELTA_FIELDS[delta_type]
         delta = {"type": "content_block_delta", "index": index, "delta": {"type": delta_type, field: tail}}
         return _encode_json("content_block_delta", delta)
 
-    def _event(self, event: SSEEvent) -> bytes:
+    async def _event(self, event: SSEEvent) -> bytes:
         try:
             payload = json.loads(event.data)
         except ValueError:
@@ -178,32 +188,85 @@ class SSERestorer:
             block = payload.get("content_block")
             if isinstance(block, dict):
                 if block.get("type") == "text":
-                    restorer = self._restorer(index, "text_delta")
+                    rewriter = self._block(index, "text_delta")
                     if isinstance(block.get("text"), str) and block["text"]:
-                        payload["content_block"] = {**block, "text": restorer.feed(block["text"])}
+                        payload["content_block"] = {**block, "text": await rewriter.feed(block["text"])}
                         return _encode_json(event.event, payload)
                 elif block.get("type") in _TOOL_USE_TYPES:
-                    self._restorer(index, "input_json_delta")
+                    self._block(index, "input_json_delta")
                     if block.get("input"):
-                        payload["content_block"] = {
-                            **block,
-                            "input": restore_value(block["input"], self._mapping),
-                        }
+                        rewritten = await self._rewrite_input(block["input"])
+                        payload["content_block"] = {**block, "input": rewritten}
                         return _encode_json(event.event, payload)
         elif kind == "content_block_delta":
             delta = payload.get("delta")
             if isinstance(delta, dict):
                 delta_type = delta.get("type")
-                field = {"text_delta": "text", "input_json_delta": "partial_json"}.get(str(delta_type))
+                field = _DELTA_FIELDS.get(str(delta_type))
                 if field is not None and isinstance(delta.get(field), str):
-                    released = self._restorer(index, str(delta_type)).feed(delta[field])
+                    released = await self._block(index, str(delta_type)).feed(delta[field])
                     if not released:
                         return b""
                     payload["delta"] = {**delta, field: released}
                     return _encode_json(event.event, payload)
         elif kind == "content_block_stop":
-            return self._flush(index) + _encode(event.event, event.data)
+            return await self._flush(index) + _encode(event.event, event.data)
         elif kind in ("message_delta", "message_stop", "error"):
-            flushed = b"".join(self._flush(i) for i in list(self._blocks))
+            flushed = b"".join([await self._flush(i) for i in list(self._blocks)])
             return flushed + _encode(event.event, event.data)
         return _encode(event.event, event.data)
+
+
+def _run_sync(coroutine: Coroutine[Any, Any, bytes]) -> bytes:
+    # Runs a coroutine that never suspends (the restorer's rewriting) to its result, without an event loop.
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        result: bytes = done.value
+        return result
+    coroutine.close()
+    raise RuntimeError("the restorer's SSE rewriting suspended")
+
+
+class _SyncBlockRestorer:
+    """A `StreamRestorer` behind the `_BlockRewriter` interface; it never suspends."""
+
+    __slots__ = ("_restorer",)
+
+    def __init__(self, restorer: StreamRestorer) -> None:
+        self._restorer = restorer
+
+    async def feed(self, text: str, /) -> str:
+        return self._restorer.feed(text)
+
+    async def flush(self) -> str:
+        return self._restorer.flush()
+
+
+class SSERestorer(_SSERewriter):
+    """Rewrites a Messages SSE stream with placeholders restored, chunk by chunk.
+
+    ``text_delta`` and ``input_json_delta`` of each content block go through a `StreamRestorer`; its held
+    tail is released before ``content_block_stop``. Every other event passes on unchanged (re-framed).
+    """
+
+    def __init__(self, mapping: Mapping[str, str]) -> None:
+        super().__init__()
+        self._mapping = dict(mapping)
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The rewritten bytes for the events this chunk completes (maybe none)."""
+        return b"".join([_run_sync(self._event(event)) for event in self._parser.feed(chunk)])
+
+    def close(self) -> bytes:
+        """The end of the stream: a pending event, and any text still held."""
+        out = [_run_sync(self._event(event)) for event in self._parser.close()]
+        for index in list(self._blocks):
+            out.append(_run_sync(self._flush(index)))
+        return b"".join(out)
+
+    def _block_rewriter(self, *, json_escaped: bool) -> _BlockRewriter:
+        return _SyncBlockRestorer(StreamRestorer(self._mapping, json_escaped=json_escaped))
+
+    async def _rewrite_input(self, value: Any) -> Any:
+        return restore_value(value, self._mapping)
