@@ -90,3 +90,21 @@ async def test_profile_bounds_tools_and_models(
     assert named is not None
     assert named in error["message"]
     assert fake.messages_requests == []  # refused before anything went upstream
+
+
+async def test_working_profiles_carry_default_limits(
+    gateway: tuple[FakeClaude, ClaudeGuard, RunningServer],
+) -> None:
+    _, guard, server = gateway
+    analysis = (await guard.keys.create(profile="analysis", environment="development")).key
+    admin = (await guard.keys.create(profile="admin", environment="development")).key
+    for key, limited in ((analysis, True), (admin, False)):
+        client = anthropic.AsyncAnthropic(base_url=server.url, api_key=key, max_retries=0)
+        raw = await client.messages.with_raw_response.create(**request())
+        policy = raw.headers.get("ratelimit-policy")
+        if limited:
+            assert policy is not None
+            assert "q=60;w=60" in policy
+            assert "q=10000;w=86400" in policy
+        else:
+            assert policy is None

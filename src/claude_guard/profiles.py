@@ -71,9 +71,21 @@ class Profile:
         return any(fnmatch.fnmatchcase(model, pattern) for pattern in self.models)
 
 
+# Least privilege includes volume: the two working profiles get a default request rate and concurrency cap
+# (a custom profile of the same name replaces them); admin keys are for operators and are not throttled.
 BUILTIN_PROFILES: Mapping[str, Profile] = {
-    "analysis": Profile(name="analysis", tools=frozenset({"Read", "Grep"})),
-    "generation": Profile(name="generation", tools=frozenset({"Read", "Write", "Edit"})),
+    "analysis": Profile(
+        name="analysis",
+        tools=frozenset({"Read", "Grep"}),
+        rate_limits="60/minute;10000/day",
+        max_concurrency=8,
+    ),
+    "generation": Profile(
+        name="generation",
+        tools=frozenset({"Read", "Write", "Edit"}),
+        rate_limits="60/minute;10000/day",
+        max_concurrency=8,
+    ),
     "admin": Profile(name="admin"),
 }
 
