@@ -607,7 +607,9 @@ _TRACKED_EVENTS: Final = frozenset({"message_start", "message_delta", "message_s
 class StreamUsage:
     """Follows a streamed Messages response: usage, ids, stop reason and a mid-stream error.
 
-    Feed it every `SSEEvent` of the stream. Events with bad JSON or unknown types are ignored.
+    Feed it every `SSEEvent` of the stream (``observe``), or the stream's raw bytes as they pass (``feed``,
+    then ``close`` at the end). Events with bad JSON or unknown types are ignored; a byte stream that stops
+    being valid SSE stops being followed, keeping what was read until then.
 
     Example:
         >>> tracker = StreamUsage()
@@ -616,9 +618,19 @@ class StreamUsage:
         6
     """
 
-    __slots__ = ("_error", "_finished", "_message_id", "_model", "_started", "_stop_reason", "_usage")
+    __slots__ = (
+        "_error",
+        "_finished",
+        "_message_id",
+        "_model",
+        "_parser",
+        "_started",
+        "_stop_reason",
+        "_usage",
+    )
 
     def __init__(self) -> None:
+        self._parser: SSEParser | None = SSEParser()
         self._usage = Usage()
         self._message_id: str | None = None
         self._model: str | None = None
@@ -626,6 +638,30 @@ class StreamUsage:
         self._error: dict[str, Any] | None = None
         self._started = False
         self._finished = False
+
+    def feed(self, chunk: bytes) -> None:
+        """Follow the stream's raw bytes, split anywhere. Never raises."""
+        if self._parser is None:
+            return
+        try:
+            events = self._parser.feed(chunk)
+        except (SSEError, RuntimeError):
+            self._parser = None
+            return
+        for event in events:
+            self.observe(event)
+
+    def close(self) -> None:
+        """The byte stream ended (or was cut): take in a last event it left without its blank line."""
+        if self._parser is None:
+            return
+        parser, self._parser = self._parser, None
+        try:
+            events = parser.close()
+        except SSEError:
+            return
+        for event in events:
+            self.observe(event)
 
     def observe(self, event: SSEEvent) -> None:
         """Update the tracker with one event of the stream. Never raises."""

@@ -22,7 +22,7 @@ import httpx2
 
 from ..context import GuardContext, current_context
 from ..egress import EgressHook
-from ..messages import SSEError, SSEParser, StreamUsage, Usage, usage_from_response
+from ..messages import StreamUsage, Usage, usage_from_response
 from ._meter import CostMeter, Metered, _background
 
 __all__ = ["MeteringHook", "SyncMeteringMiddleware"]
@@ -56,8 +56,8 @@ class _StreamMeter:
     """Follows an SSE body chunk by chunk (decoding a content-encoding if the upstream used one)."""
 
     def __init__(self, response: httpx2.Response) -> None:
-        self.parser: SSEParser | None = SSEParser()
         self.tracker = StreamUsage()
+        self.following = True
         self.decoder: Any = None
         encoding = response.headers.get("content-encoding", "").strip().lower()
         if encoding and encoding != "identity":
@@ -66,26 +66,20 @@ class _StreamMeter:
 
                 self.decoder = SUPPORTED_DECODERS[encoding]()
             except (ImportError, KeyError):
-                self.parser = None
+                self.following = False
 
     def feed(self, chunk: bytes) -> None:
-        if self.parser is None:
+        if not self.following:
             return
         try:
             data = self.decoder.decode(chunk) if self.decoder is not None else chunk
-            for event in self.parser.feed(data):
-                self.tracker.observe(event)
-        except (SSEError, ValueError, httpx2.DecodingError):
-            self.parser = None
+        except (ValueError, httpx2.DecodingError):
+            self.following = False
+            return
+        self.tracker.feed(data)
 
     def finish(self) -> tuple[Usage, str | None]:
-        if self.parser is not None:
-            try:
-                for event in self.parser.close():
-                    self.tracker.observe(event)
-            except SSEError:
-                pass
-            self.parser = None
+        self.tracker.close()
         return self.tracker.usage, self.tracker.model
 
 

@@ -19,7 +19,7 @@ from typing import Any, Final
 from .._asgi import ASGIApp, Message, Receive, Scope, Send, ensure_body, observe_send
 from ..context import GuardContext, current_context
 from ..errors import CostLimitExceededError, GuardError
-from ..messages import SSEError, SSEParser, StreamUsage, Usage, usage_from_response
+from ..messages import StreamUsage, Usage, usage_from_response
 from ..middleware import GuardMiddleware
 from ..pricing import Cost, PriceTable
 from ..profiles import Budgets
@@ -277,12 +277,11 @@ def _record_telemetry(ctx: GuardContext | None, cost: Cost, usage: Usage) -> Non
 class _ResponseMeter:
     """Reads usage from a response as it passes: SSE incrementally, JSON from its (small, whole) body."""
 
-    __slots__ = ("json_parts", "json_size", "model", "parser", "status", "stream", "tracker")
+    __slots__ = ("json_parts", "json_size", "model", "status", "stream", "tracker")
 
     def __init__(self) -> None:
         self.status = 0
         self.stream = False
-        self.parser: SSEParser | None = None
         self.tracker = StreamUsage()
         self.json_parts: list[bytes] = []
         self.json_size = 0
@@ -295,18 +294,13 @@ class _ResponseMeter:
                 b"text/event-stream"
             ):
                 self.stream = True
-                self.parser = SSEParser()
 
     def body(self, chunk: bytes) -> None:
         if not chunk or self.status >= 400:
             return
-        if self.parser is not None:
-            try:
-                for event in self.parser.feed(chunk):
-                    self.tracker.observe(event)
-            except SSEError:
-                self.parser = None
-        elif not self.stream and self.json_size <= _MAX_JSON_HOLD:
+        if self.stream:
+            self.tracker.feed(chunk)
+        elif self.json_size <= _MAX_JSON_HOLD:
             self.json_parts.append(chunk)
             self.json_size += len(chunk)
 
@@ -314,13 +308,7 @@ class _ResponseMeter:
         if self.status >= 400 or self.status == 0:
             return Usage(), None
         if self.stream:
-            if self.parser is not None:
-                try:
-                    for event in self.parser.close():
-                        self.tracker.observe(event)
-                except SSEError:
-                    pass
-                self.parser = None
+            self.tracker.close()
             return self.tracker.usage, self.tracker.model
         try:
             payload = json.loads(b"".join(self.json_parts))
