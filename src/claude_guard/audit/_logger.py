@@ -376,10 +376,7 @@ class AuditLogger:
                 wall = time.time()
                 status: int | None = None
                 failed = False
-                with (
-                    use_context(ctx) if outer is None else contextlib.nullcontext(),
-                    self.request_span(ctx) as span,
-                ):
+                with use_context(ctx), self.request_span(ctx) as span:
                     try:
                         result = await fn(*args, **kwargs)
                         status = 200

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from .._asgi import ASGIApp, Message, Receive, Scope, Send, context_for
-from ..context import current_context, use_context
+from ..context import use_context
 from ._logger import ACTIVE, AuditLogger
 
 __all__ = ["AuditMiddleware"]
+
+logger = logging.getLogger("claude_guard")
 
 
 class AuditMiddleware:
@@ -50,7 +53,6 @@ class AuditMiddleware:
         wall = time.time()
         status: int | None = None
         failed = False
-        closed = False
 
         async def watching_send(message: Message) -> None:
             nonlocal status
@@ -58,10 +60,8 @@ class AuditMiddleware:
             if message["type"] == "http.response.start":
                 status = int(message.get("status", 0))
 
-        with (
-            use_context(ctx) if current_context() is not ctx else _nothing(),
-            self.logger.request_span(ctx) as span,
-        ):
+        # Setting a context that is already current is harmless: its token restores the same value.
+        with use_context(ctx), self.logger.request_span(ctx) as span:
             try:
                 await self.app(scope, receive, watching_send)
             except BaseException:
@@ -70,15 +70,13 @@ class AuditMiddleware:
                 failed = status is None
                 raise
             finally:
-                if not closed:
-                    closed = True
-                    self.logger.finish(
-                        ctx,
-                        status=status if status is not None else (500 if failed else None),
-                        failed=failed,
-                        wall_time=wall,
-                        span=span,
-                    )
+                self.logger.finish(
+                    ctx,
+                    status=status if status is not None else (500 if failed else None),
+                    failed=failed,
+                    wall_time=wall,
+                    span=span,
+                )
 
     def _flushing_send(self, send: Send) -> Send:
         async def flushing(message: Message) -> None:
@@ -86,19 +84,9 @@ class AuditMiddleware:
                 try:
                     await self.logger.flush()
                 except Exception as exc:
-                    import logging
-
-                    logging.getLogger("claude_guard").error(
+                    logger.error(
                         "claude_guard: flushing the audit log at shutdown failed (%s)", type(exc).__name__
                     )
             await send(message)
 
         return flushing
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
