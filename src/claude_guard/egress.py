@@ -15,6 +15,7 @@ import anthropic
 
 from .context import current_context
 from .errors import GuardError, UpstreamError, UpstreamTimeoutError
+from .logscrub import SecretScrubFilter
 from .secrets import scrub
 from .upstream import UpstreamClient
 
@@ -37,15 +38,9 @@ class EgressHook:
         return None
 
 
-class _ScrubKeys(logging.Filter):
-    """Masks key-shaped strings in a record; the SDK logs per-request headers at DEBUG ("Request options")."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = scrub(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
+# The SDK logs each request's options, headers included, at DEBUG ("Request options"): the guard's log
+# scrubber, on that logger itself, masks the key set there whether or not the app installed it globally.
+_SDK_LOG_SCRUBBER = SecretScrubFilter()
 
 
 class UpstreamKeyHook(EgressHook):
@@ -54,9 +49,7 @@ class UpstreamKeyHook(EgressHook):
     def __init__(self, upstream: UpstreamClient) -> None:
         self.upstream = upstream
         # The key set here travels in the request options, which the SDK logs at DEBUG: mask it there.
-        sdk_log = logging.getLogger("anthropic._base_client")
-        if not any(isinstance(f, _ScrubKeys) for f in sdk_log.filters):
-            sdk_log.addFilter(_ScrubKeys())
+        logging.getLogger("anthropic._base_client").addFilter(_SDK_LOG_SCRUBBER)  # idempotent
 
     async def before(self, request: anthropic.APIRequest) -> anthropic.APIRequest:
         key = await self.upstream.key()
