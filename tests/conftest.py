@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from _uvicorn import free_port
 from claude_guard.store import Store, StoreConfig, store_from_url
 
 REDIS_URL = os.environ.get("CLAUDE_GUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -49,17 +50,11 @@ async def store(request: pytest.FixtureRequest, key_prefix: str) -> AsyncIterato
         await s.aclose()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class PrivateRedis:
     """A redis-server of one test's own, which the test may stop and start again on the same port."""
 
     def __init__(self, tmp: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.tmp = tmp
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from _asgi_tools import Recorder
 from claude_guard._asgi import (
     ClientDisconnected,
     add_response_headers,
@@ -40,29 +41,6 @@ class ScriptedReceive:
             raise AssertionError(f"receive called {self.calls} times, past the script")
         await asyncio.sleep(0)
         return self.messages[self.calls - 1]
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-
-    async def __call__(self, message: Any) -> None:
-        self.messages.append(dict(message))
-
-    @property
-    def status(self) -> int:
-        return int(self.messages[0]["status"])
-
-    @property
-    def headers(self) -> dict[bytes, bytes]:
-        return dict(self.messages[0]["headers"])
-
-    @property
-    def body(self) -> bytes:
-        return b"".join(m.get("body", b"") for m in self.messages if m["type"] == "http.response.body")
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 def chunks(*parts: bytes) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,18 +16,13 @@ import anthropic
 import httpx
 import pytest
 
+from _uvicorn import free_port
 from claude_guard.cli import main
 
 CLI = Path(sys.executable).with_name("claude-guard")
 CANARY = "sk-ant-fake-upstream-canary-0000"
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
@@ -39,7 +33,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 @pytest.mark.server
 def test_demo_serves_answers_and_stops_on_sigint() -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [str(CLI), "demo", "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -95,7 +89,7 @@ def test_demo_serves_answers_and_stops_on_sigint() -> None:
 
 def test_missing_upstream_key_exits_2_naming_the_variable() -> None:
     result = subprocess.run(
-        [str(CLI), "demo", "--port", str(_free_port()), "--upstream", "https://api.anthropic.com"],
+        [str(CLI), "demo", "--port", str(free_port()), "--upstream", "https://api.anthropic.com"],
         capture_output=True,
         text=True,
         env=_clean_env(),
@@ -128,7 +122,7 @@ def test_bad_upstream_configuration_exits_2_without_the_value(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     upstream = env.get("CLAUDE_API_URL", "https://api.anthropic.com")
-    assert main(["demo", "--port", str(_free_port()), "--upstream", upstream]) == 2
+    assert main(["demo", "--port", str(free_port()), "--upstream", upstream]) == 2
     captured = capsys.readouterr()
     assert captured.err.startswith("claude-guard: ")
     assert "CLAUDE_API_" in captured.err

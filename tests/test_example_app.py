@@ -4,38 +4,14 @@ Redis: the reference gateway as users deploy it."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import anthropic
 import httpx
 
+from _uvicorn import ROOT, uvicorn_processes
 from claude_guard.keys import KeyStore
 from claude_guard.store import StoreConfig, store_from_url
 from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "uvicorn exited"
-        try:
-            if httpx.get(url + "/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError("the example app did not start")
 
 
 async def test_example_app_with_two_workers_on_redis(redis_url: str, key_prefix: str) -> None:
@@ -43,7 +19,6 @@ async def test_example_app_with_two_workers_on_redis(redis_url: str, key_prefix:
     keys = KeyStore(store)
     admin = await keys.create(profile="admin", environment="development")
     fake = FakeClaude(api_key=CANARY_API_KEY)
-    port = _free_port()
     try:
         with serve(fake) as upstream:
             env = {
@@ -55,29 +30,9 @@ async def test_example_app_with_two_workers_on_redis(redis_url: str, key_prefix:
                 "CLAUDE_GUARD_PII": "off",  # two workers each building Presidio would only slow the test
             }
             env.pop("CLAUDE_API_KEY_FILE", None)
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "app:app",
-                    "--app-dir",
-                    "examples/fastapi_app",
-                    "--workers",
-                    "2",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                ],
-                cwd=ROOT,
-                env=env,
-            )
-            url = f"http://127.0.0.1:{port}"
-            try:
-                _wait(url, proc)
+            with uvicorn_processes(
+                "app:app", app_dir=ROOT / "examples" / "fastapi_app", env=env, args=["--workers", "2"]
+            ) as (url,):
                 client = anthropic.Anthropic(base_url=url, api_key=admin.key, max_retries=0)
                 for i in range(6):  # spread over both workers by the kernel
                     reply = client.messages.create(
@@ -97,9 +52,6 @@ async def test_example_app_with_two_workers_on_redis(redis_url: str, key_prefix:
                         url + "/v1/messages", json=body, headers={"x-api-key": admin.key}, timeout=10
                     )
                     assert refused.status_code == 401
-            finally:
-                proc.terminate()
-                proc.wait(timeout=30)
         assert len(fake.messages_requests) == 6
     finally:
         client_ = store.client  # type: ignore[attr-defined]

@@ -5,10 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from _uvicorn import uvicorn_processes
 from claude_guard.ledger import Ledger
 from claude_guard.messages import SSEParser, StreamUsage, Usage
 from claude_guard.pricing import PriceTable
@@ -31,26 +28,6 @@ PROCESSES = 4
 REQUESTS = 200
 DAILY_USD = Decimal("0.02")
 MAX_TOKENS = 1_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes], deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"gateway process exited early: {proc.stderr.read() if proc.stderr else b''!r}"
-            )
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"gateway on port {port} did not start in time")
 
 
 @pytest.fixture
@@ -84,51 +61,14 @@ def gateways(upstream: tuple[FakeClaude, str], redis_url: str, key_prefix: str) 
         "CG_LEDGER_DAILY_USD": str(DAILY_USD),
         "CG_LEDGER_MAX_COST": "1",
     }
-    procs: list[subprocess.Popen[bytes]] = []
-    urls: list[str] = []
-    try:
-        for _ in range(PROCESSES):
-            port = _free_port()
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "--factory",
-                        "--app-dir",
-                        str(ROOT / "tests" / "apps"),
-                        "ledger_gateway:create_app",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--log-level",
-                        "warning",
-                        "--no-access-log",
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                )
-            )
-            urls.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 30
-        for proc, url in zip(procs, urls, strict=True):
-            _wait_for_port(int(url.rsplit(":", 1)[1]), proc, deadline)
+    with uvicorn_processes(
+        "ledger_gateway:create_app",
+        app_dir=ROOT / "tests" / "apps",
+        env=env,
+        count=PROCESSES,
+        args=["--factory", "--no-access-log"],
+    ) as urls:
         yield urls
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-            if proc.stderr is not None:
-                proc.stderr.close()
 
 
 async def _one(client: httpx.AsyncClient, url: str, n: int) -> tuple[int, Decimal]:

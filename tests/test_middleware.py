@@ -4,7 +4,6 @@ errors, and non-HTTP scopes passed through untouched."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -13,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from _asgi_tools import Recorder
 from claude_guard import ClaudeGuard, GuardSettings
 from claude_guard.context import SCOPE_KEY, GuardContext, Principal
 from claude_guard.errors import PermissionDeniedError, RateLimitedError
@@ -20,25 +20,6 @@ from claude_guard.middleware import GuardMiddleware, RequestLimitsMiddleware, Ro
 
 TIMEOUT = 5.0
 SECRET_TEXT = "internal detail: db password hunter2 at 10.1.2.3"
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-
-    async def __call__(self, message: Any) -> None:
-        self.messages.append(dict(message))
-
-    @property
-    def status(self) -> int:
-        return int(self.messages[0]["status"])
-
-    @property
-    def headers(self) -> dict[bytes, bytes]:
-        return dict(self.messages[0]["headers"])
-
-    def json(self) -> Any:
-        return json.loads(b"".join(m.get("body", b"") for m in self.messages[1:]))
 
 
 def http_scope(

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,18 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from _uvicorn import uvicorn_processes
+
 REDIS_URL = os.environ.get("CLAUDE_GUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 pytestmark = [pytest.mark.redis, pytest.mark.server]
 
 APPS = Path(__file__).parent / "apps"
 RUNS = int(os.environ.get("CG_RL_EXACTNESS_RUNS", "5"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -38,58 +29,12 @@ def prefix() -> str:
 @pytest.fixture(scope="module")
 def servers(prefix: str) -> Iterator[list[str]]:
     env = {**os.environ, "CG_RL_REDIS_URL": REDIS_URL, "CG_RL_PREFIX": prefix}
-    procs: list[subprocess.Popen[bytes]] = []
-    urls: list[str] = []
     try:
-        for _ in range(4):
-            port = _free_port()
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "--factory",
-                        "--app-dir",
-                        str(APPS),
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--log-level",
-                        "warning",
-                        "ratelimit_app:create_app",
-                    ],
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                )
-            )
-            urls.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 30
-        for url, proc in zip(urls, procs, strict=True):
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail("servers did not start within 30 s")
-                time.sleep(0.05)
-        yield urls
+        with uvicorn_processes(
+            "ratelimit_app:create_app", app_dir=APPS, env=env, count=4, args=["--factory"]
+        ) as urls:
+            yield urls
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
         import redis
 
         client = redis.Redis.from_url(REDIS_URL)
