@@ -16,8 +16,7 @@ import anthropic
 from .context import current_context
 from .errors import GuardError, UpstreamError, UpstreamTimeoutError
 from .logscrub import SecretScrubFilter
-from .secrets import scrub
-from .upstream import UpstreamClient
+from .upstream import UpstreamClient, upstream_error
 
 __all__ = ["EgressHook", "GuardAnthropicMiddleware", "UpstreamKeyHook", "guard_error_from_sdk"]
 
@@ -96,19 +95,5 @@ def guard_error_from_sdk(exc: anthropic.APIError) -> GuardError:
     if isinstance(exc, anthropic.APITimeoutError):
         return UpstreamTimeoutError()
     if isinstance(exc, anthropic.APIStatusError):
-        status = exc.status_code
-        if status in (401, 403):
-            logger.error("claude_guard: the upstream refused the app's key (HTTP %d)", status)
-            return UpstreamError("The service could not authenticate to the upstream API.")
-        body: Any = exc.body if isinstance(exc.body, dict) else {}
-        error: Any = body.get("error") if isinstance(body.get("error"), dict) else {}
-        error_type = error.get("type") if isinstance(error.get("type"), str) else None
-        message = error.get("message") if isinstance(error.get("message"), str) else ""
-        result = GuardError(scrub(message) if status < 500 and message else "The upstream API failed.")
-        result.status = status
-        result.error_type = error_type or ("api_error" if status >= 500 else "invalid_request_error")
-        retry_after = exc.response.headers.get("retry-after")
-        if retry_after:
-            result.headers["retry-after"] = retry_after
-        return result
+        return upstream_error(exc.status_code, exc.body, exc.response.headers)
     return UpstreamError()

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -27,7 +27,7 @@ from .errors import (
 from .responses import ErrorFormat, render_error
 from .secrets import Secret, SecretSource, scrub
 
-__all__ = ["MessagesProxy", "UpstreamClient"]
+__all__ = ["MessagesProxy", "UpstreamClient", "upstream_error"]
 
 logger = logging.getLogger("claude_guard")
 
@@ -264,43 +264,47 @@ class MessagesProxy:
                 break
         ctx.state["upstream_status"] = response.status_code
         ctx.decide("upstream", "error", status=response.status_code)
-        status = response.status_code
-        error_type, message = _upstream_error(raw)
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = None
         known = await self.upstream.known_secrets()
-        if status == 401 or status == 403:
-            # The gateway's own credentials were refused: the caller's key is fine, and nothing about the
-            # upstream account is theirs to read.
-            logger.error("claude_guard: the upstream refused the gateway's key (HTTP %d)", status)
-            error: GuardError = UpstreamError("The gateway could not authenticate to the upstream API.")
-        else:
-            error = GuardError(
-                scrub(message, known) if error_type in _CALLER_ERROR_TYPES else _generic(status),
-            )
-            error.status = status
-            error.error_type = error_type or ("api_error" if status >= 500 else "invalid_request_error")
-            retry = response.headers.get("x-should-retry")
-            if retry in ("true", "false"):
-                error.should_retry = retry == "true"
-            for name in ("retry-after", "retry-after-ms"):
-                if name in response.headers:
-                    error.headers[name] = response.headers[name]
-            for name, value in response.headers.items():
-                if name.lower().startswith("anthropic-ratelimit-"):
-                    error.headers[name.lower()] = value
+        error = upstream_error(response.status_code, body, response.headers, known, who="gateway")
         await render_error(error, request_id=ctx.request_id, format=self.error_format).send(send)
 
 
-def _upstream_error(raw: bytes) -> tuple[str | None, str]:
-    try:
-        data: Any = json.loads(raw)
-        error = data["error"]
-        error_type = error["type"]
-        message = error.get("message", "")
-        if isinstance(error_type, str) and isinstance(message, str):
-            return error_type, message
-    except (ValueError, KeyError, TypeError):
-        pass
-    return None, ""
+def upstream_error(
+    status: int, body: Any, headers: Mapping[str, str], known: Iterable[Secret] = (), *, who: str = "service"
+) -> GuardError:
+    """The ``GuardError`` a caller sees for an upstream error answer (gateway forwarding and SDK calls alike).
+
+    The status and Anthropic error type pass through, with retry advice and rate-limit headers; the message
+    only for errors about the caller's request, scrubbed of anything key-shaped. A 401 or 403 means our own
+    upstream key was refused: the caller's key is fine and nothing of the upstream account is theirs to read,
+    so it is a 502.
+    """
+    if status in (401, 403):
+        logger.error("claude_guard: the upstream refused the %s's key (HTTP %d)", who, status)
+        return UpstreamError(f"The {who} could not authenticate to the upstream API.")
+    detail = body.get("error") if isinstance(body, dict) else None
+    error_type = detail.get("type") if isinstance(detail, dict) else None
+    message = detail.get("message") if isinstance(detail, dict) else None
+    if not isinstance(error_type, str):
+        error_type = None
+    shown = scrub(message, known) if error_type in _CALLER_ERROR_TYPES and isinstance(message, str) else None
+    error = GuardError(shown or _generic(status))
+    error.status = status
+    error.error_type = error_type or ("api_error" if status >= 500 else "invalid_request_error")
+    retry = headers.get("x-should-retry")
+    if retry in ("true", "false"):
+        error.should_retry = retry == "true"
+    for name in ("retry-after", "retry-after-ms"):
+        if name in headers:
+            error.headers[name] = headers[name]
+    for name, value in headers.items():
+        if name.lower().startswith("anthropic-ratelimit-"):
+            error.headers[name.lower()] = value
+    return error
 
 
 def _generic(status: int) -> str:
