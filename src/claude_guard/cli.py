@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from . import _cli_audit, _cli_budget, _cli_keys
-from .audit import configure_telemetry
+from .audit import configure_telemetry, otlp_endpoint
 from .errors import ConfigurationError
 from .guard import ClaudeGuard
 from .secrets import EnvSecretSource, SecretSource
@@ -92,10 +92,7 @@ def _demo(host: str, port: int, upstream: str | None, out: TextIO = sys.stdout) 
         else:
             settings = GuardSettings.from_env({**os.environ, "CLAUDE_API_URL": upstream})
             upstream_label = settings.api_url
-        if not (
-            os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-            or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        ):
+        if not otlp_endpoint():
             # No collector: spans go to the console (create_app exports to one when it is set).
             providers = configure_telemetry("claude-guard-demo")
             if providers is not None:

@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 from starlette.routing import Route
 
-from .audit import configure_telemetry
+from .audit import configure_telemetry, otlp_endpoint
 from .context import current_context
 from .egress import guard_error_from_sdk
 from .fastapi import max_cost, rate_limit, require_profile
@@ -33,7 +33,7 @@ class AnalyzeRequest(BaseModel):
 def create_app(guard: ClaudeGuard | None = None) -> FastAPI:
     """Build the gateway from the environment (or from the ``guard`` given)."""
     guard = guard or ClaudeGuard.from_env()
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+    if otlp_endpoint():
         configure_telemetry("claude-guard-gateway", console_when_no_endpoint=False)
     app = FastAPI(title="claude_guard reference gateway", lifespan=guard.lifespan)
 

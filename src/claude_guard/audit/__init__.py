@@ -14,7 +14,7 @@ Everything OpenTelemetry is optional: without ``opentelemetry-api`` spans and me
 from __future__ import annotations
 
 from ._alerts import Alert, AlertCallback, AlertKind, Alerts, WebhookAlertSender
-from ._configure import TelemetryProviders, configure_telemetry
+from ._configure import TelemetryProviders, configure_telemetry, otlp_endpoint
 from ._genai import GenAICall, TracedMessagesProxy, TracingHook, traced_proxy
 from ._logger import AuditLogger
 from ._middleware import AuditMiddleware
@@ -51,6 +51,7 @@ __all__ = [
     "audit_store_from_url",
     "configure_telemetry",
     "log_request",
+    "otlp_endpoint",
     "record_from_context",
     "traced_proxy",
 ]

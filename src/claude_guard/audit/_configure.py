@@ -26,6 +26,12 @@ class TelemetryProviders:
                 provider.shutdown()
 
 
+def otlp_endpoint(signal: str = "TRACES", environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the standard variables name an OTLP endpoint for ``signal`` (TRACES, METRICS or LOGS)."""
+    env = os.environ if environ is None else environ
+    return bool(env.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+
+
 def configure_telemetry(
     service_name: str | None = None,
     *,
@@ -74,9 +80,7 @@ def configure_telemetry(
     grpc = protocol == "grpc"
 
     def endpoint(signal: str) -> bool:
-        return bool(
-            env.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        )
+        return otlp_endpoint(signal, env)
 
     tracer_provider = TracerProvider(resource=resource)
     meter_provider = None
