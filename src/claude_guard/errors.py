@@ -22,6 +22,7 @@ a detected PII value.
     ├── RateLimitedError            429 rate_limit_error (with retry-after)
     ├── UpstreamError               502 api_error (the upstream failed in a way the caller cannot fix)
     ├── StoreUnavailableError       503 api_error (the shared store is down and the policy fails closed)
+    │   └── VaultDecryptionError    503 (a PII vault value does not decrypt with the configured keys)
     └── UpstreamTimeoutError        504 timeout_error
 """
 
@@ -49,6 +50,7 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "UpstreamError",
     "UpstreamTimeoutError",
+    "VaultDecryptionError",
 ]
 
 
@@ -205,6 +207,13 @@ class StoreUnavailableError(GuardError):
     error_type = "api_error"
     should_retry = True
     default_message = "A protection is temporarily unavailable."
+
+
+class VaultDecryptionError(StoreUnavailableError):
+    """A PII vault value does not decrypt (a wrong or unknown key, a tampered or a plaintext value): the
+    request fails closed with 503, never with a value restored from the wrong bytes."""
+
+    default_message = "PII redaction is temporarily unavailable."
 
 
 class UpstreamTimeoutError(GuardError):

@@ -12,7 +12,18 @@ from typing import Any
 import anthropic
 
 from ._asgi import ASGIApp
-from .audit import AuditLogger, AuditMiddleware, SQLiteAuditSink, TracingHook, traced_proxy
+from .audit import (
+    AuditChain,
+    AuditLogger,
+    AuditMiddleware,
+    AuditSink,
+    JSONLinesAuditSink,
+    OTelLogSink,
+    SQLiteAuditSink,
+    TracingHook,
+    otlp_endpoint,
+    traced_proxy,
+)
 from .egress import EgressHook, GuardAnthropicMiddleware, UpstreamKeyHook
 from .errors import ConfigurationError, GuardError
 from .keys import APIKeyMiddleware, KeyAuthenticator, KeyStore
@@ -20,6 +31,7 @@ from .ledger import CostMeter, CostMeterMiddleware, Ledger, MeteringHook
 from .logscrub import RegisteringSecretSource, install_log_scrubbing
 from .middleware import RequestLimitsMiddleware, SafeErrorMiddleware
 from .pii import PIIConfig, PIIEgressHook, PIIEngine, PIIRedactionMiddleware, Redactor
+from .pii._vault import VaultCipher
 from .pricing import PriceTable
 from .ratelimit import RateLimitConfig, RateLimiter, RateLimitMiddleware
 from .responses import render_error
@@ -27,7 +39,7 @@ from .settings import GuardSettings
 from .store import Store, StoreConfig, store_from_url
 from .transport import HTTPSOnlyMiddleware
 from .upstream import MessagesProxy, UpstreamClient
-from .validation import PromptValidationMiddleware
+from .validation import PromptValidationMiddleware, ValidationConfig
 
 __all__ = ["ClaudeGuard"]
 
@@ -44,6 +56,33 @@ def _engine_for(config: PIIConfig) -> PIIEngine:
     if engine is None:
         engine = _ENGINES[shape] = PIIEngine(config)
     return engine
+
+
+def _with_validation_mode(config: ValidationConfig | None, mode: str) -> ValidationConfig | None:
+    """The validation config with ``CLAUDE_GUARD_VALIDATION_MODE`` applied (the validator's own ``mode``)."""
+    if mode == "enforce":
+        return config
+    config = config or ValidationConfig()
+    if "mode" not in {f.name for f in dataclasses.fields(config)}:
+        raise ConfigurationError(
+            f"CLAUDE_GUARD_VALIDATION_MODE={mode} needs a prompt validator with modes "
+            "(ValidationConfig.mode)."
+        )
+    return dataclasses.replace(config, mode=mode)  # type: ignore[call-arg]
+
+
+def audit_export_sinks(settings: GuardSettings) -> list[AuditSink]:
+    """The export sinks the settings ask for: JSON lines on a stream or file, OpenTelemetry log records."""
+    import sys
+
+    sinks: list[AuditSink] = []
+    target = settings.audit_jsonl
+    if target is not None:
+        stream = {"stdout": sys.stdout, "stderr": sys.stderr, "-": sys.stdout}.get(target.lower())
+        sinks.append(JSONLinesAuditSink(stream if stream is not None else target))
+    if settings.audit_otlp == "on" or (settings.audit_otlp == "auto" and otlp_endpoint("LOGS")):
+        sinks.append(OTelLogSink())
+    return sinks
 
 
 def pii_extra_installed() -> bool:
@@ -152,7 +191,11 @@ class ClaudeGuard:
         if self._cost_meter is None:
             count = self.upstream.count_tokens if self.settings.count_tokens else None
             self._cost_meter = CostMeter(
-                ledger=self.ledger, prices=self.prices, max_cost=self.settings.max_cost, count_tokens=count
+                ledger=self.ledger,
+                prices=self.prices,
+                max_cost=self.settings.max_cost,
+                count_tokens=count,
+                mode=self.settings.budget_mode,
             )
         return self._cost_meter
 
@@ -160,11 +203,18 @@ class ClaudeGuard:
     def audit(self) -> AuditLogger:
         """The audit log: a Redis stream with Redis storage, else a SQLite file (``audit_db``)."""
         if self._audit is None:
-            retention = self.settings.audit_retention_days
+            s = self.settings
+            retention = s.audit_retention_days
+            chain = AuditChain(s.audit_key.get_secret_value().encode()) if s.audit_key is not None else None
+            extra = audit_export_sinks(s)
             if self.store.kind == "redis":
-                self._audit = AuditLogger.for_storage(self.store, retention_days=retention)
+                self._audit = AuditLogger.for_storage(
+                    self.store, extra_sinks=extra, retention_days=retention, chain=chain
+                )
             else:
-                self._audit = AuditLogger([SQLiteAuditSink(self.settings.audit_db)], retention_days=retention)
+                self._audit = AuditLogger(
+                    [SQLiteAuditSink(s.audit_db), *extra], retention_days=retention, chain=chain
+                )
         return self._audit
 
     @property
@@ -186,7 +236,7 @@ class ClaudeGuard:
         redaction is off (or ``auto`` without the ``pii`` extra)."""
         if not self._pii_checked:
             self._pii_checked = True
-            mode = self.settings.pii
+            mode = "off" if self.settings.pii_mode == "off" else self.settings.pii
             if mode != "off":
                 if not pii_extra_installed():
                     if mode == "on":
@@ -199,10 +249,12 @@ class ClaudeGuard:
                     )
                 else:
                     key = self.settings.pii_key
+                    vault_key = self.settings.vault_key
                     self._redactor = Redactor(
                         engine=_engine_for(self.settings.pii_config or PIIConfig()),
                         store=self.store,
                         hmac_key=key.get_secret_value() if key is not None else None,
+                        cipher=VaultCipher.from_secret(vault_key) if vault_key is not None else None,
                     )
         return self._redactor
 
@@ -227,9 +279,12 @@ class ClaudeGuard:
         fmt = {"error_format": s.error_format}
         inner: list[tuple[type[Any], dict[str, Any]]] = []
         if self.pii_redactor is not None:
-            inner.append((PIIRedactionMiddleware, {"redactor": self.pii_redactor, **fmt}))
+            pii_mode = "shadow" if s.pii_mode == "shadow" else "enforce"
+            inner.append((PIIRedactionMiddleware, {"redactor": self.pii_redactor, "mode": pii_mode, **fmt}))
         inner.append((CostMeterMiddleware, {"meter": self.cost_meter, **fmt}))
-        inner.append((PromptValidationMiddleware, {"config": s.validation, **fmt}))
+        if s.validation_mode != "off" or s.profile_mode != "off":
+            validation = _with_validation_mode(s.validation, s.validation_mode)
+            inner.append((PromptValidationMiddleware, {"config": validation, **fmt}))
         return [
             *inner,
             (
@@ -250,10 +305,11 @@ class ClaudeGuard:
                     "config": RateLimitConfig(
                         trusted_proxies=s.trusted_proxies, on_store_error=s.rate_limit_on_store_error
                     ),
+                    "mode": s.rate_limit_mode,
                     **fmt,
                 },
             ),
-            (APIKeyMiddleware, {"authenticator": self.authenticator, **fmt}),
+            (APIKeyMiddleware, {"authenticator": self.authenticator, "profile_mode": s.profile_mode, **fmt}),
             (
                 HTTPSOnlyMiddleware,
                 {

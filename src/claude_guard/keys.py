@@ -30,13 +30,19 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from ._asgi import ASGIApp, Receive, Scope, Send, header
 from .context import GuardContext, Principal
-from .errors import AuthenticationError, GuardError, PermissionDeniedError, StoreUnavailableError
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    GuardError,
+    PermissionDeniedError,
+    StoreUnavailableError,
+)
 from .middleware import GuardMiddleware
-from .profiles import BUILTIN_PROFILES, Profile
+from .profiles import BUILTIN_PROFILES, PROFILE_MODE_STATE, Profile
 from .responses import ErrorFormat
 from .store import MemoryStore, Store
 
@@ -426,16 +432,24 @@ class APIKeyMiddleware(GuardMiddleware):
         authenticator: KeyAuthenticator,
         exempt_paths: Sequence[str] = ("/healthz",),
         error_format: ErrorFormat = "anthropic",
+        profile_mode: Literal["enforce", "shadow", "off"] = "enforce",
     ) -> None:
         super().__init__(app, error_format=error_format)
         self.authenticator = authenticator
         self.exempt_paths = frozenset(exempt_paths)
+        if profile_mode not in ("enforce", "shadow", "off"):
+            raise ConfigurationError("profile_mode must be enforce, shadow or off.")
+        self.profile_mode = profile_mode
+        """Mode of the profile's model and tool allow-lists (``allow_list_mode``); the key check itself is
+        always enforced."""
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
         if ctx.path in self.exempt_paths:
             await self.app(scope, receive, send)
             return
         check = await authenticate(ctx, scope, self.authenticator)
+        if self.profile_mode != "enforce":
+            ctx.state[PROFILE_MODE_STATE] = self.profile_mode
         warning = self.authenticator.expiry_warning(check) if check is not None else None
         if warning is None:
             await self.app(scope, receive, send)

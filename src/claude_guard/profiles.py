@@ -14,17 +14,22 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, PermissionDeniedError
 
-__all__ = ["BUILTIN_PROFILES", "Budgets", "Profile", "load_profiles"]
+__all__ = ["BUILTIN_PROFILES", "PROFILE_MODE_STATE", "Budgets", "Profile", "allow_list_mode", "load_profiles"]
+
+PROFILE_MODE_STATE = "claude_guard.profile_mode"
+"""``ctx.state`` key: the mode of the profile allow-lists for this request, set by ``APIKeyMiddleware``
+(absent: ``enforce``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,3 +162,23 @@ def load_profiles(path: str | Path) -> dict[str, Profile]:
         except (InvalidOperation, ValueError, TypeError):
             raise ConfigurationError(f"profile {name!r} has a malformed setting") from None
     return profiles
+
+
+@contextlib.contextmanager
+def allow_list_mode() -> Iterator[None]:
+    """Around a profile's model and tool allow-list check: applies ``CLAUDE_GUARD_PROFILE_MODE``.
+
+    In ``shadow`` a refusal (403) becomes the decision ``profile:would_refuse`` with its reason and the
+    request goes on; in ``off`` it is ignored. Authentication is never shadowed.
+    """
+    from .context import current_context
+
+    try:
+        yield
+    except PermissionDeniedError as exc:
+        ctx = current_context()
+        mode = ctx.state.get(PROFILE_MODE_STATE, "enforce") if ctx is not None else "enforce"
+        if mode == "enforce" or ctx is None:
+            raise
+        if mode == "shadow":
+            ctx.decide("profile", "would_refuse", reason=exc.code or "profile")

@@ -33,8 +33,13 @@ class AnalyzeRequest(BaseModel):
 def create_app(guard: ClaudeGuard | None = None) -> FastAPI:
     """Build the gateway from the environment (or from the ``guard`` given)."""
     guard = guard or ClaudeGuard.from_env()
-    if otlp_endpoint():
-        configure_telemetry("claude-guard-gateway", console_when_no_endpoint=False)
+    if otlp_endpoint() or guard.settings.prometheus_port:
+        configure_telemetry(
+            "claude-guard-gateway",
+            console_when_no_endpoint=False,
+            prometheus_port=guard.settings.prometheus_port,
+            prometheus_host=guard.settings.prometheus_host,
+        )
     app = FastAPI(title="claude_guard reference gateway", lifespan=guard.lifespan)
 
     # Gateway routes: protected on ingress, then forwarded to CLAUDE_API_URL with the upstream key.

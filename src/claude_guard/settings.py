@@ -28,9 +28,20 @@ from .validation import ValidationConfig
 
 _KEY_VARIABLES = ("CLAUDE_API_KEY", "CLAUDE_API_KEY_FILE", "CLAUDE_API_KEY_SOURCE")
 
-__all__ = ["Environment", "GuardSettings", "check_upstream_url"]
+__all__ = ["Environment", "GuardSettings", "ProtectionMode", "check_upstream_url"]
 
 Environment = Literal["development", "staging", "production"]
+ProtectionMode = Literal["enforce", "shadow", "off"]
+"""How a protection acts: ``enforce`` refuses, ``shadow`` decides and records ``would_refuse`` but lets the
+request go on, ``off`` does not run."""
+MODES: tuple[ProtectionMode, ...] = ("enforce", "shadow", "off")
+_MODE_VARIABLES = {
+    "validation_mode": "CLAUDE_GUARD_VALIDATION_MODE",
+    "pii_mode": "CLAUDE_GUARD_PII_MODE",
+    "rate_limit_mode": "CLAUDE_GUARD_RATE_LIMIT_MODE",
+    "budget_mode": "CLAUDE_GUARD_BUDGET_MODE",
+    "profile_mode": "CLAUDE_GUARD_PROFILE_MODE",
+}
 ENVIRONMENTS: tuple[Environment, ...] = ("development", "staging", "production")
 _STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+cluster", "redis+sentinel", "valkey", "valkeys")
 
@@ -103,6 +114,33 @@ class GuardSettings:
     pii_key: Secret | None = field(default=None, repr=False)
     """The HMAC key of PII placeholders; give every replica the same one so a conversation keeps its
     placeholders across replicas and restarts (``None``: a random key per process)."""
+    validation_mode: ProtectionMode = "enforce"
+    """Prompt validation: ``enforce``, ``shadow`` (refusals recorded as ``would_refuse``) or ``off``."""
+    pii_mode: ProtectionMode = "enforce"
+    """Refusals of PII redaction (``block`` operator, analysis or vault unavailable): ``enforce``, ``shadow``
+    (recorded, the request goes on, blocked values still replaced) or ``off`` (no PII redaction at all)."""
+    rate_limit_mode: ProtectionMode = "enforce"
+    """Rate limits and concurrency caps of ``RateLimitMiddleware``: ``enforce``, ``shadow`` or ``off``."""
+    budget_mode: ProtectionMode = "enforce"
+    """Budgets and the per-request maximum cost: ``enforce``, ``shadow`` (spend still metered) or ``off``."""
+    profile_mode: ProtectionMode = "enforce"
+    """The model and tool allow-lists of profiles: ``enforce``, ``shadow`` or ``off``. Key authentication is
+    never shadowed: a bad key is always a 401."""
+    vault_key: Secret | None = field(default=None, repr=False)
+    """AES-GCM keys of the PII vault, ``id:base64`` comma-separated, the current one first (see
+    docs/operations.md); ``None`` keeps vault values in the clear."""
+    audit_key: Secret | None = field(default=None, repr=False)
+    """HMAC key chaining audit records (tamper evidence, ``claude-guard audit verify``); ``None``: none."""
+    audit_jsonl: str | None = None
+    """Audit records also as JSON lines: ``stdout``, ``stderr`` or a file path; ``None`` for none."""
+    audit_otlp: Literal["auto", "on", "off"] = "auto"
+    """Audit records also as OpenTelemetry log records: ``auto`` when an OTLP logs endpoint is configured."""
+    prometheus_port: int | None = None
+    """Serve the guard's metrics for Prometheus on this port (the ``prometheus`` extra); ``None``: no."""
+    prometheus_host: str = "127.0.0.1"
+    """Address of the Prometheus endpoint."""
+    security_contact: str | None = None
+    """Who to tell about a security incident (an address or URL), checked by ``claude-guard check``."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_url", check_upstream_url(self.api_url))
@@ -136,6 +174,17 @@ class GuardSettings:
             raise ConfigurationError("rate_limit_on_store_error must be 'closed' or 'open'.")
         if self.error_format not in ("anthropic", "problem"):
             raise ConfigurationError("error_format must be 'anthropic' or 'problem'.")
+        for name, variable in _MODE_VARIABLES.items():
+            if getattr(self, name) not in MODES:
+                raise ConfigurationError(f"{variable} must be one of {', '.join(MODES)}.")
+        if self.audit_otlp not in ("auto", "on", "off"):
+            raise ConfigurationError("CLAUDE_GUARD_AUDIT_OTLP must be auto, on or off.")
+        if self.prometheus_port is not None and not 0 < self.prometheus_port < 65536:
+            raise ConfigurationError("CLAUDE_GUARD_PROMETHEUS_PORT must be a TCP port.")
+        if self.vault_key is not None:
+            from .pii._vault import VaultCipher
+
+            VaultCipher.from_secret(self.vault_key)  # raises ConfigurationError naming the variable
 
     @classmethod
     def from_env(
@@ -178,7 +227,28 @@ class GuardSettings:
             pii_key=Secret(env["CLAUDE_GUARD_PII_KEY"].strip())
             if env.get("CLAUDE_GUARD_PII_KEY", "").strip()
             else None,
+            **{name: _choice(env, variable, MODES) for name, variable in _MODE_VARIABLES.items()},
+            vault_key=_secret(env, "CLAUDE_GUARD_VAULT_KEY"),
+            audit_key=_secret(env, "CLAUDE_GUARD_AUDIT_KEY"),
+            audit_jsonl=env.get("CLAUDE_GUARD_AUDIT_JSONL", "").strip() or None,
+            audit_otlp=_choice(env, "CLAUDE_GUARD_AUDIT_OTLP", ("auto", "on", "off")),
+            prometheus_port=_int(env, "CLAUDE_GUARD_PROMETHEUS_PORT", 0) or None,
+            prometheus_host=env.get("CLAUDE_GUARD_PROMETHEUS_HOST", "").strip() or "127.0.0.1",
+            security_contact=env.get("CLAUDE_GUARD_SECURITY_CONTACT", "").strip() or None,
         )
+
+
+def _secret(env: Mapping[str, str], name: str) -> Secret | None:
+    """A secret from ``NAME`` or from the file named by ``NAME_FILE`` (not both); ``None`` when neither."""
+    direct = env.get(name, "").strip()
+    path = env.get(f"{name}_FILE", "").strip()
+    if direct and path:
+        raise ConfigurationError(f"Both {name} and {name}_FILE are set; set one of them.")
+    if path:
+        from .secrets import FileSecretSource
+
+        return FileSecretSource(path, variable=f"{name}_FILE")._read()
+    return Secret(direct) if direct else None
 
 
 def _pii_config(env: Mapping[str, str]) -> PIIConfig | None:

@@ -6,7 +6,8 @@
 - Sinks: `SQLiteAuditSink` (default, queryable), `RedisAuditSink` (Redis Streams, queryable),
   `JSONLinesAuditSink`, `OTelLogSink`.
 - `Alerts` with callbacks and `WebhookAlertSender`.
-- `configure_telemetry` sets up export from the standard ``OTEL_*`` variables.
+- `configure_telemetry` sets up export from the standard ``OTEL_*`` variables, and a Prometheus endpoint.
+- `AuditChain` / `verify_chain`: records linked by a keyed hash, so an edit or a deletion shows.
 
 Everything OpenTelemetry is optional: without ``opentelemetry-api`` spans and metrics are no-ops.
 """
@@ -14,6 +15,7 @@ Everything OpenTelemetry is optional: without ``opentelemetry-api`` spans and me
 from __future__ import annotations
 
 from ._alerts import Alert, AlertCallback, AlertKind, Alerts, WebhookAlertSender
+from ._chain import AuditChain, VerifyReport, verify_chain
 from ._configure import TelemetryProviders, configure_telemetry, otlp_endpoint
 from ._genai import GenAICall, TracedMessagesProxy, TracingHook, traced_proxy
 from ._logger import AuditLogger
@@ -34,6 +36,7 @@ __all__ = [
     "AlertCallback",
     "AlertKind",
     "Alerts",
+    "AuditChain",
     "AuditLogger",
     "AuditMiddleware",
     "AuditRecord",
@@ -47,6 +50,7 @@ __all__ = [
     "TelemetryProviders",
     "TracedMessagesProxy",
     "TracingHook",
+    "VerifyReport",
     "WebhookAlertSender",
     "audit_store_from_url",
     "configure_telemetry",
@@ -54,6 +58,7 @@ __all__ = [
     "otlp_endpoint",
     "record_from_context",
     "traced_proxy",
+    "verify_chain",
 ]
 
 

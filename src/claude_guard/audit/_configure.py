@@ -19,8 +19,13 @@ class TelemetryProviders:
     logger_provider: Any | None
     exporter: str
     """``otlp/http``, ``otlp/grpc`` or ``console``."""
+    prometheus: Any | None = None
+    """The Prometheus scrape server (``CLAUDE_GUARD_PROMETHEUS_PORT``), when one was started."""
 
     def shutdown(self) -> None:
+        if self.prometheus is not None:
+            self.prometheus.shutdown()
+            self.prometheus.server_close()
         for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
             if provider is not None:
                 provider.shutdown()
@@ -38,6 +43,8 @@ def configure_telemetry(
     environ: Mapping[str, str] | None = None,
     set_global: bool = True,
     console_when_no_endpoint: bool = True,
+    prometheus_port: int | None = None,
+    prometheus_host: str | None = None,
 ) -> TelemetryProviders | None:
     """Set up tracing, metrics and logs export from the standard OpenTelemetry variables.
 
@@ -48,6 +55,10 @@ def configure_telemetry(
       (``claude-guard`` when neither is given).
     - Without an endpoint, spans are printed to the console (for ``claude-guard demo``) unless
       ``console_when_no_endpoint`` is false; metrics and logs are not exported.
+    - ``prometheus_port`` (or ``CLAUDE_GUARD_PROMETHEUS_PORT``) also serves every metric for Prometheus at
+      ``http://{prometheus_host}:{port}/metrics`` (host ``CLAUDE_GUARD_PROMETHEUS_HOST``, default loopback)
+      through the OpenTelemetry Prometheus exporter; needs the ``prometheus`` extra. One port per process:
+      with several workers, give each its own or scrape OTLP metrics from a collector.
     - ``OTEL_SDK_DISABLED=true`` returns ``None`` and installs nothing.
 
     Needs the ``otel`` extra: ``pip install 'claude-guard[otel]'``.
@@ -101,8 +112,8 @@ def configure_telemetry(
         tracer_provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     else:
         exporter_name = "none"
+    readers: list[Any] = []
     if endpoint("METRICS"):
-        from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
         if grpc:
@@ -111,9 +122,25 @@ def configure_telemetry(
             from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # type: ignore[assignment]
                 OTLPMetricExporter,
             )
-        meter_provider = MeterProvider(
-            resource=resource, metric_readers=[PeriodicExportingMetricReader(OTLPMetricExporter())]
-        )
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+    port = prometheus_port if prometheus_port is not None else _port(env)
+    prometheus_server = None
+    if port:
+        try:
+            import prometheus_client
+            from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        except ImportError:
+            raise ImportError(
+                "CLAUDE_GUARD_PROMETHEUS_PORT needs the prometheus extra: "
+                "pip install 'claude-guard[prometheus]'"
+            ) from None
+        readers.append(PrometheusMetricReader())
+        host = prometheus_host or env.get("CLAUDE_GUARD_PROMETHEUS_HOST", "").strip() or "127.0.0.1"
+        prometheus_server, _ = prometheus_client.start_http_server(port, addr=host)
+    if readers:
+        from opentelemetry.sdk.metrics import MeterProvider
+
+        meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     if endpoint("LOGS"):
         from opentelemetry.sdk._logs import LoggerProvider
         from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
@@ -138,4 +165,18 @@ def configure_telemetry(
             from opentelemetry._logs import set_logger_provider
 
             set_logger_provider(logger_provider)
-    return TelemetryProviders(tracer_provider, meter_provider, logger_provider, exporter_name)
+    return TelemetryProviders(
+        tracer_provider, meter_provider, logger_provider, exporter_name, prometheus_server
+    )
+
+
+def _port(env: Mapping[str, str]) -> int | None:
+    raw = env.get("CLAUDE_GUARD_PROMETHEUS_PORT", "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        from ..errors import ConfigurationError
+
+        raise ConfigurationError("CLAUDE_GUARD_PROMETHEUS_PORT must be a TCP port.") from None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 from ..context import GuardContext, current_context, use_context
 from ..errors import GuardError
 from ._alerts import Alerts
+from ._chain import AuditChain, compute_covers
 from ._otel import Instruments, enrich_span
 from ._record import AuditRecord, record_from_context
 from ._sinks import AuditSink, QueryableAuditSink, SQLiteAuditSink, audit_store_from_url
@@ -34,6 +37,18 @@ ACTIVE = "claude_guard.audit.active"
 DAY = 86_400.0
 
 
+def tombstone(outcome: str) -> AuditRecord:
+    """The record left by an erasure or a purge: when, and (in its chain link) which gaps; nothing erased."""
+    return AuditRecord(
+        time=time.time(),
+        request_id="audit_" + os.urandom(12).hex(),
+        method="AUDIT",
+        route=f"/audit/{outcome}",
+        outcome=outcome,
+        decisions=(f"audit:{outcome}",),
+    )
+
+
 class AuditLogger:
     """Writes audit records to its sinks from a bounded queue drained by one background task.
 
@@ -51,6 +66,8 @@ class AuditLogger:
         retention_days: When set, records older than this are purged once at start and then every
             ``purge_interval`` seconds.
         alerts: Alert rules evaluated on every finished request.
+        chain: Links every record to the previous one by a keyed hash (tamper evidence); erasure and
+            retention then leave a tombstone record covering the gaps they made.
 
     Example:
         >>> import asyncio, tempfile, os
@@ -80,6 +97,7 @@ class AuditLogger:
         alerts: Alerts | None = None,
         tracer_provider: TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
+        chain: AuditChain | None = None,
     ) -> None:
         if queue_size < 1 or batch_size < 1 or retries < 1:
             raise ValueError("queue_size, batch_size and retries must be at least 1")
@@ -93,6 +111,7 @@ class AuditLogger:
         self.retention_days = retention_days
         self.purge_interval = purge_interval
         self.alerts = alerts
+        self.chain = chain
         self.instruments = Instruments(tracer_provider=tracer_provider, meter_provider=meter_provider)
         self._queue: asyncio.Queue[AuditRecord] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -128,17 +147,24 @@ class AuditLogger:
 
     # writing
 
-    def submit(self, record: AuditRecord) -> bool:
-        """Queue a record for the sinks without waiting; ``False`` (counted, logged) on a full queue."""
+    def submit(self, record: AuditRecord, *, covers: Sequence[tuple[str, int, int, str]] = ()) -> bool:
+        """Queue a record for the sinks without waiting; ``False`` (counted, logged) on a full queue.
+
+        ``covers`` (with a chain) makes the record a tombstone vouching for the gaps erasure left.
+        """
         if self._closed:
             self._drop(1, "closed")
             return False
         queue = self._ensure_worker()
-        try:
-            queue.put_nowait(record)
-        except asyncio.QueueFull:
+        if queue.full():
             self._drop(1, "queue_full")
             return False
+        if self.chain is not None:
+            # Linked in submission order, and only once the record has a place in the queue, so a record
+            # dropped here leaves no gap; one dropped later by a failing sink does (it is a real loss).
+            linked = self.chain.link(record.to_dict(), covers=covers)
+            record = dataclasses.replace(record, chain=linked["chain"])
+        queue.put_nowait(record)
         return True
 
     def _ensure_worker(self) -> asyncio.Queue[AuditRecord]:
@@ -270,11 +296,12 @@ class AuditLogger:
         if flush:
             await self.flush()
         cutoff = time.time() - older_than_days * DAY
-        total = 0
-        for sink in self.sinks:
-            if isinstance(sink, QueryableAuditSink):
-                total += await sink.purge(older_than=cutoff)
-        return total
+
+        async def delete(sink: QueryableAuditSink) -> int:
+            return await sink.purge(older_than=cutoff)
+
+        # From the writer itself (retention) the tombstone is queued, not waited for.
+        return await self._forget(delete, "purged", wait=flush)
 
     async def erase(self, key_id: str) -> int:
         """Delete every record of one key id from every queryable sink (a GDPR erasure request).
@@ -282,10 +309,31 @@ class AuditLogger:
         JSON lines files and OpenTelemetry logs are shipped elsewhere: erase there with that backend's tools.
         """
         await self.flush()
+
+        async def delete(sink: QueryableAuditSink) -> int:
+            return await sink.erase(key_id=key_id)
+
+        return await self._forget(delete, "erased", wait=True)
+
+    async def _forget(
+        self, delete: Callable[[QueryableAuditSink], Awaitable[int]], outcome: str, *, wait: bool
+    ) -> int:
+        """Delete from every queryable sink; with a chain, then write the tombstone covering the gaps."""
         total = 0
+        covers: list[tuple[str, int, int, str]] = []
         for sink in self.sinks:
-            if isinstance(sink, QueryableAuditSink):
-                total += await sink.erase(key_id=key_id)
+            if not isinstance(sink, QueryableAuditSink):
+                continue
+            raw = getattr(sink, "raw", None) if self.chain is not None else None
+            before = [r for _, r in await raw()] if raw is not None else None
+            removed = await delete(sink)
+            total += removed
+            if raw is not None and before is not None and removed and not covers:
+                covers = compute_covers(before, [r for _, r in await raw()])
+        if self.chain is not None and total:
+            self.submit(tombstone(outcome), covers=covers)
+            if wait:
+                await self.flush()
         return total
 
     # one request

@@ -89,6 +89,7 @@ class Instruments:
         self.operation_duration: Histogram | None = None
         self.cost: Counter | None = None
         self.decisions: Counter | None = None
+        self.requests: Counter | None = None
         self.guard_duration: Histogram | None = None
         self.audit_dropped: Counter | None = None
         self.audit_sink_errors: Counter | None = None
@@ -120,6 +121,9 @@ class Instruments:
         self.decisions = meter.create_counter(
             "claude_guard.decisions", unit="{decision}", description="Verdicts of the guard's protections."
         )
+        self.requests = meter.create_counter(
+            "claude_guard.requests", unit="{request}", description="Guarded requests, by how they ended."
+        )
         self.guard_duration = meter.create_histogram(
             "claude_guard.guard.duration",
             unit="s",
@@ -138,16 +142,19 @@ class Instruments:
     def record_request(self, ctx: GuardContext, record: AuditRecord) -> None:
         """Metrics of one finished request: decisions, cost and the guard's added latency."""
         base = _base_attributes(record)
+        if self.requests is not None:
+            self.requests.add(1, base)
         if self.decisions is not None:
             for decision in ctx.decisions:
-                self.decisions.add(
-                    1,
-                    {
-                        **base,
-                        "claude_guard.protection": decision.protection,
-                        "claude_guard.outcome": decision.outcome,
-                    },
-                )
+                attributes = {
+                    **base,
+                    "claude_guard.protection": decision.protection,
+                    "claude_guard.outcome": decision.outcome,
+                }
+                reason = _reason(decision.detail)
+                if reason is not None:
+                    attributes["claude_guard.reason"] = reason
+                self.decisions.add(1, attributes)
         if self.cost is not None and record.cost_usd is not None and record.cost_usd > 0:
             self.cost.add(float(record.cost_usd), {**base, "gen_ai.request.model": record.model or "unknown"})
         if self.guard_duration is not None and record.guard_ms is not None:
@@ -160,6 +167,16 @@ class Instruments:
     def count_sink_error(self, sink: str) -> None:
         if self.audit_sink_errors is not None:
             self.audit_sink_errors.add(1, {"claude_guard.sink": sink})
+
+
+def _reason(detail: Mapping[str, Any] | None) -> str | None:
+    # Reasons and codes are identifiers from a small set (rule ids, error codes): bounded cardinality.
+    safe = safe_detail(detail)
+    for key in ("reason", "code"):
+        value = safe.get(key)
+        if isinstance(value, str):
+            return value
+    return None
 
 
 def _base_attributes(record: AuditRecord) -> dict[str, str]:

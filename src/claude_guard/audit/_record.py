@@ -171,9 +171,19 @@ class AuditRecord:
     """Time from the request's arrival to the end of its response."""
     guard_ms: float | None = None
     """The part of ``latency_ms`` spent outside the upstream call (the guard's own cost), when known."""
+    would_refuse: tuple[str, ...] = ()
+    """``protection:reason`` of every refusal a protection in shadow mode decided but did not make."""
+    chain: Mapping[str, Any] | None = None
+    """The tamper-evidence link (``id``, ``seq``, ``prev``, ``mac``) when the audit key is set."""
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (the cost as a decimal string)."""
+        """A JSON-ready dict (the cost as a decimal string); ``chain`` only when the record is chained."""
+        data = self._fields()
+        if self.chain is not None:
+            data["chain"] = dict(self.chain)
+        return data
+
+    def _fields(self) -> dict[str, Any]:
         return {
             "time": self.time,
             "request_id": self.request_id,
@@ -193,6 +203,7 @@ class AuditRecord:
             "decisions": list(self.decisions),
             "latency_ms": self.latency_ms,
             "guard_ms": self.guard_ms,
+            "would_refuse": list(self.would_refuse),
         }
 
     def to_json(self) -> str:
@@ -220,6 +231,8 @@ class AuditRecord:
             decisions=tuple(data.get("decisions") or ()),
             latency_ms=float(data.get("latency_ms") or 0.0),
             guard_ms=None if data.get("guard_ms") is None else float(data["guard_ms"]),
+            would_refuse=tuple(data.get("would_refuse") or ()),
+            chain=dict(data["chain"]) if isinstance(data.get("chain"), Mapping) else None,
         )
 
     @classmethod
@@ -322,4 +335,15 @@ def record_from_context(
         decisions=tuple(f"{d.protection}:{d.outcome}" for d in ctx.decisions),
         latency_ms=elapsed * 1000.0,
         guard_ms=guard_ms,
+        would_refuse=would_refuse_of(ctx.decisions),
     )
+
+
+def would_refuse_of(decisions: Iterable[Decision]) -> tuple[str, ...]:
+    """``protection:reason`` of every shadow-mode decision (``would_refuse``), reasons being identifiers."""
+    found: list[str] = []
+    for decision in decisions:
+        if decision.outcome == "would_refuse":
+            reason = safe_identifier((decision.detail or {}).get("reason")) or "unspecified"
+            found.append(f"{decision.protection}:{reason}")
+    return tuple(found)

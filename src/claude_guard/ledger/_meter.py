@@ -14,11 +14,11 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from .._asgi import ASGIApp, Message, Receive, Scope, Send, ensure_body, observe_send
 from ..context import GuardContext, current_context
-from ..errors import CostLimitExceededError, GuardError
+from ..errors import ConfigurationError, CostLimitExceededError, GuardError, StoreUnavailableError
 from ..messages import StreamUsage, Usage, usage_from_response
 from ..middleware import GuardMiddleware
 from ..pricing import Cost, PriceTable
@@ -84,7 +84,13 @@ class CostMeter:
         user_budgets: Budgets | None = None,
         estimate: EstimateConfig | None = None,
         count_tokens: Callable[[Mapping[str, Any]], Awaitable[int | None]] | None = None,
+        mode: Literal["enforce", "shadow", "off"] = "enforce",
     ) -> None:
+        if mode not in ("enforce", "shadow", "off"):
+            raise ConfigurationError("CostMeter mode must be enforce, shadow or off.")
+        self.mode = mode
+        """``shadow``: a request over its maximum cost or a budget is recorded as ``would_refuse`` and goes
+        on; ``off``: neither is checked. Either way its spend is still metered and settled in the ledger."""
         self.ledger = ledger
         self.prices = prices
         self.max_cost = None if max_cost is None else _decimal(max_cost)
@@ -139,7 +145,17 @@ class CostMeter:
         )
         limit, source = self.limit_for(ctx, route_max)
         worst = estimate.worst_case_usd
-        if limit is not None and worst > limit:
+        mode = self.mode
+        if limit is not None and worst > limit and mode == "shadow":
+            ctx.decide(
+                "cost",
+                "would_refuse",
+                reason=f"max_cost_{source}",
+                worst_case_usd=str(worst),
+                max_cost_usd=str(limit),
+                limit=source,
+            )
+        elif limit is not None and worst > limit and mode == "enforce":
             ctx.decide("cost", "refused", worst_case_usd=str(worst), max_cost_usd=str(limit), limit=source)
             raise CostLimitExceededError(
                 f"The worst-case cost of this request is ${worst:.6f}, which exceeds the {source} maximum "
@@ -147,16 +163,25 @@ class CostMeter:
                 "Lower max_tokens or shorten the prompt.",
                 code=f"max_cost_{source}",
             )
+        scopes = self.scopes(ctx, body)
+        if mode == "off":
+            scopes = _unbounded(scopes)
         try:
             reservation = await self.ledger.reserve(
-                self.scopes(ctx, body),
+                scopes, usd=worst, input_tokens=estimate.input_tokens, output_tokens=estimate.output_tokens
+            )
+        except GuardError as exc:
+            if mode != "shadow" or isinstance(exc, StoreUnavailableError):
+                ctx.decide("budget", "refused", code=exc.code, status=exc.status)
+                raise
+            ctx.decide("budget", "would_refuse", reason=exc.code or "budget", status=exc.status)
+            # The request goes on and its spend still counts: reserved in the same scopes, without limits.
+            reservation = await self.ledger.reserve(
+                _unbounded(scopes),
                 usd=worst,
                 input_tokens=estimate.input_tokens,
                 output_tokens=estimate.output_tokens,
             )
-        except GuardError as exc:
-            ctx.decide("budget", "refused", code=exc.code, status=exc.status)
-            raise
         ctx.decide(
             "budget",
             "reserved",
@@ -228,6 +253,11 @@ class CostMeter:
             _background.add(task)
             task.add_done_callback(_background.discard)
             raise
+
+
+def _unbounded(scopes: list[BudgetScope]) -> list[BudgetScope]:
+    """The same scopes with no budget: spend is recorded, nothing is refused."""
+    return [dataclasses.replace(scope, budgets=Budgets(), stored=False) for scope in scopes]
 
 
 def _add_usage(previous: Any, usage: Usage) -> Usage:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 from .._asgi import ASGIApp, Message, Receive, Scope, Send, context_for, ensure_body, rewrite_body
 from ..context import GuardContext
-from ..errors import InvalidJSONError
+from ..errors import ConfigurationError, InvalidJSONError
 from ..middleware import GuardMiddleware
 from ..responses import ErrorFormat, render_error
 from ..store import Store
@@ -56,10 +56,15 @@ class PIIRedactionMiddleware(GuardMiddleware):
         store: Store | None = None,
         paths: Iterable[str] = DEFAULT_PATHS,
         error_format: ErrorFormat = "anthropic",
+        mode: Literal["enforce", "shadow"] = "enforce",
     ) -> None:
         super().__init__(app, error_format=error_format)
         self.redactor = redactor if redactor is not None else Redactor(config=config, store=store)
         self.paths = frozenset(p.rstrip("/") for p in paths)
+        if mode not in ("enforce", "shadow"):
+            raise ConfigurationError("PIIRedactionMiddleware mode must be enforce or shadow.")
+        self.shadow = mode == "shadow"
+        """Refusals (``block`` operator, analysis unavailable) are recorded as ``would_refuse``, not sent."""
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
         if ctx.method != "POST" or (ctx.path.rstrip("/") or "/") not in self.paths or STATE_KEY in ctx.state:
@@ -74,7 +79,7 @@ class PIIRedactionMiddleware(GuardMiddleware):
             # Not a Messages request: the endpoint refuses it with its own error.
             await self.app(scope, receive, send)
             return
-        result = await self.redactor.redact(body, principal=principal_of(ctx), ctx=ctx)
+        result = await self.redactor.redact(body, principal=principal_of(ctx), ctx=ctx, shadow=self.shadow)
         ctx.state[STATE_KEY] = result
         if result.changed:
             scope = rewrite_body(ctx, scope, result.body)

@@ -19,7 +19,7 @@ from ._config import PIIConfig
 from ._engine import AnalysisUnavailableError, Finding, PIIEngine, merge_findings
 from ._output import OutputScanner
 from ._restore import PLACEHOLDER, SSERestorer, StreamRestorer, restore_message, restore_text, restore_value
-from ._vault import PIIVault
+from ._vault import PIIVault, VaultCipher
 
 __all__ = ["PIIBlockedError", "PIIUnavailableError", "Redaction", "Redactor"]
 
@@ -104,8 +104,10 @@ class Redactor:
         config: PIIConfig | None = None,
         store: Store | None = None,
         hmac_key: bytes | str | None = None,
+        cipher: VaultCipher | None = None,
     ) -> None:
-        """``hmac_key`` overrides the config's, so one engine can serve redactors with different keys."""
+        """``hmac_key`` overrides the config's, so one engine can serve redactors with different keys;
+        ``cipher`` encrypts the vault's values."""
         if engine is not None and config is not None and engine.config is not config:
             raise ValueError("pass either engine= or config=, not both")
         self.engine = engine if engine is not None else PIIEngine(config)
@@ -118,6 +120,7 @@ class Redactor:
             store if store is not None else MemoryStore(),
             ttl=self.config.vault_ttl,
             max_entries=self.config.vault_max_entries,
+            cipher=cipher,
         )
 
     def __repr__(self) -> str:
@@ -139,12 +142,18 @@ class Redactor:
         keep = self.config.mask_keep if len(value) > 2 * self.config.mask_keep else 0
         return self.config.mask_char * (len(value) - keep) + (value[len(value) - keep :] if keep else "")
 
-    async def redact(self, body: Any, *, principal: str, ctx: GuardContext | None = None) -> Redaction:
+    async def redact(
+        self, body: Any, *, principal: str, ctx: GuardContext | None = None, shadow: bool = False
+    ) -> Redaction:
         """Redact every text segment of a Messages request (system, messages, tool input and results,
         documents) with one analysis of their joined text.
 
         Ids, signatures, thinking blocks, images and ``cache_control`` are never touched. Placeholders
         already in the text (a conversation resent) are kept and looked up in the vault, never redacted again.
+
+        With ``shadow`` (``CLAUDE_GUARD_PII_MODE=shadow``) neither refusal happens: it is recorded as
+        ``pii:would_refuse`` with its reason, blocked values are replaced by ``<ENTITY_TYPE>`` and an
+        unavailable analysis lets the request pass unredacted, as ``on_failure="open"`` would.
 
         Raises:
             PIIBlockedError: an entity type with the ``block`` operator was found (400).
@@ -162,7 +171,9 @@ class Redactor:
         except AnalysisUnavailableError as exc:
             if ctx is not None:
                 ctx.decide("pii", "unavailable", reason=exc.reason, policy=self.config.on_failure)
-            if self.config.on_failure == "open":
+            if self.config.on_failure == "open" or shadow:
+                if shadow and self.config.on_failure != "open" and ctx is not None:
+                    ctx.decide("pii", "would_refuse", reason=f"pii_{exc.reason}")
                 result.skipped = exc.reason
                 return result
             raise PIIUnavailableError(code=f"pii_{exc.reason}") from None
@@ -182,7 +193,10 @@ class Redactor:
                 index += 1
         counts = Counter(f.entity for found in spans.values() for f in found)
         blocked = sorted(e for e in counts if self.config.operator_for(e) == "block")
-        if blocked:
+        if blocked and shadow:
+            if ctx is not None:
+                ctx.decide("pii", "would_refuse", reason="pii_blocked", categories=blocked)
+        elif blocked:
             if ctx is not None:
                 ctx.decide("pii", "blocked", entities=dict(counts))
             raise PIIBlockedError(
@@ -206,6 +220,8 @@ class Redactor:
             if self.config.on_failure == "open" and not spans:
                 result.skipped = "vault"
                 return result
+            # In shadow too: a value that cannot be kept (or a vault that does not decrypt) is never
+            # forwarded or restored from the wrong bytes.
             raise PIIUnavailableError(code="pii_vault") from exc
 
         replacements: dict[tuple[str | int, ...], str] = {}

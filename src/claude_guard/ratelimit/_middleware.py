@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from .._asgi import ASGIApp, Message, Receive, Scope, Send
 from ..context import GuardContext
-from ..errors import RateLimitedError
+from ..errors import ConfigurationError, RateLimitedError
 from ..middleware import GuardMiddleware
 from ..responses import ErrorFormat
 from ..store import Store
@@ -40,6 +40,23 @@ _HEADERS_BY = "rate_limit.headers_by"
 _HEADERS_SENT = "rate_limit.headers_sent"
 _UPSTREAM_OVERLOADED = "rate_limit.upstream_overloaded"
 _MAX_ROUTES = 4096
+_SHADOW_ADMITTING = "rate_limit.shadow_admitting"
+
+
+def _shadowed(ctx: GuardContext, exc: RateLimitedError) -> None:
+    # The engine recorded a denial: in shadow it is a "would refuse" with the same detail and a reason, and
+    # it refunds nothing (a denied admission counted against no limit).
+    ctx.state.pop(DENIED, None)
+    detail: dict[str, Any] = {}
+    for index in range(len(ctx.decisions) - 1, -1, -1):
+        decision = ctx.decisions[index]
+        if decision.protection == "rate_limit" and decision.outcome == "denied":
+            detail = dict(decision.detail or {})
+            del ctx.decisions[index]
+            break
+    detail["reason"] = exc.code or "rate_limit"
+    ctx.decide("rate_limit", "would_refuse", **detail)
+
 
 # The rules of a route as (name, rule), and as (name, rule, key kind) when no rule has a key function.
 _Matched = tuple[tuple[tuple[str, RateLimitRule], ...], tuple[tuple[str, RateLimitRule, str], ...] | None]
@@ -75,8 +92,14 @@ class RateLimitMiddleware(GuardMiddleware):
         limiter: RateLimiter | None = None,
         store: Store | None = None,
         error_format: ErrorFormat = "anthropic",
+        mode: Literal["enforce", "shadow", "off"] = "enforce",
     ) -> None:
         super().__init__(app, error_format=error_format)
+        if mode not in ("enforce", "shadow", "off"):
+            raise ConfigurationError("RateLimitMiddleware mode must be enforce, shadow or off.")
+        self.mode = mode
+        """``shadow``: a denial is recorded as ``rate_limit:would_refuse`` and the request goes on (counting
+        against nothing, as a denied one would); ``off``: no limit is checked."""
         self.config = config or RateLimitConfig()
         self.limiter = limiter or RateLimiter(store, store_timeout=self.config.store_timeout)
         self._rules: tuple[RateLimitRule, ...] = tuple(self.config.rules)
@@ -101,6 +124,21 @@ class RateLimitMiddleware(GuardMiddleware):
         return matched
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.mode != "enforce":
+            if self.mode == "off":
+                await self.app(scope, receive, send)
+                return
+            try:
+                await self._admit(ctx, scope, receive, send)
+            except RateLimitedError as exc:
+                if not ctx.state.pop(_SHADOW_ADMITTING, False):
+                    raise  # from further in (a route dependency): not this middleware's to shadow
+                _shadowed(ctx, exc)
+                await self.app(scope, receive, send)
+            return
+        await self._admit(ctx, scope, receive, send)
+
+    async def _admit(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
         config = self.config
         limiter = self.limiter
         if self._trusted:
@@ -129,6 +167,9 @@ class RateLimitMiddleware(GuardMiddleware):
             )
         admission = None
         if checks or caps:
+            shadow = self.mode == "shadow"
+            if shadow:
+                state[_SHADOW_ADMITTING] = True
             # The memory engine decides without an await; a store answers through admit's failure policy.
             admission = limiter.admit_nowait(checks, caps)
             if admission is not None:
@@ -142,6 +183,8 @@ class RateLimitMiddleware(GuardMiddleware):
                     on_store_error=config.on_store_error,
                     legacy_headers=config.legacy_headers,
                 )
+            if shadow:
+                state.pop(_SHADOW_ADMITTING, None)
         if outermost:
             state[_HEADERS_BY] = self
         renewer = None

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from ..errors import BadRequestError, PermissionDeniedError, PromptRejectedError
 from ..messages import TextSegment, iter_text_segments, joined_text, locate, replace_text_segments
-from ..profiles import Profile
+from ..profiles import Profile, allow_list_mode
 from ._canonical import canonicalize, first_invisible, invisible_offsets, strip_invisible
 from ._rules import CODE_RULE_IDS, DEFAULT_RULES, Rule, RuleMode
 from ._schema import check_messages_request
@@ -403,7 +403,8 @@ class PromptValidator:
             raise BadRequestError("The request body must be a JSON object.", code="body")
         self._check_request_limits(body)
         if config.enforce_profile and profile is not None:
-            _check_profile(body, profile)
+            with allow_list_mode():
+                _check_profile(body, profile)
         segments = list(iter_text_segments(body))
         joined, offsets = joined_text(segments, _SEPARATOR)
         prompt_chars = len(joined) - len(_SEPARATOR) * max(0, len(segments) - 1)
