@@ -1,7 +1,9 @@
-"""``claude-guard audit``: read, purge and erase the audit log.
+"""``claude-guard audit``: read, purge, erase and verify the audit log.
 
 The store is the same one the guard writes to: Redis Streams when ``CLAUDE_GUARD_STORAGE_URL`` is a Redis URL,
 else the SQLite file at ``--db`` / ``CLAUDE_GUARD_AUDIT_DB`` (default ``./claude_guard_audit.sqlite3``).
+With ``CLAUDE_GUARD_AUDIT_KEY`` (or ``_FILE``) set, ``erase`` and ``purge`` leave a chained tombstone and
+``verify`` checks every chain, naming the first broken link.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from .audit import AuditRecord, QueryableAuditSink, audit_store_from_url
+from .audit import (
+    AuditChain,
+    AuditLogger,
+    AuditRecord,
+    QueryableAuditSink,
+    audit_store_from_url,
+    verify_chain,
+)
+from .errors import ConfigurationError
 
 __all__ = ["register", "run"]
 
@@ -41,6 +51,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     purge = actions.add_parser("purge", help="delete records older than N days (retention)")
     purge.add_argument("--older-than", metavar="DAYS", type=float, required=True, help="age in days")
     _store_arguments(purge)
+    verify = actions.add_parser(
+        "verify",
+        help="check the hash chain (CLAUDE_GUARD_AUDIT_KEY); exit 1 at the first broken link",
+        description="Recompute every record's keyed hash and every link; report the first record that was "
+        "edited, removed (outside erase/purge) or reordered.",
+    )
+    verify.add_argument("--json", action="store_true", dest="verify_json", help="the report as JSON")
+    _store_arguments(verify)
     audit.set_defaults(handler=run)
     return audit
 
@@ -76,19 +94,33 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return asyncio.run(_run(args, out))
 
 
+def _audit_key() -> bytes | None:
+    from .settings import secret_from_env
+
+    secret = secret_from_env(os.environ, "CLAUDE_GUARD_AUDIT_KEY")
+    return secret.get_secret_value().encode() if secret is not None else None
+
+
 async def _run(args: argparse.Namespace, out: TextIO) -> int:
+    command = getattr(args, "audit_command", None)
+    key = _audit_key()
     sink = _sink(args)
+    if command in ("erase", "purge"):
+        # Through a logger, so a chained log gets its tombstone (this command's own one-record chain).
+        audit = AuditLogger([sink], chain=AuditChain(key) if key is not None else None)
+        try:
+            if command == "erase":
+                removed = await audit.erase(args.erase_key)
+                print(f"erased {removed} record(s) of key {args.erase_key}", file=out)
+            else:
+                removed = await audit.purge(older_than_days=args.older_than)
+                print(f"purged {removed} record(s) older than {args.older_than:g} day(s)", file=out)
+            return 0
+        finally:
+            await audit.aclose()
     try:
-        command = getattr(args, "audit_command", None)
-        if command == "erase":
-            removed = await sink.erase(key_id=args.erase_key)
-            print(f"erased {removed} record(s) of key {args.erase_key}", file=out)
-            return 0
-        if command == "purge":
-            cutoff = datetime.now(UTC).timestamp() - args.older_than * DAY
-            removed = await sink.purge(older_than=cutoff)
-            print(f"purged {removed} record(s) older than {args.older_than:g} day(s)", file=out)
-            return 0
+        if command == "verify":
+            return await _verify(sink, key, args, out)
         since = datetime.now(UTC).timestamp() - args.days * DAY
         records = await sink.query(since=since, key_id=args.key, limit=args.limit)
         for record in records:
@@ -98,6 +130,39 @@ async def _run(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     finally:
         await sink.aclose()
+
+
+async def _verify(sink: QueryableAuditSink, key: bytes | None, args: argparse.Namespace, out: TextIO) -> int:
+    if key is None:
+        raise ConfigurationError("audit verify needs the chain key: set CLAUDE_GUARD_AUDIT_KEY or its _FILE.")
+    raw = getattr(sink, "raw", None)
+    if raw is None:  # pragma: no cover - both queryable sinks have it
+        raise ConfigurationError("this audit store cannot be verified")
+    report = verify_chain(await raw(), key)
+    if args.verify_json:
+        payload = {
+            "ok": report.ok,
+            "records": report.records,
+            "chains": report.chains,
+            "tombstones": report.tombstones,
+            "problems": [
+                {"locator": p.locator, "kind": p.kind, "detail": p.detail, "time": p.time}
+                for p in report.problems
+            ],
+        }
+        print(json.dumps(payload, sort_keys=True), file=out)
+    elif report.first is None:
+        print(
+            f"ok: {report.records} record(s) in {report.chains} chain(s), {report.tombstones} tombstone(s)",
+            file=out,
+        )
+    else:
+        first = report.first
+        print(f"BROKEN at {first.locator}: {first.kind}: {first.detail}", file=out)
+        for problem in report.problems[1:]:
+            print(f"  also {problem.locator}: {problem.kind}: {problem.detail}", file=out)
+        print(f"{len(report.problems)} problem(s) in {report.records} record(s)", file=out)
+    return 0 if report.ok else 1
 
 
 def _line(record: AuditRecord) -> str:

@@ -228,8 +228,8 @@ class GuardSettings:
             if env.get("CLAUDE_GUARD_PII_KEY", "").strip()
             else None,
             **{name: _choice(env, variable, MODES) for name, variable in _MODE_VARIABLES.items()},
-            vault_key=_secret(env, "CLAUDE_GUARD_VAULT_KEY"),
-            audit_key=_secret(env, "CLAUDE_GUARD_AUDIT_KEY"),
+            vault_key=secret_from_env(env, "CLAUDE_GUARD_VAULT_KEY"),
+            audit_key=secret_from_env(env, "CLAUDE_GUARD_AUDIT_KEY"),
             audit_jsonl=env.get("CLAUDE_GUARD_AUDIT_JSONL", "").strip() or None,
             audit_otlp=_choice(env, "CLAUDE_GUARD_AUDIT_OTLP", ("auto", "on", "off")),
             prometheus_port=_int(env, "CLAUDE_GUARD_PROMETHEUS_PORT", 0) or None,
@@ -238,7 +238,7 @@ class GuardSettings:
         )
 
 
-def _secret(env: Mapping[str, str], name: str) -> Secret | None:
+def secret_from_env(env: Mapping[str, str], name: str) -> Secret | None:
     """A secret from ``NAME`` or from the file named by ``NAME_FILE`` (not both); ``None`` when neither."""
     direct = env.get(name, "").strip()
     path = env.get(f"{name}_FILE", "").strip()

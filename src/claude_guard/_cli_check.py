@@ -1,0 +1,784 @@
+"""``claude-guard check``: the security checklist, ticked by the machine.
+
+Every box is checked against the configuration the service would run with (``GuardSettings.from_env``, the
+same resolution as ``ClaudeGuard.from_env``) and, where a store is configured, against its state (the client
+keys, the audit log). Each check answers ``pass``, ``warn`` or ``fail`` with what it saw and how to fix it;
+any ``fail`` makes the exit status 1, so the command gates a CI pipeline or a deployment.
+
+The ``--json`` report is stable (schema ``claude-guard-check/1``, documented in docs/operations.md)::
+
+    {"schema": "claude-guard-check/1", "environment": "production", "status": "pass",
+     "summary": {"pass": 12, "warn": 0, "fail": 0},
+     "checks": [{"id": "upstream_key", "title": "...", "status": "pass", "detail": "...", "fix": null}, ...]}
+
+Check ids, in order: ``upstream_key``, ``https``, ``least_privilege``, ``cost_limits``, ``validation``,
+``error_hygiene``, ``audit_logging``, ``rate_limits``, ``pii``, ``key_rotation``, ``monitoring``,
+``incident_response``. No report ever holds a secret: literals found in arguments or code are named by
+place (argument number, file and line) and kind, never shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import functools
+import importlib
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from .errors import ConfigurationError
+
+__all__ = ["SCHEMA", "CheckResult", "Status", "key_shaped_literals", "register", "run", "run_checks"]
+
+SCHEMA = "claude-guard-check/1"
+Status = Literal["pass", "warn", "fail"]
+DAY = 86_400.0
+MAX_KEY_AGE_DAYS = 90.0
+_KEY_VARIABLES = ("CLAUDE_API_KEY", "CLAUDE_API_KEY_FILE", "CLAUDE_API_KEY_SOURCE")
+# Obviously fake literals (documentation, canaries) are not findings.
+_FAKE_MARKERS = ("fake", "example", "canary", "dummy", "placeholder", "xxxxxxxx", "redacted", "your-key")
+_SOURCE_SUFFIXES = frozenset(
+    {".py", ".toml", ".yaml", ".yml", ".json", ".env", ".cfg", ".ini", ".sh", ".js", ".ts", ".tf", ".txt"}
+)
+_SOURCE_NAMES = frozenset({"Dockerfile", "Containerfile", "docker-compose.yml", "compose.yaml", ".env"})
+_SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", "site"})
+_MAX_FILE_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckResult:
+    """One box of the checklist."""
+
+    id: str
+    """Stable identifier (see the module docstring)."""
+    title: str
+    status: Status
+    detail: str
+    """What was seen (names of variables, counts, places; never a value)."""
+    fix: str | None = None
+    """What to change, for ``warn`` and ``fail``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "fix": self.fix,
+        }
+
+
+# --- key-shaped literals ------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _key_patterns() -> tuple[tuple[str, Any], ...]:
+    # One function over the project's key shapes (the scrubber's and the PII secret recognizers'), so the
+    # call sites stay one line when they become a single credentials table.
+    from .pii._secrets import SECRET_PATTERNS
+    from .secrets import _KEY_SHAPES
+
+    patterns: list[tuple[str, Any]] = [("key-shaped string", _KEY_SHAPES)]
+    for _, name, regex, _ in SECRET_PATTERNS:
+        try:
+            patterns.append((name, re.compile(regex, re.DOTALL)))
+        except re.error:
+            # Presidio's patterns may use variable-width look-behind, which only the regex package has.
+            try:
+                import regex as regex_module  # type: ignore[import-untyped]
+            except ImportError:  # pragma: no cover - comes with presidio
+                continue
+            patterns.append((name, regex_module.compile(regex, regex_module.DOTALL)))
+    return tuple(patterns)
+
+
+def key_shaped_literals(text: str) -> list[tuple[int, str]]:
+    """``(offset, kind)`` of every key-shaped literal in ``text`` that is not marked as fake.
+
+    Example:
+        >>> key_shaped_literals("key = 'AKIA" + "Q" * 16 + "'")
+        [(7, 'key-shaped string')]
+        >>> key_shaped_literals("key = 'sk-ant-api03-fake-for-docs-0000'")
+        []
+    """
+    found: dict[int, str] = {}
+    for kind, pattern in _key_patterns():
+        for match in pattern.finditer(text):
+            if any(marker in match.group(0).lower() for marker in _FAKE_MARKERS):
+                continue
+            found.setdefault(match.start(), kind)
+    return sorted(found.items())
+
+
+def process_arguments(pid: int | None = None) -> list[str]:
+    """The command line of process ``pid`` (this one by default), from ``/proc/<pid>/cmdline``."""
+    path = Path(f"/proc/{pid if pid is not None else 'self'}/cmdline")
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        if pid is not None:
+            raise ConfigurationError(f"cannot read the arguments of process {pid}.") from None
+        return list(getattr(sys, "orig_argv", sys.argv))
+    return [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part]
+
+
+def _source_files(root: Path) -> Iterable[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        for name in sorted(filenames):
+            path = Path(dirpath, name)
+            if path.suffix in _SOURCE_SUFFIXES or name in _SOURCE_NAMES:
+                yield path
+
+
+def scan_source(root: Path) -> list[str]:
+    """``file:line (kind)`` of every key-shaped literal under ``root``."""
+    places: list[str] = []
+    for path in _source_files(root):
+        try:
+            if path.stat().st_size > _MAX_FILE_BYTES:
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for offset, kind in key_shaped_literals(text):
+            line = text.count("\n", 0, offset) + 1
+            places.append(f"{path.relative_to(root)}:{line} ({kind})")
+    return places
+
+
+# --- the checks ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True, kw_only=True)
+class _Inputs:
+    env: Mapping[str, str]
+    settings: Any
+    guard: Any
+    arguments: list[str]
+    pid: int | None
+    source: Path | None
+    app_classes: list[type[Any]] | None
+    keys: list[Any] | None = None
+    keys_error: str | None = None
+    admin_uses: int | None = None
+
+
+def _result(id: str, title: str, problems: list[tuple[Status, str, str]], ok: str) -> CheckResult:
+    """The worst of ``problems`` (status, detail, fix) or a pass with ``ok``."""
+    fails = [p for p in problems if p[0] == "fail"]
+    chosen = fails or [p for p in problems if p[0] == "warn"]
+    if not chosen:
+        return CheckResult(id=id, title=title, status="pass", detail=ok)
+    return CheckResult(
+        id=id,
+        title=title,
+        status=chosen[0][0],
+        detail="; ".join(p[1] for p in chosen),
+        fix="; ".join(dict.fromkeys(p[2] for p in chosen)),
+    )
+
+
+def _mode_problem(name: str, variable: str, mode: str) -> list[tuple[Status, str, str]]:
+    if mode == "off":
+        return [("fail", f"{variable}=off: {name} does not run", f"set {variable}=enforce")]
+    if mode == "shadow":
+        return [
+            (
+                "warn",
+                f"{variable}=shadow: {name} only records would-refuse",
+                f"set {variable}=enforce after review",
+            )
+        ]
+    return []
+
+
+def probe_key_source(source: Any) -> Awaitable[str | None] | None:
+    """Hook for a live probe of the upstream key's source (``claude_guard.secret_providers.probe_source``
+    when that exists); ``None`` when no probe is available, so only the configuration is checked."""
+    from . import secret_providers
+
+    probe = getattr(secret_providers, "probe_source", None)
+    if probe is None:
+        return None
+    result: Awaitable[str | None] = probe(source)
+    return result
+
+
+def _probe_available() -> bool:
+    from . import secret_providers
+
+    return hasattr(secret_providers, "probe_source")
+
+
+def _check_upstream_key(i: _Inputs, probed: str | None) -> CheckResult:
+    from .secret_providers import source_from_env
+
+    problems: list[tuple[Status, str, str]] = []
+    fix_literal = "move the key to CLAUDE_API_KEY_FILE or CLAUDE_API_KEY_SOURCE and rotate it"
+    chosen = [name for name in _KEY_VARIABLES if name in i.env]
+    ok = ""
+    try:
+        source = source_from_env(i.env)
+        ok = f"from {chosen[0]} ({type(source).__name__})"
+        if probed is not None:
+            problems.append(("fail", f"the key source did not answer: {probed}", "check the source's access"))
+        elif chosen[0] == "CLAUDE_API_KEY_SOURCE" and not _probe_available():
+            ok += ", its configuration checked (no live probe available)"
+    except ConfigurationError as exc:
+        problems.append(("fail", exc.message, "set exactly one of " + ", ".join(_KEY_VARIABLES)))
+    for index, argument in enumerate(i.arguments):
+        if key_shaped_literals(argument):
+            who = f"process {i.pid}" if i.pid is not None else "this process"
+            problems.append(("fail", f"a key-shaped literal in argument {index} of {who}", fix_literal))
+    if i.source is not None:
+        places = scan_source(i.source)
+        if places:
+            shown = ", ".join(places[:5]) + (f" and {len(places) - 5} more" if len(places) > 5 else "")
+            problems.append(("fail", f"key-shaped literals in the source: {shown}", fix_literal))
+        ok += f"; no key-shaped literal in the arguments or under {i.source}"
+    else:
+        ok += "; no key-shaped literal in the arguments"
+    return _result("upstream_key", "Upstream key from the environment or a secrets source", problems, ok)
+
+
+def _check_https(i: _Inputs) -> CheckResult:
+    from urllib.parse import urlsplit
+
+    from .secrets import is_loopback
+
+    s = i.settings
+    problems: list[tuple[Status, str, str]] = []
+    url = urlsplit(s.api_url)
+    if s.environment != "production":
+        problems.append(
+            (
+                "warn",
+                f"CLAUDE_GUARD_ENV={s.environment}: plain-HTTP requests are not refused",
+                "set CLAUDE_GUARD_ENV=production for production",
+            )
+        )
+    elif url.scheme != "https":
+        host = "loopback" if is_loopback(url.hostname or "") else "remote"
+        problems.append(
+            (
+                "fail",
+                f"the upstream is {url.scheme}:// on a {host} host",
+                "set CLAUDE_API_URL to an https URL",
+            )
+        )
+    return _result(
+        "https",
+        "HTTPS in production",
+        problems,
+        "production: plain-HTTP requests refused, HSTS sent, upstream over https",
+    )
+
+
+def _check_least_privilege(i: _Inputs) -> CheckResult:
+    problems: list[tuple[Status, str, str]] = []
+    profiles = i.guard.authenticator.profiles
+    unbounded = sorted(name for name, p in profiles.items() if name != "admin" and p.tools is None)
+    if unbounded:
+        problems.append(
+            (
+                "fail",
+                f"profiles without a tool allow-list: {', '.join(unbounded)}",
+                "give every profile but admin a tools list in CLAUDE_GUARD_PROFILES_FILE",
+            )
+        )
+    if i.keys is not None:
+        admin = [k for k in i.keys if k.profile == "admin" and _active(k)]
+        if admin:
+            problems.append(
+                (
+                    "warn",
+                    f"{len(admin)} active admin key(s)",
+                    "issue services keys of a least-privilege profile; keep admin keys for operators",
+                )
+            )
+    if i.admin_uses:
+        problems.append(
+            (
+                "fail",
+                f"admin keys answered {i.admin_uses} request(s) to Messages routes in the last 30 days",
+                "give the services behind them keys of a least-privilege profile",
+            )
+        )
+    problems += _mode_problem("the profile allow-lists", "CLAUDE_GUARD_PROFILE_MODE", i.settings.profile_mode)
+    return _result(
+        "least_privilege",
+        "Least-privilege profiles",
+        problems,
+        f"{len(profiles)} profiles, every one but admin bounds its tools; no admin key used by a service",
+    )
+
+
+def _check_cost_limits(i: _Inputs) -> CheckResult:
+    s = i.settings
+    problems: list[tuple[Status, str, str]] = []
+    if s.max_cost is None or s.max_cost <= 0:
+        problems.append(("fail", "no maximum cost per request", "set CLAUDE_MAX_COST"))
+    profiles = i.guard.authenticator.profiles
+    budgeted = sorted(
+        name
+        for name, p in profiles.items()
+        if any(
+            getattr(b, f) is not None
+            for b in (p.budgets, p.profile_budgets)
+            for f in ("usd_per_day", "usd_per_month")
+        )
+    )
+    if not budgeted:
+        problems.append(
+            (
+                "fail",
+                "no profile has a USD budget per day or month",
+                "set budgets (usd_per_day, usd_per_month) in CLAUDE_GUARD_PROFILES_FILE",
+            )
+        )
+    problems += _mode_problem("budgets and the maximum cost", "CLAUDE_GUARD_BUDGET_MODE", s.budget_mode)
+    return _result(
+        "cost_limits",
+        "Cost limits and budgets",
+        problems,
+        f"at most ${s.max_cost} per request; budgets on {', '.join(budgeted) or '-'}",
+    )
+
+
+def _check_validation(i: _Inputs) -> CheckResult:
+    problems = _mode_problem("prompt validation", "CLAUDE_GUARD_VALIDATION_MODE", i.settings.validation_mode)
+    return _result(
+        "validation", "Prompt validation on", problems, "schema, limits and injection rules enforced"
+    )
+
+
+def _check_error_hygiene(i: _Inputs) -> CheckResult:
+    from .middleware import SafeErrorMiddleware
+
+    classes = i.app_classes
+    where = "the app given" if classes is not None else "the middleware ClaudeGuard.install adds"
+    if classes is None:
+        classes = [cls for cls, _ in _guard_middleware(i.guard)]
+    problems: list[tuple[Status, str, str]] = []
+    if not any(issubclass(c, SafeErrorMiddleware) for c in classes):
+        problems.append(
+            (
+                "fail",
+                f"no safe-error boundary (SafeErrorMiddleware) in {where}",
+                "install the guard with guard.install(app), or add SafeErrorMiddleware outside the app",
+            )
+        )
+    return _result(
+        "error_hygiene",
+        "Error hygiene",
+        problems,
+        f"SafeErrorMiddleware in {where}; log scrubbing at start-up",
+    )
+
+
+def _check_audit(i: _Inputs) -> CheckResult:
+    s = i.settings
+    problems: list[tuple[Status, str, str]] = []
+    if s.audit_retention_days is None:
+        problems.append(
+            ("fail", "audit records are kept forever", "set CLAUDE_GUARD_AUDIT_RETENTION_DAYS (e.g. 90)")
+        )
+    if s.audit_key is None:
+        problems.append(
+            (
+                "warn" if s.environment != "production" else "fail",
+                "the audit log is not tamper-evident",
+                "set CLAUDE_GUARD_AUDIT_KEY (or _FILE) to chain records; check them with claude-guard audit "
+                "verify",
+            )
+        )
+    where = "a Redis stream" if s.storage_url.startswith(("redis", "valkey")) else "SQLite"
+    retention = f"{s.audit_retention_days:g} days" if s.audit_retention_days else "-"
+    return _result(
+        "audit_logging",
+        "Audit logging with retention",
+        problems,
+        f"records in {where}, kept {retention}, chained",
+    )
+
+
+def _check_rate_limits(i: _Inputs) -> CheckResult:
+    s = i.settings
+    problems: list[tuple[Status, str, str]] = []
+    profiles = i.guard.authenticator.profiles
+    unlimited = sorted(
+        name
+        for name, p in profiles.items()
+        if name != "admin" and p.rate_limits is None and p.max_concurrency is None
+    )
+    if unlimited:
+        problems.append(
+            (
+                "fail",
+                f"profiles without rate limits: {', '.join(unlimited)}",
+                "set rate_limits and max_concurrency for them in CLAUDE_GUARD_PROFILES_FILE",
+            )
+        )
+    if s.rate_limit_on_store_error == "open":
+        problems.append(
+            (
+                "warn",
+                "limits fail open when the store is down",
+                "set CLAUDE_GUARD_RATE_LIMIT_ON_STORE_ERROR=closed",
+            )
+        )
+    problems += _mode_problem("rate limits", "CLAUDE_GUARD_RATE_LIMIT_MODE", s.rate_limit_mode)
+    return _result(
+        "rate_limits",
+        "Rate limits in place",
+        problems,
+        "every profile but admin has request and concurrency limits",
+    )
+
+
+def _check_pii(i: _Inputs) -> CheckResult:
+    from .guard import pii_extra_installed
+
+    s = i.settings
+    problems: list[tuple[Status, str, str]] = []
+    if s.pii == "off":
+        problems.append(("fail", "CLAUDE_GUARD_PII=off", "set CLAUDE_GUARD_PII=on"))
+    elif not pii_extra_installed():
+        problems.append(
+            ("fail", "the pii extra is not installed: redaction is off", "pip install 'claude-guard[pii]'")
+        )
+    problems += _mode_problem("PII redaction", "CLAUDE_GUARD_PII_MODE", s.pii_mode)
+    shared = not s.storage_url.startswith("memory")
+    if shared and s.vault_key is None:
+        problems.append(
+            (
+                "warn",
+                "PII vault values are stored in the clear in the shared store",
+                "set CLAUDE_GUARD_VAULT_KEY (or _FILE) to encrypt them",
+            )
+        )
+    if shared and s.pii_key is None:
+        problems.append(
+            (
+                "warn",
+                "no CLAUDE_GUARD_PII_KEY: placeholders differ between replicas",
+                "set CLAUDE_GUARD_PII_KEY on every replica",
+            )
+        )
+    return _result(
+        "pii", "PII protection on", problems, "redaction on" + (", vault encrypted" if s.vault_key else "")
+    )
+
+
+def _active(key: Any, now: float | None = None) -> bool:
+    t = time.time() if now is None else now
+    revoked = key.revoked_at is not None and key.revoked_at <= t
+    expired = key.expires_at is not None and key.expires_at <= t
+    return not revoked and not expired
+
+
+def _check_key_rotation(i: _Inputs) -> CheckResult:
+    s = i.settings
+    problems: list[tuple[Status, str, str]] = []
+    if i.keys_error is not None:
+        problems.append(
+            ("fail", f"the key store cannot be read ({i.keys_error})", "check CLAUDE_GUARD_STORAGE_URL")
+        )
+        return _result("key_rotation", "Key rotation", problems, "")
+    now = time.time()
+    keys = [k for k in (i.keys or []) if _active(k, now)]
+    old = [k.key_id for k in keys if now - k.created_at > MAX_KEY_AGE_DAYS * DAY]
+    if old:
+        problems.append(
+            (
+                "fail",
+                f"{len(old)} key(s) older than {MAX_KEY_AGE_DAYS:g} days: {', '.join(old[:5])}",
+                "claude-guard keys rotate ID for each",
+            )
+        )
+    no_expiry = [k.key_id for k in keys if k.expires_at is None]
+    if no_expiry:
+        problems.append(
+            (
+                "warn",
+                f"{len(no_expiry)} key(s) without an expiry: {', '.join(no_expiry[:5])}",
+                "issue keys with an expiry (claude-guard keys create --expires-in DAYS)",
+            )
+        )
+    if s.key_max_age_days is None or s.key_max_age_days > MAX_KEY_AGE_DAYS:
+        problems.append(
+            (
+                "warn",
+                "keys are accepted past 90 days of age",
+                f"set CLAUDE_GUARD_KEY_MAX_AGE_DAYS to {MAX_KEY_AGE_DAYS:g} or less",
+            )
+        )
+    return _result(
+        "key_rotation",
+        "Key rotation",
+        problems,
+        f"{len(keys)} active key(s), none older than {MAX_KEY_AGE_DAYS:g} days, all with an expiry",
+    )
+
+
+def _check_monitoring(i: _Inputs) -> CheckResult:
+    from .audit import otlp_endpoint
+
+    s = i.settings
+    sinks = []
+    if any(otlp_endpoint(signal, i.env) for signal in ("TRACES", "METRICS", "LOGS")):
+        sinks.append("OTLP")
+    if s.prometheus_port:
+        sinks.append(f"Prometheus on port {s.prometheus_port}")
+    if s.audit_jsonl:
+        sinks.append("audit JSON lines")
+    if s.audit_otlp == "on":
+        sinks.append("audit OTLP logs")
+    problems: list[tuple[Status, str, str]] = []
+    if not sinks:
+        problems.append(
+            (
+                "fail",
+                "no exporter or alert sink: decisions are seen by no one",
+                "set OTEL_EXPORTER_OTLP_ENDPOINT, CLAUDE_GUARD_PROMETHEUS_PORT or CLAUDE_GUARD_AUDIT_JSONL",
+            )
+        )
+    return _result("monitoring", "Security monitoring", problems, "exported to " + ", ".join(sinks))
+
+
+def _check_incident(i: _Inputs) -> CheckResult:
+    s = i.settings
+    places = [p for p in {i.source or Path.cwd(), Path.cwd()} if (p / "SECURITY.md").is_file()]
+    problems: list[tuple[Status, str, str]] = []
+    if not s.security_contact and not places:
+        problems.append(
+            (
+                "fail",
+                "no SECURITY.md and no CLAUDE_GUARD_SECURITY_CONTACT",
+                "add SECURITY.md with a reporting contact, or set CLAUDE_GUARD_SECURITY_CONTACT",
+            )
+        )
+    ok = "contact set in CLAUDE_GUARD_SECURITY_CONTACT" if s.security_contact else "SECURITY.md present"
+    return _result("incident_response", "Incident-response contact", problems, ok)
+
+
+# --- running ------------------------------------------------------------------------------------------------
+
+
+def _guard_middleware(guard: Any) -> list[tuple[type[Any], dict[str, Any]]]:
+    result: list[tuple[type[Any], dict[str, Any]]] = guard.middleware()
+    return result
+
+
+def _app_classes(spec: str, app_dir: str | None) -> list[type[Any]]:
+    """The middleware classes around the ASGI app at ``module:attribute``."""
+    module_name, _, attribute = spec.partition(":")
+    if not attribute:
+        raise ConfigurationError("--app must be module:attribute")
+    if app_dir:
+        sys.path.insert(0, app_dir)
+    try:
+        app = getattr(importlib.import_module(module_name), attribute)
+    finally:
+        if app_dir:
+            sys.path.remove(app_dir)
+    classes: list[type[Any]] = []
+    for middleware in getattr(app, "user_middleware", ()):
+        classes.append(middleware.cls)
+    node, seen = app, 0
+    while node is not None and seen < 64:
+        classes.append(type(node))
+        node, seen = getattr(node, "app", None), seen + 1
+    return classes
+
+
+async def _store_state(i: _Inputs) -> None:
+    guard = i.guard
+    try:
+        i.keys = await guard.keys.list()
+    except Exception as exc:  # a store that is down is a finding, not a crash
+        i.keys_error = type(exc).__name__
+    s = i.settings
+    sink: Any = None
+    try:
+        from .audit import audit_store_from_url
+
+        if guard.store.kind == "redis":
+            from .audit import RedisAuditSink
+
+            sink = RedisAuditSink.from_store(guard.store)
+        else:
+            from .audit._sinks import DEFAULT_AUDIT_DB
+
+            path = Path(s.audit_db or i.env.get("CLAUDE_GUARD_AUDIT_DB") or DEFAULT_AUDIT_DB)
+            exists = await asyncio.to_thread(path.is_file)
+            sink = audit_store_from_url(None, path=path) if exists else None
+        if sink is not None:
+            records = await sink.query(since=time.time() - 30 * DAY)
+            i.admin_uses = sum(
+                1 for r in records if r.profile == "admin" and r.route.startswith("/v1/messages")
+            )
+    except Exception:
+        i.admin_uses = None
+    finally:
+        if sink is not None and guard.store.kind != "redis":
+            await sink.aclose()
+
+
+def run_checks(
+    env: Mapping[str, str] | None = None,
+    *,
+    pid: int | None = None,
+    source: str | os.PathLike[str] | None = None,
+    app: str | None = None,
+    app_dir: str | None = None,
+) -> tuple[str, list[CheckResult]]:
+    """Every check, in the documented order; returns the environment's name and the results."""
+    from .guard import ClaudeGuard
+    from .settings import GuardSettings
+
+    environ = dict(os.environ if env is None else env)
+    # The key's source is checked on its own (its errors are a finding); everything else resolves as
+    # ClaudeGuard.from_env would. No PII engine is built and no upstream is called.
+    settings = GuardSettings.from_env(
+        {k: v for k, v in environ.items() if k not in _KEY_VARIABLES}, require_api_key=False
+    )
+    inspect = dataclasses.replace(settings, pii="off", count_tokens=False)
+    guard = ClaudeGuard(settings=inspect)
+    inputs = _Inputs(
+        env=environ,
+        settings=settings,
+        guard=guard,
+        arguments=process_arguments(pid),
+        pid=pid,
+        source=Path(source) if source is not None else None,
+        app_classes=_app_classes(app, app_dir) if app else None,
+    )
+
+    async def gather() -> str | None:
+        try:
+            await _store_state(inputs)
+            probe = None
+            if any(name in environ for name in _KEY_VARIABLES):
+                from .secret_providers import source_from_env
+
+                try:
+                    probe = probe_key_source(source_from_env(environ))
+                except ConfigurationError:
+                    probe = None
+            return await probe if probe is not None else None
+        except Exception as exc:
+            return type(exc).__name__
+        finally:
+            await guard.aclose()
+
+    probed = asyncio.run(gather())
+    validation_guard_error: CheckResult | None = None
+    try:
+        _guard_middleware(guard)
+    except ConfigurationError as exc:
+        validation_guard_error = CheckResult(
+            id="validation",
+            title="Prompt validation on",
+            status="fail",
+            detail=exc.message,
+            fix="see the message",
+        )
+    checks: list[Callable[[_Inputs], CheckResult]] = [
+        _check_https,
+        _check_least_privilege,
+        _check_cost_limits,
+        _check_validation,
+        _check_error_hygiene,
+        _check_audit,
+        _check_rate_limits,
+        _check_pii,
+        _check_key_rotation,
+        _check_monitoring,
+        _check_incident,
+    ]
+    results = [_check_upstream_key(inputs, probed)]
+    for check in checks:
+        if check is _check_validation and validation_guard_error is not None:
+            results.append(validation_guard_error)
+        elif (
+            check is _check_error_hygiene
+            and validation_guard_error is not None
+            and inputs.app_classes is None
+        ):
+            results.append(
+                CheckResult(
+                    id="error_hygiene",
+                    title="Error hygiene",
+                    status="fail",
+                    detail="the guard cannot be built",
+                    fix="fix the validation mode",
+                )
+            )
+        else:
+            results.append(check(inputs))
+    return settings.environment, results
+
+
+def report(environment: str, results: list[CheckResult]) -> dict[str, Any]:
+    """The ``--json`` document (schema ``claude-guard-check/1``)."""
+    summary = {status: sum(1 for r in results if r.status == status) for status in ("pass", "warn", "fail")}
+    overall = "fail" if summary["fail"] else "warn" if summary["warn"] else "pass"
+    return {
+        "schema": SCHEMA,
+        "environment": environment,
+        "status": overall,
+        "summary": summary,
+        "checks": [r.to_dict() for r in results],
+    }
+
+
+def _table(results: list[CheckResult]) -> str:
+    width = max(len(r.title) for r in results)
+    lines = [f"{'':4}  {'check':<{width}}  detail / fix"]
+    for r in results:
+        lines.append(f"{r.status.upper():<4}  {r.title:<{width}}  {r.detail}")
+        if r.fix:
+            lines.append(f"{'':4}  {'':<{width}}  fix: {r.fix}")
+    return "\n".join(lines)
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``check`` to the ``claude-guard`` sub-commands."""
+    check: argparse.ArgumentParser = subparsers.add_parser(
+        "check",
+        help="check the configuration against the security checklist (exit 1 on a failure)",
+        description="Check the configuration the service would run with (the environment, as "
+        "ClaudeGuard.from_env reads it) and its store against the security checklist.",
+    )
+    check.add_argument("--json", action="store_true", help="the report as JSON (schema claude-guard-check/1)")
+    check.add_argument("--pid", type=int, help="scan this process's arguments for keys (default: this one)")
+    check.add_argument("--source", metavar="DIR", help="scan this code for key-shaped literals")
+    check.add_argument("--app", metavar="MODULE:ATTR", help="inspect this ASGI app's middleware stack")
+    check.add_argument("--app-dir", metavar="DIR", help="directory to import --app from")
+    check.set_defaults(handler=run)
+    return check
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Run ``claude-guard check``; 1 when any check fails."""
+    environment, results = run_checks(pid=args.pid, source=args.source, app=args.app, app_dir=args.app_dir)
+    document = report(environment, results)
+    if args.json:
+        print(json.dumps(document, indent=2, sort_keys=True), file=out)
+    else:
+        print(_table(results), file=out)
+        s = document["summary"]
+        print(
+            f"\n{document['status'].upper()}: {s['pass']} pass, {s['warn']} warn, {s['fail']} fail", file=out
+        )
+    return 1 if document["status"] == "fail" else 0
