@@ -1,0 +1,215 @@
+"""Shadow mode, protection by protection, through the reference gateway on a real server: what enforce refuses
+is forwarded in shadow, and the audit record and the metrics say "would refuse" with the reason."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import anthropic
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from claude_guard import ClaudeGuard, GuardSettings, Profile
+from claude_guard.audit import AuditLogger, AuditRecord
+from claude_guard.errors import ConfigurationError
+from claude_guard.pii import PIIConfig
+from claude_guard.profiles import Budgets
+from claude_guard.reference_app import create_app
+from claude_guard.secrets import EnvSecretSource
+from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+
+EMAIL = "shadow.person.4417@example.org"
+
+
+class ListSink:
+    name = "list"
+
+    def __init__(self) -> None:
+        self.records: list[AuditRecord] = []
+
+    async def write(self, records: Sequence[AuditRecord]) -> None:
+        self.records.extend(records)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _body(*, tools: tuple[str, ...] = (), text: str = "hello there", max_tokens: int = 16) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": "claude-haiku-4-5",
+        "max_tokens": max_tokens,
+        "messages": [{"role": "user", "content": text}],
+    }
+    if tools:
+        body["tools"] = [{"name": t, "description": t, "input_schema": {"type": "object"}} for t in tools]
+    return body
+
+
+# protection: (the settings field of its mode, extra settings, key profile, requests; the last one is refused
+# in enforce), the status enforce answers with, the would-refuse entry expected in the audit record.
+CASES: dict[str, tuple[str, dict[str, Any], str, list[dict[str, Any]], int, str]] = {
+    "profile": ("profile_mode", {}, "analysis", [_body(tools=("Write",))], 403, "profile:tool_not_allowed"),
+    "rate_limit": (
+        "rate_limit_mode",
+        {"profiles": {"tight": Profile(name="tight", tools=frozenset(), rate_limits="1/minute")}},
+        "tight",
+        [_body(), _body()],
+        429,
+        "rate_limit:rate_limit",
+    ),
+    "max_cost": (
+        "budget_mode",
+        {"max_cost": Decimal("0.000001")},
+        "analysis",
+        [_body(max_tokens=4096)],
+        400,
+        "cost:max_cost_default",
+    ),
+    "budget": (
+        "budget_mode",
+        {
+            "profiles": {
+                "frugal": Profile(
+                    name="frugal", tools=frozenset(), budgets=Budgets(usd_per_day=Decimal("0.0000001"))
+                )
+            }
+        },
+        "frugal",
+        [_body()],
+        402,
+        "budget:budget_usd_day",
+    ),
+    "pii": (
+        "pii_mode",
+        {"pii": "on", "pii_config": PIIConfig(operators={"EMAIL_ADDRESS": "block"})},
+        "analysis",
+        [_body(text=f"write to {EMAIL} today")],
+        400,
+        "pii:pii_blocked",
+    ),
+}
+
+
+async def _run(protection: str, mode: str) -> tuple[list[int], FakeClaude, list[AuditRecord], list[Any]]:
+    field, extra, profile, bodies, _, _ = CASES[protection]
+    fake = FakeClaude(api_key=CANARY_API_KEY)
+    reader = InMemoryMetricReader()
+    sink = ListSink()
+    statuses: list[int] = []
+    with serve(fake) as upstream:
+        settings = GuardSettings(
+            api_key_source=EnvSecretSource("K", {"K": CANARY_API_KEY}),
+            api_url=upstream.url,
+            **{"pii": "off", **extra, field: mode},
+        )
+        guard = ClaudeGuard(settings=settings)
+        guard._audit = AuditLogger([sink], meter_provider=MeterProvider(metric_readers=[reader]))
+        with serve(create_app(guard)) as server:
+            key = (await guard.keys.create(profile=profile, environment="development")).key
+            client = anthropic.AsyncAnthropic(base_url=server.url, api_key=key, max_retries=0)
+            for body in bodies:
+                try:
+                    await client.messages.create(**body)
+                    statuses.append(200)
+                except anthropic.APIStatusError as exc:
+                    statuses.append(exc.status_code)
+            await guard.audit.flush()
+        await guard.aclose()
+    points = [
+        point
+        for resource in reader.get_metrics_data().resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == "claude_guard.decisions"
+        for point in metric.data.data_points
+    ]
+    return statuses, fake, sink.records, points
+
+
+@pytest.mark.parametrize("protection", list(CASES), ids=list(CASES))
+async def test_enforce_refuses_and_shadow_forwards_saying_would_refuse(protection: str) -> None:
+    _, _, _, bodies, refused_status, expected = CASES[protection]
+    statuses, fake, records, _ = await _run(protection, "enforce")
+    assert statuses[-1] == refused_status
+    assert len(fake.messages_requests) == len(bodies) - 1
+    assert all(not r.would_refuse for r in records)
+
+    statuses, fake, records, points = await _run(protection, "shadow")
+    assert statuses == [200] * len(bodies)
+    assert len(fake.messages_requests) == len(bodies)  # the request that enforce refuses reached the upstream
+    last = [r for r in records if r.route == "/v1/messages"][-1]
+    assert last.outcome == "allowed" and last.status == 200
+    assert last.would_refuse == (expected,)
+    assert f"{expected.split(':')[0]}:would_refuse" in last.decisions
+    protection_name, reason = expected.split(":")
+    shadowed = [
+        p
+        for p in points
+        if p.attributes.get("claude_guard.outcome") == "would_refuse"
+        and p.attributes.get("claude_guard.protection") == protection_name
+    ]
+    assert shadowed and shadowed[0].attributes["claude_guard.reason"] == reason
+    assert sum(p.value for p in shadowed) == 1
+    if protection == "pii":
+        # Shadow does not let the value out: a blocked entity is still replaced before forwarding.
+        forwarded = fake.messages_requests[-1].body.decode()
+        assert EMAIL not in forwarded and "<EMAIL_ADDRESS>" in forwarded
+
+
+async def test_off_lets_the_request_through_without_a_decision() -> None:
+    statuses, fake, records, _ = await _run("profile", "off")
+    assert statuses == [200]
+    assert not any(r.would_refuse for r in records)
+
+
+async def test_shadowed_budget_still_meters_the_spend() -> None:
+    _, fake, records, _ = await _run("budget", "shadow")
+    last = [r for r in records if r.route == "/v1/messages"][-1]
+    assert last.cost_usd is not None and last.cost_usd > 0
+    # Refused in shadow, then reserved without limits and settled: the ledger still knows what it cost.
+    budget = [d for d in last.decisions if d.startswith("budget:")]
+    assert budget == ["budget:would_refuse", "budget:reserved", "budget:settled"]
+
+
+async def test_a_bad_key_is_refused_in_every_profile_mode() -> None:
+    fake = FakeClaude(api_key=CANARY_API_KEY)
+    with serve(fake) as upstream:
+        guard = ClaudeGuard(
+            settings=GuardSettings(
+                api_key_source=EnvSecretSource("K", {"K": CANARY_API_KEY}),
+                api_url=upstream.url,
+                pii="off",
+                profile_mode="shadow",
+            )
+        )
+        with serve(create_app(guard)) as server:
+            client = anthropic.AsyncAnthropic(base_url=server.url, api_key="cg_dev_nope", max_retries=0)
+            with pytest.raises(anthropic.AuthenticationError):
+                await client.messages.create(**_body())
+        await guard.aclose()
+    assert fake.messages_requests == []
+
+
+def test_modes_are_read_from_the_environment_and_checked() -> None:
+    env = {
+        "CLAUDE_GUARD_PII_MODE": "shadow",
+        "CLAUDE_GUARD_RATE_LIMIT_MODE": "OFF",
+        "CLAUDE_GUARD_BUDGET_MODE": "shadow",
+        "CLAUDE_GUARD_PROFILE_MODE": "enforce",
+    }
+    s = GuardSettings.from_env(env, require_api_key=False)
+    assert (s.pii_mode, s.rate_limit_mode, s.budget_mode, s.profile_mode, s.validation_mode) == (
+        "shadow",
+        "off",
+        "shadow",
+        "enforce",
+        "enforce",
+    )
+    with pytest.raises(ConfigurationError, match="CLAUDE_GUARD_BUDGET_MODE"):
+        GuardSettings.from_env({"CLAUDE_GUARD_BUDGET_MODE": "maybe"}, require_api_key=False)
+    with pytest.raises(ConfigurationError, match="CLAUDE_GUARD_PII_MODE"):
+        dataclasses.replace(s, pii_mode="loud")  # type: ignore[arg-type]
