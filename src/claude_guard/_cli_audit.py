@@ -89,9 +89,9 @@ def _sink(args: argparse.Namespace) -> QueryableAuditSink:
     return audit_store_from_url(url, path=getattr(args, "db", None), prefix=prefix)
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run ``claude-guard audit ...``; returns the exit status."""
-    return asyncio.run(_run(args, out))
+    return asyncio.run(_run(args, out if out is not None else sys.stdout))
 
 
 def _audit_key() -> bytes | None:

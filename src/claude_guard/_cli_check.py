@@ -769,8 +769,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return check
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run ``claude-guard check``; 1 when any check fails."""
+    out = out if out is not None else sys.stdout
     environment, results = run_checks(pid=args.pid, source=args.source, app=args.app, app_dir=args.app_dir)
     document = report(environment, results)
     if args.json:

@@ -115,13 +115,16 @@ def compute_covers(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[
     """The gaps that survive in ``after`` (the log once records were deleted), each with the MAC of its last
     missing record, known from ``before`` (the log before deleting) or from earlier tombstones."""
     known: dict[tuple[str, int], str] = {}
+    highest: dict[str, int] = {}
     for record in before:
         link = _link_of(record)
         if link is not None:
             known[(link[0], link[1])] = link[3]
+            highest[link[0]] = max(highest.get(link[0], -1), link[1])
         for cid, _, last, mac in _covers_of(record):
             known.setdefault((cid, last), mac)
-    seqs: dict[str, list[int]] = {}
+            highest[cid] = max(highest.get(cid, -1), last)
+    seqs: dict[str, list[int]] = {cid: [] for cid in highest}
     for record in after:
         link = _link_of(record)
         if link is not None:
@@ -129,10 +132,12 @@ def compute_covers(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[
     covers: list[Cover] = []
     for cid, numbers in seqs.items():
         expected = 0
-        for seq in sorted(set(numbers)):
+        # A gap at a chain's end counts too: its writer's next record (this tombstone, say) follows it.
+        ends = [*sorted(set(numbers)), highest.get(cid, -1) + 1]
+        for seq in ends:
             if seq > expected and (cid, seq - 1) in known:
                 covers.append((cid, expected, seq - 1, known[(cid, seq - 1)]))
-            expected = seq + 1
+            expected = max(expected, seq + 1)
     return covers
 
 
