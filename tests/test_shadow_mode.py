@@ -161,13 +161,13 @@ async def test_enforce_refuses_and_shadow_forwards_saying_would_refuse(protectio
 
 
 async def test_off_lets_the_request_through_without_a_decision() -> None:
-    statuses, fake, records, _ = await _run("profile", "off")
+    statuses, _, records, _ = await _run("profile", "off")
     assert statuses == [200]
     assert not any(r.would_refuse for r in records)
 
 
 async def test_shadowed_budget_still_meters_the_spend() -> None:
-    _, fake, records, _ = await _run("budget", "shadow")
+    _, _, records, _ = await _run("budget", "shadow")
     last = [r for r in records if r.route == "/v1/messages"][-1]
     assert last.cost_usd is not None and last.cost_usd > 0
     # Refused in shadow, then reserved without limits and settled: the ledger still knows what it cost.
