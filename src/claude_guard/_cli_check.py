@@ -173,17 +173,17 @@ class _Inputs:
 
 
 def _result(id: str, title: str, problems: list[tuple[Status, str, str]], ok: str) -> CheckResult:
-    """The worst of ``problems`` (status, detail, fix) or a pass with ``ok``."""
-    fails = [p for p in problems if p[0] == "fail"]
-    chosen = fails or [p for p in problems if p[0] == "warn"]
-    if not chosen:
+    """A pass with ``ok``, or the worst status of ``problems`` (status, detail, fix), every one named."""
+    if not problems:
         return CheckResult(id=id, title=title, status="pass", detail=ok)
+    status: Status = "fail" if any(p[0] == "fail" for p in problems) else "warn"
+    ordered = sorted(problems, key=lambda p: p[0] != "fail")
     return CheckResult(
         id=id,
         title=title,
-        status=chosen[0][0],
-        detail="; ".join(p[1] for p in chosen),
-        fix="; ".join(dict.fromkeys(p[2] for p in chosen)),
+        status=status,
+        detail="; ".join(p[1] for p in ordered),
+        fix="; ".join(dict.fromkeys(p[2] for p in ordered)),
     )
 
 
@@ -355,7 +355,14 @@ def _check_cost_limits(i: _Inputs) -> CheckResult:
 
 
 def _check_validation(i: _Inputs) -> CheckResult:
-    problems = _mode_problem("prompt validation", "CLAUDE_GUARD_VALIDATION_MODE", i.settings.validation_mode)
+    from .guard import _with_validation_mode
+
+    mode = i.settings.validation_mode
+    problems = _mode_problem("prompt validation", "CLAUDE_GUARD_VALIDATION_MODE", mode)
+    try:
+        _with_validation_mode(i.settings.validation, mode)
+    except ConfigurationError as exc:
+        problems.insert(0, ("fail", exc.message, "set CLAUDE_GUARD_VALIDATION_MODE=enforce"))
     return _result(
         "validation", "Prompt validation on", problems, "schema, limits and injection rules enforced"
     )
@@ -366,9 +373,13 @@ def _check_error_hygiene(i: _Inputs) -> CheckResult:
 
     classes = i.app_classes
     where = "the app given" if classes is not None else "the middleware ClaudeGuard.install adds"
-    if classes is None:
-        classes = [cls for cls, _ in _guard_middleware(i.guard)]
     problems: list[tuple[Status, str, str]] = []
+    if classes is None:
+        try:
+            classes = [cls for cls, _ in _guard_middleware(i.guard)]
+        except ConfigurationError as exc:
+            problems.append(("fail", f"the guard cannot be built: {exc.message}", "fix that setting"))
+            classes = [SafeErrorMiddleware]
     if not any(issubclass(c, SafeErrorMiddleware) for c in classes):
         problems.append(
             (
@@ -682,17 +693,6 @@ def run_checks(
             await guard.aclose()
 
     probed = asyncio.run(gather())
-    validation_guard_error: CheckResult | None = None
-    try:
-        _guard_middleware(guard)
-    except ConfigurationError as exc:
-        validation_guard_error = CheckResult(
-            id="validation",
-            title="Prompt validation on",
-            status="fail",
-            detail=exc.message,
-            fix="see the message",
-        )
     checks: list[Callable[[_Inputs], CheckResult]] = [
         _check_https,
         _check_least_privilege,
@@ -706,26 +706,7 @@ def run_checks(
         _check_monitoring,
         _check_incident,
     ]
-    results = [_check_upstream_key(inputs, probed)]
-    for check in checks:
-        if check is _check_validation and validation_guard_error is not None:
-            results.append(validation_guard_error)
-        elif (
-            check is _check_error_hygiene
-            and validation_guard_error is not None
-            and inputs.app_classes is None
-        ):
-            results.append(
-                CheckResult(
-                    id="error_hygiene",
-                    title="Error hygiene",
-                    status="fail",
-                    detail="the guard cannot be built",
-                    fix="fix the validation mode",
-                )
-            )
-        else:
-            results.append(check(inputs))
+    results = [_check_upstream_key(inputs, probed), *(check(inputs) for check in checks)]
     return settings.environment, results
 
 

@@ -224,9 +224,7 @@ class GuardSettings:
             audit_retention_days=_float(env, "CLAUDE_GUARD_AUDIT_RETENTION_DAYS", 90.0) or None,
             pii=_choice(env, "CLAUDE_GUARD_PII", ("auto", "on", "off")),
             pii_config=_pii_config(env),
-            pii_key=Secret(env["CLAUDE_GUARD_PII_KEY"].strip())
-            if env.get("CLAUDE_GUARD_PII_KEY", "").strip()
-            else None,
+            pii_key=secret_from_env(env, "CLAUDE_GUARD_PII_KEY"),
             **{name: _choice(env, variable, MODES) for name, variable in _MODE_VARIABLES.items()},
             vault_key=secret_from_env(env, "CLAUDE_GUARD_VAULT_KEY"),
             audit_key=secret_from_env(env, "CLAUDE_GUARD_AUDIT_KEY"),
