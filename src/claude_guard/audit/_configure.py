@@ -9,6 +9,8 @@ from typing import Any
 
 __all__ = ["TelemetryProviders", "configure_telemetry"]
 
+_PROMETHEUS_SERVERS: dict[tuple[str, int], Any] = {}
+
 
 @dataclass(frozen=True, slots=True)
 class TelemetryProviders:
@@ -24,6 +26,9 @@ class TelemetryProviders:
 
     def shutdown(self) -> None:
         if self.prometheus is not None:
+            for address, server in list(_PROMETHEUS_SERVERS.items()):
+                if server is self.prometheus:
+                    del _PROMETHEUS_SERVERS[address]
             self.prometheus.shutdown()
             self.prometheus.server_close()
         for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
@@ -125,7 +130,8 @@ def configure_telemetry(
         readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
     port = prometheus_port if prometheus_port is not None else _port(env)
     prometheus_server = None
-    if port:
+    host = prometheus_host or env.get("CLAUDE_GUARD_PROMETHEUS_HOST", "").strip() or "127.0.0.1"
+    if port and (host, port) not in _PROMETHEUS_SERVERS:
         try:
             import prometheus_client
             from opentelemetry.exporter.prometheus import PrometheusMetricReader
@@ -135,8 +141,10 @@ def configure_telemetry(
                 "pip install 'claude-guard[prometheus]'"
             ) from None
         readers.append(PrometheusMetricReader())
-        host = prometheus_host or env.get("CLAUDE_GUARD_PROMETHEUS_HOST", "").strip() or "127.0.0.1"
         prometheus_server, _ = prometheus_client.start_http_server(port, addr=host)
+        # One endpoint per process: the reader registers in prometheus_client's global registry, and the
+        # app factory may run more than once in a process.
+        _PROMETHEUS_SERVERS[(host, port)] = prometheus_server
     if readers:
         from opentelemetry.sdk.metrics import MeterProvider
 
