@@ -33,7 +33,8 @@ class AnalyzeRequest(BaseModel):
 def create_app(guard: ClaudeGuard | None = None) -> FastAPI:
     """Build the gateway from the environment (or from the ``guard`` given)."""
     guard = guard or ClaudeGuard.from_env()
-    if otlp_endpoint() or guard.settings.prometheus_port:
+    exporting = any(otlp_endpoint(signal) for signal in ("TRACES", "METRICS", "LOGS"))
+    if exporting or guard.settings.prometheus_port:
         configure_telemetry(
             "claude-guard-gateway",
             console_when_no_endpoint=False,
