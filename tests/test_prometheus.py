@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -98,3 +99,23 @@ def test_a_scrape_shows_the_counters_moving(gateway: tuple[str, str, str]) -> No
     assert moved("claude_guard_guard_duration_seconds_count") == 3  # the refused one never waited upstream
     # Identifiers and counts only: no key, no prompt in the exposition.
     assert key not in scrape.text and "count me" not in scrape.text and CANARY_API_KEY not in scrape.text
+
+
+def test_the_grafana_dashboard_queries_series_the_gateway_exports(gateway: tuple[str, str, str]) -> None:
+    url, metrics, key = gateway
+    client = anthropic.Anthropic(base_url=url, api_key=key, max_retries=0)
+    client.messages.create(
+        model="claude-haiku-4-5", max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+    )
+    exported = {name for name, _ in _samples(httpx.get(metrics, timeout=10).text)}
+    dashboard = json.loads((ROOT / "examples/grafana/claude_guard.json").read_text())
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b((?:claude_guard|gen_ai)_[a-zA-Z0-9_]+)\s*[\[{]", target["expr"])
+    }
+    # Counted only once something goes wrong (no series before the first increment).
+    incidents = {"claude_guard_audit_dropped_total", "claude_guard_audit_sink_errors_total"}
+    assert queried - incidents <= exported, sorted(queried - incidents - exported)
+    assert incidents <= queried
