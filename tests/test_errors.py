@@ -27,6 +27,7 @@ from claude_guard.errors import (
     UnsupportedMediaTypeError,
     UpstreamError,
     UpstreamTimeoutError,
+    VaultDecryptionError,
 )
 from claude_guard.responses import ErrorResponse, render_error
 
@@ -49,6 +50,7 @@ TREE: list[tuple[type[GuardError], int, str, bool | None]] = [
     (RateLimitedError, 429, "rate_limit_error", True),
     (UpstreamError, 502, "api_error", True),
     (StoreUnavailableError, 503, "api_error", True),
+    (VaultDecryptionError, 503, "api_error", True),
     (UpstreamTimeoutError, 504, "timeout_error", True),
 ]
 
