@@ -16,11 +16,14 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from claude_guard import ClaudeGuard, GuardSettings, Profile
 from claude_guard.audit import AuditLogger, AuditRecord
 from claude_guard.errors import ConfigurationError
+from claude_guard.keys import KeyStore
 from claude_guard.pii import PIIConfig
 from claude_guard.profiles import Budgets
 from claude_guard.reference_app import create_app
 from claude_guard.secrets import EnvSecretSource
+from claude_guard.store import StoreConfig, store_from_url
 from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+from conftest import REDIS_URL
 
 EMAIL = "shadow.person.4417@example.org"
 
@@ -94,8 +97,13 @@ CASES: dict[str, tuple[str, dict[str, Any], str, list[dict[str, Any]], int, str]
 }
 
 
-async def _run(protection: str, mode: str) -> tuple[list[int], FakeClaude, list[AuditRecord], list[Any]]:
+async def _run(
+    protection: str, mode: str, *, storage: str = "memory", prefix: str = "cg"
+) -> tuple[list[int], FakeClaude, list[AuditRecord], list[Any]]:
     field, extra, profile, bodies, _, _ = CASES[protection]
+    url = REDIS_URL if storage == "redis" else "memory://"
+    # The server runs on its own loop; with Redis this test's loop creates the key on its own connection.
+    store = store_from_url(url, config=StoreConfig(prefix=prefix)) if storage == "redis" else None
     fake = FakeClaude(api_key=CANARY_API_KEY)
     reader = InMemoryMetricReader()
     sink = ListSink()
@@ -104,12 +112,15 @@ async def _run(protection: str, mode: str) -> tuple[list[int], FakeClaude, list[
         settings = GuardSettings(
             api_key_source=EnvSecretSource("K", {"K": CANARY_API_KEY}),
             api_url=upstream.url,
+            storage_url=url,
+            storage_prefix=prefix,
             **{"pii": "off", **extra, field: mode},
         )
         guard = ClaudeGuard(settings=settings)
         guard._audit = AuditLogger([sink], meter_provider=MeterProvider(metric_readers=[reader]))
+        keys = KeyStore(store) if store is not None else guard.keys
         with serve(create_app(guard)) as server:
-            key = (await guard.keys.create(profile=profile, environment="development")).key
+            key = (await keys.create(profile=profile, environment="development")).key
             client = anthropic.AsyncAnthropic(base_url=server.url, api_key=key, max_retries=0)
             for body in bodies:
                 try:
@@ -117,8 +128,17 @@ async def _run(protection: str, mode: str) -> tuple[list[int], FakeClaude, list[
                     statuses.append(200)
                 except anthropic.APIStatusError as exc:
                     statuses.append(exc.status_code)
-            await guard.audit.flush()
-        await guard.aclose()
+            if store is None:
+                await guard.audit.flush()
+        if store is None:
+            await guard.aclose()
+        else:
+            # The server's lifespan closed its guard (and flushed its audit) on its own loop.
+            client = store.client  # type: ignore[attr-defined]
+            found = [k async for k in client.scan_iter(match=f"{prefix}*", count=1000)]
+            if found:
+                await client.delete(*found)
+            await store.aclose()
     points = [
         point
         for resource in reader.get_metrics_data().resource_metrics
@@ -130,15 +150,22 @@ async def _run(protection: str, mode: str) -> tuple[list[int], FakeClaude, list[
     return statuses, fake, sink.records, points
 
 
-@pytest.mark.parametrize("protection", list(CASES), ids=list(CASES))
-async def test_enforce_refuses_and_shadow_forwards_saying_would_refuse(protection: str) -> None:
+RUNS = [(p, "memory") for p in CASES] + [("rate_limit", "redis"), ("budget", "redis")]
+
+
+@pytest.mark.parametrize(("protection", "storage"), RUNS, ids=[f"{p}-{s}" for p, s in RUNS])
+async def test_enforce_refuses_and_shadow_forwards_saying_would_refuse(
+    protection: str, storage: str, key_prefix: str
+) -> None:
     _, _, _, bodies, refused_status, expected = CASES[protection]
-    statuses, fake, records, _ = await _run(protection, "enforce")
+    statuses, fake, records, _ = await _run(protection, "enforce", storage=storage, prefix=key_prefix + "e")
     assert statuses[-1] == refused_status
     assert len(fake.messages_requests) == len(bodies) - 1
     assert all(not r.would_refuse for r in records)
 
-    statuses, fake, records, points = await _run(protection, "shadow")
+    statuses, fake, records, points = await _run(
+        protection, "shadow", storage=storage, prefix=key_prefix + "s"
+    )
     assert statuses == [200] * len(bodies)
     assert len(fake.messages_requests) == len(bodies)  # the request that enforce refuses reached the upstream
     last = [r for r in records if r.route == "/v1/messages"][-1]
@@ -213,3 +240,66 @@ def test_modes_are_read_from_the_environment_and_checked() -> None:
         GuardSettings.from_env({"CLAUDE_GUARD_BUDGET_MODE": "maybe"}, require_api_key=False)
     with pytest.raises(ConfigurationError, match="CLAUDE_GUARD_PII_MODE"):
         dataclasses.replace(s, pii_mode="loud")  # type: ignore[arg-type]
+
+
+async def test_shadow_leaves_a_route_dependency_s_own_refusal_alone() -> None:
+    """Only the middleware's own admission is shadowed: a limit further in (a dependency) still refuses."""
+    from claude_guard.errors import RateLimitedError
+    from claude_guard.middleware import SafeErrorMiddleware
+    from claude_guard.ratelimit import RateLimitMiddleware
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise RateLimitedError("Rate limit exceeded.", retry_after=1.0, code="rate_limit")
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    guarded = SafeErrorMiddleware(RateLimitMiddleware(app, mode="shadow"))
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/messages",
+        "headers": [],
+        "client": ("127.0.0.1", 1),
+    }
+    await guarded(scope, receive, send)
+    assert sent[0]["status"] == 429
+
+
+async def test_pii_shadow_applies_to_sdk_calls_of_app_routes() -> None:
+    """The /analyze route calls Claude through the SDK egress hook: shadow lets the blocked entity through
+    as <EMAIL_ADDRESS>, enforce refuses it."""
+    import httpx
+
+    results: dict[str, tuple[int, str]] = {}
+    for mode in ("enforce", "shadow"):
+        fake = FakeClaude(api_key=CANARY_API_KEY)
+        with serve(fake) as upstream:
+            guard = ClaudeGuard(
+                settings=GuardSettings(
+                    api_key_source=EnvSecretSource("K", {"K": CANARY_API_KEY}),
+                    api_url=upstream.url,
+                    pii="on",
+                    pii_config=PIIConfig(operators={"EMAIL_ADDRESS": "block"}),
+                    pii_mode=mode,  # type: ignore[arg-type]
+                )
+            )
+            with serve(create_app(guard)) as server:
+                key = (await guard.keys.create(profile="analysis", environment="development")).key
+                async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+                    reply = await client.post(
+                        "/analyze",
+                        json={"task": f"summarise the mail from {EMAIL}"},
+                        headers={"x-api-key": key},
+                    )
+            forwarded = fake.messages_requests[-1].body.decode() if fake.messages_requests else ""
+            results[mode] = (reply.status_code, forwarded)
+            await guard.aclose()
+    assert results["enforce"] == (400, "")
+    status, forwarded = results["shadow"]
+    assert status == 200 and EMAIL not in forwarded and "<EMAIL_ADDRESS>" in forwarded

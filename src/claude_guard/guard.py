@@ -397,7 +397,7 @@ class ClaudeGuard:
             # Without a configured upstream key, a client built by the app keeps its own key.
             hooks.append(UpstreamKeyHook(self.upstream))
         if self.pii_redactor is not None:
-            hooks.append(PIIEgressHook(self.pii_redactor))
+            hooks.append(PIIEgressHook(self.pii_redactor, shadow=self.settings.pii_mode == "shadow"))
         return hooks
 
     @asynccontextmanager

@@ -43,8 +43,10 @@ class PIIEgressHook(EgressHook):
         >>> redactor.close()
     """
 
-    def __init__(self, redactor: Redactor) -> None:
+    def __init__(self, redactor: Redactor, *, shadow: bool = False) -> None:
         self.redactor = redactor
+        self.shadow = shadow
+        """Shadow mode: refusals are recorded as ``would_refuse`` (see ``Redactor.redact``)."""
 
     async def before(self, request: anthropic.APIRequest) -> anthropic.APIRequest:
         _attempt.set(None)
@@ -54,7 +56,7 @@ class PIIEgressHook(EgressHook):
         if not isinstance(body, dict):
             return request
         ctx = current_context()
-        result = await self.redactor.redact(body, principal=principal_of(ctx), ctx=ctx)
+        result = await self.redactor.redact(body, principal=principal_of(ctx), ctx=ctx, shadow=self.shadow)
         if ctx is not None:
             ctx.state.setdefault(STATE_KEY + ".egress", result)
         _attempt.set(result)
