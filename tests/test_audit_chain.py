@@ -213,3 +213,24 @@ def test_the_chain_key_is_never_in_a_record() -> None:
     assert KEY.decode() not in json.dumps(record)
     assert os.urandom  # the chain id is random per writer
     assert AuditChain(KEY).chain_id != AuditChain(KEY).chain_id
+
+
+async def test_successive_erasures_widen_a_gap_and_stay_verifiable(sink: Any) -> None:
+    audit = await _log(sink, [_record(i, key_id=f"key_{i}") for i in range(8)])
+    assert await audit.erase("key_4") == 1
+    assert await audit.erase("key_3") == 1  # the gap 4..4 becomes 3..4
+    assert await audit.erase("key_7") == 1  # a chain's last record
+    report = await _verify(sink)
+    assert report.ok, report.problems
+    assert report.tombstones == 3
+
+
+async def test_a_purge_that_removes_earlier_tombstones_covers_their_gaps(sink: Any) -> None:
+    audit = await _log(sink, [_record(i, key_id=f"key_{i % 2}") for i in range(6)])
+    assert await audit.erase("key_1") == 3
+    assert await audit.purge(older_than_days=-1) == 4  # everything, the first tombstone included
+    assert audit.submit(_record(99))
+    await audit.flush()
+    report = await _verify(sink)
+    assert report.ok, report.problems
+    assert report.records == 2  # the purge's tombstone and the record after it

@@ -194,8 +194,9 @@ def verify_chain(entries: Iterable[tuple[str, Mapping[str, Any]]], key: bytes) -
             if found:
                 tombstones += 1
             for cid, first, last, mac in found:
-                # Only an authentic tombstone vouches for a gap.
-                covers[(cid, last)] = (first, mac)
+                # Only an authentic tombstone vouches for a gap; a later, wider one extends an earlier one.
+                earlier = covers.get((cid, last))
+                covers[(cid, last)] = (min(first, earlier[0]) if earlier else first, mac)
         chains.setdefault(link[0], []).append((link[1], locator, record))
 
     def when(record: Mapping[str, Any]) -> float:
