@@ -221,8 +221,9 @@ class ClaudeGuard:
         request limits (body cap and timeouts, in-flight caps per principal), prompt validation (schema,
         limits, the profile's model and tool allow-lists, injection rules, on the original text), the tool
         policies (a replayed forged tool call is refused; the model's tool calls are checked on the way
-        back, after PII is restored, so the policy judges what the app will run), the cost meter (maximum cost per request, budget reservation, settlement from the upstream's usage), and PII
-        redaction (the costliest step, so floods and refused requests never reach it; the response is
+        back, after PII is restored, so the policy judges what the app will run), the cost meter (maximum
+        cost per request, budget reservation, settlement from the upstream's usage), and PII redaction (the
+        costliest step, so floods and refused requests never reach it; the response is
         restored on its way out, after the meter has read the usage).
         """
         s = self.settings

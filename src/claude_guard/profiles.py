@@ -170,7 +170,9 @@ def load_profiles(path: str | Path) -> dict[str, Profile]:
                 max_cost=Decimal(str(raw["max_cost"])) if "max_cost" in raw else None,
                 budgets=_budgets(name, raw.get("budgets")),
                 profile_budgets=_budgets(name, raw.get("profile_budgets")),
-                tool_policies=parse_tool_policies(name, raw["tool_policies"]) if "tool_policies" in raw else None,
+                tool_policies=parse_tool_policies(name, raw["tool_policies"])
+                if "tool_policies" in raw
+                else None,
             )
         except (InvalidOperation, ValueError, TypeError):
             raise ConfigurationError(f"profile {name!r} has a malformed setting") from None

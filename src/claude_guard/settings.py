@@ -189,7 +189,9 @@ class GuardSettings:
             if env.get("CLAUDE_GUARD_PII_KEY", "").strip()
             else None,
             tool_policy_mode=_choice(env, "CLAUDE_GUARD_TOOL_POLICY_MODE", ("enforce", "shadow", "off")),
-            tool_policy_on_violation=_choice(env, "CLAUDE_GUARD_TOOL_POLICY_ON_VIOLATION", ("replace", "error")),
+            tool_policy_on_violation=_choice(
+                env, "CLAUDE_GUARD_TOOL_POLICY_ON_VIOLATION", ("replace", "error")
+            ),
         )
 
 

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 from ._commands import DEFAULT_DENIED_COMMANDS, CommandRules
 from ._hosts import PRIVATE_NAMES, HostRules
 from ._paths import DEFAULT_DENIED_PATHS, PathRules, normalize_path
-from ._policy import ANY_TOOL, DEFAULT_TOOL_POLICIES, ToolPolicy, Violation, check_tool_call, parse_tool_policies
+from ._policy import (
+    ANY_TOOL,
+    DEFAULT_TOOL_POLICIES,
+    ToolPolicy,
+    Violation,
+    check_tool_call,
+    parse_tool_policies,
+)
 
 if TYPE_CHECKING:
     from ._answers import DEFAULT_MAX_HOLD_BYTES, SSEToolCallFilter, refusal_text, rewrite_message
@@ -43,6 +50,7 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
+
 
 __all__ = [
     "ANY_TOOL",

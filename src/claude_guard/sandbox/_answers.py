@@ -78,7 +78,9 @@ def _encode(event: SSEEvent) -> bytes:
 
 
 def _encode_json(name: str, payload: Mapping[str, Any]) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
+    return (
+        f"event: {name}\ndata: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
+    )
 
 
 class SSEToolCallFilter:
@@ -93,7 +95,7 @@ class SSEToolCallFilter:
     Example:
         >>> import json
         >>> from ._policy import DEFAULT_TOOL_POLICIES
-        >>> def event(payload): return f"event: {payload['type']}\\ndata: {json.dumps(payload)}\\n\\n".encode()
+        >>> def event(p): return f"event: {p['type']}\\ndata: {json.dumps(p)}\\n\\n".encode()
         >>> call = {"type": "tool_use", "id": "t", "name": "Read", "input": {}}
         >>> delta = {"type": "input_json_delta", "partial_json": json.dumps({"file_path": "/etc/shadow"})}
         >>> f = SSEToolCallFilter(DEFAULT_TOOL_POLICIES["analysis"], lambda v: True)
@@ -172,7 +174,9 @@ class SSEToolCallFilter:
         if kind == "message_delta" and isinstance(payload, dict) and self._replaced and not self._kept_calls:
             delta = payload.get("delta")
             if isinstance(delta, dict) and delta.get("stop_reason") == "tool_use":
-                return _encode_json(event.event or "message_delta", {**payload, "delta": {**delta, "stop_reason": "end_turn"}})
+                return _encode_json(
+                    event.event or "message_delta", {**payload, "delta": {**delta, "stop_reason": "end_turn"}}
+                )
         return raw
 
     def _while_holding(self, raw: bytes, payload: Any, kind: Any) -> bytes:
@@ -241,7 +245,11 @@ class SSEToolCallFilter:
         return (
             _encode_json(
                 "content_block_start",
-                {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "text", "text": ""},
+                },
             )
             + _encode_json(
                 "content_block_delta",

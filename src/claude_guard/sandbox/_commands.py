@@ -21,26 +21,43 @@ from ._paths import PathRules
 __all__ = ["DEFAULT_DENIED_COMMANDS", "CommandRules"]
 
 NETWORK_TOOLS = frozenset(
-    "curl wget nc ncat netcat socat ssh scp sftp rsync telnet ftp tftp lftp aria2c http https httpie "
-    "nmap dig nslookup host whois ping traceroute tcpdump openssl kubectl docker podman gcloud aws az".split()
+    [
+        "curl", "wget", "nc", "ncat", "netcat", "socat", "ssh", "scp", "sftp", "rsync", "telnet", "ftp",
+        "tftp", "lftp", "aria2c", "http", "https", "httpie", "nmap", "dig", "nslookup", "host", "whois",
+        "ping", "traceroute", "tcpdump", "openssl", "kubectl", "docker", "podman", "gcloud", "aws", "az"
+    ]
 )
 PRIVILEGE_TOOLS = frozenset(
-    "sudo su doas pkexec runuser setcap setuid chroot nsenter unshare mount umount capsh".split()
+    [
+        "sudo", "su", "doas", "pkexec", "runuser", "setcap", "setuid", "chroot", "nsenter", "unshare",
+        "mount", "umount", "capsh"
+    ]
 )
 SYSTEM_TOOLS = frozenset(
-    "shutdown reboot halt poweroff init telinit systemctl service crontab at batch iptables ip6tables nft "
-    "ufw useradd userdel usermod groupadd passwd chpasswd visudo insmod rmmod modprobe fdisk parted "
-    "sfdisk wipefs shred swapoff swapon".split()
+    [
+        "shutdown", "reboot", "halt", "poweroff", "init", "telinit", "systemctl", "service", "crontab",
+        "at", "batch", "iptables", "ip6tables", "nft", "ufw", "useradd", "userdel", "usermod", "groupadd",
+        "passwd", "chpasswd", "visudo", "insmod", "rmmod", "modprobe", "fdisk", "parted", "sfdisk",
+        "wipefs", "shred", "swapoff", "swapon"
+    ]
 )
-SHELLS = frozenset("sh bash zsh dash ksh fish csh tcsh busybox python python2 python3 perl ruby node php lua".split())
+SHELLS = frozenset(
+    [
+        "sh", "bash", "zsh", "dash", "ksh", "fish", "csh", "tcsh", "busybox", "python", "python2",
+        "python3", "perl", "ruby", "node", "php", "lua"
+    ]
+)
 DEFAULT_DENIED_COMMANDS: frozenset[str] = NETWORK_TOOLS | PRIVILEGE_TOOLS | SYSTEM_TOOLS
 """Commands no shell tool of a working profile may run: network clients (the sandbox has no external
 network), privilege escalation, and system administration."""
 
 # Words that run the command after them: ``env curl``, ``timeout 5 wget``, ``xargs curl``.
 _WRAPPERS = frozenset(
-    "env command builtin exec nohup time nice ionice timeout stdbuf xargs setsid unbuffer chronic "
-    "watch strace ltrace taskset flock then do else elif if while until !".split()
+    [
+        "env", "command", "builtin", "exec", "nohup", "time", "nice", "ionice", "timeout", "stdbuf",
+        "xargs", "setsid", "unbuffer", "chronic", "watch", "strace", "ltrace", "taskset", "flock", "then",
+        "do", "else", "elif", "if", "while", "until", "!"
+    ]
 )
 _WRAPPER_ARGS = {"timeout": 1, "nice": 0, "taskset": 1, "flock": 1, "ionice": 0}
 _OPERATORS = frozenset({";", "&&", "||", "|", "&", "|&", ";;", "(", ")", "{", "}"})
@@ -49,7 +66,9 @@ _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _FORK_BOMB = re.compile(r"(\S+)\s*\(\s*\)\s*\{[^}]*\1\s*\|\s*\1")
 _SETUID = re.compile(r"[+=][rwxXt]*s")
 _SETUID_OCTAL = re.compile(r"0?[2-7][0-7]{3}")
-_HARMLESS_DEVICES = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/fd/1", "/dev/fd/2"})
+_HARMLESS_DEVICES = frozenset(
+    {"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/fd/1", "/dev/fd/2"}
+)
 _MAX_DEPTH = 4
 _MAX_COMMAND_CHARS = 64 * 1024
 
@@ -66,7 +85,8 @@ class CommandRules:
     deny: frozenset[str] = DEFAULT_DENIED_COMMANDS
     """Command names (the basename of the command word) refused wherever they appear."""
     allow: tuple[str, ...] | None = None
-    """When set, every simple command must start with one of these prefixes (``"git status"``, ``"pytest"``)."""
+    """When set, every simple command must start with one of these prefixes (``"git status"``,
+    ``"pytest"``)."""
     fields: tuple[str, ...] = ("command", "cmd", "script")
     """Input fields holding the shell line."""
     paths: PathRules = field(default_factory=PathRules)
@@ -148,9 +168,11 @@ class CommandRules:
             for target in (a for a in args if not a.startswith("-")):
                 path = self.paths.normalize(target)
                 root = self.paths.normalize(".")
-                if path == root or not path.startswith(root.rstrip("/") + "/") or "*" == target.strip():
+                if path == root or not path.startswith(root.rstrip("/") + "/") or target.strip() == "*":
                     return "command.rm_outside_workspace"
-        if name in ("chmod", "install") and any(_SETUID.search(a) or _SETUID_OCTAL.fullmatch(a) for a in args):
+        if name in ("chmod", "install") and any(
+            _SETUID.search(a) or _SETUID_OCTAL.fullmatch(a) for a in args
+        ):
             return "command.setuid"
         if name == "dd" and any(a.startswith("of=/dev/") for a in args):
             return "command.device_write"
@@ -168,22 +190,25 @@ def _recursive(arg: str) -> bool:
 
 
 def _path_like(arg: str) -> bool:
-    return arg.startswith(("/", "~", "./", "../", "$HOME", "${HOME}", "\\")) or "/." in arg or arg.startswith(".")
+    return (
+        arg.startswith(("/", "~", "./", "../", "$HOME", "${HOME}", "\\"))
+        or "/." in arg
+        or arg.startswith(".")
+    )
 
 
 def _allowed(words: list[str], allow: tuple[str, ...]) -> bool:
     line = " ".join(words)
-    for prefix in allow:
-        if line == prefix or line.startswith(prefix + " "):
-            return True
-    return False
+    return any(line == prefix or line.startswith(prefix + " ") for prefix in allow)
 
 
 def _inline_script(name: str, args: list[str]) -> str | None:
     if name == "eval":
         return " ".join(args) if args else None
     for i, arg in enumerate(args):
-        if arg in ("-c", "-e", "--command", "--eval") or (arg.startswith("-") and arg.endswith("c") and len(arg) <= 4):
+        if arg in ("-c", "-e", "--command", "--eval") or (
+            arg.startswith("-") and arg.endswith("c") and len(arg) <= 4
+        ):
             return args[i + 1] if i + 1 < len(args) else ""
     return None
 
@@ -230,7 +255,7 @@ def _substitutions(command: str) -> tuple[list[str] | None, str]:
             if depth:
                 return None, command
             inner.append(command[i + 2 : j - 1])
-            out.append("SUBST")
+            out.append("$SUBST")
             i = j
             continue
         if c == "`":
@@ -238,7 +263,7 @@ def _substitutions(command: str) -> tuple[list[str] | None, str]:
             if j < 0:
                 return None, command
             inner.append(command[i + 1 : j])
-            out.append("SUBST")
+            out.append("$SUBST")
             i = j + 1
             continue
         out.append(c)
@@ -247,7 +272,9 @@ def _substitutions(command: str) -> tuple[list[str] | None, str]:
 
 
 def _tokens(line: str) -> list[str]:
-    lexer = shlex.shlex(line.replace("\r", "\n").replace("\n", " ; "), posix=True, punctuation_chars=";&|()<>")
+    lexer = shlex.shlex(
+        line.replace("\r", "\n").replace("\n", " ; "), posix=True, punctuation_chars=";&|()<>"
+    )
     lexer.whitespace_split = True
     lexer.commenters = ""
     return list(lexer)

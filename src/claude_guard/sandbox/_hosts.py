@@ -77,7 +77,8 @@ class HostRules:
     schemes: tuple[str, ...] = ("https", "http")
     """URL schemes a tool may fetch."""
     allow: tuple[str, ...] | None = None
-    """Host globs (``docs.example.com``, ``*.example.com``) a URL must match; ``None`` allows any public host."""
+    """Host globs (``docs.example.com``, ``*.example.com``) a URL must match; ``None`` allows any public
+    host."""
     deny: tuple[str, ...] = ()
     """Host globs no URL may match."""
     allow_private: bool = False

@@ -24,7 +24,9 @@ Mode = Literal["enforce", "shadow", "off"]
 DEFAULT_PATHS = ("/v1/messages",)
 
 
-def policies_for(profile: Profile | None, default: Mapping[str, ToolPolicy] | None = None) -> Mapping[str, ToolPolicy]:
+def policies_for(
+    profile: Profile | None, default: Mapping[str, ToolPolicy] | None = None
+) -> Mapping[str, ToolPolicy]:
     """The tool policies that bound a request: its profile's own, else the built-in ones of a built-in
     profile, else (a custom profile, or no profile) ``default``, which is the ``generation`` sandbox.
 
@@ -38,7 +40,7 @@ def policies_for(profile: Profile | None, default: Mapping[str, ToolPolicy] | No
     fallback = DEFAULT_TOOL_POLICIES["generation"] if default is None else default
     if profile is None:
         return fallback
-    own = getattr(profile, "tool_policies", None)
+    own: Mapping[str, ToolPolicy] | None = profile.tool_policies
     if own is not None:
         return own
     return DEFAULT_TOOL_POLICIES.get(profile.name, fallback)
@@ -73,7 +75,12 @@ def _record(ctx: GuardContext | None, violation: Violation, *, where: str, mode:
     if ctx is not None:
         outcome = "refused" if mode == "enforce" else "would_refuse"
         ctx.decide(
-            "tool_policy", outcome, tool=violation.tool, rule=violation.rule, field=violation.field, where=where
+            "tool_policy",
+            outcome,
+            tool=violation.tool,
+            rule=violation.rule,
+            field=violation.field,
+            where=where,
         )
     return mode == "enforce"
 

@@ -75,9 +75,9 @@ def normalize_path(raw: str, *, workspace: str = "/workspace", case_insensitive:
 
     Percent-escapes are decoded (repeatedly, a bounded number of times), compatibility characters folded
     (NFKC: full-width slashes and dots), invisible characters dropped, backslashes read as separators, a
-    ``file://`` URL reduced to its path, ``~``/``$HOME`` mapped to ``/~``, Windows drives to ``/c:``, relative
-    paths joined to ``workspace``, and ``.``/``..`` collapsed (``..`` never climbs above ``/``). With
-    ``case_insensitive`` the result is case-folded and trailing dots and spaces of each component are
+    ``file://`` URL reduced to its path, ``~``/``$HOME`` mapped to ``/~``, Windows drives to ``/c:`` (and
+    then case-folded), relative paths joined to ``workspace``, and ``.``/``..`` collapsed (``..`` never
+    climbs above ``/``). With ``case_insensitive`` the result is case-folded and trailing dots and spaces of each component are
     dropped, as Windows and macOS resolve names.
 
     Example:
@@ -98,7 +98,9 @@ def normalize_path(raw: str, *, workspace: str = "/workspace", case_insensitive:
     text = _HOME.sub("/~", text, count=1)
     drive = _DRIVE.match(text)
     if drive:
-        text = f"/{drive.group(1).lower()}:{text[drive.end():]}"
+        # A drive letter means Windows, whose names are case-insensitive whatever the setting says.
+        text = f"/{drive.group(1).lower()}:{text[drive.end() :]}"
+        case_insensitive = True
     if not text.startswith("/"):
         text = f"{workspace.rstrip('/')}/{text}"
     text = posixpath.normpath(text)

@@ -14,8 +14,8 @@ from ._paths import DEFAULT_DENIED_PATHS, PathRules
 __all__ = [
     "ANY_TOOL",
     "DEFAULT_TOOL_POLICIES",
-    "Violation",
     "ToolPolicy",
+    "Violation",
     "check_tool_call",
     "parse_tool_policies",
 ]
@@ -142,8 +142,20 @@ def _urls(tool_input: Mapping[str, Any], hosts: HostRules) -> Iterator[tuple[str
 
 
 _SCHEMA_KEYS = frozenset(
-    {"type", "properties", "required", "additionalProperties", "enum", "maxLength", "maxItems", "items",
-     "minimum", "maximum", "description", "title"}
+    {
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "enum",
+        "maxLength",
+        "maxItems",
+        "items",
+        "minimum",
+        "maximum",
+        "description",
+        "title",
+    }
 )
 _TYPES: Mapping[str, tuple[type, ...]] = {
     "object": (dict,),
@@ -220,9 +232,11 @@ def _validate(value: Any, schema: Mapping[str, Any], where: str) -> tuple[str, s
 
 
 _READ_PATHS = PathRules()
-_WRITE_PATHS = PathRules(allow=("{workspace}/**", "/tmp/**"))
+_WRITE_PATHS = PathRules(allow=("{workspace}/**", "/tmp/**"))  # noqa: S108 - a glob of allowed writes
 _NO_PRIVATE_HOSTS = HostRules()
-_ANY = ToolPolicy(paths=PathRules(fields=("file_path", "path", "notebook_path", "paths")), hosts=_NO_PRIVATE_HOSTS)
+_ANY = ToolPolicy(
+    paths=PathRules(fields=("file_path", "path", "notebook_path", "paths")), hosts=_NO_PRIVATE_HOSTS
+)
 _READ = ToolPolicy(paths=_READ_PATHS, hosts=_NO_PRIVATE_HOSTS)
 _WRITE = ToolPolicy(paths=_WRITE_PATHS, hosts=_NO_PRIVATE_HOSTS)
 _SHELL = ToolPolicy(commands=CommandRules(paths=_READ_PATHS), hosts=_NO_PRIVATE_HOSTS)
@@ -282,7 +296,9 @@ def parse_tool_policies(profile: str, raw: Any) -> dict[str, ToolPolicy]:
             paths = _path_rules(table["paths"], where) if "paths" in table else None
             commands = _command_rules(table["commands"], paths, where) if "commands" in table else None
             hosts = _host_rules(table["hosts"], where) if "hosts" in table else None
-            out[str(tool)] = ToolPolicy(paths=paths, commands=commands, hosts=hosts, schema=table.get("schema"))
+            out[str(tool)] = ToolPolicy(
+                paths=paths, commands=commands, hosts=hosts, schema=table.get("schema")
+            )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, ConfigurationError):
                 raise
@@ -306,7 +322,12 @@ def _known(table: Any, keys: set[str], where: str, name: str) -> Mapping[str, An
 
 
 def _path_rules(raw: Any, where: str) -> PathRules:
-    t = _known(raw, {"allow", "deny", "fields", "workspace", "case_insensitive", "extend_default_deny"}, where, "paths")
+    t = _known(
+        raw,
+        {"allow", "deny", "fields", "workspace", "case_insensitive", "extend_default_deny"},
+        where,
+        "paths",
+    )
     deny = _strs(t.get("deny", []), where, "paths.deny")
     if t.get("extend_default_deny", True):
         deny = DEFAULT_DENIED_PATHS + deny
