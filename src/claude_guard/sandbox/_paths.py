@@ -77,8 +77,8 @@ def normalize_path(raw: str, *, workspace: str = "/workspace", case_insensitive:
     (NFKC: full-width slashes and dots), invisible characters dropped, backslashes read as separators, a
     ``file://`` URL reduced to its path, ``~``/``$HOME`` mapped to ``/~``, Windows drives to ``/c:`` (and
     then case-folded), relative paths joined to ``workspace``, and ``.``/``..`` collapsed (``..`` never
-    climbs above ``/``). With ``case_insensitive`` the result is case-folded and trailing dots and spaces of each component are
-    dropped, as Windows and macOS resolve names.
+    climbs above ``/``). With ``case_insensitive`` the result is case-folded and trailing dots and spaces
+    of each component are dropped, as Windows and macOS resolve names.
 
     Example:
         >>> normalize_path("../../etc/./passwd")
