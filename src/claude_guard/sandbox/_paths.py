@@ -139,6 +139,17 @@ def is_network_path(raw: str) -> bool:
 
 @lru_cache(maxsize=1024)
 def _glob_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(_glob_source(pattern) + r"\Z", re.S)
+
+
+def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    # One alternation for a whole list: a path is matched once, not once per glob.
+    if not patterns:
+        return None
+    return re.compile("(?:" + "|".join(f"(?:{_glob_source(p)})" for p in patterns) + r")\Z", re.S)
+
+
+def _glob_source(pattern: str) -> str:
     out: list[str] = []
     i = 0
     n = len(pattern)
@@ -162,7 +173,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(c))
             i += 1
-    return re.compile("".join(out) + r"\Z", re.S)
+    return "".join(out)
 
 
 def glob_matches(path: str, pattern: str) -> bool:
@@ -198,7 +209,9 @@ class PathRules:
     """The directory relative paths are resolved against."""
     case_insensitive: bool = False
     """Fold case, and trailing dots and spaces, as a Windows or macOS file system resolves names."""
-    _compiled: tuple[tuple[str, ...], tuple[str, ...] | None] = field(init=False, repr=False, compare=False)
+    _compiled: tuple[re.Pattern[str] | None, re.Pattern[str] | None, bool] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         def fold(patterns: Iterable[str]) -> tuple[str, ...]:
@@ -211,9 +224,9 @@ class PathRules:
                     out.append(self.normalize(expanded))
             return tuple(out)
 
-        object.__setattr__(
-            self, "_compiled", (fold(self.deny), fold(self.allow) if self.allow is not None else None)
-        )
+        allow = fold(self.allow) if self.allow is not None else ()
+        compiled = (_any_of(fold(self.deny)), _any_of(allow), self.allow is not None)
+        object.__setattr__(self, "_compiled", compiled)
 
     def normalize(self, raw: str) -> str:
         return normalize_path(raw, workspace=self.workspace, case_insensitive=self.case_insensitive)
@@ -229,9 +242,9 @@ class PathRules:
         if is_network_path(raw):
             return "path.network"
         path = self.normalize(raw)
-        deny, allow = self._compiled
-        if any(glob_matches(path, pattern) for pattern in deny):
+        deny, allow, has_allow = self._compiled
+        if deny is not None and deny.match(path):
             return "path.denied"
-        if allow is not None and not any(glob_matches(path, pattern) for pattern in allow):
+        if has_allow and (allow is None or not allow.match(path)):
             return "path.outside_allowed"
         return None
