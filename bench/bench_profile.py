@@ -38,7 +38,11 @@ PROMPT = (
     "Summarise the attached incident notes for the on-call channel. The outage began at 09:12 UTC when the "
     "queue workers lost their database connections; retries piled up until the autoscaler added nodes. "
 ) * 5
-BODY = {"model": "claude-haiku-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": PROMPT[:1024]}]}
+BODY = {
+    "model": "claude-haiku-4-5",
+    "max_tokens": 64,
+    "messages": [{"role": "user", "content": PROMPT[:1024]}],
+}
 N = int(os.environ.get("BENCH_N", "600"))
 
 # First match wins: a claude_guard file is attributed to its protection, libraries to what they serve.
