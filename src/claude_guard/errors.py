@@ -95,8 +95,9 @@ class GuardError(Exception):
         return f"{type(self).__name__}(status={self.status}, code={self.code!r})"
 
 
-class ConfigurationError(GuardError):
-    """A setting is missing, malformed or unsafe; raised at start-up, never while serving."""
+class ConfigurationError(GuardError, ValueError):
+    """A setting is missing, malformed or unsafe; raised at start-up, never while serving. A ``ValueError``
+    too, so callers' ``except ValueError`` keeps working."""
 
     default_message = "claude_guard is misconfigured."
 
