@@ -227,3 +227,35 @@ def test_malformed_tool_input_is_refused() -> None:
     out, found = run(data)
     assert [v.rule for v in found] == ["input.unparseable"]
     assert b"toolu_ok" not in out
+
+
+async def test_a_compressed_answer_is_never_released_unchecked() -> None:
+    """The gateway asks the upstream for identity encoding; an answer compressed anyway is refused (502)."""
+    import gzip
+
+    import httpx
+
+    from claude_guard.context import GuardContext
+    from claude_guard.profiles import BUILTIN_PROFILES
+    from claude_guard.sandbox import ToolPolicyMiddleware
+
+    answer = json.dumps({"type": "message", "content": [FORBIDDEN], "stop_reason": "tool_use"}).encode()
+
+    async def upstream(scope: Any, receive: Any, send: Any) -> None:
+        body = gzip.compress(answer)
+        headers = [(b"content-type", b"application/json"), (b"content-encoding", b"gzip")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        ctx = GuardContext(method="POST", path="/v1/messages")
+        ctx.profile = BUILTIN_PROFILES["analysis"]
+        scope["claude_guard.context"] = ctx
+        await ToolPolicyMiddleware(upstream)(scope, receive, send)
+
+    request = {"model": "m", "max_tokens": 5, "tools": [{"name": "Read"}], "messages": []}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        response = await client.post("/v1/messages", json=request)
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "answer.encoded"
+    assert b"/etc/shadow" not in response.content

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._asgi import ASGIApp, Message, Receive, Scope, Send, ensure_body
 from ..context import GuardContext
-from ..errors import InvalidJSONError, ToolCallRefusedError
+from ..errors import InvalidJSONError, ToolCallRefusedError, UpstreamError
 from ..middleware import GuardMiddleware
 from ..responses import ErrorFormat, render_error
 from ._answers import DEFAULT_MAX_HOLD_BYTES, SSEToolCallFilter, rewrite_message
@@ -174,6 +174,8 @@ class _CheckingSend:
             await self._on_start(message)
         elif kind == "http.response.body" and self._mode == "json":
             await self._on_json(message)
+        elif kind == "http.response.body" and self._mode == "refused":
+            return
         elif kind == "http.response.body" and self._mode == "sse":
             assert self._filter is not None
             body = self._filter.feed(message.get("body", b""))
@@ -194,7 +196,18 @@ class _CheckingSend:
                 content_type = value.split(b";")[0].strip().lower()
             elif lower == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
                 encoded = True
-        if message.get("status", 200) >= 300 or encoded:
+        if message.get("status", 200) >= 300:
+            await self._send(message)
+            return
+        if encoded and content_type in (b"text/event-stream", b"application/json"):
+            # The proxy asks for identity; an answer compressed anyway cannot be checked: never released.
+            violation = Violation("?", "answer.encoded")
+            if _record(self._ctx, violation, where="answer", mode=self._owner.mode):
+                self._mode = "refused"
+                error = UpstreamError("The upstream's answer could not be checked.", code="answer.encoded")
+                fmt = self._owner.error_format
+                await render_error(error, request_id=self._ctx.request_id, format=fmt).send(self._send)
+                return
             await self._send(message)
             return
         if content_type == b"text/event-stream":
