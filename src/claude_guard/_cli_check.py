@@ -314,6 +314,8 @@ def _check_least_privilege(i: _Inputs) -> CheckResult:
             )
         )
     problems += _mode_problem("the profile allow-lists", "CLAUDE_GUARD_PROFILE_MODE", i.settings.profile_mode)
+    tool_policy = getattr(i.settings, "tool_policy_mode", "enforce")
+    problems += _mode_problem("the tool-call sandbox", "CLAUDE_GUARD_TOOL_POLICY_MODE", tool_policy)
     return _result(
         "least_privilege",
         "Least-privilege profiles",

@@ -172,7 +172,7 @@ class Instruments:
 def _reason(detail: Mapping[str, Any] | None) -> str | None:
     # Reasons and codes are identifiers from a small set (rule ids, error codes): bounded cardinality.
     safe = safe_detail(detail)
-    for key in ("reason", "code"):
+    for key in ("reason", "code", "rule"):
         value = safe.get(key)
         if isinstance(value, str):
             return value

@@ -344,6 +344,10 @@ def would_refuse_of(decisions: Iterable[Decision]) -> tuple[str, ...]:
     found: list[str] = []
     for decision in decisions:
         if decision.outcome == "would_refuse":
-            reason = safe_identifier((decision.detail or {}).get("reason")) or "unspecified"
+            detail = decision.detail or {}
+            reason = next(
+                (r for key in ("reason", "rule", "code") if (r := safe_identifier(detail.get(key)))),
+                "unspecified",
+            )
             found.append(f"{decision.protection}:{reason}")
     return tuple(found)
