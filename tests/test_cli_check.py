@@ -283,3 +283,38 @@ def test_run_checks_reads_the_same_settings_as_from_env() -> None:
 )
 def test_key_shaped_literals(text: str, found: bool) -> None:
     assert bool(key_shaped_literals(text)) is found
+
+
+def test_admin_keys_used_by_services_fail_least_privilege(tmp_path: Path) -> None:
+    from claude_guard.audit import AuditRecord, SQLiteAuditSink
+
+    db = tmp_path / "audit.db"
+
+    async def used() -> None:
+        sink = SQLiteAuditSink(db)
+        now = time.time()
+        await sink.write(
+            [
+                AuditRecord(
+                    time=now, request_id="req_a", route="/v1/messages", outcome="allowed", profile="admin"
+                ),
+                AuditRecord(
+                    time=now, request_id="req_b", route="/healthz", outcome="allowed", profile="admin"
+                ),
+                AuditRecord(
+                    time=now, request_id="req_c", route="/v1/messages", outcome="allowed", profile="analysis"
+                ),
+            ]
+        )
+        await sink.aclose()
+
+    asyncio.run(used())
+    env = {
+        "CLAUDE_API_KEY": "sk-ant-" + "fake-admin-key",
+        "CLAUDE_GUARD_PII": "off",
+        "CLAUDE_GUARD_AUDIT_DB": str(db),
+    }
+    _, results = run_checks(env)
+    least = next(r for r in results if r.id == "least_privilege")
+    assert least.status == "fail"
+    assert "admin keys answered 1 request(s)" in least.detail
