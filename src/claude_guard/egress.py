@@ -15,10 +15,18 @@ import anthropic
 
 from .context import current_context
 from .errors import GuardError, UpstreamError, UpstreamTimeoutError
+from .keys import enforce_profile
 from .logscrub import SecretScrubFilter
+from .profiles import parse_betas
 from .upstream import UpstreamClient, upstream_error
 
-__all__ = ["EgressHook", "GuardAnthropicMiddleware", "UpstreamKeyHook", "guard_error_from_sdk"]
+__all__ = [
+    "EgressHook",
+    "GuardAnthropicMiddleware",
+    "ProfileHook",
+    "UpstreamKeyHook",
+    "guard_error_from_sdk",
+]
 
 logger = logging.getLogger("claude_guard")
 
@@ -35,6 +43,27 @@ class EgressHook:
     def failed(self, request: anthropic.APIRequest, exc: BaseException) -> None:
         """The attempt raised instead of answering; must not raise."""
         return None
+
+
+class ProfileHook(EgressHook):
+    """Holds an app's own Messages calls to the least privilege of the inbound key's profile.
+
+    The same check as the gateway's ``ProfileMiddleware`` (``keys.enforce_profile``), on the body the SDK is
+    about to send (``extra_body`` already merged in) and the betas of the call (``betas=`` and
+    ``extra_headers``). It comes first in the hook chain, so a refused call reserves nothing and never
+    leaves the process. Headers set once on the client (``default_headers``) are not visible here.
+    """
+
+    async def before(self, request: anthropic.APIRequest) -> anthropic.APIRequest:
+        ctx = current_context()
+        if ctx is None or ctx.profile is None or request.method.upper() != "POST":
+            return request
+        path = request.url.split("?")[0].rstrip("/")
+        if not (path.endswith("/v1/messages") or path.endswith("/v1/messages/count_tokens")):
+            return request
+        headers = [(str(k), v) for k, v in dict(request.headers).items() if isinstance(v, str)]
+        enforce_profile(ctx, request.json, parse_betas(headers))
+        return request
 
 
 # The SDK logs each request's options, headers included, at DEBUG ("Request options"): the guard's log
