@@ -261,3 +261,61 @@ def test_toml_profile_settings_are_checked(tmp_path: Path, setting: str) -> None
     path.write_text(f"[profiles.p]\n{setting}\n", encoding="utf-8")
     with pytest.raises(ConfigurationError):
         load_profiles(path)
+
+
+async def test_profile_middleware_modes_over_raw_asgi() -> None:
+    """enforce refuses before the app runs; shadow records would_refuse (code only) and lets it through."""
+    import json
+
+    from claude_guard.context import GuardContext
+    from claude_guard.keys import ProfileMiddleware
+
+    reached: list[bytes] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        message = await receive()
+        reached.append(message.get("body", b""))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    raw = json.dumps(body(speed="fast", messages=[{"role": "user", "content": "secret plan"}])).encode()
+
+    async def run(mode: Any) -> tuple[int, GuardContext]:
+        ctx = GuardContext(method="POST", path="/v1/messages", profile=ANALYSIS)
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/v1/messages",
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"anthropic-beta", b"prompt-caching-2024-07-31"),
+            ],
+            "claude_guard.context": ctx,
+        }
+        messages = [{"type": "http.request", "body": raw, "more_body": False}]
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await ProfileMiddleware(app, mode=mode)(scope, receive, send)
+        return sent[0]["status"], ctx
+
+    status, ctx = await run("enforce")
+    assert status == 403 and reached == []
+    verdicts = [(d.protection, d.outcome, (d.detail or {}).get("code")) for d in ctx.decisions]
+    assert ("profile", "refused", "speed_not_allowed") in verdicts
+    status, ctx = await run("shadow")
+    assert status == 200 and reached == [raw]
+    decision = ctx.decisions[0]
+    assert (decision.protection, decision.outcome) == ("profile", "would_refuse")
+    assert decision.detail == {"reason": "speed_not_allowed", "profile": "analysis"}
+    assert "secret" not in repr(ctx.decisions)
+    reached.clear()
+    status, ctx = await run("off")
+    assert status == 200 and reached == [raw] and ctx.decisions == []
+    with pytest.raises(ConfigurationError):
+        ProfileMiddleware(app, mode="loud")  # type: ignore[arg-type]

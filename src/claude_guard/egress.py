@@ -15,7 +15,7 @@ import anthropic
 
 from .context import current_context
 from .errors import GuardError, UpstreamError, UpstreamTimeoutError
-from .keys import enforce_profile
+from .keys import ProtectionMode, enforce_profile
 from .logscrub import SecretScrubFilter
 from .profiles import parse_betas
 from .upstream import UpstreamClient, upstream_error
@@ -52,7 +52,11 @@ class ProfileHook(EgressHook):
     about to send (``extra_body`` already merged in) and the betas of the call (``betas=`` and
     ``extra_headers``). It comes first in the hook chain, so a refused call reserves nothing and never
     leaves the process. Headers set once on the client (``default_headers``) are not visible here.
+    ``mode`` is ``enforce``, ``shadow`` (record ``would_refuse`` and send) or ``off``.
     """
+
+    def __init__(self, *, mode: ProtectionMode = "enforce") -> None:
+        self.mode: ProtectionMode = mode
 
     async def before(self, request: anthropic.APIRequest) -> anthropic.APIRequest:
         ctx = current_context()
@@ -62,7 +66,7 @@ class ProfileHook(EgressHook):
         if not (path.endswith("/v1/messages") or path.endswith("/v1/messages/count_tokens")):
             return request
         headers = [(str(k), v) for k, v in dict(request.headers).items() if isinstance(v, str)]
-        enforce_profile(ctx, request.json, parse_betas(headers))
+        enforce_profile(ctx, request.json, parse_betas(headers), mode=self.mode)
         return request
 
 

@@ -30,11 +30,17 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from ._asgi import ASGIApp, Receive, Scope, Send, ensure_body, header, require_json
 from .context import GuardContext, Principal
-from .errors import AuthenticationError, GuardError, PermissionDeniedError, StoreUnavailableError
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    GuardError,
+    PermissionDeniedError,
+    StoreUnavailableError,
+)
 from .middleware import GuardMiddleware
 from .profiles import BUILTIN_PROFILES, Profile, check_request, parse_betas
 from .responses import ErrorFormat
@@ -460,20 +466,30 @@ PROFILE_ROUTES: tuple[str, ...] = ("/v1/messages", "/v1/messages/count_tokens")
 """The Messages routes whose requests ``ProfileMiddleware`` checks against the key's profile."""
 
 
-def enforce_profile(ctx: GuardContext, body: object, betas: Sequence[str]) -> None:
+ProtectionMode = Literal["enforce", "shadow", "off"]
+
+
+def enforce_profile(
+    ctx: GuardContext, body: object, betas: Sequence[str], *, mode: ProtectionMode = "enforce"
+) -> None:
     """Check a Messages request against ``ctx.profile`` (no profile: nothing to check) and record the verdict.
 
     The gateway face (`ProfileMiddleware`) and the SDK egress face (``egress.ProfileHook``) both call this.
+    In ``shadow`` mode a refusal is recorded as ``would_refuse`` (with its code as the reason) and the
+    request goes on; ``off`` checks nothing.
 
     Raises:
         PermissionDeniedError: the request asks for something the profile does not allow (403).
     """
     profile = ctx.profile
-    if profile is None or not isinstance(body, Mapping):
+    if mode == "off" or profile is None or not isinstance(body, Mapping):
         return
     try:
         check_request(profile, body, betas)
     except PermissionDeniedError as exc:
+        if mode == "shadow":
+            ctx.decide("profile", "would_refuse", reason=exc.code, profile=profile.name)
+            return
         ctx.decide("profile", "refused", profile=profile.name, code=exc.code)
         raise
     ctx.decide("profile", "allowed", profile=profile.name)
@@ -495,14 +511,23 @@ class ProfileMiddleware(GuardMiddleware):
         app: ASGIApp,
         *,
         routes: Sequence[str] = PROFILE_ROUTES,
+        mode: ProtectionMode = "enforce",
         error_format: ErrorFormat = "anthropic",
     ) -> None:
         super().__init__(app, error_format=error_format)
+        if mode not in ("enforce", "shadow", "off"):
+            raise ConfigurationError("ProfileMiddleware mode must be enforce, shadow or off.")
         self.routes = frozenset(route.rstrip("/") for route in routes)
+        self.mode: ProtectionMode = mode
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
-        if ctx.profile is not None and ctx.method == "POST" and ctx.path.rstrip("/") in self.routes:
+        if (
+            self.mode != "off"
+            and ctx.profile is not None
+            and ctx.method == "POST"
+            and ctx.path.rstrip("/") in self.routes
+        ):
             require_json(scope)
             receive = await ensure_body(ctx, scope, receive)
-            enforce_profile(ctx, ctx.json(), parse_betas(scope.get("headers", ())))
+            enforce_profile(ctx, ctx.json(), parse_betas(scope.get("headers", ())), mode=self.mode)
         await self.app(scope, receive, send)
