@@ -319,3 +319,18 @@ async def test_profile_middleware_modes_over_raw_asgi() -> None:
     assert status == 200 and reached == [raw] and ctx.decisions == []
     with pytest.raises(ConfigurationError):
         ProfileMiddleware(app, mode="loud")  # type: ignore[arg-type]
+
+
+def test_the_request_s_mode_applies_when_the_face_names_none() -> None:
+    from claude_guard.context import GuardContext
+    from claude_guard.keys import enforce_profile
+    from claude_guard.profiles import PROFILE_MODE_STATE
+
+    ctx = GuardContext(method="POST", path="/v1/messages", profile=ANALYSIS)
+    with pytest.raises(PermissionDeniedError):
+        enforce_profile(ctx, body(speed="fast"), ())
+    ctx.state[PROFILE_MODE_STATE] = "shadow"
+    enforce_profile(ctx, body(speed="fast"), ())
+    assert ctx.decisions[-1].outcome == "would_refuse"
+    with pytest.raises(PermissionDeniedError):
+        enforce_profile(ctx, body(speed="fast"), (), mode="enforce")

@@ -52,11 +52,12 @@ class ProfileHook(EgressHook):
     about to send (``extra_body`` already merged in) and the betas of the call (``betas=`` and
     ``extra_headers``). It comes first in the hook chain, so a refused call reserves nothing and never
     leaves the process. Headers set once on the client (``default_headers``) are not visible here.
-    ``mode`` is ``enforce``, ``shadow`` (record ``would_refuse`` and send) or ``off``.
+    ``mode`` is ``enforce``, ``shadow`` (record ``would_refuse`` and send) or ``off``; ``None`` follows the
+    request's mode (``keys.enforce_profile``).
     """
 
-    def __init__(self, *, mode: ProtectionMode = "enforce") -> None:
-        self.mode: ProtectionMode = mode
+    def __init__(self, *, mode: ProtectionMode | None = None) -> None:
+        self.mode: ProtectionMode | None = mode
 
     async def before(self, request: anthropic.APIRequest) -> anthropic.APIRequest:
         ctx = current_context()

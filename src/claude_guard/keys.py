@@ -42,7 +42,7 @@ from .errors import (
     StoreUnavailableError,
 )
 from .middleware import GuardMiddleware
-from .profiles import BUILTIN_PROFILES, Profile, check_request, parse_betas
+from .profiles import BUILTIN_PROFILES, PROFILE_MODE_STATE, Profile, check_request, parse_betas
 from .responses import ErrorFormat
 from .store import MemoryStore, Store
 
@@ -470,17 +470,20 @@ ProtectionMode = Literal["enforce", "shadow", "off"]
 
 
 def enforce_profile(
-    ctx: GuardContext, body: object, betas: Sequence[str], *, mode: ProtectionMode = "enforce"
+    ctx: GuardContext, body: object, betas: Sequence[str], *, mode: ProtectionMode | None = None
 ) -> None:
     """Check a Messages request against ``ctx.profile`` (no profile: nothing to check) and record the verdict.
 
     The gateway face (`ProfileMiddleware`) and the SDK egress face (``egress.ProfileHook``) both call this.
     In ``shadow`` mode a refusal is recorded as ``would_refuse`` (with its code as the reason) and the
-    request goes on; ``off`` checks nothing.
+    request goes on; ``off`` checks nothing. ``None`` takes the request's mode from
+    ``ctx.state[PROFILE_MODE_STATE]`` (set where ``CLAUDE_GUARD_PROFILE_MODE`` is applied), else enforces.
 
     Raises:
         PermissionDeniedError: the request asks for something the profile does not allow (403).
     """
+    if mode is None:
+        mode = ctx.state.get(PROFILE_MODE_STATE, "enforce")
     profile = ctx.profile
     if mode == "off" or profile is None or not isinstance(body, Mapping):
         return
@@ -511,14 +514,14 @@ class ProfileMiddleware(GuardMiddleware):
         app: ASGIApp,
         *,
         routes: Sequence[str] = PROFILE_ROUTES,
-        mode: ProtectionMode = "enforce",
+        mode: ProtectionMode | None = None,
         error_format: ErrorFormat = "anthropic",
     ) -> None:
         super().__init__(app, error_format=error_format)
-        if mode not in ("enforce", "shadow", "off"):
+        if mode not in ("enforce", "shadow", "off", None):
             raise ConfigurationError("ProfileMiddleware mode must be enforce, shadow or off.")
         self.routes = frozenset(route.rstrip("/") for route in routes)
-        self.mode: ProtectionMode = mode
+        self.mode: ProtectionMode | None = mode
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
         if (

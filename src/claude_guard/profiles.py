@@ -44,6 +44,7 @@ from .errors import ConfigurationError, PermissionDeniedError
 
 __all__ = [
     "BUILTIN_PROFILES",
+    "PROFILE_MODE_STATE",
     "SAFE_BETAS",
     "Budgets",
     "Profile",
@@ -62,6 +63,10 @@ SAFE_BETAS: Final[tuple[str, ...]] = (
 )
 """The betas the working profiles allow: they add no tool, no remote access and no price of their own (the
 1-hour cache TTL is priced from the request's ``cache_control``)."""
+
+PROFILE_MODE_STATE: Final = "claude_guard.profile_mode"
+"""``ctx.state`` key: the mode (``enforce``, ``shadow``, ``off``) of the profile bounds for this request,
+when it is not the default ``enforce``."""
 
 _SAFE_NAME: Final = re.compile(r"[A-Za-z0-9_.:@/-]{1,64}")
 _BETA_HEADER: Final = b"anthropic-beta"
