@@ -362,3 +362,31 @@ async def test_the_egress_hook_holds_app_calls_to_the_callers_profile() -> None:
                 assert response.status_code == 200, response.text
                 assert fake.last.json["speed"] == "fast"
         await guard.aclose()
+
+
+def test_the_sync_client_is_held_to_the_callers_profile_too() -> None:
+    """``SyncProfileMiddleware``: the sync SDK client, called while a guarded request is current."""
+    from claude_guard.context import GuardContext, use_context
+    from claude_guard.egress import SyncProfileMiddleware
+    from claude_guard.errors import PermissionDeniedError
+    from claude_guard.profiles import BUILTIN_PROFILES
+
+    fake = FakeClaude()
+    with serve(fake) as upstream:
+        client = anthropic.Anthropic(
+            api_key="sk-ant-fake", base_url=upstream.url, middleware=[SyncProfileMiddleware()], max_retries=0
+        )
+        ctx = GuardContext(method="POST", path="/route", profile=BUILTIN_PROFILES["analysis"])
+        with use_context(ctx):
+            for extra, headers in (
+                ({"speed": "fast"}, {}),
+                ({}, {"anthropic-beta": "prompt-caching-2024-07-31,mcp-client-2025-11-20"}),
+                ({"tools": [CODE_EXECUTION]}, {}),
+            ):
+                with pytest.raises(PermissionDeniedError):
+                    client.messages.create(**request(), extra_body=extra, extra_headers=headers)
+            assert fake.messages_requests == []
+            client.messages.create(**request())
+        assert len(fake.messages_requests) == 1
+        client.messages.create(**request(), extra_body={"speed": "fast"})  # no request: passes
+        client.close()

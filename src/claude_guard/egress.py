@@ -24,6 +24,7 @@ __all__ = [
     "EgressHook",
     "GuardAnthropicMiddleware",
     "ProfileHook",
+    "SyncProfileMiddleware",
     "UpstreamKeyHook",
     "guard_error_from_sdk",
 ]
@@ -45,6 +46,17 @@ class EgressHook:
         return None
 
 
+def _check_profile(request: anthropic.APIRequest, mode: ProtectionMode | None) -> None:
+    ctx = current_context()
+    if ctx is None or ctx.profile is None or request.method.upper() != "POST":
+        return
+    path = request.url.split("?")[0].rstrip("/")
+    if not (path.endswith("/v1/messages") or path.endswith("/v1/messages/count_tokens")):
+        return
+    headers = [(str(k), v) for k, v in dict(request.headers).items() if isinstance(v, str)]
+    enforce_profile(ctx, request.json, parse_betas(headers), mode=mode)
+
+
 class ProfileHook(EgressHook):
     """Holds an app's own Messages calls to the least privilege of the inbound key's profile.
 
@@ -60,15 +72,24 @@ class ProfileHook(EgressHook):
         self.mode: ProtectionMode | None = mode
 
     async def before(self, request: anthropic.APIRequest) -> anthropic.APIRequest:
-        ctx = current_context()
-        if ctx is None or ctx.profile is None or request.method.upper() != "POST":
-            return request
-        path = request.url.split("?")[0].rstrip("/")
-        if not (path.endswith("/v1/messages") or path.endswith("/v1/messages/count_tokens")):
-            return request
-        headers = [(str(k), v) for k, v in dict(request.headers).items() if isinstance(v, str)]
-        enforce_profile(ctx, request.json, parse_betas(headers), mode=self.mode)
+        _check_profile(request, self.mode)
         return request
+
+
+class SyncProfileMiddleware(anthropic.Middleware):
+    """``ProfileHook`` for the sync ``anthropic.Anthropic`` client called from a worker thread of a guarded
+    request (a FastAPI ``def`` route): ``Anthropic(middleware=[SyncProfileMiddleware(), ...])``, first.
+
+    Example:
+        >>> client = anthropic.Anthropic(api_key="placeholder", middleware=[SyncProfileMiddleware()])
+    """
+
+    def __init__(self, *, mode: ProtectionMode | None = None) -> None:
+        self.mode: ProtectionMode | None = mode
+
+    def handle(self, request: anthropic.APIRequest, call_next: Any) -> Any:
+        _check_profile(request, self.mode)
+        return call_next(request)
 
 
 # The SDK logs each request's options, headers included, at DEBUG ("Request options"): the guard's log
