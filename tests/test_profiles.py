@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from claude_guard.errors import ConfigurationError, PermissionDeniedError
 from claude_guard.profiles import (
@@ -334,3 +336,55 @@ def test_the_request_s_mode_applies_when_the_face_names_none() -> None:
     assert ctx.decisions[-1].outcome == "would_refuse"
     with pytest.raises(PermissionDeniedError):
         enforce_profile(ctx, body(speed="fast"), (), mode="enforce")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+FIELDS = st.sampled_from(
+    [
+        "model",
+        "max_tokens",
+        "tools",
+        "tool_choice",
+        "mcp_servers",
+        "thinking",
+        "speed",
+        "service_tier",
+        "inference_geo",
+        "messages",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(FIELDS, JSON, max_size=6), st.lists(st.text(max_size=30), max_size=3))
+def test_any_json_in_any_bounded_field_is_allowed_or_a_403_never_a_crash(
+    request_body: dict[str, Any], betas: list[str]
+) -> None:
+    from claude_guard.errors import BadRequestError
+    from claude_guard.pricing import PriceTable
+
+    profiles = (
+        ANALYSIS,
+        GENERATION,
+        ADMIN,
+        Profile(name="p", server_tools=("web_*",), mcp_servers=("https://a.test/*",)),
+    )
+    codes: list[str | None] = []
+    for profile in profiles:
+        try:
+            check_request(profile, request_body, tuple(b.strip().lower() for b in betas))
+        except PermissionDeniedError as exc:
+            codes.append(exc.code)
+    assert all(code and code.endswith("_not_allowed") for code in codes)
+    statuses: list[int] = []
+    try:
+        PriceTable.load(environ={}).billing(request_body, betas)
+    except BadRequestError as exc:
+        statuses.append(exc.status)
+    assert statuses in ([], [400])

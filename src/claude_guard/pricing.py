@@ -312,7 +312,7 @@ class PriceTable:
                 code="unknown_service_tier",
             )
         geo = body.get("inference_geo")
-        if geo is not None and geo not in self.geo_multipliers:
+        if geo is not None and (not isinstance(geo, str) or geo not in self.geo_multipliers):
             raise BadRequestError(
                 "inference_geo: this geography has no price; add it to the price override file.",
                 code="unknown_inference_geo",
