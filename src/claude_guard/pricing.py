@@ -475,7 +475,10 @@ class PriceTable:
         out.append(
             "USD per million tokens. Batch: x"
             + "/".join(sorted(batch))
-            + " on every token price. "
+            + " on every token price. Fast mode: x the fast column on input and output. Geography: "
+            + ", ".join(f"{geo} x{_money(m)}" for geo, m in sorted(self.geo_multipliers.items()))
+            + f" (assumed: {self.default_geo}). Unpriced betas: "
+            + ("refused. " if self.unknown_beta == "refuse" else "estimated at the worst case. ")
             + (
                 f"Unknown models are priced as {self.fallback}."
                 if self.fallback
