@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .errors import ConfigurationError, PermissionDeniedError
+from .sandbox._policy import ToolPolicy, parse_tool_policies
 
 __all__ = [
     "BUILTIN_PROFILES",
@@ -131,6 +132,10 @@ class Profile:
     """Budgets applied to each key of this profile."""
     profile_budgets: Budgets = field(default_factory=Budgets)
     """Budgets shared by all keys of this profile together."""
+    tool_policies: Mapping[str, ToolPolicy] | None = None
+    """What the model may ask each tool to do (paths, commands, hosts, argument schemas), by tool name with
+    ``"*"`` for the others; ``None`` takes the built-in sandbox (``analysis``/``generation``'s own, the
+    ``generation`` one for a custom profile, none for ``admin``); ``{}`` sets no tool policy."""
 
     def allows_tool(self, name: str) -> bool:
         return self.tools is None or name in self.tools
@@ -464,6 +469,7 @@ _KNOWN_SETTINGS: Final = frozenset(
         "max_cost",
         "budgets",
         "profile_budgets",
+        "tool_policies",
     }
 )
 
@@ -490,6 +496,9 @@ def load_profiles(path: str | Path) -> dict[str, Profile]:
         max_concurrency = 2
         max_cost = "0.50"
         budgets = { usd_per_day = "5", output_tokens_per_minute = 20000 }
+
+        [profiles.reviewer.tool_policies.Read]
+        paths = { allow = ["/srv/repo/**"], deny = ["**/fixtures/secrets/**"] }
     """
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -528,6 +537,9 @@ def load_profiles(path: str | Path) -> dict[str, Profile]:
                 max_cost=Decimal(str(raw["max_cost"])) if "max_cost" in raw else None,
                 budgets=_budgets(name, raw.get("budgets")),
                 profile_budgets=_budgets(name, raw.get("profile_budgets")),
+                tool_policies=parse_tool_policies(name, raw["tool_policies"])
+                if "tool_policies" in raw
+                else None,
             )
         except (InvalidOperation, ValueError, TypeError):
             raise ConfigurationError(f"profile {name!r} has a malformed setting") from None
