@@ -362,7 +362,8 @@ def _check_validation(i: _Inputs) -> CheckResult:
     mode = i.settings.validation_mode
     problems = _mode_problem("prompt validation", "CLAUDE_GUARD_VALIDATION_MODE", mode)
     try:
-        _with_validation_mode(i.settings.validation, mode)
+        if mode == "shadow":  # off needs no validator support: the guard leaves validation out
+            _with_validation_mode(i.settings.validation, mode)
     except ConfigurationError as exc:
         problems.insert(0, ("fail", exc.message, "set CLAUDE_GUARD_VALIDATION_MODE=enforce"))
     return _result(

@@ -60,7 +60,8 @@ def _engine_for(config: PIIConfig) -> PIIEngine:
 
 
 def _with_validation_mode(config: ValidationConfig | None, mode: str) -> ValidationConfig | None:
-    """The validation config with ``CLAUDE_GUARD_VALIDATION_MODE`` applied (the validator's own ``mode``)."""
+    """The validation config with ``CLAUDE_GUARD_VALIDATION_MODE`` applied (the validator's own ``mode``);
+    ``off`` never gets here: the guard then installs no validation middleware."""
     if mode == "enforce":
         return config
     config = config or ValidationConfig()
