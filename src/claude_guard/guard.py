@@ -23,6 +23,7 @@ from .pii import PIIConfig, PIIEgressHook, PIIEngine, PIIRedactionMiddleware, Re
 from .pricing import PriceTable
 from .ratelimit import RateLimitConfig, RateLimiter, RateLimitMiddleware
 from .responses import render_error
+from .secret_providers import CachedSecretSource, ensure_source_answers
 from .settings import GuardSettings
 from .store import Store, StoreConfig, store_from_url
 from .transport import HTTPSOnlyMiddleware
@@ -108,11 +109,16 @@ class ClaudeGuard:
                     "No upstream Claude key: set CLAUDE_API_KEY, CLAUDE_API_KEY_FILE to a file holding it, "
                     "or CLAUDE_API_KEY_SOURCE to a secrets manager."
                 )
+            source = self.settings.api_key_source
+            cached = isinstance(source, CachedSecretSource)
             self._upstream = UpstreamClient(
                 base_url=self.settings.api_url,
-                # Every value handed out (rotations included) is known to the log scrubber.
-                key_source=RegisteringSecretSource(self.settings.api_key_source),
+                # Every value handed out (rotations included) is known to the log scrubber; provider sources
+                # register what they read themselves, and are given as is so they hear of 401s and successes.
+                key_source=source if cached else RegisteringSecretSource(source),
                 timeout=self.settings.timeout,
+                # A provider source has its own cache and refresh interval (with jitter): ask it every time.
+                key_refresh=0 if cached else 300.0,
             )
         return self._upstream
 
@@ -349,6 +355,9 @@ class ClaudeGuard:
         """Start and stop the guard with the app (``FastAPI(lifespan=guard.lifespan)``): log scrubbing is
         installed once the server has configured logging, and connections are closed at the end."""
         install_log_scrubbing()
+        if self.settings.api_key_source is not None:
+            # A gateway that cannot read its upstream key must not start (the error names the source).
+            await ensure_source_answers(self.upstream.key_source)
         try:
             yield
         finally:

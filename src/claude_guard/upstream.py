@@ -72,6 +72,9 @@ class UpstreamClient:
         )
         self._key: Secret | None = None
         self._key_read_at = 0.0
+        # Sources that keep an old key until a new one is accepted are told when one is.
+        confirm = getattr(key_source, "confirm", None)
+        self._confirm = confirm if callable(confirm) else None
 
     def __repr__(self) -> str:
         return f"UpstreamClient(base_url={self.base_url!r}, key_source={self.key_source!r})"
@@ -83,9 +86,17 @@ class UpstreamClient:
             self._key_read_at = now
         return self._key
 
-    def invalidate_key(self) -> None:
-        """Forget the key (after an upstream 401): the next call reads it again, through any source cache."""
+    def invalidate_key(self, refused: Secret | None = None) -> None:
+        """Forget the key (after an upstream 401): the next call reads it again, through any source cache.
+
+        A source that can tell (``secret_providers.CachedSecretSource.reject``) learns which key was refused,
+        so a new key refused before it was ever accepted gives way to the old one.
+        """
         self._key = None
+        reject = getattr(self.key_source, "reject", None)
+        if refused is not None and callable(reject):
+            reject(refused)
+            return
         invalidate = getattr(self.key_source, "invalidate", None)
         if callable(invalidate):
             invalidate()
@@ -122,7 +133,9 @@ class UpstreamClient:
             logger.warning("claude_guard: upstream unreachable (%s)", type(exc).__name__)
             raise UpstreamError() from None
         if response.status_code == 401:
-            self.invalidate_key()
+            self.invalidate_key(key)
+        elif self._confirm is not None:
+            self._confirm(key)
         return response
 
     async def count_tokens(self, body: Mapping[str, Any]) -> int | None:
