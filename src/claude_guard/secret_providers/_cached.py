@@ -18,6 +18,7 @@ from, never a value); the base does the rest:
   (a rotation whose new key is not active yet), the source goes back to the old one and reads the provider
   again after ``retry_after_error`` seconds. Once the new value is confirmed, the old one is dropped.
 - **Scrubbing.** Every value read is registered with ``logscrub`` before anyone gets it.
+- **Tracing.** Each read from the provider is an OpenTelemetry span (kind, name, outcome; never a value).
 
 ``SDK_LOGGERS_QUIETED`` lists the SDK loggers that log request headers or response bodies at DEBUG (botocore's
 parser logs the whole ``GetSecretValue`` answer, its signer the session token). Records below WARNING on those
@@ -33,7 +34,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import httpx
 
@@ -111,6 +112,10 @@ class CachedSecretSource:
     kind: ClassVar[str] = "provider"
     name: str
     quiet_loggers: ClassVar[tuple[str, ...]] = ()
+    tracer_provider: Any = None
+    """An OpenTelemetry ``TracerProvider`` for the refresh spans; ``None``: the global one (no-op without the
+    SDK). Each read from the provider is a span ``claude_guard.secret_source.refresh`` with the source's kind
+    and name and an outcome (``read``, ``kept_last_value``, ``failed``), never a value."""
 
     def __init__(
         self,
@@ -225,6 +230,17 @@ class CachedSecretSource:
     def _details(self) -> Iterable[tuple[str, str]]:
         return ()
 
+    def _expire(self) -> None:
+        """Read again at the next ``get`` (the value changed, it was not refused: it stays the fallback)."""
+        self._valid_until = float("-inf")
+
+    def _prime(self, secret: Secret) -> None:
+        """Start with ``secret`` as the cached value (read at construction)."""
+        register(secret)
+        self._secret, self._confirmed = secret, False
+        self._secret_generation = self._generation
+        self._valid_until = self._next_refresh(self.ttl)
+
     def _fail(self, why: str) -> SecretSourceError:
         return SecretSourceError(f"{self.name}: {why}")
 
@@ -234,14 +250,48 @@ class CachedSecretSource:
         return self._clock() + seconds * (1.0 - self.jitter * self._rng())
 
     async def _refresh(self, generation: int) -> Secret:
+        tracer = _tracer(self.tracer_provider)
+        if tracer is None:
+            return await self._refresh_traced(generation, None)
+        attributes = {
+            "claude_guard.secret_source.kind": self.kind,
+            "claude_guard.secret_source.name": self.name,
+        }
+        # Exceptions are recorded by hand: only a SecretSourceError's text is known to be safe to export.
+        with tracer.start_as_current_span(
+            "claude_guard.secret_source.refresh",
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            return await self._refresh_traced(generation, span)
+
+    async def _refresh_traced(self, generation: int, span: Any) -> Secret:
         try:
             secret = await self._fetch()
         except SecretSourceError as exc:
+            if span is not None:
+                from opentelemetry.trace import Status, StatusCode
+
+                span.set_status(Status(StatusCode.ERROR, str(exc)))
             if self._secret is not None and self._secret_generation == self._generation:
                 logger.warning("claude_guard: %s; keeping the last value read", exc)
                 self._valid_until = self._clock() + min(self.ttl, self.retry_after_error)
+                if span is not None:
+                    span.set_attribute(_OUTCOME, "kept_last_value")
                 return self._secret
+            if span is not None:
+                span.set_attribute(_OUTCOME, "failed")
             raise
+        except BaseException as exc:
+            if span is not None:
+                from opentelemetry.trace import Status, StatusCode
+
+                span.set_attribute(_OUTCOME, "failed")
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            raise
+        if span is not None:
+            span.set_attribute(_OUTCOME, "read")
         # Values read are masked in every log record from now on.
         register(secret)
         if generation != self._generation:
@@ -263,6 +313,17 @@ async def send_request(
         return await client.send(request)
     async with httpx.AsyncClient(follow_redirects=False, verify=verify) as own:
         return await own.send(request)
+
+
+_OUTCOME = "claude_guard.secret_source.outcome"
+
+
+def _tracer(provider: Any) -> Any:
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return None
+    return trace.get_tracer("claude_guard", tracer_provider=provider)
 
 
 class _BelowWarning(logging.Filter):

@@ -17,7 +17,7 @@ import asyncio
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import ConfigurationError
@@ -54,6 +54,10 @@ class AzureKeyVaultSource(CachedSecretSource):
         version: A version id; the latest by default.
         field: When set, the secret is a JSON object and the key is its member ``field``.
         credential: An ``azure.core.credentials.TokenCredential``; ``DefaultAzureCredential()`` by default.
+        credential_options: Keyword arguments for ``DefaultAzureCredential``, e.g.
+            ``{"managed_identity_client_id": "..."}`` for a user-assigned identity, or
+            ``{"disable_instance_discovery": True}`` for an authority Microsoft does not list (Azure Stack
+            Hub, a private cloud).
         ttl, jitter, retry_after_error, clock, rng: See ``CachedSecretSource``.
         timeout: Seconds to connect to Azure, and to wait for an answer.
 
@@ -81,6 +85,7 @@ class AzureKeyVaultSource(CachedSecretSource):
         version: str | None = None,
         field: str | None = None,
         credential: Any = None,
+        credential_options: Mapping[str, Any] | None = None,
         ttl: float = 300.0,
         jitter: float = 0.1,
         retry_after_error: float = DEFAULT_RETRY_AFTER_ERROR,
@@ -105,6 +110,7 @@ class AzureKeyVaultSource(CachedSecretSource):
         self.timeout = timeout
         self.name = f"azure-keyvault:{self.vault_url.removeprefix('https://')}/{self.secret_name}"
         self._credential = credential
+        self._credential_options = dict(credential_options or {})
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -128,7 +134,7 @@ class AzureKeyVaultSource(CachedSecretSource):
                 from azure.identity import DefaultAzureCredential
                 from azure.keyvault.secrets import SecretClient
 
-                credential = self._credential or DefaultAzureCredential()
+                credential = self._credential or DefaultAzureCredential(**self._credential_options)
                 self._client = SecretClient(
                     vault_url=self.vault_url,
                     credential=credential,

@@ -70,9 +70,10 @@ class MountedSecretFileSource(CachedSecretSource):
         self.name = variable
         self.watch_interval = watch_interval
         self._identity: _Identity | None = None
+        self._observed: _Identity | None = None
         self._checked_at = float("-inf")
         try:
-            self._read()
+            self._prime(self._read())
         except SecretSourceError as exc:
             raise ConfigurationError(exc.detail) from None
 
@@ -83,8 +84,12 @@ class MountedSecretFileSource(CachedSecretSource):
         now = self._clock()
         if now - self._checked_at >= self.watch_interval:
             self._checked_at = now
-            if self._current_identity() != self._identity:
-                self.invalidate()
+            current = self._current_identity()
+            # Once per change: a file missing for a while is retried on the retry_after_error timer only.
+            if current != self._observed:
+                self._observed = current
+                if current != self._identity:
+                    self._expire()
         return await super().get()
 
     def _current_identity(self) -> _Identity | None:
@@ -106,7 +111,7 @@ class MountedSecretFileSource(CachedSecretSource):
             ) from None
         if not value:
             raise SecretSourceError(f"{self.variable} names an empty file.")
-        self._identity = identity
+        self._identity = self._observed = identity
         return Secret(value)
 
     async def _fetch(self) -> Secret:
