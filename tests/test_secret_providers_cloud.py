@@ -27,7 +27,6 @@ import pytest
 import trustme
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from secret_fakes import FakeServer, Reply, Seen, fake_server
 
 from claude_guard.secret_providers import (
     AzureKeyVaultSource,
@@ -36,6 +35,7 @@ from claude_guard.secret_providers import (
     probe,
     source_from_env,
 )
+from secret_fakes import FakeServer, Reply, Seen, fake_server
 
 KEY_ONE = "sk-ant-fake-cloud-one-0000"
 KEY_TWO = "sk-ant-fake-cloud-two-0000"
@@ -65,7 +65,7 @@ def trusted(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     return ca
 
 
-# --- Azure --------------------------------------------------------------------------------------------------
+# --- Azure ------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -229,7 +229,9 @@ async def test_azure_refuses_a_challenge_naming_another_domain(
     trusted: trustme.CA, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A vault of its own: the SDK caches each vault's accepted challenge for the whole process.
-    fake = FakeAzure(secrets={"anthropic-key": [KEY_ONE]}, challenge_resource="https://vault.attacker.example")
+    fake = FakeAzure(
+        secrets={"anthropic-key": [KEY_ONE]}, challenge_resource="https://vault.attacker.example"
+    )
     with fake_server(fake, tls=trusted, host="127.0.0.1") as server:
         fake.url = server.url
         azure_env(monkeypatch, server)
@@ -255,7 +257,7 @@ def test_azure_url_forms() -> None:
     assert china.vault_url == "https://kv1.vault.azure.cn"
 
 
-# --- Google -------------------------------------------------------------------------------------------------
+# --- Google -----------------------------------------------------------------------------------------------
 
 
 def _b64url(data: str) -> bytes:
@@ -396,7 +398,9 @@ async def test_google_workload_identity_federation_and_rotation(
         json.dumps(
             {
                 "type": "external_account",
-                "audience": "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/p/providers/o",
+                "audience": (
+                    "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/p/providers/o"
+                ),
                 "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
                 "token_url": f"{fake.url}/v1/token",
                 "credential_source": {"file": str(subject)},

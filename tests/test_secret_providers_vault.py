@@ -64,6 +64,7 @@ class FakeVault:
     kv1: dict[str, dict[str, str]] = field(default_factory=dict)
     namespace: str | None = None
     service_account_jwt: str = SA_JWT_ONE
+    secret_id: str = SECRET_ID
     tokens: dict[str, Token] = field(default_factory=dict)
     logins: list[str] = field(default_factory=list)
     renewals: int = 0
@@ -95,7 +96,7 @@ class FakeVault:
                 return self.issue("kubernetes")
             return Reply(400, {"errors": ["invalid role or service account token"]})
         if request.method == "POST" and path == "/v1/auth/approle/login":
-            if request.json() == {"role_id": ROLE_ID, "secret_id": SECRET_ID}:
+            if request.json() == {"role_id": ROLE_ID, "secret_id": self.secret_id}:
                 return self.issue("approle")
             return Reply(400, {"errors": ["invalid role or secret ID"]})
         if request.method == "POST" and path == "/v1/auth/ci-jwt/login":
