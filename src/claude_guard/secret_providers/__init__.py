@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, unquote
 from ..errors import ConfigurationError, GuardError
 from ..secrets import EnvSecretSource, FileSecretSource, SecretSource
 from ._cached import CachedSecretSource, SecretSourceError, SourceStatus
-from ._sigv4 import AWSCredentials, sign_v4
+from ._sigv4 import AWSCredentials, sign_v4  # noqa: F401 - sign_v4 stays importable, out of __all__
 from .aws import AWSSecretsManagerSource
 from .azure import AzureKeyVaultSource
 from .files import MountedSecretFileSource
@@ -70,7 +70,6 @@ __all__ = [
     "describe_source",
     "ensure_source_answers",
     "probe",
-    "sign_v4",
     "source_from_env",
     "source_from_url",
 ]

@@ -100,11 +100,8 @@ class AWSSecretsManagerSource(CachedSecretSource):
         "botocore.endpoint",
         "botocore.auth",
         "botocore.httpsession",
-        "botocore.hooks",
         "botocore.retryhandler",
-        "botocore.credentials",
-        "botocore.utils",
-        "urllib3.connectionpool",
+        "botocore.utils",  # IMDS and container-credential answers
     )
 
     def __init__(
@@ -273,10 +270,13 @@ class AWSSecretsManagerSource(CachedSecretSource):
             return client
 
     def _register_credentials(self) -> None:
-        credentials = self._session.get_credentials() if self._credentials is None else None
-        if credentials is None:
+        try:
+            credentials = self._session.get_credentials() if self._credentials is None else None
+            frozen = credentials.get_frozen_credentials() if credentials is not None else None
+        except Exception:  # a chain that cannot resolve has nothing to register; the read said why
             return
-        frozen = credentials.get_frozen_credentials()
+        if frozen is None:
+            return
         for value in (frozen.secret_key, frozen.token):
             if value:
                 register(Secret(value))

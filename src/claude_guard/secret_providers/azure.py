@@ -74,7 +74,6 @@ class AzureKeyVaultSource(CachedSecretSource):
         "msal.application",
         "msal.token_cache",
         "msal.authority",
-        "urllib3.connectionpool",
     )
 
     def __init__(

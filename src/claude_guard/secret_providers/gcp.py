@@ -60,7 +60,6 @@ class GCPSecretManagerSource(CachedSecretSource):
         "google.cloud.secretmanager_v1.services.secret_manager_service.client",
         "google.auth.transport.requests",
         "google.auth._default",
-        "urllib3.connectionpool",
     )
 
     def __init__(
