@@ -404,6 +404,11 @@ def test_source_from_env_aws(monkeypatch: pytest.MonkeyPatch) -> None:
         pytest.param("ftp://p", "unknown scheme", id="scheme"),
         pytest.param("not a url", "aws-secretsmanager://", id="garbage"),
         pytest.param("aws-secretsmanager://s?region=eu-west-1&stage=x", "stage", id="aws-typo"),
+        pytest.param(
+            "aws-secretsmanager://s?field=a&region=eu-west-1&field=b", "repeats field", id="repeated"
+        ),
+        pytest.param("aws-secretsmanager://?region=eu-west-1", "secret id is empty", id="aws-empty"),
+        pytest.param("azure-keyvault://v/a/b", "vault and a secret name", id="azure-nested"),
         pytest.param("azure-keyvault://only-a-vault", "vault and a secret name", id="azure-no-name"),
         pytest.param("azure-keyvault://v/n?versoin=1", "versoin", id="azure-typo"),
         pytest.param("gcp-secretmanager://secrets/s", "projects/<project>", id="gcp-shape"),
@@ -432,3 +437,31 @@ def test_settings_from_env_take_the_provider_source(tmp_path: Path) -> None:
     guard = ClaudeGuard(settings=settings)
     assert isinstance(guard.upstream.key_source, RegisteringSecretSource)
     assert guard.upstream.key_refresh == 300
+
+
+# --- odd values ------------------------------------------------------------------------------------------
+
+
+async def test_a_value_that_cannot_be_a_header_is_refused_and_never_shown(tmp_path: Path) -> None:
+    injected = KEY_ONE + "\r\nx-forwarded-for: 10.0.0.1"
+    source = ScriptedSource(KEY_ONE, injected, "\t" + KEY_TWO + "\x00", ttl=0)
+    assert (await source.get()).get_secret_value() == KEY_ONE
+    for _ in range(2):  # the last good value is kept, with the cause named in the log and the error
+        assert (await source.get()).get_secret_value() == KEY_ONE
+    status = await probe(source)
+    assert status.state == "failed"
+    assert "control character" in status.detail
+    assert KEY_ONE not in status.detail
+    # A key file with a second line (a comment, a second key) fails at start-up, not at the first request.
+    two_lines = tmp_path / "key"
+    two_lines.write_text(f"{KEY_ONE}\n# rotated 2026-12-01\n")
+    with pytest.raises(ConfigurationError, match=r"CLAUDE_API_KEY_FILE .*line break") as caught:
+        source_from_env({"CLAUDE_API_KEY_FILE": str(two_lines)})
+    assert KEY_ONE not in str(caught.value)
+
+
+async def test_a_byte_order_mark_is_not_part_of_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "key"
+    path.write_bytes(b"\xef\xbb\xbf" + KEY_ONE.encode() + b"\r\n")  # saved by a Windows editor
+    source = source_from_env({"CLAUDE_API_KEY_FILE": str(path)})
+    assert (await source.get()).get_secret_value() == KEY_ONE

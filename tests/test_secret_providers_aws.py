@@ -524,3 +524,37 @@ async def test_concurrent_reads_share_one_botocore_call(
     assert {v.get_secret_value() for v in values} == {KEY_ONE}
     assert len(fake.requests) == 1
     await source.aclose()
+
+
+DUPLICATE = f'{{"api_key": "{KEY_ONE}", "api_key": "{KEY_TWO}"}}'
+NESTED = f'{{"api_key": "{KEY_ONE}", "meta": {{"api_key": "{KEY_TWO}"}}}}'
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        pytest.param(DUPLICATE, None, id="duplicate-field"),
+        pytest.param(NESTED, KEY_ONE, id="nested"),
+        pytest.param("\ufeff" + json.dumps({"api_key": KEY_ONE}), KEY_ONE, id="bom"),
+        pytest.param(json.dumps([KEY_ONE]), None, id="not-an-object"),
+    ],
+)
+async def test_json_fields_that_are_ambiguous_are_refused(
+    aws_env: Path,
+    moto_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    stored: str,
+    expected: str | None,
+) -> None:
+    write_profile(aws_env)
+    monkeypatch.setenv("AWS_PROFILE", "claude")
+    name = new_secret(moto_url, f"json/{request.node.callspec.id}", stored)
+    source = AWSSecretsManagerSource(name, endpoint_url=moto_url, field="api_key")
+    if expected is not None:
+        assert (await source.get()).get_secret_value() == expected
+        return
+    with pytest.raises(SecretSourceError, match="'api_key'") as caught:
+        await source.get()
+    assert KEY_ONE not in str(caught.value)
+    assert KEY_TWO not in str(caught.value)

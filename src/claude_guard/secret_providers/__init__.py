@@ -100,7 +100,12 @@ def source_from_url(url: str, environ: Mapping[str, str] | None = None) -> Secre
         raise ConfigurationError(f"CLAUDE_API_KEY_SOURCE must be a URL: {_SCHEMES}.")
     target, _, query = rest.partition("?")
     target = unquote(target).strip("/")
-    params = dict(parse_qsl(query, keep_blank_values=True))
+    pairs = parse_qsl(query, keep_blank_values=True)
+    repeated = sorted({name for name, _ in pairs if sum(1 for other, _ in pairs if other == name) > 1})
+    if repeated:
+        # Which of two values wins is not something a reader of the URL should have to know.
+        raise ConfigurationError(f"CLAUDE_API_KEY_SOURCE repeats {', '.join(repeated)}; give each once.")
+    params = dict(pairs)
     ttl = _ttl(params.pop("ttl", None))
     scheme = scheme.lower()
     if scheme == "aws-secretsmanager":

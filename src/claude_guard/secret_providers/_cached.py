@@ -211,7 +211,7 @@ class CachedSecretSource:
         """Read the provider once, bypassing (and not changing) the cache; say whether it answered."""
         described = self.describe()
         try:
-            register(await self._fetch())
+            register(await self._fetch_checked())
         except SecretSourceError as exc:
             return SourceStatus(
                 kind=described.kind, name=described.name, state="failed", detail=str(exc),
@@ -266,9 +266,12 @@ class CachedSecretSource:
         ) as span:
             return await self._refresh_traced(generation, span)
 
+    async def _fetch_checked(self) -> Secret:
+        return check_value(await self._fetch(), self._fail)
+
     async def _refresh_traced(self, generation: int, span: Any) -> Secret:
         try:
-            secret = await self._fetch()
+            secret = await self._fetch_checked()
         except SecretSourceError as exc:
             if span is not None:
                 from opentelemetry.trace import Status, StatusCode
@@ -303,6 +306,18 @@ class CachedSecretSource:
         self._secret_generation = generation
         self._valid_until = self._next_refresh(self.ttl)
         return secret
+
+
+def check_value(secret: Secret, fail: Callable[[str], SecretSourceError]) -> Secret:
+    """``secret`` if it can go into an HTTP header; else ``fail``'s error (which never shows the value).
+
+    A line break (a second line in a file, a pasted newline) or another control character would fail every
+    request later, or worse, split the header.
+    """
+    value = secret.get_secret_value()
+    if not value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise fail("the value is empty or holds a line break or another control character")
+    return secret
 
 
 async def send_request(

@@ -391,14 +391,27 @@ def _imds_region(session: Any) -> str | None:
 
 
 def pick_field(text: str, field: str | None, fail: Callable[[str], SecretSourceError]) -> str:
-    """``text`` stripped, or its JSON member ``field``; never shows the text in an error."""
+    """``text`` stripped, or its JSON member ``field``; never shows the text in an error.
+
+    A leading byte-order mark is dropped; a JSON object naming ``field`` twice is refused (which of the two
+    a parser keeps is not something to depend on).
+    """
+    text = text.removeprefix("\ufeff")
     if field is None:
         value = text.strip()
     else:
+        counts: list[int] = []  # one per object, innermost first: the top-level object comes last
+
+        def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+            counts.append(sum(1 for name, _ in items if name == field))
+            return dict(items)
+
         try:
-            document = json.loads(text)
+            document = json.loads(text, object_pairs_hook=pairs)
         except ValueError:
             raise fail(f"field {field!r} was asked for but the secret is not a JSON object") from None
+        if counts and counts[-1] > 1:
+            raise fail(f"field {field!r} appears more than once")
         member = document.get(field) if isinstance(document, dict) else None
         if not isinstance(member, str):
             raise fail(f"it has no string field {field!r}")

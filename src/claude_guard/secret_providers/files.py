@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ..errors import ConfigurationError
 from ..secrets import Secret
-from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource, SecretSourceError
+from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource, SecretSourceError, check_value
 
 __all__ = ["MountedSecretFileSource"]
 
@@ -73,7 +73,7 @@ class MountedSecretFileSource(CachedSecretSource):
         self._observed: _Identity | None = None
         self._checked_at = float("-inf")
         try:
-            self._prime(self._read())
+            self._prime(check_value(self._read(), self._fail))
         except SecretSourceError as exc:
             raise ConfigurationError(exc.detail) from None
 
@@ -92,6 +92,9 @@ class MountedSecretFileSource(CachedSecretSource):
                     self._expire()
         return await super().get()
 
+    def _fail(self, why: str) -> SecretSourceError:
+        return SecretSourceError(f"{self.variable} names a file whose value cannot be used: {why}.")
+
     def _current_identity(self) -> _Identity | None:
         try:
             resolved = os.path.realpath(self.path)
@@ -103,7 +106,8 @@ class MountedSecretFileSource(CachedSecretSource):
     def _read(self) -> Secret:
         identity = self._current_identity()
         try:
-            value = self.path.read_text(encoding="utf-8").strip()
+            # utf-8-sig: an editor's byte-order mark is not part of the key.
+            value = self.path.read_text(encoding="utf-8-sig").strip()
         except (OSError, UnicodeDecodeError) as exc:
             # The path is configuration, not a secret; the content never appears.
             raise SecretSourceError(
