@@ -1,7 +1,8 @@
 """AWS Secrets Manager through botocore against a real local endpoint (moto in server mode), with the
-credentials production uses: a shared-config profile, web identity (IRSA, through moto's STS) and a
-container-credentials endpoint (ECS / EKS Pod Identity) served here. And the SigV4 fallback used when
-botocore is absent, against a fake that recomputes the signature on its own.
+credentials production uses: a shared-config profile, an SSO profile from the token cache, web identity
+(IRSA, through moto's STS), a container-credentials endpoint (ECS / EKS Pod Identity) and IMDSv2, the
+endpoints of the last three served here. And the SigV4 fallback used when botocore is absent, against a
+fake that recomputes the signature on its own.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from moto.server import ThreadedMotoServer
@@ -558,3 +561,138 @@ async def test_json_fields_that_are_ambiguous_are_refused(
         await source.get()
     assert KEY_ONE not in str(caught.value)
     assert KEY_TWO not in str(caught.value)
+
+
+# --- IMDSv2 and IAM Identity Center (SSO), with their endpoints served here --------------------------------
+
+IMDS_KEY_ID = "FAKEINSTANCEKEYID003"
+IMDS_SECRET = "fake-instance-secret-canary-0003"
+SSO_KEY_ID = "FAKESSOROLEKEYID0004"
+SSO_SECRET = "fake-sso-role-secret-canary-0004"
+SSO_ACCESS_TOKEN = "fake-sso-portal-access-token-0004"
+
+
+@dataclass
+class InstanceMetadata:
+    """EC2's instance metadata service, v2 only: every GET needs the session token from a PUT."""
+
+    token: str = "fake-imds-session-token-0003"
+    seen: list[Seen] = field(default_factory=list)
+
+    def __call__(self, request: Seen) -> Reply:
+        self.seen.append(request)
+        if request.method == "PUT" and request.path == "/latest/api/token":
+            if not request.headers.get("x-aws-ec2-metadata-token-ttl-seconds"):
+                return Reply(400, "missing ttl")
+            return Reply(200, self.token)
+        if request.headers.get("x-aws-ec2-metadata-token") != self.token:
+            return Reply(401, "IMDSv1 is disabled")
+        expiration = (datetime.now(UTC) + timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        answers: dict[str, Any] = {
+            "/latest/meta-data/placement/availability-zone/": "eu-west-1b",
+            "/latest/meta-data/iam/security-credentials/": "claude-gateway-role",
+            "/latest/meta-data/iam/security-credentials/claude-gateway-role": {
+                "Code": "Success",
+                "Type": "AWS-HMAC",
+                "AccessKeyId": IMDS_KEY_ID,
+                "SecretAccessKey": IMDS_SECRET,
+                "Token": "fake-instance-session-0003",
+                "Expiration": expiration,
+                "LastUpdated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+        }
+        if request.path not in answers:
+            return Reply(404, "not found")
+        return Reply(200, answers[request.path])
+
+
+async def test_instance_profile_through_imdsv2_with_its_region(
+    aws_env: Path, moto_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = new_secret(moto_url, "prod/claude/ec2", KEY_ONE)
+    imds = InstanceMetadata()
+    with fake_server(imds, host="127.0.0.1") as server:
+        monkeypatch.delenv("AWS_EC2_METADATA_DISABLED")
+        monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", server.url + "/")
+        source = AWSSecretsManagerSource(name, endpoint_url=moto_url)
+        assert source.region == "eu-west-1"  # from the availability zone IMDS gave
+        assert (await source.get()).get_secret_value() == KEY_ONE
+        assert used_access_key(source) == ("iam-role", IMDS_KEY_ID)
+    assert any(r.method == "PUT" for r in imds.seen)
+    assert all(
+        r.headers.get("x-aws-ec2-metadata-token") == imds.token for r in imds.seen if r.method == "GET"
+    )
+
+
+@dataclass
+class SSOPortal:
+    """IAM Identity Center's portal API: role credentials for the cached access token."""
+
+    seen: list[Seen] = field(default_factory=list)
+
+    def __call__(self, request: Seen) -> Reply:
+        self.seen.append(request)
+        if request.path != "/federation/credentials":
+            return Reply(404, {"message": "no"})
+        if request.headers.get("x-amz-sso_bearer_token") != SSO_ACCESS_TOKEN:
+            return Reply(401, {"message": "Session token not found or invalid"})
+        expiration = int((time.time() + 3600) * 1000)
+        return Reply(
+            200,
+            {
+                "roleCredentials": {
+                    "accessKeyId": SSO_KEY_ID,
+                    "secretAccessKey": SSO_SECRET,
+                    "sessionToken": "fake-sso-session-0004",
+                    "expiration": expiration,
+                }
+            },
+        )
+
+
+async def test_sso_profile_from_the_token_cache(
+    aws_env: Path, moto_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = new_secret(moto_url, "prod/claude/sso", KEY_ONE)
+    (aws_env / "aws-config").write_text(
+        "[profile claude-sso]\n"
+        "sso_session = corp\n"
+        "sso_account_id = 123456789012\n"
+        "sso_role_name = ClaudeGateway\n"
+        "region = eu-west-1\n"
+        "[sso-session corp]\n"
+        "sso_start_url = https://corp-fake.awsapps.com/start\n"
+        "sso_region = eu-west-1\n"
+    )
+    # What `aws sso login --sso-session corp` leaves behind: ~/.aws/sso/cache/<sha1 of the session name>.json
+    home = aws_env / "home"
+    cache = home / ".aws" / "sso" / "cache"
+    cache.mkdir(parents=True)
+    expires = (datetime.now(UTC) + timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    (cache / f"{hashlib.sha1(b'corp').hexdigest()}.json").write_text(
+        json.dumps(
+            {
+                "startUrl": "https://corp-fake.awsapps.com/start",
+                "region": "eu-west-1",
+                "accessToken": SSO_ACCESS_TOKEN,
+                "expiresAt": expires,
+            }
+        )
+    )
+    # botocore computes ~/.aws/sso/cache once, at import: point that constant at the test's home.
+    import botocore.credentials
+    import botocore.tokens
+
+    monkeypatch.setattr(botocore.tokens.SSOTokenProvider, "_SSO_TOKEN_CACHE_DIR", str(cache))
+    monkeypatch.setattr(botocore.credentials.SSOProvider, "_SSO_TOKEN_CACHE_DIR", str(cache))
+    portal = SSOPortal()
+    with fake_server(portal, host="127.0.0.1") as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SSO", server.url)
+        source = source_from_env(
+            {"CLAUDE_API_KEY_SOURCE": f"aws-secretsmanager://{name}?profile=claude-sso&endpoint={moto_url}"}
+        )
+        assert isinstance(source, AWSSecretsManagerSource)
+        assert (await source.get()).get_secret_value() == KEY_ONE
+        assert used_access_key(source) == ("sso", SSO_KEY_ID)
+    (request,) = portal.seen
+    assert parse_qs(request.query) == {"role_name": ["ClaudeGateway"], "account_id": ["123456789012"]}
