@@ -138,6 +138,31 @@ async def test_concurrent_reads_share_one_request_and_a_cancelled_caller_cancels
     assert source.reads == 1
 
 
+async def test_a_slow_refresh_does_not_hold_requests_but_a_first_read_does() -> None:
+    clock = FakeClock()
+    gate = asyncio.Event()
+    gate.set()
+    source = ScriptedSource(KEY_ONE, KEY_TWO, ttl=60, clock=clock, gate=gate, stale_grace=0.01)
+    assert (await source.get()).get_secret_value() == KEY_ONE
+    gate.clear()  # the provider hangs (an SDK retrying through an outage)
+    clock.now += 60
+    assert (await source.get()).get_secret_value() == KEY_ONE  # served while the read goes on
+    assert (await source.get()).get_secret_value() == KEY_ONE
+    assert source.reads == 2  # one read in flight, shared
+    gate.set()
+    assert source._inflight is not None
+    assert (await source._inflight).get_secret_value() == KEY_TWO
+    assert (await source.get()).get_secret_value() == KEY_TWO
+    # After a refusal there is nothing to fall back on: the request waits for the read.
+    gate.clear()
+    source.invalidate()
+    waiting = asyncio.ensure_future(source.get())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    gate.set()
+    assert (await waiting).get_secret_value() == KEY_TWO
+
+
 async def test_concurrent_reads_share_one_request_to_vault(vault: tuple[Vault, FakeServer]) -> None:
     _, server = vault
     source = vault_source(server, ttl=0)

@@ -10,7 +10,8 @@ from, never a value); the base does the rest:
 - **Single flight.** Concurrent ``get()`` calls share one read; a cancelled caller never cancels the read the
   others wait for.
 - **Outage.** A failed refresh keeps the last good value (logged as a warning naming the source, never the
-  value) and retries after ``retry_after_error`` seconds (at most ``ttl``).
+  value) and retries after ``retry_after_error`` seconds (at most ``ttl``). A refresh slower than
+  ``stale_grace`` seconds does not hold requests: they get the current value while it goes on.
 - **Upstream feedback.** ``reject(secret)`` after an upstream 401 makes the next ``get()`` read again.
   ``confirm(secret)`` after an accepted call marks a value good.
 - **Old key kept until the new one is confirmed.** When a refresh brings a value different from a confirmed
@@ -47,6 +48,7 @@ __all__ = ["CachedSecretSource", "SecretSourceError", "SourceStatus"]
 logger = logging.getLogger("claude_guard.secrets")
 
 DEFAULT_RETRY_AFTER_ERROR = 10.0
+DEFAULT_STALE_GRACE = 5.0
 
 
 class SecretSourceError(UpstreamError):
@@ -105,6 +107,9 @@ class CachedSecretSource:
             ones sharing the read).
         jitter: Each refresh time is ``ttl`` shortened at random by up to this fraction of it (0 to 1).
         retry_after_error: Seconds before a failed refresh, or a refused new value, is retried.
+        stale_grace: Seconds a request waits for a due refresh before it is served the current value (one
+            not refused) while the refresh goes on; ``None`` waits as long as the read takes. A request
+            with no value to fall back on (the first read, after a 401) always waits.
         clock: Monotonic seconds, for tests.
         rng: Uniform numbers in [0, 1), for tests.
     """
@@ -125,6 +130,7 @@ class CachedSecretSource:
         retry_after_error: float = DEFAULT_RETRY_AFTER_ERROR,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
+        stale_grace: float | None = DEFAULT_STALE_GRACE,
     ) -> None:
         if not ttl >= 0:
             raise ConfigurationError(f"{type(self).__name__}: ttl must not be negative.")
@@ -133,6 +139,7 @@ class CachedSecretSource:
         self.ttl = float(ttl)
         self.jitter = float(jitter)
         self.retry_after_error = float(retry_after_error)
+        self.stale_grace = stale_grace
         self._clock = clock
         self._rng = rng
         self._secret: Secret | None = None
@@ -166,7 +173,15 @@ class CachedSecretSource:
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
             self._inflight = task
             self._inflight_generation = self._generation
-        return await asyncio.shield(task)
+        stale = self._secret if self._secret_generation == self._generation else None
+        if stale is None or self.stale_grace is None:
+            return await asyncio.shield(task)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.stale_grace)
+        except TimeoutError:
+            # A slow provider (an SDK retrying through an outage) must not hold every request: the value not
+            # refused yet is served while the read goes on.
+            return stale
 
     def invalidate(self) -> None:
         """Forget the cached value: the next ``get`` reads the provider again."""
