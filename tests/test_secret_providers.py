@@ -247,6 +247,44 @@ async def test_rotation_through_the_gateway_client_old_key_kept_until_new_one_ac
             await upstream.aclose()
 
 
+async def test_the_sdk_egress_hook_tells_the_source_too(vault: tuple[Vault, FakeServer]) -> None:
+    """An app calling Claude through the SDK with the guard's hook: the same keep-the-old-key rotation."""
+    import anthropic
+
+    fake_vault, vault_server = vault
+    claude = SwitchableUpstream(FakeClaude(api_key=KEY_ONE))
+    clock = FakeClock()
+    source = vault_source(vault_server, ttl=60, jitter=0, retry_after_error=10, clock=clock)
+    with serve(claude) as claude_server:
+        guard = ClaudeGuard(settings=GuardSettings(api_key_source=source, api_url=claude_server.url))
+        client = anthropic.AsyncAnthropic(
+            api_key="sk-ant-placeholder",
+            base_url=claude_server.url,
+            max_retries=0,
+            middleware=[guard.anthropic_middleware()],
+        )
+
+        async def call() -> int:
+            try:
+                await client.messages.create(
+                    model="claude-sonnet-4-6", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+                )
+            except anthropic.APIStatusError as exc:
+                return exc.status_code
+            return 200
+
+        try:
+            assert await call() == 200
+            fake_vault.secrets["claude/upstream"] = {"api_key": KEY_TWO}  # stored before it is active
+            clock.now += 60
+            assert await call() in (401, 502)  # the new key, refused
+            assert await call() == 200  # the old one again
+            assert claude.fake.last.headers["authorization"] == f"Bearer {KEY_ONE}"
+        finally:
+            await client.close()
+            await guard.aclose()
+
+
 class SwitchableUpstream:
     """Serves whichever FakeClaude is current, so the test can rotate the key the upstream accepts."""
 

@@ -16,6 +16,7 @@ import anthropic
 from .context import current_context
 from .errors import GuardError, UpstreamError, UpstreamTimeoutError
 from .logscrub import SecretScrubFilter
+from .secrets import Secret
 from .upstream import UpstreamClient, upstream_error
 
 __all__ = ["EgressHook", "GuardAnthropicMiddleware", "UpstreamKeyHook", "guard_error_from_sdk"]
@@ -58,8 +59,14 @@ class UpstreamKeyHook(EgressHook):
         return request.copy(headers=headers)
 
     async def after(self, request: anthropic.APIRequest, response: Any) -> Any:
-        if getattr(response, "status_code", None) == 401:
-            self.upstream.invalidate_key()
+        status = getattr(response, "status_code", None)
+        if isinstance(status, int):
+            # The key this attempt used travels with the request (the hook keeps no per-request state).
+            sent = next((v for k, v in dict(request.headers).items() if k.lower() == "authorization"), "")
+            if isinstance(sent, str) and sent.startswith("Bearer ") and len(sent) > 7:
+                self.upstream.key_answered(Secret(sent[7:]), status)
+            elif status == 401:
+                self.upstream.invalidate_key()
         return response
 
 

@@ -101,6 +101,14 @@ class UpstreamClient:
         if callable(invalidate):
             invalidate()
 
+    def key_answered(self, key: Secret, status: int) -> None:
+        """Tell the key's source how the upstream answered a call made with ``key``: a 401 refuses it (see
+        ``invalidate_key``), anything else confirms it (a source keeping an old key drops it then)."""
+        if status == 401:
+            self.invalidate_key(key)
+        elif self._confirm is not None:
+            self._confirm(key)
+
     async def known_secrets(self) -> list[Secret]:
         return [self._key] if self._key is not None else []
 
@@ -132,10 +140,7 @@ class UpstreamClient:
         except httpx.HTTPError as exc:
             logger.warning("claude_guard: upstream unreachable (%s)", type(exc).__name__)
             raise UpstreamError() from None
-        if response.status_code == 401:
-            self.invalidate_key(key)
-        elif self._confirm is not None:
-            self._confirm(key)
+        self.key_answered(key, response.status_code)
         return response
 
     async def count_tokens(self, body: Mapping[str, Any]) -> int | None:
