@@ -514,6 +514,17 @@ async def test_botocore_signature_is_accepted_by_the_independent_verifier(
     assert source.uses_botocore
     assert (await source.get()).get_secret_value() == KEY_ONE
     assert fake.requests[-1]["headers"]["x-amz-security-token"] == SESSION_TOKEN
+    # Credentials from a callable are asked for at every read: rotated ones are used at once.
+    current = [creds]
+    rotating = AWSSecretsManagerSource(
+        "s", region=REGION, endpoint_url=server.url, credentials=lambda: current[0], ttl=0
+    )
+    assert (await rotating.get()).get_secret_value() == KEY_ONE
+    fake.secret_access_key = "fake-rotated-secret-access-key-0001"
+    current[0] = AWSCredentials(ACCESS_KEY_ID, Secret(fake.secret_access_key))
+    assert (await rotating.get()).get_secret_value() == KEY_ONE
+    assert "x-amz-security-token" not in fake.requests[-1]["headers"]
+    await rotating.aclose()
 
 
 async def test_concurrent_reads_share_one_botocore_call(

@@ -139,6 +139,7 @@ class AWSSecretsManagerSource(CachedSecretSource):
         self.timeout = timeout
         self._client = client
         self._boto_client: Any = None
+        self._client_credentials: AWSCredentials | None = None
         self._session: Any = None
         self._lock = threading.Lock()
         arn_region = None
@@ -239,13 +240,18 @@ class AWSSecretsManagerSource(CachedSecretSource):
 
     def _botocore_client(self) -> Any:
         with self._lock:
-            if self._boto_client is not None:
+            given = self._credentials() if self._credentials is not None else None
+            if self._boto_client is not None and given == self._client_credentials:
                 return self._boto_client
             from botocore.config import Config
 
             kwargs: dict[str, Any] = {}
-            if self._credentials is not None:
-                fixed = self._credentials()
+            if given is not None:
+                # Credentials from code: a callable may return new ones (rotated), and a client is built anew.
+                fixed = given
+                for value in (fixed.secret_access_key, fixed.session_token):
+                    if value is not None:
+                        register(value)
                 kwargs = {
                     "aws_access_key_id": fixed.access_key_id,
                     "aws_secret_access_key": fixed.secret_access_key.get_secret_value(),
@@ -266,7 +272,9 @@ class AWSSecretsManagerSource(CachedSecretSource):
                 **kwargs,
             )
             check_https_url(client.meta.endpoint_url, "The AWS Secrets Manager endpoint")
-            self._boto_client = client
+            if self._boto_client is not None:
+                self._boto_client.close()
+            self._boto_client, self._client_credentials = client, given
             return client
 
     def _register_credentials(self) -> None:
