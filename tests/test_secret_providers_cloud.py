@@ -28,6 +28,7 @@ import trustme
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from claude_guard.errors import ConfigurationError
 from claude_guard.secret_providers import (
     AzureKeyVaultSource,
     GCPSecretManagerSource,
@@ -255,6 +256,8 @@ def test_azure_url_forms() -> None:
     china = source_from_env({"CLAUDE_API_KEY_SOURCE": "azure-keyvault://kv1.vault.azure.cn/k"})
     assert isinstance(china, AzureKeyVaultSource)
     assert china.vault_url == "https://kv1.vault.azure.cn"
+    with pytest.raises(ConfigurationError, match="https"):
+        AzureKeyVaultSource("http://kv1.vault.azure.net", "k")
 
 
 # --- Google -----------------------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ def vault_url(vault: str) -> str:
     vault = vault.strip().rstrip("/")
     if vault.startswith("https://"):
         return vault
+    if "://" in vault:
+        raise ConfigurationError("Azure Key Vault: the vault's URL must be https.")
     if "." in vault or ":" in vault:
         return f"https://{vault}"
     return f"https://{vault}.vault.azure.net"
