@@ -103,10 +103,11 @@ class UpstreamClient:
 
     def key_answered(self, key: Secret, status: int) -> None:
         """Tell the key's source how the upstream answered a call made with ``key``: a 401 refuses it (see
-        ``invalidate_key``), anything else confirms it (a source keeping an old key drops it then)."""
+        ``invalidate_key``), any other answer below 500 confirms it (a source keeping an old key drops it
+        then); a 5xx may come from before authentication, so it says nothing about the key."""
         if status == 401:
             self.invalidate_key(key)
-        elif self._confirm is not None:
+        elif status < 500 and self._confirm is not None:
             self._confirm(key)
 
     async def known_secrets(self) -> list[Secret]:
