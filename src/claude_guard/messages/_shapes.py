@@ -54,6 +54,7 @@ _RANK: Final = {"text": 4, "url": 3, "credential": 2, "opaque": 1, "structure": 
 FIELD_ROLES: Final[dict[str, str]] = {
     "url": "url",
     "authorization_token": "credential",
+    "token": "credential",
     # Opaque to the API but free text to the caller: PII lands here (it must not, FACTS.md says).
     "user_id": "text",
     "signature": "opaque",
@@ -82,7 +83,6 @@ SHAPE_FIELD_ROLES: Final[dict[tuple[str, str], str]] = {
     ("redacted_thinking", "data"): "opaque",
     # Base64 image and PDF payloads are binary, not text.
     ("base64", "data"): "opaque",
-    ("fallback_credit_token", "token"): "credential",
 }
 """Role of a field of one shape (the object's ``type``), overriding ``FIELD_ROLES``."""
 

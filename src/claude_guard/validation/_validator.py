@@ -616,7 +616,8 @@ def _check_profile(body: Mapping[str, Any], profile: Profile) -> None:
     names: list[object] = []
     tools = body.get("tools")
     if isinstance(tools, list):
-        names.extend(tool.get("name") for tool in tools if isinstance(tool, Mapping))
+        # A toolset without a name (mcp_toolset...) is allowed or refused by its type.
+        names.extend(tool.get("name", tool.get("type")) for tool in tools if isinstance(tool, Mapping))
     choice = body.get("tool_choice")
     if isinstance(choice, Mapping) and choice.get("type") == "tool":
         names.append(choice.get("name"))
