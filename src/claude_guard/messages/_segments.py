@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._walker import ObjectKey, UnknownContent, walk_request
+from ._walker import ObjectKey, UnknownContent, collect_leaves
 
 __all__ = [
     "SegmentPath",
@@ -19,8 +19,6 @@ __all__ = [
 ]
 
 SegmentPath = tuple[str | int, ...]
-
-_SCANNED_ROLES = frozenset({"text", "url"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +59,8 @@ def iter_text_segments(body: Mapping[str, Any], *, unknown: UnknownContent = "sc
         [(('system',), 'system'), (('messages', 0, 'content'), 'message')]
     """
     forward = unknown == "forward"
-    for leaf in walk_request(body):
-        if leaf.role in _SCANNED_ROLES and not (forward and not leaf.known):
+    for leaf in collect_leaves(body, read_only=True):
+        if not (forward and not leaf.known):
             yield TextSegment(leaf.path, leaf.text, leaf.kind, leaf.role, leaf.known)
 
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from ._shapes import DOCUMENT_BLOCKS, KIND_BY_BLOCK_SUFFIX, KIND_BY_FIELD, Node, Role, request_shape
 
@@ -21,6 +20,7 @@ __all__ = [
     "Leaf",
     "ObjectKey",
     "UnknownContent",
+    "collect_leaves",
     "first_unknown",
     "walk_request",
 ]
@@ -64,9 +64,8 @@ class ObjectKey(str):
         return f"ObjectKey({str.__repr__(self)})"
 
 
-@dataclass(frozen=True, slots=True)
-class Leaf:
-    """One string of a request body, classified.
+class Leaf(NamedTuple):
+    """One string of a request body, classified (a named tuple: cheap to make, immutable).
 
     Attributes:
         path: JSON path of the string (ends with an `ObjectKey` for a key).
@@ -94,14 +93,17 @@ class Leaf:
     unknown_at: int = 0
 
 
-_Item = tuple[Any, "Node | None", SegmentPath, str, tuple[str, ...], int]
+# Shapes nest (a document in a tool result in a message); past this depth the rest is walked as unknown
+# content, iteratively, so no body reaches the recursion limit.
+_MAX_DEPTH: Final = 64
 
 
 def walk_request(body: Any) -> Iterator[Leaf]:
     """Yield every string leaf of a Messages request body, in document order.
 
-    Never raises on any JSON value, and never recurses (an explicit stack: tool input may nest deeper than
-    the recursion limit). A body that is not an object yields nothing.
+    Never raises on any JSON value, and never hits the recursion limit (free-form JSON and unknown content
+    are walked iteratively; table shapes nest at most a few levels). A body that is not an object yields
+    nothing.
 
     Example:
         >>> body = {"model": "claude-haiku-4-5", "metadata": {"user_id": "u-1"},
@@ -114,150 +116,187 @@ def walk_request(body: Any) -> Iterator[Leaf]:
         ('messages', 0, 'content', 0, 'type') structure message
         ('messages', 0, 'content', 0, 'text') text message
     """
+    yield from collect_leaves(body, read_only=False)
+
+
+def collect_leaves(body: Any, *, read_only: bool) -> list[Leaf]:
+    """Every leaf of ``body`` as a list; with ``read_only``, only those a protection reads (``text`` and
+    ``url``), which skips building the others."""
+    out: list[Leaf] = []
     if not isinstance(body, Mapping):
-        return
-    root = request_shape()
-    fields = root.fields or {}
-    stack: list[_Item] = []
-    for key, value in reversed(list(body.items())):
+        return out
+    walker = _Walk(out, read_only)
+    fields = request_shape().fields or {}
+    for key, value in body.items():
         if not isinstance(key, str):
             continue
         kind = KIND_BY_FIELD.get(key, "request")
         child = fields.get(key)
-        stack.append((value, child, (key,), kind, (), -1 if child is not None else 0))
         if child is None:
-            stack.append((key, None, (ObjectKey(key),), kind, (), 0))
-    yield from _drain(stack)
+            out.append(Leaf((ObjectKey(key),), key, kind, "text", False, (), False, 0))
+            _unknown(value, (key,), kind, (), 0, out)
+        else:
+            walker.visit(value, child, (key,), kind, (), 0)
+    return out
 
 
-def _drain(stack: list[_Item]) -> Iterator[Leaf]:
-    while stack:
-        value, node, path, kind, shape, unknown_at = stack.pop()
-        if node is None:
-            # Unknown content: every string and key below, as text.
-            at = unknown_at if unknown_at >= 0 else len(path) - 1
-            yield from _unknown(value, path, kind, shape, at, stack)
-            continue
-        if isinstance(value, str):
-            role = node.role
-            if role is None:
-                yield Leaf(path, value, kind, "text", False, shape, False, max(0, len(path) - 1))
-            elif role == "opaque":
-                yield Leaf(path, value, kind, "structure", True, shape, True)
-            elif role == "structure" and not _IDENTIFIER.fullmatch(value):
-                yield Leaf(path, value, kind, "text", True, shape)
-            else:
-                yield Leaf(path, value, kind, role, True, shape)  # type: ignore[arg-type]
-        elif isinstance(value, list):
+class _Walk:
+    __slots__ = ("out", "read_only")
+
+    def __init__(self, out: list[Leaf], read_only: bool) -> None:
+        self.out = out
+        self.read_only = read_only
+
+    def string(
+        self, value: str, role: str | None, path: SegmentPath, kind: str, shape: tuple[str, ...]
+    ) -> None:
+        if role is None:
+            self.out.append(Leaf(path, value, kind, "text", False, shape, False, len(path) - 1))
+        elif role == "text" or role == "url":
+            self.out.append(Leaf(path, value, kind, role, True, shape))
+        elif role == "opaque":
+            if not self.read_only:
+                self.out.append(Leaf(path, value, kind, "structure", True, shape, True))
+        elif role == "structure" and not _IDENTIFIER.fullmatch(value):
+            self.out.append(Leaf(path, value, kind, "text", True, shape))
+        elif not self.read_only:
+            self.out.append(Leaf(path, value, kind, role, True, shape))  # type: ignore[arg-type]
+
+    def visit(
+        self, value: Any, node: Node, path: SegmentPath, kind: str, shape: tuple[str, ...], depth: int
+    ) -> None:
+        out = self.out
+        if type(value) is str:
+            self.string(value, node.role, path, kind, shape)
+            return
+        if depth >= _MAX_DEPTH:
+            _unknown(value, path, kind, shape, len(path), out)
+            return
+        if isinstance(value, list):
             if node.free:
-                _push_free(value, path, kind, shape, stack)
-            elif node.items is None:
-                stack.append((value, None, path, kind, shape, len(path)))
-            else:
-                items = node.items
-                stack.extend(
-                    (item, items, (*path, i), kind, shape, -1) for i, item in reversed(list(enumerate(value)))
-                )
-        elif isinstance(value, Mapping):
+                _free(value, path, kind, shape, out)
+                return
+            items = node.items
+            if items is None:
+                _unknown(value, path, kind, shape, len(path), out)
+                return
+            depth += 1
+            for index, item in enumerate(value):
+                item_type = type(item)
+                if item_type is str:
+                    self.string(item, items.role, (*path, index), kind, shape)
+                elif item_type is dict or item_type is list or isinstance(item, Mapping | str):
+                    self.visit(item, items, (*path, index), kind, shape, depth)
+        elif isinstance(value, dict | Mapping):
             if node.free:
-                _push_free(value, path, kind, shape, stack)
-                continue
+                _free(value, path, kind, shape, out)
+                return
             fields = node.fields
-            if node.union is not None:
+            union = node.union
+            if union is not None:
                 tag = value.get("type")
-                chosen = node.union.get(tag) if isinstance(tag, str) and tag else None
+                chosen = union.get(tag) if isinstance(tag, str) and tag else None
                 if chosen is None and "type" not in value:
-                    chosen = node.union.get("")
-                if chosen is None:
-                    if fields is None:
-                        stack.append((value, None, path, kind, shape, len(path)))
-                        continue
-                else:
+                    chosen = union.get("")
+                if chosen is not None:
                     fields = chosen.fields
                     if isinstance(tag, str) and tag:
                         shape = (*shape, tag)
-                        kind = _kind_inside(tag, kind)
+                        kind = _KINDS.get((tag, kind)) or _kind_inside(tag, kind)
+                elif fields is None:
+                    _unknown(value, path, kind, shape, len(path), out)
+                    return
             if fields is not None:
-                children: list[_Item] = []
+                read_only = self.read_only
+                depth += 1
                 for key, child_value in value.items():
-                    if not isinstance(key, str):
+                    if type(key) is not str:
                         continue
                     child = fields.get(key)
                     if child is None:
                         # An unknown field: its name is read too (it may be all the payload there is).
-                        children.append((key, None, (*path, ObjectKey(key)), kind, shape, len(path)))
-                        children.append((child_value, None, (*path, key), kind, shape, len(path)))
-                    else:
-                        children.append((child_value, child, (*path, key), kind, shape, -1))
-                stack.extend(reversed(children))
+                        out.append(
+                            Leaf((*path, ObjectKey(key)), key, kind, "text", False, shape, False, len(path))
+                        )
+                        _unknown(child_value, (*path, key), kind, shape, len(path), out)
+                        continue
+                    value_type = type(child_value)
+                    if value_type is str:
+                        role = child.role
+                        if read_only and (
+                            role == "opaque"
+                            or (
+                                (role == "structure" or role == "credential")
+                                and _IDENTIFIER.fullmatch(child_value)
+                            )
+                        ):
+                            continue
+                        self.string(child_value, role, (*path, key), kind, shape)
+                    elif value_type is dict or value_type is list or isinstance(child_value, Mapping | str):
+                        self.visit(child_value, child, (*path, key), kind, shape, depth)
             elif node.values is not None:
                 values = node.values
-                children = []
                 for key, child_value in value.items():
                     if not isinstance(key, str):
                         continue
                     if not _IDENTIFIER.fullmatch(key):
-                        children.append((key, Node(role="text"), (*path, ObjectKey(key)), kind, shape, -1))
-                    children.append((child_value, values, (*path, key), kind, shape, -1))
-                stack.extend(reversed(children))
+                        out.append(Leaf((*path, ObjectKey(key)), key, kind, "text", True, shape))
+                    self.visit(child_value, values, (*path, key), kind, shape, depth + 1)
             else:
-                stack.append((value, None, path, kind, shape, len(path)))
+                _unknown(value, path, kind, shape, len(path), out)
         # numbers, booleans and null carry no string
 
 
+_KINDS: dict[tuple[str, str], str] = {}
+
+
 def _kind_inside(tag: str, kind: str) -> str:
-    for suffix, inner in KIND_BY_BLOCK_SUFFIX:
+    inner = kind
+    for suffix, switched in KIND_BY_BLOCK_SUFFIX:
         if tag.endswith(suffix):
-            return inner if kind in ("message", "system") else kind
-    if tag in DOCUMENT_BLOCKS and kind == "message":
-        return "document"
-    return kind
+            inner = switched if kind in ("message", "system") else kind
+            break
+    else:
+        if tag in DOCUMENT_BLOCKS and kind == "message":
+            inner = "document"
+    if len(_KINDS) < 4096:
+        _KINDS[(tag, kind)] = inner
+    return inner
 
 
-_TEXT_NODE: Final = Node(role="text")
-
-
-def _push_free(value: Any, path: SegmentPath, kind: str, shape: tuple[str, ...], stack: list[_Item]) -> None:
-    # Free-form JSON the model reads: every string and every key is text. Pushed as individual items so
-    # the shared stack keeps document order and bounded depth.
-    if isinstance(value, list):
-        stack.extend(
-            (item, _FREE, (*path, i), kind, shape, -1) for i, item in reversed(list(enumerate(value)))
-        )
-    elif isinstance(value, Mapping):
-        children: list[_Item] = []
-        for key, child_value in value.items():
-            if not isinstance(key, str):
-                continue
-            children.append((key, _TEXT_NODE, (*path, ObjectKey(key)), kind, shape, -1))
-            children.append((child_value, _FREE, (*path, key), kind, shape, -1))
-        stack.extend(reversed(children))
-
-
-_FREE: Final = Node(role="text", free=True)
+def _free(value: Any, path: SegmentPath, kind: str, shape: tuple[str, ...], out: list[Leaf]) -> None:
+    # Free-form JSON the model reads (a tool's input, a JSON schema): every string and every key is text.
+    _strings(value, path, kind, shape, True, 0, out)
 
 
 def _unknown(
-    value: Any, path: SegmentPath, kind: str, shape: tuple[str, ...], at: int, stack: list[_Item]
-) -> Iterator[Leaf]:
-    if isinstance(value, str):
-        yield Leaf(path, value, kind, "text", False, shape, False, at)
-        return
-    local: list[tuple[Any, SegmentPath]] = [(value, path)]
-    while local:
-        current, current_path = local.pop()
+    value: Any, path: SegmentPath, kind: str, shape: tuple[str, ...], at: int, out: list[Leaf]
+) -> None:
+    _strings(value, path, kind, shape, False, at, out)
+
+
+def _strings(
+    value: Any, path: SegmentPath, kind: str, shape: tuple[str, ...], known: bool, at: int, out: list[Leaf]
+) -> None:
+    # An explicit stack: free-form JSON may nest deeper than the recursion limit.
+    stack: list[tuple[Any, SegmentPath]] = [(value, path)]
+    pop = stack.pop
+    push = stack.append
+    while stack:
+        current, current_path = pop()
         if isinstance(current, str):
-            yield Leaf(current_path, current, kind, "text", False, shape, False, at)
+            out.append(Leaf(current_path, current, kind, "text", known, shape, False, at))
         elif isinstance(current, list):
-            local.extend((item, (*current_path, i)) for i, item in reversed(list(enumerate(current))))
+            for index in range(len(current) - 1, -1, -1):
+                push((current[index], (*current_path, index)))
         elif isinstance(current, Mapping):
             children: list[tuple[Any, SegmentPath]] = []
             for key, child in current.items():
-                if not isinstance(key, str):
-                    continue
-                children.append((key, (*current_path, ObjectKey(key))))
-                children.append((child, (*current_path, key)))
-            local.extend(reversed(children))
+                if isinstance(key, str):
+                    children.append((key, (*current_path, ObjectKey(key))))
+                    children.append((child, (*current_path, key)))
+            children.reverse()
+            stack.extend(children)
 
 
 def first_unknown(body: Any) -> Leaf | None:
