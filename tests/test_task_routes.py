@@ -1,4 +1,4 @@
-"""Task routes (``/analyze``, ``validate_task_description``) run the full rule set, and no text makes them 5xx."""
+"""Task routes (``/analyze``, ``validate_task_description``) run the full rule set; no text makes them 5xx."""
 
 from __future__ import annotations
 

@@ -153,7 +153,7 @@ class _Walk:
         if role is None:
             self.out.append(Leaf(path, value, kind, "text", False, shape, False, len(path) - 1))
         elif role == "text" or role == "url":
-            self.out.append(Leaf(path, value, kind, role, True, shape))
+            self.out.append(Leaf(path, value, kind, role, True, shape))  # type: ignore[arg-type]
         elif role == "opaque":
             if not self.read_only:
                 self.out.append(Leaf(path, value, kind, "structure", True, shape, True))
