@@ -252,14 +252,15 @@ async def gateway_rows(keys_file: str, key: str) -> dict[str, Stats]:
     audit = os.path.join(os.path.dirname(keys_file), "audit.sqlite3")
     env = {"BENCH_UPSTREAM_KEY": UPSTREAM_KEY, "CLAUDE_GUARD_AUDIT_DB": audit, "CLAUDE_GUARD_PII": "on"}
     fake = ServerProcess("apps:fake", env)
-    fake.wait("/")
+    fake.wait("/", timeout=120)
     gw_env = {**env, "BENCH_UPSTREAM_URL": fake.url, "CLAUDE_GUARD_KEYS_FILE": keys_file}
     before = ServerProcess("apps:gateway", {**gw_env, "PYTHONPATH": BEFORE_SRC})
     after = ServerProcess("apps:gateway", {**gw_env, "PYTHONPATH": AFTER_SRC})
     body = conversation(3)
     try:
-        before.wait()
-        after.wait()
+        # The machine is shared: building the PII engine can take a while.
+        before.wait(timeout=180)
+        after.wait(timeout=180)
         async with httpx.AsyncClient(timeout=30) as client:
 
             def call(url: str, headers: dict[str, str]) -> Callable[[], Any]:

@@ -173,4 +173,10 @@ def dumps_forward(value: Any) -> bytes:
         >>> dumps_forward({"a": "é", "b": [1, 2.5]})
         b'{"a":"\\xc3\\xa9","b":[1,2.5]}'
     """
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except RecursionError:
+        # Parsed near the interpreter's limit, serialized from a deeper stack: the same refusal as parsing.
+        raise InvalidJSONError("The request body nests too deeply.", code="json_depth") from None
+    except (ValueError, UnicodeEncodeError):
+        raise InvalidJSONError("The request body is not valid JSON.", code="json_value") from None
