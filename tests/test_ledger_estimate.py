@@ -32,30 +32,36 @@ def _body(*content: Any, role: str = "user") -> dict[str, Any]:
 IMAGE_TYPED = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": HIDDEN}}
 
 
+def _tool_use(value: Any) -> dict[str, Any]:
+    return _body({"type": "tool_use", "id": "toolu_1", "name": "t", "input": value}, role="assistant")
+
+
+def _content_document(*blocks: Any) -> dict[str, Any]:
+    return _body({"type": "document", "source": {"type": "content", "content": list(blocks)}})
+
+
 @pytest.mark.parametrize(
     "body",
     [
+        pytest.param(_tool_use({"picture": IMAGE_TYPED}), id="image-typed-object-in-tool-input"),
+        pytest.param(_tool_use(IMAGE_TYPED), id="tool-input-is-image-typed"),
         pytest.param(
-            _body({"type": "tool_use", "id": "toolu_1", "name": "t", "input": {"picture": IMAGE_TYPED}}, role="assistant"),
-            id="image-typed-object-in-tool-input",
+            _body({"type": "image_v2", "source": {"type": "base64", "data": HIDDEN}}),
+            id="unknown-block-with-data",
         ),
         pytest.param(
-            _body({"type": "tool_use", "id": "toolu_1", "name": "t", "input": IMAGE_TYPED}, role="assistant"),
-            id="tool-input-is-image-typed",
-        ),
-        pytest.param(
-            _body({"type": "image_v2", "source": {"type": "base64", "data": HIDDEN}}), id="unknown-block-with-data"
-        ),
-        pytest.param(
-            {**_body({"type": "text", "text": "hi"}), "tools": [{"name": "t", "input_schema": {"default": IMAGE_TYPED}}]},
+            {
+                **_body({"type": "text", "text": "hi"}),
+                "tools": [{"name": "t", "input_schema": {"d": IMAGE_TYPED}}],
+            },
             id="image-typed-object-in-a-schema",
         ),
         pytest.param(
-            _body({"type": "document", "source": {"type": "content", "content": [{"type": "image", "source": {"type": "text", "data": HIDDEN}}]}}),
+            _content_document({"type": "image", "source": {"type": "text", "data": HIDDEN}}),
             id="image-block-with-a-text-source",
         ),
     ],
-)  # fmt: skip
+)
 def test_text_under_image_typed_objects_is_counted(body: dict[str, Any]) -> None:
     assert _estimate(body) >= len(HIDDEN)
 
