@@ -13,6 +13,7 @@ from typing import Any
 
 import anthropic
 
+from ._json import check_json_value
 from .context import current_context
 from .errors import GuardError, UpstreamError, UpstreamTimeoutError
 from .keys import ProtectionMode, enforce_profile
@@ -136,6 +137,10 @@ class GuardAnthropicMiddleware(anthropic.Middleware):
 
     async def handle_async(self, request: anthropic.APIRequest, call_next: Any) -> Any:
         ctx = current_context()
+        if request.json is not None:
+            # The body the hooks check is the value the SDK serializes: it must be JSON the API reads one
+            # way (no lone surrogate, no NaN), as an ingress body is (claude_guard._json).
+            check_json_value(request.json)
         for hook in self.hooks:
             request = await hook.before(request)
         try:

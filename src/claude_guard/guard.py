@@ -29,7 +29,7 @@ from .settings import GuardSettings
 from .store import Store, StoreConfig, store_from_url
 from .transport import HTTPSOnlyMiddleware
 from .upstream import MessagesProxy, UpstreamClient
-from .validation import PromptValidationMiddleware
+from .validation import PromptValidationMiddleware, ValidationConfig
 
 __all__ = ["ClaudeGuard"]
 
@@ -210,13 +210,20 @@ class ClaudeGuard:
                         engine=_engine_for(self.settings.pii_config or PIIConfig()),
                         store=self.store,
                         hmac_key=key.get_secret_value() if key is not None else None,
+                        unknown_content=self.settings.unknown_content,
                     )
         return self._redactor
 
     def messages_proxy(self) -> ASGIApp:
         """An ASGI endpoint forwarding Messages API calls upstream (mount it on ``/v1/messages``), each
         call in a CLIENT span ``chat {model}``."""
-        return traced_proxy(MessagesProxy(self.upstream, error_format=self.settings.error_format))
+        return traced_proxy(
+            MessagesProxy(
+                self.upstream,
+                error_format=self.settings.error_format,
+                unknown_content=self.settings.unknown_content,
+            )
+        )
 
     def middleware(self) -> list[tuple[type[Any], dict[str, Any]]]:
         """Every protection as ``(class, options)``, innermost first (the order ``add_middleware`` wants).
@@ -246,7 +253,10 @@ class ClaudeGuard:
                     {"mode": s.tool_policy_mode, "on_violation": s.tool_policy_on_violation, **fmt},
                 )
             )
-        inner.append((PromptValidationMiddleware, {"config": s.validation, **fmt}))
+        validation = dataclasses.replace(
+            s.validation or ValidationConfig(), unknown_content=s.unknown_content
+        )
+        inner.append((PromptValidationMiddleware, {"config": validation, **fmt}))
         inner.append((ProfileMiddleware, fmt))
         return [
             *inner,
