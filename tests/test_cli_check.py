@@ -318,3 +318,27 @@ def test_admin_keys_used_by_services_fail_least_privilege(tmp_path: Path) -> Non
     least = next(r for r in results if r.id == "least_privilege")
     assert least.status == "fail"
     assert "admin keys answered 1 request(s)" in least.detail
+
+
+def test_a_key_source_that_does_not_answer_fails_the_upstream_key_check() -> None:
+    from _uvicorn import free_port
+
+    env = {
+        "CLAUDE_API_KEY_SOURCE": "vault://claude/upstream?field=api_key",
+        # Nothing listens here: the probe's read fails, the check names the source, never a token.
+        "VAULT_ADDR": f"http://127.0.0.1:{free_port()}",
+        "VAULT_TOKEN": "hvs." + "FAKE" * 6,
+        "CLAUDE_GUARD_PII": "off",
+    }
+    _, results = run_checks(env)
+    upstream = results[0]
+    assert upstream.id == "upstream_key" and upstream.status == "fail"
+    assert "did not answer" in upstream.detail
+    assert env["VAULT_TOKEN"] not in upstream.detail
+
+
+def test_a_readable_key_file_is_read_once_and_passes(tmp_path: Path) -> None:
+    path = tmp_path / "key"
+    path.write_text("sk-ant-" + "fake-file-key\n", encoding="utf-8")
+    _, results = run_checks({"CLAUDE_API_KEY_FILE": str(path), "CLAUDE_GUARD_PII": "off"})
+    assert results[0].status == "pass" and "file" in results[0].detail and "read once" in results[0].detail

@@ -201,22 +201,16 @@ def _mode_problem(name: str, variable: str, mode: str) -> list[tuple[Status, str
     return []
 
 
-def probe_key_source(source: Any) -> Awaitable[str | None] | None:
-    """Hook for a live probe of the upstream key's source (``claude_guard.secret_providers.probe_source``
-    when that exists); ``None`` when no probe is available, so only the configuration is checked."""
-    from . import secret_providers
+def probe_key_source(source: Any) -> Awaitable[str | None]:
+    """Read the upstream key's source once (``secret_providers.probe``): ``None`` when it answered, else why
+    not (the provider's error as logs name it, never a value). The one place a live probe is made."""
+    from .secret_providers import probe
 
-    probe = getattr(secret_providers, "probe_source", None)
-    if probe is None:
-        return None
-    result: Awaitable[str | None] = probe(source)
-    return result
+    async def run() -> str | None:
+        status = await probe(source)
+        return None if status.ok else (status.detail or status.state)
 
-
-def _probe_available() -> bool:
-    from . import secret_providers
-
-    return hasattr(secret_providers, "probe_source")
+    return run()
 
 
 def _check_upstream_key(i: _Inputs, probed: str | None) -> CheckResult:
@@ -227,12 +221,13 @@ def _check_upstream_key(i: _Inputs, probed: str | None) -> CheckResult:
     chosen = [name for name in _KEY_VARIABLES if name in i.env]
     ok = ""
     try:
+        from .secret_providers import describe_source
+
         source = source_from_env(i.env)
-        ok = f"from {chosen[0]} ({type(source).__name__})"
+        described = describe_source(source)
+        ok = f"from {chosen[0]} ({described.kind} {described.name}), read once"
         if probed is not None:
             problems.append(("fail", f"the key source did not answer: {probed}", "check the source's access"))
-        elif chosen[0] == "CLAUDE_API_KEY_SOURCE" and not _probe_available():
-            ok += ", its configuration checked (no live probe available)"
     except ConfigurationError as exc:
         problems.append(("fail", exc.message, "set exactly one of " + ", ".join(_KEY_VARIABLES)))
     for index, argument in enumerate(i.arguments):
@@ -681,15 +676,20 @@ def run_checks(
     async def gather() -> str | None:
         try:
             await _store_state(inputs)
-            probe = None
-            if any(name in environ for name in _KEY_VARIABLES):
-                from .secret_providers import source_from_env
+            if not any(name in environ for name in _KEY_VARIABLES):
+                return None
+            from .secret_providers import source_from_env
 
-                try:
-                    probe = probe_key_source(source_from_env(environ))
-                except ConfigurationError:
-                    probe = None
-            return await probe if probe is not None else None
+            try:
+                source = source_from_env(environ)
+            except ConfigurationError:
+                return None  # reported by the check itself
+            try:
+                return await probe_key_source(source)
+            finally:
+                close = getattr(source, "aclose", None)
+                if close is not None:
+                    await close()
         except Exception as exc:
             return type(exc).__name__
         finally:
