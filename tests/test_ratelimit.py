@@ -143,7 +143,7 @@ async def test_running_requests_renew_their_leases(store: Store) -> None:
     assert (await limiter.admit([], [cap])).allowed
 
 
-@pytest.mark.parametrize("strategy", ["fixed_window", "sliding_window_counter"])
+@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_single_limit_fast_path_matches_the_general_memory_admission(
     monkeypatch: pytest.MonkeyPatch, strategy: Strategy
 ) -> None:
@@ -560,10 +560,10 @@ async def test_dependency_shares_the_middleware_engine_and_a_denial_refunds_it(s
         mw = limiter.counters
         assert mw["denied"] == 3 and mw["refunded"] == 3
     check_mw = LimitCheck(
-        key=store.key("rl", "mw", "sliding_window_counter:100:60", tag="addr:203.0.113.7"),
+        key=store.key("rl", "mw", "moving_window:100:60", tag="addr:203.0.113.7"),
         amount=100,
         window=60,
-        strategy="sliding_window_counter",
+        strategy="moving_window",
         policy="mw",
     )
     assert (await limiter.admit([check_mw])).limits[0].remaining == 98

@@ -154,7 +154,7 @@ class RateLimiter:
             return None
         # One process: a counter is unique enough, and cheaper than random bytes.
         token = str(next(self._sequence))
-        if not concurrency and len(limits) == 1 and limits[0].strategy != "moving_window":
+        if not concurrency and len(limits) == 1:
             return self._admit_one(limits[0], token)
         return self._admit_memory(limits, concurrency, token)
 
@@ -420,8 +420,8 @@ class RateLimiter:
         )
 
     def _admit_one(self, check: LimitCheck, token: str) -> Admission:
-        # _admit_memory for the common case, one fixed or sliding window and no cap, without its loops: the
-        # same arithmetic, so the same verdicts, states and counters (a test holds the two side by side).
+        # _admit_memory for the common case, one limit and no cap, without its loops: the same arithmetic, so
+        # the same verdicts, states and counters (a test holds the two side by side).
         state = self._state
         now = time.time() * 1000
         self._memory_ops += 1
@@ -432,10 +432,27 @@ class RateLimiter:
         reset = (win + 1) * w - now
         stored = state.get(key)
         retry = 0.0
-        if check.strategy == "fixed_window":
+        if check.strategy == "moving_window":
+            entries = stored
+            if entries is None:
+                entries = state[key] = deque()
+            edge = now - w
+            while entries and entries[0][0] <= edge:
+                entries.popleft()
+            win = now
+            used: float = len(entries)
+            ok = used + cost <= a
+            if ok:
+                for k in range(1, cost + 1):
+                    entries.append((now, f"{token}:{k}"))
+                reset = entries[0][0] + w - now
+                self._expires[key] = now + w
+            else:
+                retry = reset = entries[int(used) + cost - a - 1][0] + w - now
+        elif check.strategy == "fixed_window":
             if stored is not None and stored[0] != win:
                 stored = None  # an older window
-            used: float = stored[1] if stored is not None else 0
+            used = stored[1] if stored is not None else 0
             ok = used + cost <= a
             if ok:
                 if stored is not None:
