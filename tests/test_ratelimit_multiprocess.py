@@ -1,4 +1,8 @@
-"""Exactness across processes: four uvicorn servers on one Redis, 40 concurrent requests, a limit of 5."""
+"""Exactness across processes: four uvicorn servers on one Redis, 40 concurrent requests, a limit of 5.
+
+Each test runs on every topology: the shared Redis, a Redis Cluster of three masters and three replicas,
+and a Sentinel set (both started by the session's fixtures).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,8 @@ import httpx
 import pytest
 
 from _uvicorn import uvicorn_processes
-
-REDIS_URL = os.environ.get("CLAUDE_GUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+from claude_guard.store import StoreConfig, store_from_url
+from conftest import TOPOLOGIES, delete_prefix, topology_url
 
 pytestmark = [pytest.mark.redis, pytest.mark.server]
 
@@ -26,22 +30,29 @@ def prefix() -> str:
     return f"cgtest:{uuid.uuid4().hex[:12]}"
 
 
+@pytest.fixture(scope="module", params=TOPOLOGIES)
+def store_url(request: pytest.FixtureRequest) -> str:
+    return topology_url(request, request.param)
+
+
 @pytest.fixture(scope="module")
-def servers(prefix: str) -> Iterator[list[str]]:
-    env = {**os.environ, "CG_RL_REDIS_URL": REDIS_URL, "CG_RL_PREFIX": prefix}
+def servers(prefix: str, store_url: str) -> Iterator[list[str]]:
+    env = {**os.environ, "CG_RL_REDIS_URL": store_url, "CG_RL_PREFIX": prefix}
     try:
         with uvicorn_processes(
             "ratelimit_app:create_app", app_dir=APPS, env=env, count=4, args=["--factory"]
         ) as urls:
             yield urls
     finally:
-        import redis
+        asyncio.run(_cleanup(store_url, prefix))
 
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
+
+async def _cleanup(url: str, prefix: str) -> None:
+    store = store_from_url(url, config=StoreConfig(prefix=prefix))
+    try:
+        await delete_prefix(store, prefix)
+    finally:
+        await store.aclose()
 
 
 @pytest.fixture
@@ -72,11 +83,10 @@ async def test_exactly_five_of_forty_across_four_processes(
 
 
 async def test_concurrency_cap_of_five_across_four_processes_with_slow_responses(
-    servers: list[str], client: httpx.AsyncClient, prefix: str
+    servers: list[str], client: httpx.AsyncClient, prefix: str, store_url: str
 ) -> None:
-    import redis.asyncio as redis_asyncio
-
-    control = redis_asyncio.Redis.from_url(REDIS_URL)
+    store = store_from_url(store_url, config=StoreConfig(prefix=prefix))
+    control = store.client  # type: ignore[attr-defined]
     try:
         for run in range(RUNS):
             tag = f"slow-{run}-{uuid.uuid4().hex[:6]}"
@@ -102,4 +112,4 @@ async def test_concurrency_cap_of_five_across_four_processes_with_slow_responses
             )
             assert [r.status_code for r in again] == [200] * 4
     finally:
-        await control.aclose()
+        await store.aclose()
