@@ -11,6 +11,7 @@ worker dies.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import math
@@ -188,6 +189,9 @@ class RateLimiter:
         in_use: dict[int, int] = {}
         for (_, group_caps), part in zip(groups, parts, strict=True):
             for check, state, window in zip(part.checks, part.limits, part.windows, strict=True):
+                if not allowed and part.allowed:
+                    # undone: report it as one admission would have, nothing counted
+                    state = dataclasses.replace(state, remaining=min(state.quota, state.remaining + check.cost))
                 states[id(check)] = (state, window)
             for cap, n in zip(group_caps, part.in_use, strict=True):
                 in_use[id(cap)] = n

@@ -76,8 +76,14 @@ class RedisStore(Store):
         return self.topology == "cluster"
 
     def _connection_kwargs(self) -> dict[str, Any]:
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialBackoff
+
         target = self.target
         kwargs: dict[str, Any] = {
+            # redis-py's default backs off for seconds between attempts, far past what a request may wait:
+            # retry a dropped connection quickly, and let a wrong password or certificate fail at once.
+            "retry": Retry(ExponentialBackoff(cap=0.1, base=0.01), 2),
             "username": target.username,
             "password": target.password,
             "socket_timeout": self.config.socket_timeout,
