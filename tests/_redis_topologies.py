@@ -79,8 +79,17 @@ class RedisServer:
     def command(self) -> list[str]:
         return [
             _binary("redis-server"),
-            "--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly", "no",
-            "--dir", str(self.directory), *self.args,
+            "--port",
+            str(self.port),
+            "--bind",
+            HOST,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.directory),
+            *self.args,
         ]
 
     def start(self, *, listen_port: int | None = None) -> None:
@@ -118,14 +127,19 @@ class RedisClusterNodes:
         self.nodes = [
             RedisServer(
                 directory / f"node{i}",
-                "--cluster-enabled", "yes",
-                "--cluster-config-file", "nodes.conf",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
                 # the bus port, else port + 10000, which may be taken or past 65535
-                "--cluster-port", str(free_port()),
+                "--cluster-port",
+                str(free_port()),
                 # fail over one second after a master stops answering
-                "--cluster-node-timeout", "1000",
+                "--cluster-node-timeout",
+                "1000",
                 # the other masters keep serving while one shard fails over
-                "--cluster-require-full-coverage", "no",
+                "--cluster-require-full-coverage",
+                "no",
             )
             for i in range(6)
         ]
@@ -139,8 +153,12 @@ class RedisClusterNodes:
             node.start()
         out = redis_cli(
             self.nodes[0].port,
-            "--cluster", "create", *(f"{HOST}:{node.port}" for node in self.nodes),
-            "--cluster-replicas", "1", "--cluster-yes",
+            "--cluster",
+            "create",
+            *(f"{HOST}:{node.port}" for node in self.nodes),
+            "--cluster-replicas",
+            "1",
+            "--cluster-yes",
         )
         if "[OK] All 16384 slots covered" not in out:
             raise RuntimeError(f"redis-cli --cluster create failed:\n{out}")
@@ -153,7 +171,9 @@ class RedisClusterNodes:
             for node in self.nodes:
                 if not node.alive or "cluster_state:ok" not in redis_cli(node.port, "cluster", "info"):
                     return False
-            masters = [node for node in self.nodes if "role:master" in redis_cli(node.port, "info", "replication")]
+            masters = [
+                node for node in self.nodes if "role:master" in redis_cli(node.port, "info", "replication")
+            ]
             if len(masters) != 3:
                 return False
             for master in masters:
@@ -290,11 +310,16 @@ class TLSRedis(RedisServer):
         self.tls_port = free_port()
         super().__init__(
             directory,
-            "--tls-port", str(self.tls_port),
-            "--tls-cert-file", str(server_chain),
-            "--tls-key-file", str(server_key),
-            "--tls-ca-cert-file", str(self.ca_file),
-            "--tls-auth-clients", "yes" if mutual else "no",
+            "--tls-port",
+            str(self.tls_port),
+            "--tls-cert-file",
+            str(server_chain),
+            "--tls-key-file",
+            str(server_key),
+            "--tls-ca-cert-file",
+            str(self.ca_file),
+            "--tls-auth-clients",
+            "yes" if mutual else "no",
             port=0,
         )
 
@@ -308,7 +333,15 @@ class TLSRedis(RedisServer):
         super().start(listen_port=self.tls_port)
 
     def cli_tls(self) -> list[str]:
-        return ["--tls", "--cacert", str(self.ca_file), "--cert", str(self.client_cert), "--key", str(self.client_key)]
+        return [
+            "--tls",
+            "--cacert",
+            str(self.ca_file),
+            "--cert",
+            str(self.client_cert),
+            "--key",
+            str(self.client_key),
+        ]
 
     def url(self, *, user: str = "", password: str = "", client_cert: bool = True) -> str:
         auth = f"{user}:{password}@" if user or password else ""

@@ -40,23 +40,41 @@ PASSWORD = "FAKE-" + "pw" * 4
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("redis://127.0.0.1:6380/3", {"topology": "single", "tls": False, "nodes": (("127.0.0.1", 6380),), "db": 3}),
+        (
+            "redis://127.0.0.1:6380/3",
+            {"topology": "single", "tls": False, "nodes": (("127.0.0.1", 6380),), "db": 3},
+        ),
         ("valkey://cache", {"topology": "single", "nodes": (("cache", 6379),), "db": 0}),
         ("valkeys://cache:6390/1", {"topology": "single", "tls": True, "db": 1}),
         (
             f"rediss://app:{PASSWORD}@cache:6380/0?ssl_ca_certs=/ca.pem&ssl_certfile=/c.pem&ssl_keyfile=/c.key",
-            {"tls": True, "username": "app", "password": PASSWORD, "ssl_ca_certs": "/ca.pem",
-             "ssl_certfile": "/c.pem", "ssl_keyfile": "/c.key"},
+            {
+                "tls": True,
+                "username": "app",
+                "password": PASSWORD,
+                "ssl_ca_certs": "/ca.pem",
+                "ssl_certfile": "/c.pem",
+                "ssl_keyfile": "/c.key",
+            },
         ),
         (
             "redis+cluster://a:7000,b:7001,[::1]:7002",
-            {"topology": "cluster", "nodes": (("a", 7000), ("b", 7001), ("::1", 7002)), "wait_replicas": None},
+            {
+                "topology": "cluster",
+                "nodes": (("a", 7000), ("b", 7001), ("::1", 7002)),
+                "wait_replicas": None,
+            },
         ),
         ("valkeys+cluster://a?wait_replicas=0", {"topology": "cluster", "tls": True, "wait_replicas": 0}),
         (
             f"redis+sentinel://s1,s2:26380/main/4?sentinel_password={PASSWORD}",
-            {"topology": "sentinel", "nodes": (("s1", 26379), ("s2", 26380)), "service": "main", "db": 4,
-             "sentinel_password": PASSWORD},
+            {
+                "topology": "sentinel",
+                "nodes": (("s1", 26379), ("s2", 26380)),
+                "service": "main",
+                "db": 4,
+                "sentinel_password": PASSWORD,
+            },
         ),
         (f"redis://:{PASSWORD}@h/0", {"username": None, "password": PASSWORD}),
     ],
@@ -83,8 +101,18 @@ def test_url_forms(url: str, expected: dict[str, Any]) -> None:
         (f"rediss://u:{PASSWORD}@a/0?ssl_cert_reqs=maybe", "ssl_cert_reqs"),
         (f"redis+cluster://u:{PASSWORD}@a?wait_replicas=-1", "wait_replicas"),
     ],
-    ids=["hosts", "service", "cluster-db", "db", "port", "tls-option", "unknown", "sentinel-option", "reqs",
-         "wait"],
+    ids=[
+        "hosts",
+        "service",
+        "cluster-db",
+        "db",
+        "port",
+        "tls-option",
+        "unknown",
+        "sentinel-option",
+        "reqs",
+        "wait",
+    ],
 )
 def test_malformed_urls_name_the_problem_never_the_password(url: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem) as info:
@@ -165,16 +193,24 @@ async def test_every_protection_keeps_its_state_on_each_topology(topology_store:
     # the PII vault of a principal
     vault = PIIVault(store, ttl=60, max_entries=10)
     await vault.put("key:topology", {"<EMAIL_1>": "ada@example.com"})
-    assert await vault.get_many("key:topology", ["<EMAIL_1>", "<EMAIL_2>"]) == {"<EMAIL_1>": "ada@example.com"}
+    assert await vault.get_many("key:topology", ["<EMAIL_1>", "<EMAIL_2>"]) == {
+        "<EMAIL_1>": "ada@example.com"
+    }
     # the audit stream
     sink = RedisAuditSink.from_store(store)
     now = time.time()
-    await sink.write([AuditRecord(time=now, request_id="req_topology", route="/v1/messages", outcome="allowed")])
+    await sink.write(
+        [AuditRecord(time=now, request_id="req_topology", route="/v1/messages", outcome="allowed")]
+    )
     assert [r.request_id for r in await sink.query(since=now - 1)] == ["req_topology"]
     # rate limits: one per key, one global, a concurrency cap, all in one admission
     limiter = RateLimiter(store)
     per_key = LimitCheck(
-        key=store.key("rl", "k", tag="key:topology"), amount=3, window=60, strategy="moving_window", policy="k"
+        key=store.key("rl", "k", tag="key:topology"),
+        amount=3,
+        window=60,
+        strategy="moving_window",
+        policy="k",
     )
     everyone = LimitCheck(
         key=store.key("rl", "g", tag="global"), amount=1, window=60, strategy="moving_window", policy="g"
@@ -199,14 +235,18 @@ async def test_cluster_keys_of_one_script_share_a_slot(redis_cluster: Any, key_p
         client = store.client  # type: ignore[attr-defined]
         await client.initialize()
         ledger = Ledger(store)
-        slots = {client.keyslot(k) for k in (ledger._index, ledger._record_key("r1"), ledger._config_key("key:a"))}
+        slots = {
+            client.keyslot(k) for k in (ledger._index, ledger._record_key("r1"), ledger._config_key("key:a"))
+        }
         assert len(slots) == 1
         keys = KeyStore(store)
         assert client.keyslot(keys._rkey("abc")) == client.keyslot(keys._rindex())
         # one principal's rate-limit keys are on one slot; another principal may be elsewhere
-        assert client.keyslot(store.key("rl", "a", tag="key:x")) == client.keyslot(store.key("cc", "a", tag="key:x"))
+        assert client.keyslot(store.key("rl", "a", tag="key:x")) == client.keyslot(
+            store.key("cc", "a", tag="key:x")
+        )
         # a cross-slot script is refused by Redis: the tags are what makes the scripts above work
-        with pytest.raises(Exception, match="(?i)slot"):
+        with pytest.raises(Exception, match=r"(?i)slot"):
             await client.eval("return 1", 2, f"{key_prefix}:a", f"{key_prefix}:b")
     finally:
         await delete_prefix(store, key_prefix)
@@ -220,7 +260,9 @@ async def _admits(url: str, prefix: str) -> bool:
     store = store_from_url(url, config=StoreConfig(prefix=prefix))
     try:
         limiter = RateLimiter(store, store_timeout=5)
-        check = LimitCheck(key=store.key("tls", tag="t"), amount=5, window=60, strategy="moving_window", policy="t")
+        check = LimitCheck(
+            key=store.key("tls", tag="t"), amount=5, window=60, strategy="moving_window", policy="t"
+        )
         return (await limiter.admit([check])).allowed
     finally:
         await store.aclose()
@@ -258,7 +300,15 @@ async def test_acl_user_over_tls_reaches_its_keys_only_and_never_logs_its_passwo
     user = f"cg-{uuid.uuid4().hex[:8]}"
     allowed = f"cgacl{uuid.uuid4().hex[:6]}"
     out = redis_cli(
-        tls_redis.tls_port, "ACL", "SETUSER", user, "on", f">{PASSWORD}", f"~{allowed}:*", "+@all", "-@dangerous",
+        tls_redis.tls_port,
+        "ACL",
+        "SETUSER",
+        user,
+        "on",
+        f">{PASSWORD}",
+        f"~{allowed}:*",
+        "+@all",
+        "-@dangerous",
         tls=tls_redis.cli_tls(),
     )
     assert out.strip() == "OK", out
@@ -280,4 +330,3 @@ async def test_acl_user_over_tls_reaches_its_keys_only_and_never_logs_its_passwo
         assert isinstance(wrong.value.__cause__, AuthenticationError)
     finally:
         redis_cli(tls_redis.tls_port, "ACL", "DELUSER", user, tls=tls_redis.cli_tls())
-

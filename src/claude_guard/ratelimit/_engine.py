@@ -191,7 +191,8 @@ class RateLimiter:
             for check, state, window in zip(part.checks, part.limits, part.windows, strict=True):
                 if not allowed and part.allowed:
                     # undone: report it as one admission would have, nothing counted
-                    state = dataclasses.replace(state, remaining=min(state.quota, state.remaining + check.cost))
+                    remaining = min(state.quota, state.remaining + check.cost)
+                    state = dataclasses.replace(state, remaining=remaining)
                 states[id(check)] = (state, window)
             for cap, n in zip(group_caps, part.in_use, strict=True):
                 in_use[id(cap)] = n

@@ -34,8 +34,16 @@ for _name in ("redis", "valkey"):
         REDIS_SCHEMES[f"{_name}s+{_kind}"] = (_kind, True)
 
 _DEFAULT_PORT = {"single": 6379, "cluster": 6379, "sentinel": 26379}
-_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
-             "off": False}
+_BOOLEANS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
 _TLS_OPTIONS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs", "ssl_check_hostname")
 _OPTIONS = (*_TLS_OPTIONS, "wait_replicas", "wait_timeout", "sentinel_username", "sentinel_password")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,7 +13,7 @@ from ._url import RedisTarget, parse_redis_url, redact_url
 __all__ = ["RedisStore", "ReplicaAckError", "load_script"]
 
 _SCRIPTS = Path(__file__).parent / "lua"
-_SENTINEL_REPLICAS_TTL = 5.0
+_REPLICAS_TTL = 1.0
 
 
 @cache
@@ -67,7 +67,7 @@ class RedisStore(Store):
         self.sentinel: Any = None
         self.client: Any = self._connect()
         self._scripts: dict[str, _Script] = {}
-        self._sentinel_replicas: tuple[float, int] = (0.0, 0)
+        self._replicas: dict[str, tuple[float, int]] = {}
         self._refresh_topology = False
 
     @property
@@ -128,9 +128,7 @@ class RedisStore(Store):
             )
             return self.sentinel.master_for(target.service, health_check_interval=30)
         host, port = target.nodes[0]
-        return redis_asyncio.Redis(
-            host=host, port=port, db=target.db, health_check_interval=30, **kwargs
-        )
+        return redis_asyncio.Redis(host=host, port=port, db=target.db, health_check_interval=30, **kwargs)
 
     def script(self, name: str) -> Any:
         """A registered Lua script (EVALSHA with a transparent reload after a Redis restart).
@@ -168,13 +166,20 @@ class RedisStore(Store):
 
     # -- replica acknowledgement ---------------------------------------------------------------------
 
-    async def _sentinel_replica_count(self) -> int:
-        checked, count = self._sentinel_replicas
+    async def connected_replicas(self, name: str, role: Any) -> int:
+        """Replicas connected to the master ``name`` now, by its ``ROLE``, asked at most once a second.
+
+        A master without replicas has nobody to fail over to, so nothing can be lost by a failover and a
+        write need not wait; a replica that connected within the last second is not waited for yet.
+        """
+        checked, count = self._replicas.get(name, (0.0, 0))
         now = time.monotonic()
-        if now - checked < _SENTINEL_REPLICAS_TTL:
+        if now - checked < _REPLICAS_TTL:
             return count
-        count = len(await self.sentinel.discover_replicas(self.target.service))
-        self._sentinel_replicas = (now, count)
+        reply = await role()
+        kind = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        count = len(reply[2]) if kind == "master" else 0
+        self._replicas[name] = (now, count)
         return count
 
 
@@ -198,12 +203,11 @@ class _Script:
             return await self.inner(keys=keys, args=args)
         if store.topology == "cluster":
             return await self._cluster(keys, args)
-        need = store.wait_replicas
-        if store.topology == "sentinel":
-            # A master without replicas has nobody to fail over to, so nothing can be lost by a failover.
-            need = min(need, await store._sentinel_replica_count())
-            if need == 0:
-                return await self.inner(keys=keys, args=args)
+        client = store.client
+        connected = await store.connected_replicas("master", lambda: client.execute_command("ROLE"))
+        need = min(store.wait_replicas, connected)
+        if need == 0:
+            return await self.inner(keys=keys, args=args)
         return await self._pipeline(keys, args, need)
 
     async def _pipeline(self, keys: list[Any], args: list[Any], need: int) -> Any:
@@ -239,7 +243,15 @@ class _Script:
             if not nodes:
                 store._refresh_topology = True
                 raise _replica_error(f"slot {slot} is not covered")
-            primary, need = nodes[0], min(store.wait_replicas, len(nodes) - 1)
+            primary = nodes[0]
+            try:
+                connected = await store.connected_replicas(
+                    primary.name, partial(primary.execute_command, "ROLE")
+                )
+            except BaseException:
+                store._refresh_topology = True
+                raise
+            need = min(store.wait_replicas, connected)
             if need == 0:
                 # No replica to fail over to: nothing to wait for; the client follows redirections itself.
                 return await self.inner(keys=keys, args=args)
