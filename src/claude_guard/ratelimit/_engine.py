@@ -449,8 +449,8 @@ class RateLimiter:
                     state[check.key] = [win, used + check.cost]
                     expires[check.key] = now + reset
                 elif check.strategy == "moving_window":
-                    for k in range(1, check.cost + 1):
-                        entries.append((now, f"{token}:{k}"))
+                    # one entry per unit of cost, like the sorted set's members "token:k" in Redis
+                    entries.extend([(now, token)] * check.cost)
                     reset = entries[0][0] + check.window * 1000 - now
                     expires[check.key] = now + check.window * 1000
                 else:
@@ -525,8 +525,7 @@ class RateLimiter:
             used: float = len(entries)
             ok = used + cost <= a
             if ok:
-                for k in range(1, cost + 1):
-                    entries.append((now, f"{token}:{k}"))
+                entries.extend([(now, token)] * cost)
                 reset = entries[0][0] + w - now
                 self._expires[key] = now + w
             else:
@@ -613,8 +612,7 @@ class RateLimiter:
             if check.strategy == "moving_window":
                 entries = state.get(check.key)
                 if entries is not None:
-                    members = {f"{admission.token}:{k}" for k in range(1, check.cost + 1)}
-                    state[check.key] = deque(e for e in entries if e[1] not in members)
+                    state[check.key] = deque(e for e in entries if e[1] != admission.token)
                 continue
             stored = state.get(check.key)
             if stored is None:
