@@ -330,3 +330,33 @@ async def test_acl_user_over_tls_reaches_its_keys_only_and_never_logs_its_passwo
         assert isinstance(wrong.value.__cause__, AuthenticationError)
     finally:
         redis_cli(tls_redis.tls_port, "ACL", "DELUSER", user, tls=tls_redis.cli_tls())
+
+
+@pytest.mark.parametrize("with_role", [True, False], ids=["documented-acl", "without-role"])
+async def test_the_documented_acl_rule_works_on_a_cluster(redis_cluster: Any, with_role: bool) -> None:
+    # docs/storage.md: "~cg:* +@all -@dangerous +role"; on a cluster writes ask their master for its
+    # replicas (ROLE, in @dangerous), so without +role they fail closed.
+    user = f"cg-{uuid.uuid4().hex[:8]}"
+    prefix = f"cgacl{uuid.uuid4().hex[:6]}"
+    rule = [
+        user,
+        "on",
+        f">{PASSWORD}",
+        f"~{prefix}:*",
+        "+@all",
+        "-@dangerous",
+        *(["+role"] if with_role else []),
+    ]
+    for node in redis_cluster.nodes:
+        assert redis_cli(node.port, "ACL", "SETUSER", *rule).strip() == "OK"
+    url = redis_cluster.url.replace("redis+cluster://", f"redis+cluster://{user}:{PASSWORD}@")
+    try:
+        if with_role:
+            assert await _admits(url, prefix)
+        else:
+            with pytest.raises(StoreUnavailableError) as info:
+                await _admits(url, prefix)
+            assert PASSWORD not in str(info.value.__cause__)
+    finally:
+        for node in redis_cluster.nodes:
+            redis_cli(node.port, "ACL", "DELUSER", user)
