@@ -196,6 +196,11 @@ class _Script:
         self.text = text
         self.inner: Any = store.client.register_script(text)
 
+    @property
+    def sha(self) -> str:
+        """The script's SHA1, as ``EVALSHA`` names it."""
+        return str(self.inner.sha)
+
     async def __call__(self, keys: Sequence[Any] | None = None, args: Sequence[Any] | None = None) -> Any:
         keys, args = list(keys or ()), list(args or ())
         store = self.store
