@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -17,7 +19,7 @@ from _redis_topologies import TLSRedis, redis_cli
 from claude_guard.audit import AuditRecord
 from claude_guard.audit._sinks import RedisAuditSink
 from claude_guard.errors import ConfigurationError, StoreUnavailableError
-from claude_guard.keys import KeyStore
+from claude_guard.keys import KeyStore, parse_key
 from claude_guard.ledger import Ledger
 from claude_guard.ledger._ledger import BudgetScope
 from claude_guard.pii._vault import PIIVault
@@ -360,3 +362,63 @@ async def test_the_documented_acl_rule_works_on_a_cluster(redis_cluster: Any, wi
     finally:
         for node in redis_cluster.nodes:
             redis_cli(node.port, "ACL", "DELUSER", user)
+
+
+async def test_the_reference_gateway_serves_and_revokes_on_a_cluster(
+    request: pytest.FixtureRequest, key_prefix: str
+) -> None:
+    # The whole gateway (keys, rate limits, budgets, PII, audit) on a cluster, with a key created and then
+    # revoked by the CLI from another process, as an operator would. (The Sentinel client is redis-py's
+    # plain client once the master is found: the per-protection test above covers it.)
+    topology = "cluster"
+    import os
+    import sys
+
+    import httpx
+
+    from claude_guard import ClaudeGuard
+    from claude_guard.reference_app import create_app
+    from claude_guard.secrets import EnvSecretSource
+    from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+
+    url = topology_url(request, topology)
+    env = {**os.environ, "CLAUDE_GUARD_STORAGE_URL": url, "CLAUDE_GUARD_STORAGE_PREFIX": key_prefix}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "claude_guard.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    created = cli("keys", "create", "--profile", "admin", "--env", "development")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    message = {"model": "claude-haiku-4-5", "max_tokens": 32, "messages": [{"role": "user", "content": "hi"}]}
+    fake = FakeClaude(api_key=CANARY_API_KEY)
+    guard = ClaudeGuard(
+        settings=GuardSettings(
+            api_key_source=EnvSecretSource("CLAUDE_API_KEY", {"CLAUDE_API_KEY": CANARY_API_KEY}),
+            storage_url=url,
+            storage_prefix=key_prefix,
+            environment="development",
+            api_url="http://127.0.0.1:1",  # replaced below once FakeClaude listens
+        )
+    )
+    try:
+        with serve(fake) as upstream:
+            guard = ClaudeGuard(settings=dataclasses.replace(guard.settings, api_url=upstream.url))
+            with serve(create_app(guard)) as gateway, httpx.Client(base_url=gateway.url) as client:
+                served = client.post("/v1/messages", json=message, headers={"x-api-key": key})
+                assert served.status_code == 200, served.text
+                assert "claude-guard-cost-usd" in served.headers  # metered and settled in the ledger
+                parsed = parse_key(key)
+                assert parsed is not None
+                assert cli("keys", "revoke", parsed[0]).returncode == 0
+                refused = client.post("/v1/messages", json=message, headers={"x-api-key": key})
+                assert refused.status_code == 401
+    finally:
+        await delete_prefix(guard.store, key_prefix)
+        await guard.aclose()

@@ -178,7 +178,10 @@ class RedisStore(Store):
             return count
         reply = await role()
         kind = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
-        count = len(reply[2]) if kind == "master" else 0
+        if kind != "master":
+            # a demoted master not yet noticed: the write will be refused (READONLY); remember nothing
+            return self.wait_replicas
+        count = len(reply[2])
         self._replicas[name] = (now, count)
         return count
 
