@@ -57,7 +57,8 @@ class GuardSettings:
     """development, staging or production; production refuses unsafe settings."""
     storage_url: str = "memory://"
     """``memory://`` for one process, ``redis://host:port/db`` to share state across replicas; also
-    ``redis+cluster://``, ``redis+sentinel://``, ``rediss`` for TLS and ``valkey`` aliases (docs/storage.md)."""
+    ``redis+cluster://``, ``redis+sentinel://``, ``rediss`` for TLS and ``valkey`` aliases
+    (docs/storage.md)."""
     storage_prefix: str = "cg"
     """Namespace of every key in the store, so one Redis can serve several deployments."""
     max_body_bytes: int = 10 * 1024 * 1024
