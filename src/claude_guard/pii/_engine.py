@@ -10,12 +10,13 @@ import multiprocessing
 import os
 import re
 import threading
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, TypeVar
 
-from ._canonical import canonicalize
+from .._credentials import CREDENTIALS, Credential, find_credentials
+from ._canonical import base64_runs, canonicalize
 from ._config import PIIConfig
-from ._secrets import SECRET_PATTERNS
+from ._patterns import PII_PATTERNS
 
 __all__ = ["AnalysisUnavailableError", "Finding", "PIIEngine"]
 
@@ -25,6 +26,7 @@ _WARM_TEXT = (
     "ip 10.1.2.3, key AKIAIOSFODNN7EXAMPLE. Ada Lovelace lives in London."
 )
 _lemma_lock = threading.Lock()
+_T = TypeVar("_T")
 
 
 class Finding(NamedTuple):
@@ -79,7 +81,12 @@ class _Analyzer:
     def __init__(self, config: PIIConfig) -> None:
         presidio, spacy = _import_presidio()
         from presidio_analyzer.nlp_engine import SpacyNlpEngine
-        from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
+        from presidio_analyzer.predefined_recognizers import (
+            CreditCardRecognizer,
+            EmailRecognizer,
+            PhoneRecognizer,
+            SpacyRecognizer,
+        )
 
         self.config = config
         language = config.language
@@ -104,30 +111,22 @@ class _Analyzer:
             registry.load_predefined_recognizers(languages=[language], nlp_engine=nlp_engine)
         finally:
             presidio_log.setLevel(level)
+        # Our own rows replace Presidio's e-mail (public suffixes only) and card (some IIN ranges) ones.
+        rows = (*CREDENTIALS, *PII_PATTERNS)
+        self.own_rows: tuple[Credential, ...] = tuple(row for row in rows if row.entity in wanted)
+        self.own_entities = frozenset(row.entity for row in self.own_rows)
         kept = []
         for recognizer in registry.recognizers:
-            if isinstance(recognizer, PhoneRecognizer):
+            if isinstance(recognizer, PhoneRecognizer | EmailRecognizer | CreditCardRecognizer):
                 continue
             if isinstance(recognizer, SpacyRecognizer) and not ner_model:
                 continue
             if wanted.intersection(recognizer.supported_entities):
                 kept.append(recognizer)
+        covered = {entity for recognizer in kept for entity in recognizer.supported_entities}
+        kept.extend(_country_recognizers(wanted - covered - self.own_entities, language))
         if "PHONE_NUMBER" in wanted:
             kept.append(PhoneRecognizer(supported_regions=config.phone_regions, supported_language=language))
-        case_sensitive = _flags(case_sensitive=True)
-        by_entity: dict[str, list[Any]] = {}
-        for entity, name, regex, score in SECRET_PATTERNS:
-            if entity in wanted:
-                by_entity.setdefault(entity, []).append(presidio.Pattern(name=name, regex=regex, score=score))
-        for entity, patterns in by_entity.items():
-            kept.append(
-                presidio.PatternRecognizer(
-                    supported_entity=entity,
-                    patterns=patterns,
-                    supported_language=language,
-                    global_regex_flags=case_sensitive,
-                )
-            )
         for index, custom in enumerate(config.patterns):
             kept.append(
                 presidio.PatternRecognizer(
@@ -149,30 +148,96 @@ class _Analyzer:
                 )
             )
         registry.recognizers = kept
+        served = {entity for recognizer in kept for entity in recognizer.supported_entities}
+        self.presidio_entities = [e for e in self.entities if e in served]
+        # Without a NER model, custom patterns or deny lists, every entity Presidio still looks for has a
+        # digit (phones, IBANs, SSNs, passports, IP addresses, wallets, national ids): text without one is
+        # not worth its analysis. (IPv6 without digits, "fe::", is the exception the ":" check keeps.)
+        self.needs_digit = not (ner_model or config.patterns or config.deny_lists)
         self.analyzer = presidio.AnalyzerEngine(
             nlp_engine=nlp_engine, registry=registry, supported_languages=[language]
         )
         self.lowest = min([config.score_threshold, *config.thresholds.values()])
+        self.allow = frozenset(config.allow_list)
 
     def analyze(self, text: str) -> list[Finding]:
+        return self._analyze(text, decode=self.config.decode_base64)
+
+    def analyze_windows(self, windows: Sequence[str]) -> list[list[Finding]]:
+        """The findings of each window with claude_guard's own rows only."""
+        return [self.own(window) for window in windows]
+
+    def own(self, text: str) -> list[Finding]:
+        """Findings of claude_guard's own rows only (credentials and its PII patterns), on canonical text."""
+        canonical = canonicalize(text, enabled=self.config.strip_invisible)
+        return [
+            Finding(f.entity, *canonical.span(f.start, f.end), f.score)
+            for f in self._own(canonical.text)
+        ]
+
+    def _own(self, text: str) -> list[Finding]:
+        config = self.config
+        out = []
+        for match in find_credentials(text, rows=self.own_rows):
+            if match.score < config.threshold_for(match.entity):
+                continue
+            if self.allow and text[match.start : match.end] in self.allow:
+                continue
+            out.append(Finding(match.entity, match.start, match.end, match.score))
+        return out
+
+    def _analyze(self, text: str, *, decode: bool) -> list[Finding]:
         config = self.config
         canonical = canonicalize(text, enabled=config.strip_invisible)
-        if not canonical.text.strip():
+        body = canonical.text
+        if not body.strip():
             return []
-        results = self.analyzer.analyze(
-            text=canonical.text,
-            language=config.language,
-            entities=list(self.entities),
-            score_threshold=self.lowest,
-            allow_list=list(config.allow_list) or None,
-        )
-        findings = []
-        for result in results:
-            if result.score < config.threshold_for(result.entity_type):
-                continue
-            start, end = canonical.span(result.start, result.end)
-            findings.append(Finding(result.entity_type, start, end, float(result.score)))
-        return findings
+        found = self._own(body)
+        if self.presidio_entities and (
+            not self.needs_digit or ":" in body or any(c.isdigit() for c in body)
+        ):
+            results = self.analyzer.analyze(
+                text=body,
+                language=config.language,
+                entities=self.presidio_entities,
+                score_threshold=self.lowest,
+                allow_list=list(config.allow_list) or None,
+            )
+            for result in results:
+                if result.score >= config.threshold_for(result.entity_type):
+                    found.append(Finding(result.entity_type, result.start, result.end, float(result.score)))
+        if decode:
+            for start, end, decoded in base64_runs(body):
+                inner = self._analyze(decoded, decode=False)
+                if inner:
+                    # The whole run goes: its decoded text holds a secret or PII.
+                    best = max(inner, key=lambda f: f.score)
+                    found.append(Finding(best.entity, start, end, best.score))
+        if canonical.identity:
+            return found
+        return [Finding(f.entity, *canonical.span(f.start, f.end), f.score) for f in found]
+
+
+def _country_recognizers(entities: set[str], language: str) -> list[Any]:
+    # Presidio's country-specific recognizers (national ids and the like) load only for their own language
+    # by default; the ones asked for are built for the analysis language.
+    if not entities:
+        return []
+    import inspect
+
+    import presidio_analyzer.predefined_recognizers as predefined
+    from presidio_analyzer import EntityRecognizer
+
+    out = []
+    for cls in vars(predefined).values():
+        if not (inspect.isclass(cls) and issubclass(cls, EntityRecognizer)):
+            continue
+        if "country_specific" not in cls.__module__:
+            continue
+        recognizer = cls(supported_language=language)  # type: ignore[call-arg]
+        if entities.intersection(recognizer.supported_entities):
+            out.append(recognizer)
+    return out
 
 
 def _flags(*, case_sensitive: bool) -> int:
@@ -194,6 +259,11 @@ def _init_worker(config: PIIConfig) -> None:
 def _analyze_in_worker(text: str) -> list[Finding]:
     assert _worker_analyzer is not None
     return _worker_analyzer.analyze(text)
+
+
+def _analyze_windows_in_worker(windows: Sequence[str]) -> list[list[Finding]]:
+    assert _worker_analyzer is not None
+    return _worker_analyzer.analyze_windows(windows)
 
 
 class PIIEngine:
@@ -256,15 +326,32 @@ class PIIEngine:
         Raises:
             AnalysisUnavailableError: the budget ran out, too many analyses are pending, or analysis failed.
         """
+        if self._analyzer is not None:
+            return await self._run(self._analyzer.analyze, (text,), timeout)
+        return await self._run(_analyze_in_worker, (text,), timeout)
+
+    async def analyze_windows(
+        self, windows: Sequence[str], *, timeout: float | None = None
+    ) -> list[list[Finding]]:
+        """Analyse each window (the text around a block boundary) with claude_guard's own rows only
+        (credentials, e-mail, cards, SSNs: what a value split across two blocks is looked for with).
+
+        Raises:
+            AnalysisUnavailableError: the budget ran out, too many analyses are pending, or analysis failed.
+        """
+        if not windows:
+            return []
+        if self._analyzer is not None:
+            return await self._run(self._analyzer.analyze_windows, (tuple(windows),), timeout)
+        return await self._run(_analyze_windows_in_worker, (tuple(windows),), timeout)
+
+    async def _run(self, fn: Callable[..., _T], args: tuple[Any, ...], timeout: float | None) -> _T:
         if self._pending >= self.config.max_pending:
             raise AnalysisUnavailableError("overloaded")
         budget = self.config.timeout if timeout is None else timeout
         self._pending += 1
         try:
-            if self._analyzer is not None:
-                future = self._pool.submit(self._analyzer.analyze, text)
-            else:
-                future = self._pool.submit(_analyze_in_worker, text)
+            future = self._pool.submit(fn, *args)
             try:
                 # A timed-out analysis still queued is cancelled; one already running finishes in its thread.
                 return await asyncio.wait_for(asyncio.wrap_future(future), budget)
