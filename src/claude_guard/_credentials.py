@@ -223,7 +223,7 @@ def _secret_value(value: str) -> bool:
 
 
 def _url_password(value: str) -> bool:
-    return not _PLACEHOLDER_VALUE.match(value)
+    return not (_PLACEHOLDER_VALUE.match(value) or _CODE_VALUE.search(value))
 
 
 def _bearer(value: str) -> bool:
@@ -236,7 +236,7 @@ def _bearer(value: str) -> bool:
 _END: Final = r"(?![A-Za-z0-9_\-])"
 _B62: Final = "A-Za-z0-9"
 # A variable or field name followed by an assignment: = := : => or a quoted JSON key.
-_ASSIGN: Final = r"""["']?\s*(?:=|:=|:|=>|\s)\s*["'`]?"""
+_ASSIGN: Final = r"""\\?["']?\s*(?:=|:=|:|=>|\s)\s*\\?["'`]?"""
 
 
 def _named(name: str, value: str) -> str:
@@ -247,16 +247,16 @@ def _named(name: str, value: str) -> str:
 _PEM_BEGIN: Final = r"-----BEGIN[ A-Z0-9]{0,40} PRIVATE KEY(?: BLOCK)?-----"
 _PEM_END: Final = r"-----END[ A-Z0-9]{0,40} PRIVATE KEY(?: BLOCK)?-----"
 # One or more line breaks (real, or JSON-escaped), or spaces (a key pasted on one line).
-_PEM_SEP: Final = r"(?:(?:[ \t]*(?:\r?\n|\\r?\\n))+[ \t]*|[ \t]+)"
+_PEM_SEP: Final = r"(?:(?:[ \t]*(?:\r?\n|(?:\\r)?\\n))+[ \t]*|[ \t]+)"
 _PEM_LINE: Final = (
-    r"(?:[A-Za-z0-9+/=]{16,}(?=\s|\\|$|-----|\")"  # a long base64 run
-    r"|[A-Za-z0-9+/=]{1,15}(?=[ \t]*(?:\r?\n|\\r?\\n|$|-----|\"))"  # a short one that ends its line
+    r"(?:[A-Za-z0-9+/=]{16,}(?=[\s\\,.;:)\"'<]|$|-----)"  # a long base64 run
+    r"|[A-Za-z0-9+/=]{1,15}(?=[ \t]*(?:\r?\n|(?:\\r)?\\n|$|-----|\"))"  # a short one that ends its line
     r"|[A-Z][A-Za-z\-]*: [^\r\n\\]*)"  # a header line (Proc-Type, DEK-Info, Version, Comment)
 )
 
 # Names of variables, not a password.
-_SECRET_NAMES: Final = (  # noqa: S105
-    r"(?:secret|token|passw(?:or)?d|passphrase|pwd|api[_\-]?key|apikey|access[_\-]?key|secret[_\-]?key|"
+_SECRET_NAMES: Final = (
+    r"(?:secret|token|passw(?:or)?d|passphrase|pwd|api[_\-]?key|apikey|access[_\-]?key|secret[_\-]?key|"  # noqa: S105
     r"private[_\-]?key|auth[_\-]?key|client[_\-]?secret|credentials?|signing[_\-]?key|encryption[_\-]?key)"
 )
 
@@ -281,7 +281,7 @@ CREDENTIALS: Final[tuple[Credential, ...]] = (
     Credential(
         id="gcp_service_account_key_id",
         entity="GCP_SERVICE_ACCOUNT",
-        pattern=r"\"private_key_id\"\s*:\s*\"(?P<value>[0-9a-f]{40})\"",
+        pattern=r"private_key_id\\?\"\s*:\s*\\?\"(?P<value>[0-9a-f]{40})\b",
         anchors=("private_key_id",),
     ),
     Credential(
@@ -678,7 +678,7 @@ CREDENTIALS: Final[tuple[Credential, ...]] = (
         ),
         anchors=("://",),
         validator=_url_password,
-        score=0.9,
+        score=0.96,  # above the e-mail row, which sees "password@host.example" too
     ),
     Credential(
         id="dsn_password",
@@ -693,8 +693,8 @@ CREDENTIALS: Final[tuple[Credential, ...]] = (
         id="secret_assignment",
         entity="SECRET",
         pattern=(
-            rf"{_SECRET_NAMES}\b[\"']?(?:\s*(?:=|:=|:|=>)\s*|\s+)(?:[\"'`](?P<quoted>[^\"'`\s]{{8,200}})"
-            r"[\"'`]|(?P<value>[^\s\"'`,;]{8,200}))"
+            rf"{_SECRET_NAMES}\b\\?[\"']?(?:\s*(?:=|:=|:|=>)\s*|\s+)(?:\\?[\"'`](?P<quoted>[^\"'`\s\\]{{8,200}})"
+            r"\\?[\"'`]|(?P<value>[^\s\"'`,;\\]{8,200}))"
         ),
         anchors=(
             "secret",

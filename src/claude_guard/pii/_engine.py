@@ -26,6 +26,10 @@ _WARM_TEXT = (
     "ip 10.1.2.3, key AKIAIOSFODNN7EXAMPLE. Ada Lovelace lives in London."
 )
 _lemma_lock = threading.Lock()
+WINDOW = 4096
+"""Characters on each side of a block boundary searched by the own rows for a value split across it."""
+SHORT_WINDOW = 64
+"""Characters on each side of a block boundary Presidio analyses."""
 _T = TypeVar("_T")
 
 
@@ -163,16 +167,30 @@ class _Analyzer:
     def analyze(self, text: str) -> list[Finding]:
         return self._analyze(text, decode=self.config.decode_base64)
 
-    def analyze_windows(self, windows: Sequence[str]) -> list[list[Finding]]:
-        """The findings of each window with claude_guard's own rows only."""
-        return [self.own(window) for window in windows]
+    def analyze_windows(self, windows: Sequence[tuple[str, str]]) -> list[list[Finding]]:
+        """Findings across each window's boundary (``(tail, head)``: the end of one block, the start of the
+        next): claude_guard's own rows on up to `WINDOW` characters each side, and Presidio too on
+        `SHORT_WINDOW` each side (what it finds, phone numbers, IBANs, is short). Offsets are into
+        ``tail[-WINDOW:] + head[:WINDOW]``."""
+        out = []
+        for tail, head in windows:
+            tail, head = tail[-WINDOW:], head[:WINDOW]
+            boundary = len(tail)
+            found = [f for f in self.own(tail + head) if f.start < boundary < f.end]
+            if self.presidio_entities:
+                short_tail = tail[-SHORT_WINDOW:]
+                shift = boundary - len(short_tail)
+                for f in self._analyze(short_tail + head[:SHORT_WINDOW], decode=False):
+                    if f.start < len(short_tail) < f.end:
+                        found.append(f._replace(start=f.start + shift, end=f.end + shift))
+            out.append(found)
+        return out
 
     def own(self, text: str) -> list[Finding]:
         """Findings of claude_guard's own rows only (credentials and its PII patterns), on canonical text."""
         canonical = canonicalize(text, enabled=self.config.strip_invisible)
         return [
-            Finding(f.entity, *canonical.span(f.start, f.end), f.score)
-            for f in self._own(canonical.text)
+            Finding(f.entity, *canonical.span(f.start, f.end), f.score) for f in self._own(canonical.text)
         ]
 
     def _own(self, text: str) -> list[Finding]:
@@ -193,9 +211,7 @@ class _Analyzer:
         if not body.strip():
             return []
         found = self._own(body)
-        if self.presidio_entities and (
-            not self.needs_digit or ":" in body or any(c.isdigit() for c in body)
-        ):
+        if self.presidio_entities and (not self.needs_digit or ":" in body or any(c.isdigit() for c in body)):
             results = self.analyzer.analyze(
                 text=body,
                 language=config.language,
@@ -204,8 +220,11 @@ class _Analyzer:
                 allow_list=list(config.allow_list) or None,
             )
             for result in results:
-                if result.score >= config.threshold_for(result.entity_type):
-                    found.append(Finding(result.entity_type, result.start, result.end, float(result.score)))
+                if result.score < config.threshold_for(result.entity_type):
+                    continue
+                if result.entity_type == "PHONE_NUMBER" and _inside_token(body, result.start, result.end):
+                    continue
+                found.append(Finding(result.entity_type, result.start, result.end, float(result.score)))
         if decode:
             for start, end, decoded in base64_runs(body):
                 inner = self._analyze(decoded, decode=False)
@@ -216,6 +235,15 @@ class _Analyzer:
         if canonical.identity:
             return found
         return [Finding(f.entity, *canonical.span(f.start, f.end), f.score) for f in found]
+
+
+def _inside_token(text: str, start: int, end: int) -> bool:
+    # "ORD-2024-118834" is an order number, not a phone: a number glued to a word is part of an identifier.
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    if before.isalnum() or after.isalnum() or after in "-_":
+        return True
+    return before in "-_#" and start > 1 and text[start - 2].isalnum()
 
 
 def _country_recognizers(entities: set[str], language: str) -> list[Any]:
@@ -261,7 +289,7 @@ def _analyze_in_worker(text: str) -> list[Finding]:
     return _worker_analyzer.analyze(text)
 
 
-def _analyze_windows_in_worker(windows: Sequence[str]) -> list[list[Finding]]:
+def _analyze_windows_in_worker(windows: Sequence[tuple[str, str]]) -> list[list[Finding]]:
     assert _worker_analyzer is not None
     return _worker_analyzer.analyze_windows(windows)
 
@@ -331,10 +359,10 @@ class PIIEngine:
         return await self._run(_analyze_in_worker, (text,), timeout)
 
     async def analyze_windows(
-        self, windows: Sequence[str], *, timeout: float | None = None
+        self, windows: Sequence[tuple[str, str]], *, timeout: float | None = None
     ) -> list[list[Finding]]:
-        """Analyse each window (the text around a block boundary) with claude_guard's own rows only
-        (credentials, e-mail, cards, SSNs: what a value split across two blocks is looked for with).
+        """Find values split across block boundaries: each window is ``(tail, head)``, the end of one
+        block and the start of the next; see `_Analyzer.analyze_windows`.
 
         Raises:
             AnalysisUnavailableError: the budget ran out, too many analyses are pending, or analysis failed.

@@ -16,7 +16,7 @@ from ..errors import BadRequestError, StoreUnavailableError
 from ..messages import TextSegment, iter_text_segments, joined_text, replace_text_segments
 from ..store import MemoryStore, Store
 from ._config import PIIConfig
-from ._engine import AnalysisUnavailableError, Finding, PIIEngine, merge_findings
+from ._engine import WINDOW, AnalysisUnavailableError, Finding, PIIEngine, merge_findings
 from ._output import OutputScanner
 from ._restore import PLACEHOLDER, SSERestorer, StreamRestorer, restore_message, restore_text, restore_value
 from ._vault import PIIVault
@@ -24,8 +24,6 @@ from ._vault import PIIVault
 __all__ = ["PIIBlockedError", "PIIUnavailableError", "Redaction", "Redactor"]
 
 _SEPARATOR = "\n\n"
-_WINDOW = 4096
-"""Characters on each side of a block boundary searched for a value split across the two blocks."""
 
 
 class PIIBlockedError(BadRequestError):
@@ -160,7 +158,7 @@ class Redactor:
             return result
         joined, offsets = joined_text(segments, _SEPARATOR)
         pairs = _adjacent_pairs(offsets)
-        windows = [offsets[i][1].text[-_WINDOW:] + offsets[i + 1][1].text[:_WINDOW] for i in pairs]
+        windows = [(offsets[i][1].text[-WINDOW:], offsets[i + 1][1].text[:WINDOW]) for i in pairs]
         try:
             findings = await self.engine.analyze(joined)
             window_findings = await self.engine.analyze_windows(windows) if windows else []
@@ -302,7 +300,7 @@ def _across(
     for index, found in zip(pairs, window_findings, strict=True):
         a_start, a = offsets[index]
         b_start, _ = offsets[index + 1]
-        tail = min(len(a.text), _WINDOW)
+        tail = min(len(a.text), WINDOW)
         for f in found:
             if f.start < tail < f.end:
                 start = a_start + len(a.text) - tail + f.start
