@@ -246,13 +246,17 @@ def _named(name: str, value: str) -> str:
 
 _PEM_BEGIN: Final = r"-----BEGIN[ A-Z0-9]{0,40} PRIVATE KEY(?: BLOCK)?-----"
 _PEM_END: Final = r"-----END[ A-Z0-9]{0,40} PRIVATE KEY(?: BLOCK)?-----"
-# One or more line breaks (real, or JSON-escaped), or spaces (a key pasted on one line).
-_PEM_SEP: Final = r"(?:(?:[ \t]*(?:\r?\n|(?:\\r)?\\n))+[ \t]*|[ \t]+)"
+# A private key block, line by line: one or more line breaks (real, or JSON-escaped) between lines, each a
+# base64 run, a short last chunk, a PGP checksum or a header (Proc-Type, DEK-Info, Version, Comment).
+_PEM_SEP: Final = r"(?:[ \t]*(?:\r?\n|(?:\\r)?\\n))+[ \t]*"
 _PEM_LINE: Final = (
-    r"(?:[A-Za-z0-9+/=]{16,}(?=[\s\\,.;:)\"'<]|$|-----)"  # a long base64 run
-    r"|[A-Za-z0-9+/=]{1,15}(?=[ \t]*(?:\r?\n|(?:\\r)?\\n|$|-----|\"))"  # a short one that ends its line
-    r"|[A-Z][A-Za-z\-]*: [^\r\n\\]*)"  # a header line (Proc-Type, DEK-Info, Version, Comment)
+    r"(?:[A-Za-z0-9+/=]{16,}(?=[\s\\,.;:)\"'<]|$|-----)"
+    r"|[A-Za-z0-9+/]{1,15}={0,2}(?=[ \t]*(?:\r?\n|(?:\\r)?\\n|$|-----|\"))"
+    r"|=[A-Za-z0-9+/]{4}(?![A-Za-z0-9+/=])"
+    r"|[A-Z][A-Za-z\-]*: [^\r\n\\]*(?=\r?\n|(?:\\r)?\\n))"
 )
+# A block pasted on one line: up to its END, or to the end of the line when it was cut.
+_PEM_ONE_LINE: Final = rf"[ \t]+[^\r\n]*?(?:{_PEM_END}|(?=\r?\n)|$)"
 
 # Names of variables, not a password.
 _SECRET_NAMES: Final = (
@@ -641,7 +645,7 @@ CREDENTIALS: Final[tuple[Credential, ...]] = (
     Credential(
         id="private_key_block",
         entity="PRIVATE_KEY",
-        pattern=rf"{_PEM_BEGIN}(?:{_PEM_SEP}{_PEM_LINE})*(?:{_PEM_SEP}?{_PEM_END})?",
+        pattern=rf"{_PEM_BEGIN}(?:{_PEM_ONE_LINE}|(?:{_PEM_SEP}{_PEM_LINE})*(?:{_PEM_SEP}?{_PEM_END})?)",
         anchors=("private key",),
         score=1.0,
     ),
@@ -683,7 +687,7 @@ CREDENTIALS: Final[tuple[Credential, ...]] = (
     Credential(
         id="dsn_password",
         entity="URL_PASSWORD",
-        pattern=r"(?:^|[;\s\"'])(?:password|pwd)\s*=\s*(?P<value>[^;\"'\s]{4,128})(?=;|$|[\"'\s])",
+        pattern=r"(?:^|[;\s\"'])(?:password|pwd)\s*=\s*(?P<value>[^;\"'\s]{3,127}[^;\"'\s,.])(?=[;,.]|$|[\"'\s])",
         anchors=("password=", "pwd=", "password =", "pwd ="),
         validator=_url_password,
         score=0.85,

@@ -157,12 +157,11 @@ def canonicalize(text: str, *, enabled: bool = True) -> Canonical:
 
 
 _BASE64_RUN: Final = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{24,8192}={0,2}(?![A-Za-z0-9+/=_\-])")
-_MAX_RUNS: Final = 32
 
 
 def base64_runs(text: str) -> Iterator[tuple[int, int, str]]:
     """``(start, end, decoded)`` for each base64 (or base64url) run of 24 to 8192 characters in ``text``
-    that decodes to printable UTF-8 text (at most 32 runs: a bound on the work one text can ask for).
+    that decodes to printable UTF-8 text.
 
     Example:
         >>> import base64
@@ -170,7 +169,6 @@ def base64_runs(text: str) -> Iterator[tuple[int, int, str]]:
         >>> [(s, e, d) for s, e, d in base64_runs("blob " + encoded)]
         [(5, 45, 'password=hunter2-fake-canary')]
     """
-    seen = 0
     for match in _BASE64_RUN.finditer(text):
         run = match.group()
         # A run of letters only (a long word, a hex digest) is not worth decoding.
@@ -190,6 +188,3 @@ def base64_runs(text: str) -> Iterator[tuple[int, int, str]]:
         if not decoded or sum(c.isprintable() or c in "\n\r\t" for c in decoded) < 0.95 * len(decoded):
             continue
         yield match.start(), match.end(), decoded
-        seen += 1
-        if seen >= _MAX_RUNS:
-            return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import concurrent.futures
 import dataclasses
 import logging
@@ -204,6 +205,26 @@ class _Analyzer:
             out.append(Finding(match.entity, match.start, match.end, match.score))
         return out
 
+    def _decoded(self, body: str) -> list[Finding]:
+        # Every base64 run that decodes to text, analysed in one pass over their decoded texts joined; a run
+        # whose decoded text holds a finding is replaced whole. Each run is at most 8192 characters, so the
+        # work is bounded by the text's own size.
+        runs = list(base64_runs(body))
+        if not runs:
+            return []
+        joined, starts = [], []
+        position = 0
+        for _, _, decoded in runs:
+            starts.append(position)
+            joined.append(decoded)
+            position += len(decoded) + 2
+        out = []
+        for f in self._analyze("\n\n".join(joined), decode=False):
+            index = bisect.bisect_right(starts, f.start) - 1
+            start, end, _ = runs[index]
+            out.append(Finding(f.entity, start, end, f.score))
+        return out
+
     def _analyze(self, text: str, *, decode: bool) -> list[Finding]:
         config = self.config
         canonical = canonicalize(text, enabled=config.strip_invisible)
@@ -226,12 +247,7 @@ class _Analyzer:
                     continue
                 found.append(Finding(result.entity_type, result.start, result.end, float(result.score)))
         if decode:
-            for start, end, decoded in base64_runs(body):
-                inner = self._analyze(decoded, decode=False)
-                if inner:
-                    # The whole run goes: its decoded text holds a secret or PII.
-                    best = max(inner, key=lambda f: f.score)
-                    found.append(Finding(best.entity, start, end, best.score))
+            found.extend(self._decoded(body))
         if canonical.identity:
             return found
         return [Finding(f.entity, *canonical.span(f.start, f.end), f.score) for f in found]
