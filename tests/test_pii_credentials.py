@@ -9,13 +9,6 @@ import re
 from importlib import resources
 
 import pytest
-from data.secrets_corpus import (
-    CREDENTIAL_GENERATORS,
-    LOOKALIKE_GENERATORS,
-    _lookalike_placement,
-    corpus,
-    seed_phrase,
-)
 
 from claude_guard._credentials import (
     CREDENTIAL_ENTITIES,
@@ -28,6 +21,13 @@ from claude_guard._credentials import (
 )
 from claude_guard.pii import DEFAULT_ENTITIES, SECRET_ENTITIES
 from claude_guard.secrets import scrub
+from data.secrets_corpus import (
+    CREDENTIAL_GENERATORS,
+    LOOKALIKE_GENERATORS,
+    _lookalike_placement,
+    corpus,
+    seed_phrase,
+)
 
 IDS = [row.id for row in CREDENTIALS]
 

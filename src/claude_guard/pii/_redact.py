@@ -276,8 +276,9 @@ class Redactor:
 
 
 def _adjacent_pairs(offsets: list[tuple[int, TextSegment]]) -> list[int]:
-    # Consecutive segments of one block list: their paths differ only in one index, by one (text blocks of
-    # one message, of one tool result, of the system prompt; items of one list in tool input).
+    # Consecutive segments of one block list: their paths differ only in their last index, by one (text
+    # blocks of one message, of one tool result, of the system prompt; items of one list in tool input).
+    # Two messages are never joined.
     pairs = []
     for index in range(len(offsets) - 1):
         a, b = offsets[index][1].path, offsets[index + 1][1].path
@@ -286,7 +287,8 @@ def _adjacent_pairs(offsets: list[tuple[int, TextSegment]]) -> list[int]:
         differ = [i for i in range(len(a)) if a[i] != b[i]]
         if len(differ) == 1:
             x, y = a[differ[0]], b[differ[0]]
-            if isinstance(x, int) and isinstance(y, int) and y == x + 1:
+            last = all(not isinstance(part, int) for part in a[differ[0] + 1 :])
+            if isinstance(x, int) and isinstance(y, int) and y == x + 1 and last:
                 pairs.append(index)
     return pairs
 
