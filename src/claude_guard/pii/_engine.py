@@ -174,17 +174,26 @@ class _Analyzer:
         `SHORT_WINDOW` each side (what it finds, phone numbers, IBANs, is short). Offsets are into
         ``tail[-WINDOW:] + head[:WINDOW]``."""
         out = []
+        shorts: list[str] = []
         for tail, head in windows:
             tail, head = tail[-WINDOW:], head[:WINDOW]
             boundary = len(tail)
-            found = [f for f in self.own(tail + head) if f.start < boundary < f.end]
-            if self.presidio_entities:
-                short_tail = tail[-SHORT_WINDOW:]
-                shift = boundary - len(short_tail)
-                for f in self._analyze(short_tail + head[:SHORT_WINDOW], decode=False):
-                    if f.start < len(short_tail) < f.end:
-                        found.append(f._replace(start=f.start + shift, end=f.end + shift))
-            out.append(found)
+            out.append([f for f in self.own(tail + head) if f.start < boundary < f.end])
+            shorts.append(tail[-SHORT_WINDOW:] + head[:SHORT_WINDOW])
+        if self.presidio_entities:
+            # One Presidio pass over every short window, joined the way the request's segments are.
+            starts, position = [], 0
+            for short in shorts:
+                starts.append(position)
+                position += len(short) + 2
+            for f in self._analyze("\n\n".join(shorts), decode=False):
+                index = bisect.bisect_right(starts, f.start) - 1
+                tail = windows[index][0][-WINDOW:]
+                short_tail = min(len(tail), SHORT_WINDOW)
+                start, end = f.start - starts[index], f.end - starts[index]
+                if start < short_tail < end:
+                    shift = len(tail) - short_tail
+                    out[index].append(f._replace(start=start + shift, end=end + shift))
         return out
 
     def own(self, text: str) -> list[Finding]:
