@@ -242,6 +242,10 @@ async def output_scan_stream(engine: PIIEngine, text: str, delta: int) -> tuple[
 async def main() -> None:
     cpu = cpu_model()
     print(f"Machine: {os.cpu_count()} CPUs, {cpu}, Python {platform.python_version()}\n")
+    print(
+        "The machine may be shared with other jobs (it was for the figures below: eight helpers on two CPUs):"
+        " absolute times are noisy; the ratios are of things measured side by side in this run.\n"
+    )
     analyzer, anonymizer = plain_presidio()
     config = PIIConfig(hmac_key="bench", phone_regions=("US",), workers=2, timeout=60, max_pending=256)
     redactor = Redactor(engine=PIIEngine(config))

@@ -48,6 +48,7 @@ def found(engine: PIIEngine, text: str) -> list[tuple[str, str]]:
         ("１２３-４５-６７８９", "123-45-6789"),
         ("100%zz &nosuchentity; é 漢字", "100%zz &nosuchentity; é 漢字"),
         ("%0a%00 stays", "%0a%00 stays"),
+        ("gh%E2%80%8Bp_ and caf%C3%A9 %41%42", "ghp_ and café AB"),
     ],
 )
 def test_canonical_forms(text: str, canonical: str) -> None:

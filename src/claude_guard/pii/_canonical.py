@@ -44,7 +44,7 @@ INVISIBLE = re.compile(
 
 # What may change: a percent escape, an HTML character reference, a run of non-ASCII characters.
 _CHANGES: Final = re.compile(
-    r"%[0-9A-Fa-f]{2}|&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});|[^\x00-\x7f]+"
+    r"(?:%[0-9A-Fa-f]{2})+|&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});|[^\x00-\x7f]+"
 )
 
 
@@ -67,10 +67,26 @@ class _CharTable(dict[int, str]):
 _TABLE: Final = _CharTable()
 
 
+def _decode_percent(token: str) -> list[tuple[str, int, int]]:
+    # A run of percent escapes: UTF-8 as a whole (``%E2%80%8B`` is a zero-width space, dropped), else each
+    # escape of printable ASCII on its own; offsets relative to the run.
+    raw = bytes.fromhex(token.replace("%", ""))
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        decoded = None
+    if decoded is not None and not decoded.isascii():
+        mapped = decoded.translate(_TABLE)
+        if mapped.isprintable():
+            return [(mapped, 0, len(token))]
+    out = []
+    for index, byte in enumerate(raw):
+        start = 3 * index
+        out.append((chr(byte) if 0x20 <= byte < 0x7F else token[start : start + 3], start, start + 3))
+    return out
+
+
 def _decode_escape(token: str) -> str:
-    if token[0] == "%":
-        byte = int(token[1:], 16)
-        return chr(byte) if 0x20 <= byte < 0x7F else token
     decoded = html.unescape(token)
     if decoded == token or len(decoded) != 1:
         return token
@@ -124,7 +140,13 @@ def canonicalize(text: str, *, enabled: bool = True) -> Canonical:
     changed = False
     for match in _CHANGES.finditer(text):
         token = match.group()
-        if token[0] in "%&":
+        base = match.start()
+        if token[0] == "%":
+            decoded = _decode_percent(token)
+            if "".join(value for value, _, _ in decoded) == token:
+                continue
+            pieces = [(value, base + start, base + end) for value, start, end in decoded]
+        elif token[0] == "&":
             replacement = _decode_escape(token)
             if replacement == token:
                 continue
@@ -133,7 +155,6 @@ def canonicalize(text: str, *, enabled: bool = True) -> Canonical:
             translated = token.translate(_TABLE)
             if translated == token:
                 continue
-            base = match.start()
             pieces = [(char.translate(_TABLE), base + i, base + i + 1) for i, char in enumerate(token)]
         changed = True
         start = match.start()
