@@ -231,3 +231,17 @@ def test_national_ids_are_enabled_by_a_setting() -> None:
     finally:
         national.close()
         plain.close()
+
+
+def test_split_values_among_many_blocks_stay_in_their_own_pair(engine: PIIEngine) -> None:
+    token = github_token()
+    texts = [f"note {i}: nothing here" for i in range(300)]
+    texts[150] = "the token is " + token[:20]
+    texts[151] = token[20:] + " and done"
+    texts[200] = "mail ada@exa"
+    texts[201] = "mple.internal ok"
+    result = asyncio.run(Redactor(engine=engine).redact(blocks_body(*texts), principal="many"))
+    out = [b["text"] for b in result.body["messages"][0]["content"]]  # type: ignore[index]
+    changed = [i for i, (a, b) in enumerate(zip(texts, out, strict=True)) if a != b]
+    assert changed == [150, 151, 200, 201]
+    assert [result.restore_text(out[i]) for i in changed] == [texts[i] for i in changed]

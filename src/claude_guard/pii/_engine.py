@@ -31,6 +31,7 @@ WINDOW = 4096
 """Characters on each side of a block boundary searched by the own rows for a value split across it."""
 SHORT_WINDOW = 64
 """Characters on each side of a block boundary Presidio analyses."""
+_WINDOW_SEPARATOR = "\n\x00\n"
 _T = TypeVar("_T")
 
 
@@ -173,13 +174,23 @@ class _Analyzer:
         next): claude_guard's own rows on up to `WINDOW` characters each side, and Presidio too on
         `SHORT_WINDOW` each side (what it finds, phone numbers, IBANs, is short). Offsets are into
         ``tail[-WINDOW:] + head[:WINDOW]``."""
-        out = []
+        out: list[list[Finding]] = [[] for _ in windows]
         shorts: list[str] = []
+        longs: list[str] = []
         for tail, head in windows:
-            tail, head = tail[-WINDOW:], head[:WINDOW]
-            boundary = len(tail)
-            out.append([f for f in self.own(tail + head) if f.start < boundary < f.end])
+            longs.append(tail[-WINDOW:] + head[:WINDOW])
             shorts.append(tail[-SHORT_WINDOW:] + head[:SHORT_WINDOW])
+        # One pass of the own rows over every window, joined by a line holding only NUL: no row matches
+        # across it (none allows a NUL next to a line break), so findings stay inside their window.
+        starts, position = [], 0
+        for text in longs:
+            starts.append(position)
+            position += len(text) + len(_WINDOW_SEPARATOR)
+        for f in self.own(_WINDOW_SEPARATOR.join(longs)):
+            index = bisect.bisect_right(starts, f.start) - 1
+            boundary = starts[index] + min(len(windows[index][0]), WINDOW)
+            if f.start < boundary < f.end and f.end <= starts[index] + len(longs[index]):
+                out[index].append(f._replace(start=f.start - starts[index], end=f.end - starts[index]))
         if self.presidio_entities:
             # One Presidio pass over every short window, joined the way the request's segments are.
             starts, position = [], 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping
@@ -160,8 +161,11 @@ class Redactor:
         pairs = _adjacent_pairs(offsets)
         windows = [(offsets[i][1].text[-WINDOW:], offsets[i + 1][1].text[:WINDOW]) for i in pairs]
         try:
+            started = time.monotonic()
             findings = await self.engine.analyze(joined)
-            window_findings = await self.engine.analyze_windows(windows) if windows else []
+            # Both analyses share the request's one time budget.
+            left = max(self.config.timeout - (time.monotonic() - started), 0.001)
+            window_findings = await self.engine.analyze_windows(windows, timeout=left) if windows else []
         except AnalysisUnavailableError as exc:
             if ctx is not None:
                 ctx.decide("pii", "unavailable", reason=exc.reason, policy=self.config.on_failure)
