@@ -539,7 +539,7 @@ CREDENTIALS: Final[tuple[Credential, ...]] = (
     Credential(
         id="anthropic_api_key",
         entity="ANTHROPIC_API_KEY",
-        pattern=r"\bsk-ant-[a-z]{2,10}\d{2}-[A-Za-z0-9_\-]{8,}",
+        pattern=r"\bsk-ant-[A-Za-z0-9]+-[A-Za-z0-9_\-]{8,}",
         anchors=("sk-ant-",),
         score=0.95,
     ),
