@@ -44,6 +44,19 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+def _jwt() -> str:
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return (
+        part({"alg": "HS256", "typ": "JWT"})
+        + "."
+        + part({"sub": "svc-7731", "iat": 1700000000})
+        + ".Q" * 1
+        + "s9" * 20
+    )
+
+
 def _aws_like_key() -> str:
     # Built at run time so no scanner sees a literal here.
     return "AKIA" + "Q7" * 8
@@ -274,12 +287,14 @@ def test_run_checks_reads_the_same_settings_as_from_env() -> None:
     [
         ("key = '" + "sk-ant-api03-" + "Zq9" * 10 + "'", True),
         ("AKIA" + "Q7" * 8, True),
-        ("token = " + "eyJ" + "a" * 12 + ".eyJ" + "b" * 12 + "." + "c" * 12, True),
+        ("token = " + _jwt(), True),
         ("key = 'sk-ant-api03-fake-" + "0" * 24 + "'", False),
         ("api_key=os.environ['CLAUDE_API_KEY']", False),
         ("Authorization: Bearer {token}", False),
+        ('DB_PASSWORD = "' + "h7Tq" + "2mXk" + "9PzR" + "4wVb" + '"', True),
+        ("KEY_FILE=/run/secrets/claude_api_key\nSTORAGE_URL=redis://redis:6379/0\n", False),
     ],
-    ids=["anthropic", "aws", "jwt", "fake-marked", "from-env", "template"],
+    ids=["anthropic", "aws", "jwt", "fake-marked", "from-env", "template", "password", "name-ends-a-line"],
 )
 def test_key_shaped_literals(text: str, found: bool) -> None:
     assert bool(key_shaped_literals(text)) is found

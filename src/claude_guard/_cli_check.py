@@ -22,11 +22,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import functools
 import importlib
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -79,42 +77,28 @@ class CheckResult:
 # --- key-shaped literals ------------------------------------------------------------------------------------
 
 
-@functools.cache
-def _key_patterns() -> tuple[tuple[str, Any], ...]:
-    # One function over the project's key shapes (the scrubber's and the PII secret recognizers'), so the
-    # call sites stay one line when they become a single credentials table.
-    from .pii._secrets import SECRET_PATTERNS
-    from .secrets import _KEY_SHAPES
-
-    patterns: list[tuple[str, Any]] = [("key-shaped string", _KEY_SHAPES)]
-    for _, name, regex, _ in SECRET_PATTERNS:
-        try:
-            patterns.append((name, re.compile(regex, re.DOTALL)))
-        except re.error:
-            # Presidio's patterns may use variable-width look-behind, which only the regex package has.
-            try:
-                import regex as regex_module  # type: ignore[import-untyped]
-            except ImportError:  # pragma: no cover - comes with presidio
-                continue
-            patterns.append((name, regex_module.compile(regex, regex_module.DOTALL)))
-    return tuple(patterns)
-
-
 def key_shaped_literals(text: str) -> list[tuple[int, str]]:
-    """``(offset, kind)`` of every key-shaped literal in ``text`` that is not marked as fake.
+    """``(offset, credential id)`` of every key-shaped literal in ``text`` that is not marked as fake.
 
     Example:
         >>> key_shaped_literals("key = 'AKIA" + "Q" * 16 + "'")
-        [(7, 'key-shaped string')]
+        [(7, 'aws_access_key_id')]
         >>> key_shaped_literals("key = 'sk-ant-api03-fake-for-docs-0000'")
         []
     """
+    # The project's one credential table (the log scrubber's and PII redaction's): one call, one place.
+    from ._credentials import find_credentials
+
     found: dict[int, str] = {}
-    for kind, pattern in _key_patterns():
-        for match in pattern.finditer(text):
-            if any(marker in match.group(0).lower() for marker in _FAKE_MARKERS):
-                continue
-            found.setdefault(match.start(), kind)
+    for match in find_credentials(text):
+        if any(marker in text[match.start : match.end].lower() for marker in _FAKE_MARKERS):
+            continue
+        line_start = text.rfind("\n", 0, match.start) + 1
+        if match.id == "secret_assignment" and not text[line_start : match.start].strip():
+            # A name at the end of one line and a value starting the next (``..._api_key`` ending a path):
+            # in code a literal is assigned on its own line.
+            continue
+        found.setdefault(match.start, match.id)
     return sorted(found.items())
 
 
