@@ -1,0 +1,431 @@
+"""Intent lexicons per language, and the proximity matcher that reads them.
+
+An intent (override, extraction, persona, mode switch, exfiltration) is not a fixed phrase but a *verb*
+(ignore, révèle, 忽略…) near an *object* (instructions, system prompt, règles…), made stronger by a
+*qualifier* (previous, above, all, 之前…). Each language is one TOML file in ``validation/lexicons``
+(``en.toml``, ``fr.toml``…; see ``en.toml`` for the format): a contributor adds words or a language
+without touching code.
+
+Matching is linear in the text: every entry of every language (and, as triggers for the ROT13 and
+reversal decoders, their ROT13 and reversed forms) goes into one Aho-Corasick automaton
+(``ahocorasick_rs``, the maintained Rust implementation: one pass over the text whatever the number of
+entries), run once per text layer. Pairs are then looked up in proximity windows around each verb, with
+sorted position lists and bisection, and work stops for an intent once it reaches the top score.
+Typoglycemia (``ignroe``, ``insturctions``: first and last letter kept, the middle shuffled) is matched
+by a signature (first letter, last letter, sorted middle) in windows around intent words already in
+place (see `LexiconMatcher._find_typos`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import codecs
+import functools
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Final
+
+import ahocorasick_rs
+
+from ._canonical import canonicalize
+from ._config import WorkMeter
+
+__all__ = [
+    "INTENT_RULE_IDS",
+    "IntentFinding",
+    "Lexicon",
+    "LexiconMatcher",
+    "available_languages",
+    "load_lexicon",
+    "matcher_for",
+]
+
+INTENT_RULE_IDS: Final[Mapping[str, str]] = {
+    "override": "override.instructions",
+    "extraction": "override.reveal_prompt",
+    "persona": "override.persona",
+    "mode_switch": "override.mode_switch",
+    "exfil": "exfil.instruction",
+}
+"""Lexicon section → the rule id its findings carry."""
+
+_ROLES: Final = ("verbs", "objects", "strong_objects", "qualifiers", "standalone")
+_CONTEXTS: Final = ("translation", "education", "technical")
+_PAIR_SCORES: Final[Mapping[str, float]] = {
+    # verb + object without a qualifier; verb + object + qualifier (or a strong object) scores 1.0.
+    "override": 0.55,
+    "extraction": 0.3,
+    "persona": 0.9,
+    "mode_switch": 0.9,
+    "exfil": 0.45,
+}
+_STANDALONE_SCORE: Final = 0.9
+_CLAUSE_BREAKS: Final = re.compile(r"[.!?;。！？؟।]")
+_TYPO_REACH: Final = 48
+_ROT13: Final = str.maketrans(
+    codecs.encode("abcdefghijklmnopqrstuvwxyz", "rot13"), "abcdefghijklmnopqrstuvwxyz"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """One language's lexicon (a parsed ``lexicons/<language>.toml``)."""
+
+    language: str
+    name: str
+    word_boundaries: bool
+    window: int
+    intents: Mapping[str, Mapping[str, tuple[str, ...]]]
+    context: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class IntentFinding:
+    """One intent found in one text layer (positions in that layer's canonical text)."""
+
+    rule_id: str
+    score: float
+    start: int
+    end: int
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    language: int
+    section: str
+    role: str
+    stem: bool
+    transform: str
+
+
+def available_languages() -> tuple[str, ...]:
+    """The languages shipped in ``validation/lexicons`` (file stems), sorted."""
+    folder = resources.files("claude_guard.validation").joinpath("lexicons")
+    return tuple(sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml")))
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise ValueError(f"{where} must be a list of non-empty strings")
+    return tuple(value)
+
+
+@functools.cache
+def load_lexicon(language: str) -> Lexicon:
+    """Parse ``lexicons/<language>.toml`` (raises ``ValueError`` naming what is wrong)."""
+    path = resources.files("claude_guard.validation").joinpath("lexicons", f"{language}.toml")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    intents: dict[str, dict[str, tuple[str, ...]]] = {}
+    for section in INTENT_RULE_IDS:
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            raise ValueError(f"{language}: [{section}] must be a table")
+        unknown = set(table) - set(_ROLES)
+        if unknown:
+            raise ValueError(f"{language}: [{section}] has unknown keys {sorted(unknown)}")
+        intents[section] = {
+            role: _strings(table.get(role, []), f"{language}.{section}.{role}") for role in _ROLES
+        }
+    context_table = data.get("context", {})
+    context = {
+        kind: _strings(context_table.get(kind, []), f"{language}.context.{kind}") for kind in _CONTEXTS
+    }
+    window = data.get("window", 40)
+    if not isinstance(window, int) or not 4 <= window <= 200:
+        raise ValueError(f"{language}: window must be an integer from 4 to 200")
+    return Lexicon(
+        language=language,
+        name=str(data.get("name", language)),
+        word_boundaries=bool(data.get("word_boundaries", True)),
+        window=window,
+        intents=intents,
+        context=context,
+    )
+
+
+def _typo_key(word: str) -> str:
+    return word[0] + word[-1] + "".join(sorted(word[1:-1]))
+
+
+@dataclass(slots=True)
+class _Found:
+    """Positions of one (language, section, role) in one layer."""
+
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+
+
+class LexiconMatcher:
+    """Every lexicon of a set of languages in one automaton (see the module docstring)."""
+
+    def __init__(self, languages: Iterable[str]) -> None:
+        self.lexicons = tuple(load_lexicon(language) for language in languages)
+        patterns: dict[str, list[_Entry]] = {}
+        unspaced: dict[str, list[_Entry]] = {}
+        typo: dict[str, list[_Entry]] = {}
+        for index, lexicon in enumerate(self.lexicons):
+            groups = [
+                (section, role, entries)
+                for section, roles in lexicon.intents.items()
+                for role, entries in roles.items()
+            ]
+            groups += [("context", kind, entries) for kind, entries in lexicon.context.items()]
+            for section, role, entries in groups:
+                for raw in entries:
+                    stem = raw.endswith("*")
+                    text = canonicalize(raw.rstrip("*").strip()).text.strip()
+                    if not text:
+                        continue
+                    patterns.setdefault(text, []).append(_Entry(index, section, role, stem, "plain"))
+                    if section == "context":
+                        continue
+                    squeezed = text.replace(" ", "")
+                    if len(squeezed) >= 5:
+                        unspaced.setdefault(squeezed, []).append(_Entry(index, section, role, True, "plain"))
+                    if role in ("verbs", "objects", "strong_objects") and len(text) >= 4:
+                        reverse = text[::-1]
+                        patterns.setdefault(reverse, []).append(
+                            _Entry(index, section, role, True, "reversed")
+                        )
+                        if text.isascii():
+                            rot = text.translate(_ROT13)
+                            patterns.setdefault(rot, []).append(_Entry(index, section, role, True, "rot13"))
+                        if not stem and lexicon.word_boundaries and text.isalpha() and len(text) >= 5:
+                            typo.setdefault(_typo_key(text), []).append(
+                                _Entry(index, section, role, stem, "typo")
+                            )
+        self._keys = list(patterns)
+        self._entries = [tuple(patterns[key]) for key in self._keys]
+        self._automaton = ahocorasick_rs.AhoCorasick(self._keys)
+        self._unspaced_keys = list(unspaced)
+        self._unspaced_entries = [tuple(unspaced[key]) for key in self._unspaced_keys]
+        self._unspaced = ahocorasick_rs.AhoCorasick(self._unspaced_keys)
+        self._typo = {key: tuple(value) for key, value in typo.items()}
+        self._typo_regex: re.Pattern[str] | None = None
+
+    def find(
+        self, text: str, meter: WorkMeter, *, unspaced: bool = False
+    ) -> tuple[list[IntentFinding], dict[str, tuple[int, int]], dict[str, bool]]:
+        """Intents in ``text`` (canonical), decoder triggers, and the contexts present.
+
+        Returns:
+            The findings (at most one per rule id: the best), the spans of ROT13 and reversed lexicon
+            entries (``{"rot13": (start, end)}``, only when at least two distinct entries were seen), and
+            which of ``translation``, ``education`` and ``technical`` occur anywhere in the text.
+        """
+        meter.scan("lexicon.automaton", len(text))
+        found: dict[tuple[int, str, str], _Found] = {}
+        triggers: dict[str, list[int]] = {}
+        trigger_keys: dict[str, set[int]] = {}
+        placed_words: set[int] = set()
+        if unspaced:
+            matches = self._unspaced.find_matches_as_indexes(text, overlapping=True)
+            entries_of = self._unspaced_entries
+        else:
+            matches = self._automaton.find_matches_as_indexes(text, overlapping=True)
+            entries_of = self._entries
+        meter.lexicon_matches += len(matches)
+        size = len(text)
+        lexicons = self.lexicons
+        for key, start, end in matches:
+            for entry in entries_of[key]:
+                if entry.transform != "plain":
+                    positions = triggers.setdefault(entry.transform, [])
+                    positions.append(start)
+                    positions.append(end)
+                    trigger_keys.setdefault(entry.transform, set()).add(key)
+                    continue
+                if not unspaced and lexicons[entry.language].word_boundaries:
+                    if start and text[start - 1].isalnum():
+                        continue
+                    if not entry.stem and end < size and text[end].isalnum():
+                        continue
+                    placed_words.add(start)
+                slot = found.get((entry.language, entry.section, entry.role))
+                if slot is None:
+                    slot = found[(entry.language, entry.section, entry.role)] = _Found()
+                slot.starts.append(start)
+                slot.ends.append(end)
+        if not unspaced and self._typo:
+            self._find_typos(text, meter, found, placed_words)
+        contexts = {kind: any(key[1] == "context" and key[2] == kind for key in found) for kind in _CONTEXTS}
+        spans = {
+            name: (min(positions), max(positions))
+            for name, positions in triggers.items()
+            if len(trigger_keys[name]) >= 2
+        }
+        findings = self._pair(text, found, meter)
+        return findings, spans, contexts
+
+    def _find_typos(
+        self, text: str, meter: WorkMeter, found: dict[tuple[int, str, str], _Found], placed: set[int]
+    ) -> None:
+        # A per-word pass over the whole text would cost more than everything else together, so only
+        # windows around intent words that are already in place (a qualifier or an object: short words such
+        # as "all" or "your" survive scrambling) are searched, with one regular expression of every long
+        # lexicon word as "first letter, middle letters in any order, last letter".
+        windows: list[tuple[int, int]] = []
+        for (_language, section, role), slot in found.items():
+            if section == "context" or role not in ("qualifiers", "objects", "strong_objects"):
+                continue
+            windows.extend(
+                (max(0, s - _TYPO_REACH), e + _TYPO_REACH)
+                for s, e in zip(slot.starts, slot.ends, strict=True)
+            )
+        if not windows:
+            return
+        windows.sort()
+        merged: list[tuple[int, int]] = []
+        for low, high in windows:
+            if merged and low <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+            else:
+                merged.append((low, high))
+        pattern = self._typo_pattern()
+        for low, high in merged:
+            high = min(high, len(text))
+            meter.scan("lexicon.typos", high - low)
+            for match in pattern.finditer(text, low, high):
+                start = match.start()
+                if start in placed:
+                    continue
+                entries = self._typo.get(_typo_key(match.group()))
+                for entry in entries or ():
+                    slot = found.setdefault((entry.language, entry.section, entry.role), _Found())
+                    slot.starts.append(start)
+                    slot.ends.append(match.end())
+
+    def _typo_pattern(self) -> re.Pattern[str]:
+        if self._typo_regex is None:
+            by_first: dict[str, set[str]] = {}
+            for key in self._typo:
+                first, last, middle = key[0], key[1], key[2:]
+                letters = "".join(sorted(set(middle)))
+                by_first.setdefault(first, set()).add(
+                    f"[{re.escape(letters)}]{{{len(middle)}}}{re.escape(last)}"
+                )
+            arms = "|".join(
+                f"{re.escape(first)}(?:{'|'.join(sorted(rest))})" for first, rest in sorted(by_first.items())
+            )
+            self._typo_regex = re.compile(rf"(?<![^\W\d_])(?:{arms})(?![^\W\d_])")
+        return self._typo_regex
+
+    def _pair(
+        self, text: str, found: dict[tuple[int, str, str], _Found], meter: WorkMeter
+    ) -> list[IntentFinding]:
+        best: dict[str, IntentFinding] = {}
+        breaks: list[int] | None = None
+        for index, lexicon in enumerate(self.lexicons):
+            for section, rule_id in INTENT_RULE_IDS.items():
+                if rule_id in best and best[rule_id].score >= 1.0:
+                    continue
+                standalone = found.get((index, section, "standalone"))
+                if standalone is not None:
+                    start, end = standalone.starts[0], standalone.ends[0]
+                    _keep(
+                        best,
+                        IntentFinding(
+                            rule_id, _STANDALONE_SCORE, start, end, ("standalone", f"lang:{lexicon.language}")
+                        ),
+                    )
+                verbs = found.get((index, section, "verbs"))
+                if verbs is None:
+                    continue
+                objects = _merge(
+                    found.get((index, section, "objects")), found.get((index, section, "strong_objects"))
+                )
+                if not objects:
+                    continue
+                strong = found.get((index, section, "strong_objects"))
+                strong_starts = set(strong.starts) if strong else set()
+                qualifiers = found.get((index, section, "qualifiers"))
+                qualifier_starts = sorted(qualifiers.starts) if qualifiers else []
+                object_starts = [start for start, _ in objects]
+                window = lexicon.window
+                if breaks is None:
+                    meter.scan("lexicon.clauses", len(text))
+                    breaks = [m.start() for m in _CLAUSE_BREAKS.finditer(text)]
+                for verb_start, verb_end in sorted(zip(verbs.starts, verbs.ends, strict=True)):
+                    low = bisect.bisect_left(object_starts, verb_start - window - 24)
+                    high = bisect.bisect_right(object_starts, verb_end + window)
+                    for position in range(low, min(high, low + 16)):
+                        meter.window_steps += 1
+                        object_start, object_end = objects[position]
+                        if object_start < verb_end and object_end > verb_start:
+                            continue  # the same characters read as both
+                        first, last = min(verb_start, object_start), max(verb_end, object_end)
+                        if _crosses(breaks, first, last):
+                            continue
+                        qualified = object_start in strong_starts or _near(
+                            qualifier_starts, first - 12, last + 12, (verb_start, object_start)
+                        )
+                        score = 1.0 if qualified else _PAIR_SCORES[section]
+                        reasons = (
+                            "verb+object+qualifier" if qualified else "verb+object",
+                            f"lang:{lexicon.language}",
+                        )
+                        _keep(best, IntentFinding(rule_id, score, first, last, reasons))
+                        if score >= 1.0:
+                            break
+                    if rule_id in best and best[rule_id].score >= 1.0:
+                        break
+        return list(best.values())
+
+    def context_near(self, text: str, kind: str, start: int, end: int, reach: int = 30) -> bool:
+        """Whether a ``context.<kind>`` entry of any language occurs within ``reach`` of ``[start, end)``."""
+        low, high = max(0, start - reach), min(len(text), end + reach)
+        for key, match_start, match_end in self._automaton.find_matches_as_indexes(
+            text[low:high], overlapping=True
+        ):
+            match_start += low
+            match_end += low
+            for entry in self._entries[key]:
+                if entry.section != "context" or entry.role != kind or entry.transform != "plain":
+                    continue
+                if self.lexicons[entry.language].word_boundaries:
+                    if match_start and text[match_start - 1].isalnum():
+                        continue
+                    if not entry.stem and match_end < len(text) and text[match_end].isalnum():
+                        continue
+                return True
+        return False
+
+
+def _merge(first: _Found | None, second: _Found | None) -> list[tuple[int, int]]:
+    pairs: list[tuple[int, int]] = []
+    for slot in (first, second):
+        if slot is not None:
+            pairs.extend(zip(slot.starts, slot.ends, strict=True))
+    # At one start, the longest entry first ("instructions" before the stem "instruct").
+    pairs.sort(key=lambda pair: (pair[0], -pair[1]))
+    return pairs
+
+
+def _crosses(breaks: list[int], first: int, last: int) -> bool:
+    index = bisect.bisect_left(breaks, first)
+    return index < len(breaks) and breaks[index] < last
+
+
+def _near(starts: list[int], low: int, high: int, taken: tuple[int, int]) -> bool:
+    index = bisect.bisect_left(starts, low)
+    while index < len(starts) and starts[index] <= high:
+        if starts[index] not in taken:
+            return True
+        index += 1
+    return False
+
+
+def _keep(best: dict[str, IntentFinding], finding: IntentFinding) -> None:
+    current = best.get(finding.rule_id)
+    if current is None or finding.score > current.score:
+        best[finding.rule_id] = finding
+
+
+@functools.cache
+def matcher_for(languages: tuple[str, ...] | None) -> LexiconMatcher:
+    """The matcher of ``languages`` (``None``: every shipped language), built once per process."""
+    return LexiconMatcher(available_languages() if languages is None else languages)
