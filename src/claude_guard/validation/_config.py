@@ -109,9 +109,7 @@ class DetectorRule:
     async def run(self, text: str) -> float:
         """The detector's score for ``text``, awaited if need be, clamped to ``[0, 1]``."""
         detector = self.detector
-        scorer: Callable[[str], Any] = (
-            detector.score if isinstance(detector, ScoringDetector) else detector
-        )
+        scorer: Callable[[str], Any] = detector.score if isinstance(detector, ScoringDetector) else detector
         value = scorer(text)
         if inspect.isawaitable(value):
             value = await value

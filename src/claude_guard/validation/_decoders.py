@@ -54,6 +54,8 @@ class Candidate:
         space: ``stripped`` (invisible characters removed), ``raw`` or ``canonical`` coordinates.
         unspaced: The decoded words run together (letters spaced one by one without word gaps): the
             lexicon is then matched without word boundaries.
+        words_only: Only the lexicon reads it: a reading of visible text that can hide words but no
+            markup, URL or encoding (leetspeak).
     """
 
     decoder: str
@@ -62,6 +64,7 @@ class Candidate:
     text: str
     space: Space
     unspaced: bool = False
+    words_only: bool = False
 
 
 def _printable(text: str) -> str | None:
@@ -94,24 +97,22 @@ def _mask(chars: str, hit: bytes, miss: bytes, extra: Mapping[str, bytes] | None
 _ALNUM: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 # base64 (both alphabets); line breaks may wrap it.
 _BASE64_MASK: Final = _mask(_ALNUM + "+/=_-", b"a", b" ", {"\n": b"n", "\r": b"n"})
-_BASE64_RUN: Final = re.compile(rb"a{16,}(?:n{1,2}a{4,})*")
 # hex digits, the x of 0x, and separators.
-_HEX_MASK: Final = _mask(
-    "0123456789ABCDEFabcdef", b"h", b" ", {"x": b"p", "X": b"p", ",": b"s", ":": b"s", " ": b"s"}
-)
-_HEX_RUN: Final = re.compile(rb"(?:(?:hp)?hhs{0,2}){8,}")
+# A line break separates too: hex split across two content blocks is one run of the joined text.
+_HEX_MASK: Final = _mask("0123456789ABCDEFabcdefxX", b"h", b" ", dict.fromkeys(",: \n", b"s"))
+_HEX_SEEDS: Final = (b"hhhhhhhhhhhhhhhh", b"hhhhshhhhshhhh", b"hhshhshhshhsh", b"hhsshhsshhss")
 _HEX_DIGITS: Final = re.compile(r"0[xX]|[^0-9A-Fa-f]")
 # percent, entities and backslash escapes.
-_ESCAPE_MASK: Final = _mask(_ALNUM + "%&#;\\+._~-", b"a", b" ")
-_ESCAPE_RUN: Final = re.compile(rb"a{12,}")
+_ESCAPE_MASK: Final = _mask(_ALNUM + "#;+._~-", b"a", b" ", {"%": b"p", "&": b"p", "\\": b"p"})
 _UNICODE_ESCAPE: Final = re.compile(r"\\u\{?([0-9A-Fa-f]{4,6})\}?|\\U([0-9A-Fa-f]{8})|\\x([0-9A-Fa-f]{2})")
 # letters spaced or dotted one by one.
+# Letters, "?" (every non-ASCII character after ``encode("ascii", "replace")``: é, ł, ж…) and the
+# punctuation that ends a word ("instructions ,") count as letters; the separators between them as "s".
 _SPACED_MASK: Final = _mask(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", b"a", b"x", dict.fromkeys(" .-_*|/·", b"s")
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz?,;:!'\"", b"a", b"x", dict.fromkeys(" .-_*|/", b"s")
 )
-_SPACED_START: Final = re.compile(rb"asasasasa")
 _SPACED_RUN: Final = re.compile(rb"(?:as{1,3}){4,}a")
-_SEPARATORS: Final = re.compile(r"[ .\-_*|/·]+")
+_SEPARATORS: Final = re.compile(r"[ .\-_*|/]+")
 
 
 def _decode_base64(run: str) -> str | None:
@@ -176,15 +177,20 @@ def _decode_escapes(run: str) -> str | None:
 
 
 def _join_spaced(run: str) -> tuple[str, bool]:
-    # One separator joins letters of a word; two or more (or a different one than the word's) split words.
+    # The separator used most between single letters joins a word's letters; a longer gap, or another
+    # separator (the space between dotted words "i.g.n.o.r.e a.l.l"), splits words.
+    pieces = [piece for piece in re.split(r"([ .\-_*|/]+)", run) if piece]
+    joiners: dict[str, int] = {}
+    for piece in pieces:
+        if len(piece) == 1 and _SEPARATORS.fullmatch(piece):
+            joiners[piece] = joiners.get(piece, 0) + 1
+    joiner = max(joiners, key=lambda key: joiners[key]) if joiners else " "
     words: list[str] = []
     current: list[str] = []
     gaps = 0
-    for piece in re.split(r"([ .\-_*|/·]+)", run):
-        if not piece:
-            continue
+    for piece in pieces:
         if _SEPARATORS.fullmatch(piece):
-            if len(piece) > 1:
+            if piece != joiner:
                 gaps += 1
                 words.append("".join(current))
                 current = []
@@ -194,40 +200,93 @@ def _join_spaced(run: str) -> tuple[str, bool]:
     return " ".join(word for word in words if word), gaps == 0
 
 
+def _next(mask: bytes, stops: tuple[bytes, ...], position: int) -> int:
+    """The first index at or after ``position`` holding one of ``stops`` (``len(mask)`` when none)."""
+    best = len(mask)
+    for stop in stops:
+        index = mask.find(stop, position, best)
+        if index >= 0:
+            best = index
+    return best
+
+
+def _seeded_runs(
+    mask: bytes, seeds: tuple[bytes, ...], stops: tuple[bytes, ...]
+) -> Iterator[tuple[int, int]]:
+    """Runs of ``mask`` between ``stops`` bytes that contain one of ``seeds``; C substring searches only.
+
+    Each search starts where the previous run ended, so the whole scan is one pass over ``mask`` per seed
+    and stop byte.
+    """
+    position = 0
+    size = len(mask)
+    while position < size:
+        found = _next(mask, seeds, position)
+        if found >= size:
+            return
+        start = max(mask.rfind(stop, position, found) for stop in stops) + 1
+        start = max(start, position)
+        end = _next(mask, stops, found)
+        yield start, end
+        position = end + 1
+
+
 def encoded_runs(stripped: str, minimum: int, meter: WorkMeter) -> Iterator[Candidate]:
     """Candidates from encoded runs of ``stripped`` (text without invisible characters)."""
     ascii_bytes = stripped.encode("ascii", "replace")
     meter.scan("decode.base64", len(stripped))
-    for match in _BASE64_RUN.finditer(ascii_bytes.translate(_BASE64_MASK)):
-        if match.end() - match.start() >= minimum:
-            decoded = _decode_base64(stripped[match.start() : match.end()])
-            if decoded is not None:
-                yield Candidate("base64", match.start(), match.end(), decoded, "stripped")
-    meter.scan("decode.hex", len(stripped))
-    for match in _HEX_RUN.finditer(ascii_bytes.translate(_HEX_MASK)):
-        decoded = _decode_hex(stripped[match.start() : match.end()])
+    mask = ascii_bytes.translate(_BASE64_MASK)
+    seed = b"a" * minimum
+    position = 0
+    while (found := mask.find(seed, position)) >= 0:
+        end = _next(mask, (b" ", b"n"), found)
+        # A wrapped run goes on after a line break when the next line is base64 too.
+        while end < len(mask) and mask[end : end + 1] == b"n":
+            following = end + 1 + (mask[end + 1 : end + 2] == b"n")
+            if mask[following : following + 4] != b"aaaa":
+                break
+            end = _next(mask, (b" ", b"n"), following)
+        decoded = _decode_base64(stripped[found:end])
         if decoded is not None:
-            yield Candidate("hex", match.start(), match.end(), decoded, "stripped")
-    meter.scan("decode.escapes", len(stripped))
-    for match in _ESCAPE_RUN.finditer(ascii_bytes.translate(_ESCAPE_MASK)):
-        run = stripped[match.start() : match.end()]
-        for name, decoder in (
-            ("percent", _decode_percent),
-            ("entities", _decode_entities),
-            ("escapes", _decode_escapes),
-        ):
-            decoded = decoder(run)
+            yield Candidate("base64", found, end, decoded, "stripped")
+        position = end
+    meter.scan("decode.hex", len(stripped))
+    mask = ascii_bytes.translate(_HEX_MASK)
+    for start, end in _seeded_runs(mask, _HEX_SEEDS, (b" ",)):
+        if end - start >= 16:
+            decoded = _decode_hex(stripped[start:end])
             if decoded is not None:
-                yield Candidate(name, match.start(), match.end(), decoded, "stripped")
+                yield Candidate("hex", start, end, decoded, "stripped")
+    if "%" in stripped or "&" in stripped or "\\" in stripped:
+        meter.scan("decode.escapes", len(stripped))
+        mask = ascii_bytes.translate(_ESCAPE_MASK)
+        for start, end in _seeded_runs(mask, (b"p",), (b" ",)):
+            if end - start < 12 or mask.count(b"p", start, end) < 3:
+                continue
+            run = stripped[start:end]
+            for name, decoder in (
+                ("percent", _decode_percent),
+                ("entities", _decode_entities),
+                ("escapes", _decode_escapes),
+            ):
+                decoded = decoder(run)
+                if decoded is not None:
+                    yield Candidate(name, start, end, decoded, "stripped")
     meter.scan("decode.spaced", len(stripped))
     mask = ascii_bytes.translate(_SPACED_MASK)
     position = 0
-    while found := _SPACED_START.search(mask, position):
-        extent = _SPACED_RUN.match(mask, found.start())
-        end = extent.end() if extent else found.end()
-        joined, unspaced = _join_spaced(stripped[found.start() : end])
+    while (seed_at := mask.find(b"asasasasa", position)) >= 0:
+        # Back to the start of the run (short words before the first long one: "d r o p   t h e …").
+        floor = seed_at - 512
+        while seed_at > max(position, floor, 0) and mask[seed_at - 1] in b"as":
+            seed_at -= 1
+        while mask[seed_at : seed_at + 1] == b"s":
+            seed_at += 1
+        extent = _SPACED_RUN.match(mask, seed_at)
+        end = extent.end() if extent else seed_at + 9
+        joined, unspaced = _join_spaced(stripped[seed_at:end])
         if len(joined) >= _MIN_DECODED_CHARS:
-            yield Candidate("spaced", found.start(), end, joined, "stripped", unspaced=unspaced)
+            yield Candidate("spaced", seed_at, end, joined, "stripped", unspaced=unspaced)
         position = end
 
 
@@ -283,9 +342,8 @@ _LEET: Final = str.maketrans(
         "+": "t",
     }
 )
-_LEET_TRACE: Final = re.compile(
-    r"[a-z][013457@$][a-z]|(?<![a-z0-9])[013457@$][a-z]{2}|[a-z]{2}[013457@$](?![a-z0-9])"
-)
+# Each alternative starts with the digit class, so ``re`` skips to digits with its fast charset scan.
+_LEET_TRACE: Final = re.compile(r"[013457@$](?:(?<=[a-z].)(?=[a-z])|(?<![a-z0-9].)(?=[a-z]{2}))")
 _LEET_L: Final = str.maketrans({**{chr(k): v for k, v in _LEET.items()}, "1": "l"})
 _LEET_TRACES_NEEDED: Final = 2
 _TRIGGER_REACH: Final = 256
@@ -305,7 +363,7 @@ def canonical_candidates(
         yield Candidate(
             name, start, end, piece.translate(_ROT13) if name == "rot13" else piece[::-1], "canonical"
         )
-    if layer.endswith("leetspeak") or not any(c in text for c in "013457@$"):
+    if layer.endswith("leetspeak"):
         return
     meter.scan("decode.leetspeak", len(text))
     traces = [
@@ -316,7 +374,7 @@ def canonical_candidates(
         return
     start = max(0, traces[0] - _TRIGGER_REACH)
     piece = text[start:]
-    yield Candidate("leetspeak", start, len(text), piece.translate(_LEET), "canonical")
+    yield Candidate("leetspeak", start, len(text), piece.translate(_LEET), "canonical", words_only=True)
     if "1" in piece:
         # 1 stands for i (1gn0re) as often as for l (ru1es): read it both ways.
-        yield Candidate("leetspeak", start, len(text), piece.translate(_LEET_L), "canonical")
+        yield Candidate("leetspeak", start, len(text), piece.translate(_LEET_L), "canonical", words_only=True)

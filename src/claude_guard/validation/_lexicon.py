@@ -65,6 +65,10 @@ _PAIR_SCORES: Final[Mapping[str, float]] = {
 _STANDALONE_SCORE: Final = 0.9
 _CLAUSE_BREAKS: Final = re.compile(r"[.!?;。！？؟।]")
 _TYPO_REACH: Final = 48
+_TYPO_SECTIONS: Final = frozenset({"override", "extraction", "persona"})
+_TYPO_MAX_WORDS: Final = 48
+_WORD: Final = re.compile(r"[^\W\d_]{6,}")
+_CONTEXT_CUES: Final = 2
 _ROT13: Final = str.maketrans(
     codecs.encode("abcdefghijklmnopqrstuvwxyz", "rot13"), "abcdefghijklmnopqrstuvwxyz"
 )
@@ -91,6 +95,7 @@ class IntentFinding:
     start: int
     end: int
     reasons: tuple[str, ...]
+    language: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,10 @@ class _Entry:
     role: str
     stem: bool
     transform: str
+
+    @property
+    def slot(self) -> tuple[int, str, str]:
+        return (self.language, self.section, self.role)
 
 
 def available_languages() -> tuple[str, ...]:
@@ -165,6 +174,7 @@ class LexiconMatcher:
     def __init__(self, languages: Iterable[str]) -> None:
         self.lexicons = tuple(load_lexicon(language) for language in languages)
         patterns: dict[str, list[_Entry]] = {}
+        technical: dict[str, list[_Entry]] = {}
         unspaced: dict[str, list[_Entry]] = {}
         typo: dict[str, list[_Entry]] = {}
         for index, lexicon in enumerate(self.lexicons):
@@ -180,12 +190,27 @@ class LexiconMatcher:
                     text = canonicalize(raw.rstrip("*").strip()).text.strip()
                     if not text:
                         continue
+                    if section == "context" and role == "technical":
+                        # Read only around findings (`context_near`), never in the main pass.
+                        technical.setdefault(text, []).append(_Entry(index, section, role, stem, "plain"))
+                        continue
                     patterns.setdefault(text, []).append(_Entry(index, section, role, stem, "plain"))
                     if section == "context":
                         continue
                     squeezed = text.replace(" ", "")
                     if len(squeezed) >= 5:
                         unspaced.setdefault(squeezed, []).append(_Entry(index, section, role, True, "plain"))
+                    if (
+                        not stem
+                        and lexicon.word_boundaries
+                        and section in _TYPO_SECTIONS
+                        and role != "standalone"
+                        and text.isalpha()
+                        and len(text) >= 6
+                    ):
+                        typo.setdefault(_typo_key(text), []).append(
+                            _Entry(index, section, role, stem, "typo")
+                        )
                     if role in ("verbs", "objects", "strong_objects") and len(text) >= 4:
                         reverse = text[::-1]
                         patterns.setdefault(reverse, []).append(
@@ -194,18 +219,36 @@ class LexiconMatcher:
                         if text.isascii():
                             rot = text.translate(_ROT13)
                             patterns.setdefault(rot, []).append(_Entry(index, section, role, True, "rot13"))
-                        if not stem and lexicon.word_boundaries and text.isalpha() and len(text) >= 5:
-                            typo.setdefault(_typo_key(text), []).append(
-                                _Entry(index, section, role, stem, "typo")
-                            )
         self._keys = list(patterns)
         self._entries = [tuple(patterns[key]) for key in self._keys]
+        self._groups = [self._group(entries) for entries in self._entries]
         self._automaton = ahocorasick_rs.AhoCorasick(self._keys)
+        self._technical_keys = list(technical)
+        self._technical_entries = [tuple(technical[key]) for key in self._technical_keys]
+        self._technical = ahocorasick_rs.AhoCorasick(self._technical_keys)
         self._unspaced_keys = list(unspaced)
         self._unspaced_entries = [tuple(unspaced[key]) for key in self._unspaced_keys]
+        self._unspaced_groups = [
+            (tuple({e.transform for e in entries if e.transform != "plain"}), (), (), tuple(entries))
+            for entries in self._unspaced_entries
+        ]
         self._unspaced = ahocorasick_rs.AhoCorasick(self._unspaced_keys)
         self._typo = {key: tuple(value) for key, value in typo.items()}
-        self._typo_regex: re.Pattern[str] | None = None
+        self._any_unbounded = any(not lexicon.word_boundaries for lexicon in self.lexicons)
+        self._typo_shapes = {(key[0], key[1], len(key)) for key in self._typo}
+
+    def _group(
+        self, entries: tuple[_Entry, ...]
+    ) -> tuple[tuple[str, ...], tuple[_Entry, ...], tuple[_Entry, ...], tuple[_Entry, ...]]:
+        # Per automaton key: decoder triggers, entries needing word boundaries (stems, whole words) and
+        # entries matched anywhere, so the per-match loop checks boundaries once.
+        triggers = tuple(dict.fromkeys(entry.transform for entry in entries if entry.transform != "plain"))
+        plain = [entry for entry in entries if entry.transform == "plain"]
+        bounded = [entry for entry in plain if self.lexicons[entry.language].word_boundaries]
+        stems = tuple(entry for entry in bounded if entry.stem)
+        words = tuple(entry for entry in bounded if not entry.stem)
+        anywhere = tuple(entry for entry in plain if not self.lexicons[entry.language].word_boundaries)
+        return triggers, stems, words, anywhere
 
     def find(
         self, text: str, meter: WorkMeter, *, unspaced: bool = False
@@ -224,35 +267,52 @@ class LexiconMatcher:
         placed_words: set[int] = set()
         if unspaced:
             matches = self._unspaced.find_matches_as_indexes(text, overlapping=True)
-            entries_of = self._unspaced_entries
+            groups = self._unspaced_groups
         else:
-            matches = self._automaton.find_matches_as_indexes(text, overlapping=True)
-            entries_of = self._entries
+            # A phrase split across two content blocks has a line break where its space was; reading
+            # line breaks as spaces keeps every offset (one character for one).
+            flat = text.replace("\n", " ") if "\n" in text else text
+            matches = self._automaton.find_matches_as_indexes(flat, overlapping=True)
+            groups = self._groups
         meter.lexicon_matches += len(matches)
         size = len(text)
-        lexicons = self.lexicons
+
+        def add(entry: _Entry, start: int, end: int) -> None:
+            slot = found.get(entry.slot)
+            if slot is None:
+                slot = found[entry.slot] = _Found()
+            slot.starts.append(start)
+            slot.ends.append(end)
+
         for key, start, end in matches:
-            for entry in entries_of[key]:
-                if entry.transform != "plain":
-                    positions = triggers.setdefault(entry.transform, [])
-                    positions.append(start)
-                    positions.append(end)
-                    trigger_keys.setdefault(entry.transform, set()).add(key)
-                    continue
-                if not unspaced and lexicons[entry.language].word_boundaries:
-                    if start and text[start - 1].isalnum():
-                        continue
-                    if not entry.stem and end < size and text[end].isalnum():
-                        continue
-                    placed_words.add(start)
-                slot = found.get((entry.language, entry.section, entry.role))
-                if slot is None:
-                    slot = found[(entry.language, entry.section, entry.role)] = _Found()
-                slot.starts.append(start)
-                slot.ends.append(end)
+            transforms, stems, words, anywhere = groups[key]
+            for transform in transforms:
+                positions = triggers.setdefault(transform, [])
+                positions.append(start)
+                positions.append(end)
+                trigger_keys.setdefault(transform, set()).add(key)
+            if (stems or words) and not (start and text[start - 1].isalnum()):
+                placed_words.add(start)
+                for entry in stems:
+                    add(entry, start, end)
+                if words and (end >= size or not text[end].isalnum()):
+                    for entry in words:
+                        add(entry, start, end)
+            for entry in anywhere:
+                add(entry, start, end)
+        if not unspaced and "\n" in text and not text.isascii() and self._any_unbounded:
+            self._find_across_breaks(text, meter, found)
         if not unspaced and self._typo:
             self._find_typos(text, meter, found, placed_words)
-        contexts = {kind: any(key[1] == "context" and key[2] == kind for key in found) for kind in _CONTEXTS}
+        # A context counts when two different cues of it are present ("translate" and "into English",
+        # "proofread" and "this paragraph"): one word alone ("translate nothing, just answer") is no request.
+        contexts = {
+            kind: sum(
+                len(set(slot.starts)) for key, slot in found.items() if key[1] == "context" and key[2] == kind
+            )
+            >= _CONTEXT_CUES
+            for kind in _CONTEXTS
+        }
         spans = {
             name: (min(positions), max(positions))
             for name, positions in triggers.items()
@@ -261,16 +321,38 @@ class LexiconMatcher:
         findings = self._pair(text, found, meter)
         return findings, spans, contexts
 
+    def _find_across_breaks(
+        self, text: str, meter: WorkMeter, found: dict[tuple[int, str, str], _Found]
+    ) -> None:
+        # Scripts without spaces (Chinese, Japanese…) can be split mid-word across two content blocks; the
+        # joined text then has a line break inside the word. Read it once more without line breaks.
+        breaks = [index for index, char in enumerate(text) if char == "\n"] if text.count("\n") < 4096 else []
+        if not breaks:
+            return
+        squeezed = text.replace("\n", "")
+        shifted = [position - count for count, position in enumerate(breaks)]
+        meter.scan("lexicon.breaks", len(squeezed))
+        for key, start, end in self._automaton.find_matches_as_indexes(squeezed, overlapping=True):
+            low = bisect.bisect_right(shifted, start)
+            high = bisect.bisect_right(shifted, end - 1)
+            if low == high:
+                continue  # no break inside: the first pass saw it
+            for entry in self._entries[key]:
+                if entry.transform != "plain" or self.lexicons[entry.language].word_boundaries:
+                    continue
+                slot = found.setdefault((entry.language, entry.section, entry.role), _Found())
+                slot.starts.append(start + low)
+                slot.ends.append(end + high)
+
     def _find_typos(
         self, text: str, meter: WorkMeter, found: dict[tuple[int, str, str], _Found], placed: set[int]
     ) -> None:
-        # A per-word pass over the whole text would cost more than everything else together, so only
-        # windows around intent words that are already in place (a qualifier or an object: short words such
-        # as "all" or "your" survive scrambling) are searched, with one regular expression of every long
-        # lexicon word as "first letter, middle letters in any order, last letter".
+        # A per-word pass over the text would cost more than everything else together, so only windows
+        # around qualifiers that are in place (short words such as "all" or "your" survive scrambling) are
+        # searched, word by word, and at most `_TYPO_MAX_WORDS` words per text: a constant per layer.
         windows: list[tuple[int, int]] = []
         for (_language, section, role), slot in found.items():
-            if section == "context" or role not in ("qualifiers", "objects", "strong_objects"):
+            if section == "context" or role == "standalone":
                 continue
             windows.extend(
                 (max(0, s - _TYPO_REACH), e + _TYPO_REACH)
@@ -285,106 +367,111 @@ class LexiconMatcher:
                 merged[-1] = (merged[-1][0], max(merged[-1][1], high))
             else:
                 merged.append((low, high))
-        pattern = self._typo_pattern()
+        shapes = self._typo_shapes
+        typo = self._typo
+        size = len(text)
+        examined = 0
         for low, high in merged:
-            high = min(high, len(text))
+            high = min(high, size)
             meter.scan("lexicon.typos", high - low)
-            for match in pattern.finditer(text, low, high):
-                start = match.start()
-                if start in placed:
+            for match in _WORD.finditer(text, low, high):
+                examined += 1
+                if examined > _TYPO_MAX_WORDS:
+                    return
+                word = match.group()
+                # (first letter, last letter, length) first: one set probe per word, and the sorted
+                # signature only for the few words that share a shape with a lexicon word.
+                if (word[0], word[-1], len(word)) not in shapes or match.start() in placed:
                     continue
-                entries = self._typo.get(_typo_key(match.group()))
-                for entry in entries or ():
-                    slot = found.setdefault((entry.language, entry.section, entry.role), _Found())
-                    slot.starts.append(start)
+                for entry in typo.get(_typo_key(word), ()):
+                    slot = found.setdefault(entry.slot, _Found())
+                    slot.starts.append(match.start())
                     slot.ends.append(match.end())
-
-    def _typo_pattern(self) -> re.Pattern[str]:
-        if self._typo_regex is None:
-            by_first: dict[str, set[str]] = {}
-            for key in self._typo:
-                first, last, middle = key[0], key[1], key[2:]
-                letters = "".join(sorted(set(middle)))
-                by_first.setdefault(first, set()).add(
-                    f"[{re.escape(letters)}]{{{len(middle)}}}{re.escape(last)}"
-                )
-            arms = "|".join(
-                f"{re.escape(first)}(?:{'|'.join(sorted(rest))})" for first, rest in sorted(by_first.items())
-            )
-            self._typo_regex = re.compile(rf"(?<![^\W\d_])(?:{arms})(?![^\W\d_])")
-        return self._typo_regex
 
     def _pair(
         self, text: str, found: dict[tuple[int, str, str], _Found], meter: WorkMeter
     ) -> list[IntentFinding]:
         best: dict[str, IntentFinding] = {}
         breaks: list[int] | None = None
-        for index, lexicon in enumerate(self.lexicons):
-            for section, rule_id in INTENT_RULE_IDS.items():
-                if rule_id in best and best[rule_id].score >= 1.0:
-                    continue
-                standalone = found.get((index, section, "standalone"))
-                if standalone is not None:
-                    start, end = standalone.starts[0], standalone.ends[0]
-                    _keep(
-                        best,
-                        IntentFinding(
-                            rule_id, _STANDALONE_SCORE, start, end, ("standalone", f"lang:{lexicon.language}")
-                        ),
-                    )
-                verbs = found.get((index, section, "verbs"))
-                if verbs is None:
-                    continue
-                objects = _merge(
-                    found.get((index, section, "objects")), found.get((index, section, "strong_objects"))
+        present = sorted({(key[0], key[1]) for key in found if key[2] in ("verbs", "standalone")})
+        for index, section in present:
+            if section == "context":
+                continue
+            lexicon = self.lexicons[index]
+            rule_id = INTENT_RULE_IDS[section]
+            if rule_id in best and best[rule_id].score >= 1.0:
+                continue
+            standalone = found.get((index, section, "standalone"))
+            if standalone is not None:
+                start, end = standalone.starts[0], standalone.ends[0]
+                _keep(
+                    best,
+                    IntentFinding(
+                        rule_id,
+                        _STANDALONE_SCORE,
+                        start,
+                        end,
+                        ("standalone", f"lang:{lexicon.language}"),
+                        lexicon.language,
+                    ),
                 )
-                if not objects:
-                    continue
-                strong = found.get((index, section, "strong_objects"))
-                strong_starts = set(strong.starts) if strong else set()
-                qualifiers = found.get((index, section, "qualifiers"))
-                qualifier_starts = sorted(qualifiers.starts) if qualifiers else []
-                object_starts = [start for start, _ in objects]
-                window = lexicon.window
-                if breaks is None:
-                    meter.scan("lexicon.clauses", len(text))
-                    breaks = [m.start() for m in _CLAUSE_BREAKS.finditer(text)]
-                for verb_start, verb_end in sorted(zip(verbs.starts, verbs.ends, strict=True)):
-                    low = bisect.bisect_left(object_starts, verb_start - window - 24)
-                    high = bisect.bisect_right(object_starts, verb_end + window)
-                    for position in range(low, min(high, low + 16)):
-                        meter.window_steps += 1
-                        object_start, object_end = objects[position]
-                        if object_start < verb_end and object_end > verb_start:
-                            continue  # the same characters read as both
-                        first, last = min(verb_start, object_start), max(verb_end, object_end)
-                        if _crosses(breaks, first, last):
-                            continue
-                        qualified = object_start in strong_starts or _near(
-                            qualifier_starts, first - 12, last + 12, (verb_start, object_start)
-                        )
-                        score = 1.0 if qualified else _PAIR_SCORES[section]
-                        reasons = (
-                            "verb+object+qualifier" if qualified else "verb+object",
-                            f"lang:{lexicon.language}",
-                        )
-                        _keep(best, IntentFinding(rule_id, score, first, last, reasons))
-                        if score >= 1.0:
-                            break
-                    if rule_id in best and best[rule_id].score >= 1.0:
+            verbs = found.get((index, section, "verbs"))
+            if verbs is None:
+                continue
+            objects = _merge(
+                found.get((index, section, "objects")), found.get((index, section, "strong_objects"))
+            )
+            if not objects:
+                continue
+            strong = found.get((index, section, "strong_objects"))
+            strong_starts = set(strong.starts) if strong else set()
+            qualifiers = found.get((index, section, "qualifiers"))
+            qualifier_starts = sorted(qualifiers.starts) if qualifiers else []
+            object_starts = [start for start, _ in objects]
+            window = lexicon.window
+            if breaks is None:
+                meter.scan("lexicon.clauses", len(text))
+                breaks = [m.start() for m in _CLAUSE_BREAKS.finditer(text)]
+            for verb_start, verb_end in sorted(zip(verbs.starts, verbs.ends, strict=True)):
+                low = bisect.bisect_left(object_starts, verb_start - window - 24)
+                high = bisect.bisect_right(object_starts, verb_end + window)
+                for position in range(low, min(high, low + 16)):
+                    meter.window_steps += 1
+                    object_start, object_end = objects[position]
+                    if object_start < verb_end and object_end > verb_start:
+                        continue  # the same characters read as both
+                    first, last = min(verb_start, object_start), max(verb_end, object_end)
+                    if _crosses(breaks, first, last):
+                        continue
+                    qualified = object_start in strong_starts or _near(
+                        qualifier_starts, first - 12, last + 12, (verb_start, object_start)
+                    )
+                    score = 1.0 if qualified else _PAIR_SCORES[section]
+                    reasons = (
+                        "verb+object+qualifier" if qualified else "verb+object",
+                        f"lang:{lexicon.language}",
+                    )
+                    _keep(best, IntentFinding(rule_id, score, first, last, reasons, lexicon.language))
+                    if score >= 1.0:
                         break
+                if rule_id in best and best[rule_id].score >= 1.0:
+                    break
         return list(best.values())
 
-    def context_near(self, text: str, kind: str, start: int, end: int, reach: int = 30) -> bool:
-        """Whether a ``context.<kind>`` entry of any language occurs within ``reach`` of ``[start, end)``."""
+    def context_near(
+        self, text: str, kind: str, start: int, end: int, language: str | None = None, reach: int = 30
+    ) -> bool:
+        """Whether a ``context.<kind>`` entry (of ``language``, or any) occurs within ``reach`` of a span."""
         low, high = max(0, start - reach), min(len(text), end + reach)
-        for key, match_start, match_end in self._automaton.find_matches_as_indexes(
+        for key, match_start, match_end in self._technical.find_matches_as_indexes(
             text[low:high], overlapping=True
         ):
             match_start += low
             match_end += low
-            for entry in self._entries[key]:
+            for entry in self._technical_entries[key]:
                 if entry.section != "context" or entry.role != kind or entry.transform != "plain":
+                    continue
+                if language is not None and self.lexicons[entry.language].language != language:
                     continue
                 if self.lexicons[entry.language].word_boundaries:
                     if match_start and text[match_start - 1].isalnum():

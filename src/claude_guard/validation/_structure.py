@@ -40,72 +40,134 @@ class StructureFinding:
     reasons: tuple[str, ...]
 
 
-_TURN: Final = re.compile(r"(?:^|\n|[.!?\"] ?)[ >]{0,4}(?:\*\*)?(human|assistant|user|ai)(?:\*\*)? ?:")
+_ROLE_WORDS: Final = (
+    "human",
+    "assistant",
+    "user",
+    "system",
+    "developer",
+    "admin",
+    "new instructions",
+    "instructions",
+    " ai",
+)
+_SPEAKERS: Final = frozenset({"human", "user"})
+_ANSWERERS: Final = frozenset({"assistant", "ai"})
+_HEADER_ROLES: Final = frozenset({"system", "developer", "admin", "instructions", "new instructions"})
 _ROLE_TAG: Final = re.compile(
     r"<(/?)(system|system_prompt|system-prompt|sys|instructions|admin|developer|assistant|user|human|"
     r"im_system|new_instructions|override)(?: [a-z_\-]{1,20}=\"[^\"\n]{0,40}\")?>"
 )
-_ROLE_HEADER: Final = re.compile(
-    r"(?:^|\n) {0,3}(?:#{1,6} ?|\*\*|\[|=== ?|--- ?)(system|system prompt|system message|system override|"
-    r"new instructions|instructions|developer|admin|administrator|assistant|user|human)"
-    r"(?: (?:message|prompt|note|override|update|instructions))?(?:\]|\*\*| ===| ---)? ?:?(?:\*\*)?(?=\n| |$)"
-)
-_ROLE_LINE_START: Final = re.compile(r"(?:^|\n) {0,3}(system|developer|admin) ?: ?\S")
+_AFTER: Final = re.compile(r"(?: prompt| message| override| note| update)?(\*\*|\]| ===| ---)? ?(:)?(\*\*)?")
+_MAX_ROLE_WORDS: Final = 256
+
+
+def _occurrences(text: str) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for word in _ROLE_WORDS:
+        index = text.find(word)
+        while index >= 0 and len(found) < _MAX_ROLE_WORDS:
+            found.append((index + (1 if word == " ai" else 0), word.strip()))
+            index = text.find(word, index + 1)
+    found.sort()
+    return found
 
 
 def find_role_markers(text: str, meter: WorkMeter, *, hidden: bool = False) -> list[StructureFinding]:
     """Role markers in ``text`` (canonical), scored by the structure they start.
 
+    Role words are found with ``str.find`` (at most `_MAX_ROLE_WORDS` looked at), and each occurrence is
+    judged by what surrounds it: the start of its line, a colon after it, a tag around it.
     In ``hidden`` text (decoded from an encoding or smuggled in invisible characters) any role marker
     scores high: nobody hides a novel's dialogue in base64, and tag characters cannot carry line breaks.
     """
+    meter.scan("structure.roles", len(text))
     found: list[StructureFinding] = []
-    meter.scan("structure.turns", len(text))
-    roles: dict[str, int] = {}
-    first_turn: tuple[int, int] | None = None
-    for match in _TURN.finditer(text):
-        role = match.group(1)
-        roles.setdefault(role, match.start())
-        if first_turn is None:
-            first_turn = match.span()
-        if len(roles) > 8:
-            break
-    if first_turn is not None:
-        speakers = {"human", "user"} & set(roles)
-        answerers = {"assistant", "ai"} & set(roles)
-        if speakers and answerers:
-            found.append(StructureFinding("markers.turns", 0.9, *first_turn, ("alternating roles",)))
-        elif "human" in roles or "assistant" in roles:
-            found.append(StructureFinding("markers.turns", 0.25, *first_turn, ("one role line",)))
-    meter.scan("structure.tags", len(text))
-    for tags, match in enumerate(_ROLE_TAG.finditer(text)):
-        if tags >= 64:
-            break
-        start = match.start()
-        line_start = start == 0 or text[start - 1] == "\n" or text[max(0, start - 2) : start] in ("\n ", "> ")
-        closing = match.group(1) == "/"
-        follows = text.find("<", match.end(), match.end() + 3) >= 0
-        if line_start or (closing and follows):
-            found.append(
-                StructureFinding("markers.role_tag", 0.85, start, match.end(), ("role tag starts a turn",))
-            )
-            break
-        found.append(
-            StructureFinding("markers.role_tag", 0.3, start, match.end(), ("role tag mid-sentence",))
+    turn_roles: dict[str, tuple[int, int]] = {}
+    header: StructureFinding | None = None
+    size = len(text)
+    for start, role in _occurrences(text):
+        end = start + len(role)
+        if end < size and (text[end].isalpha() or text[end] == "_") and role != "instructions":
+            continue  # "users", "systematic"
+        if start and (text[start - 1].isalpha()):
+            continue
+        line_start = text.rfind("\n", 0, start) + 1
+        prefix = text[line_start:start]
+        after = _AFTER.match(text, end)
+        closer, colon, _bold_end = (
+            (after.group(1), after.group(2), after.group(3)) if after else (None, None, None)
         )
-    meter.scan("structure.headers", len(text))
-    header = _ROLE_HEADER.search(text)
+        at_line_start = len(prefix) <= 8 and all(char in " >#*[=-" for char in prefix)
+        sentence_start = not at_line_start and text[max(0, start - 2) : start].strip() in (".", "!", "?", '"')
+        if role in _SPEAKERS or role in _ANSWERERS:
+            if colon and (at_line_start or sentence_start) and not prefix.strip("> "):
+                turn_roles.setdefault(
+                    role, (start if not at_line_start else line_start, after.end() if after else end)
+                )
+            elif (
+                colon
+                and at_line_start
+                and prefix.strip() in ("**", "#", "##", "###", "####", "[")
+                and header is None
+            ):
+                header = StructureFinding("markers.role_header", 0.5, line_start, end, ("role header",))
+            continue
+        if role in _HEADER_ROLES and header is None:
+            marked = prefix.strip(" >")
+            if at_line_start and marked and (colon or closer or marked.startswith("#")):
+                header = StructureFinding(
+                    "markers.role_header", 0.85, line_start, end, ("role header at a line start",)
+                )
+            elif (
+                (marked.endswith("**") or marked.endswith("[") or marked.endswith("==="))
+                and (colon or closer)
+            ) or (
+                text[max(0, start - 4) : start].endswith(("**", "[", "= ", "## ", "##"))
+                and (colon or closer)
+                and role != "instructions"
+            ):
+                header = StructureFinding(
+                    "markers.role_header", 0.75, start, end, ("bold or bracketed role label",)
+                )
+            elif at_line_start and not marked and colon and role != "instructions":
+                header = StructureFinding(
+                    "markers.role_header", 0.3, line_start, end, ("role label at a line start",)
+                )
+    if turn_roles:
+        first = min(turn_roles.values())
+        if set(turn_roles) & _SPEAKERS and set(turn_roles) & _ANSWERERS:
+            found.append(StructureFinding("markers.turns", 0.9, *first, ("alternating roles",)))
+        else:
+            found.append(StructureFinding("markers.turns", 0.25, *first, ("one role line",)))
     if header is not None:
-        name = header.group(1)
-        score = 0.85 if name not in ("assistant", "user", "human", "instructions") else 0.5
-        found.append(
-            StructureFinding("markers.role_header", score, *header.span(), ("role header at a line start",))
-        )
-    else:
-        line = _ROLE_LINE_START.search(text)
-        if line is not None:
+        found.append(header)
+    if "<" in text:
+        meter.scan("structure.tags", len(text))
+        opened: set[str] = set()
+        for tags, match in enumerate(_ROLE_TAG.finditer(text)):
+            if tags >= 64:
+                break
+            start = match.start()
+            if match.group(1) != "/":
+                opened.add(match.group(2))
+            elif match.group(2) in opened:
+                found.append(StructureFinding("markers.role_tag", 0.85, start, match.end(), ("role block",)))
+                break
+            line_start = (
+                start == 0 or text[start - 1] == "\n" or text[max(0, start - 2) : start] in ("\n ", "> ")
+            )
+            closing = match.group(1) == "/"
+            follows = text.find("<", match.end(), match.end() + 3) >= 0
+            if line_start or (closing and follows):
+                found.append(
+                    StructureFinding(
+                        "markers.role_tag", 0.85, start, match.end(), ("role tag starts a turn",)
+                    )
+                )
+                break
             found.append(
-                StructureFinding("markers.role_header", 0.3, *line.span(), ("role label at a line start",))
+                StructureFinding("markers.role_tag", 0.3, start, match.end(), ("role tag mid-sentence",))
             )
     if hidden:
         found = [
@@ -116,14 +178,12 @@ def find_role_markers(text: str, meter: WorkMeter, *, hidden: bool = False) -> l
 
 
 _FETCHED: Final = re.compile(
-    r"!\[[^\]\n]{0,200}\]\s?\(\s?<?((?:https?:)?//[^\s)<>]{1,600})|"
+    r"!\[[^\]\n]{0,200}\]\s?\(\s?<?((?:https?:)?//[^)<>\n]{1,600})|"
     r"<(?:img|image|iframe|frame|script|embed|object|source|video|audio|link|input|track)(?![A-Za-z])"
-    r"[^>]{0,200}?(?:src|href|data|srcset|action|poster)\s?=\s?[\"']?((?:https?:)?//[^\s\"'<>]{1,600})",
+    r"[^>]{0,200}?(?:src|href|data|srcset|action|poster)\s?=\s?[\"']?((?:https?:)?//[^\"'<>\n]{1,600})",
     re.IGNORECASE,
 )
-_BARE_URL: Final = re.compile(
-    r"(?:https?:)?//[A-Za-z0-9.\-]{1,253}(?::\d{1,5})?/[^\s<>\"'`]{1,600}", re.IGNORECASE
-)
+_BARE_URL_AT: Final = re.compile(r"//[A-Za-z0-9.\-]{1,253}(?::\d{1,5})?/[^\s<>\"'`]{1,600}")
 _SLOT: Final = re.compile(
     r"\{[^{}\s]{0,60}\}|\[[A-Za-z_ \-]{2,60}\]|\$\{?[A-Z_]{2,40}\}?|%7B|%5B|<[a-z_]{2,40}>|\{\{",
     re.IGNORECASE,
@@ -134,7 +194,7 @@ _DATA_WORDS: Final = re.compile(
     r"userdata|user_data|email|instructions|system)",
     re.IGNORECASE,
 )
-_PAYLOAD: Final = re.compile(r"[A-Za-z0-9+/_\-]{24,}={0,2}")
+_PAYLOAD: Final = re.compile(r"[A-Za-z0-9+_\-]{20,}")
 _HEXLIKE: Final = re.compile(r"(?:[0-9a-fA-F]{2}){12,}")
 
 
@@ -170,9 +230,10 @@ def _judge_url(url: str) -> tuple[float, str] | None:
     if _SLOT.search(rest):
         return 0.95, "template slot"
     decoded = urllib.parse.unquote(rest)
-    for token in _PAYLOAD.findall(decoded)[:16]:
-        if _decodes_to_text(token):
-            return 0.95, "encoded data"
+    for piece in re.split(r"[/?&=#.]", decoded)[:64]:
+        for token in _PAYLOAD.findall(piece)[:4]:
+            if _decodes_to_text(token):
+                return 0.95, "encoded data"
     query = urllib.parse.urlsplit(url).query
     for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True)[:32]:
         if _DATA_WORDS.search(value) or (_DATA_WORDS.fullmatch(name) and len(value) > 0):
@@ -210,9 +271,14 @@ def find_url_exfiltration(text: str, meter: WorkMeter) -> list[StructureFinding]
                 StructureFinding(rule_id, verdict[0], *match.span(), (f"fetched url: {verdict[1]}",))
             )
             break
-    for count, match in enumerate(_BARE_URL.finditer(text)):
-        if count >= 64:
-            break
+    position = text.find("//")
+    count = 0
+    while position >= 0 and count < 64:
+        match = _BARE_URL_AT.match(text, position)
+        position = text.find("//", position + 2)
+        if match is None:
+            continue
+        count += 1
         if any(low <= match.start() < high for low, high in fetched_spans):
             continue
         url = match.group()

@@ -300,7 +300,7 @@ class PromptValidator:
                     lambda: (position, position + 1),
                 )
             )
-        _scan_text(scan, joined, depth=0, layer="text", parent=None)
+        _scan_text(scan, joined, depth=0, layer="text", parent=None, has_invisible=first is not None)
         _apply_request_context(scan)
         return _Evaluation(body, segments, offsets, scan.findings, scan.texts)
 
@@ -381,8 +381,24 @@ def _apply_request_context(scan: _Scan) -> None:
         finding.reasons = (*finding.reasons, *reasons)
 
 
+def _scan_words(scan: _Scan, text: str, *, layer: str, parent: Locator) -> None:
+    """Only the lexicon over ``text`` (already canonical): a reading that can hide words, not markup."""
+    scan.meter.layers += 1
+    intents, _, _ = scan.matcher.find(text, scan.meter)
+    for intent in intents:
+        findings = scan.findings
+        findings.append(_Finding(intent.rule_id, layer, intent.score, tuple(intent.reasons), parent))
+
+
 def _scan_text(
-    scan: _Scan, raw: str, *, depth: int, layer: str, parent: Locator | None, unspaced: bool = False
+    scan: _Scan,
+    raw: str,
+    *,
+    depth: int,
+    layer: str,
+    parent: Locator | None,
+    unspaced: bool = False,
+    has_invisible: bool | None = None,
 ) -> None:
     """Score ``raw`` and rescan what its decoders find.
 
@@ -422,7 +438,7 @@ def _scan_text(
         score, reasons = intent.score, tuple(intent.reasons)
         if code.covers(intent.start, intent.end):
             score, reasons = score * CODE_FACTOR, (*reasons, f"context:code×{CODE_FACTOR}")
-        if scan.matcher.context_near(text, "technical", intent.start, intent.end):
+        if scan.matcher.context_near(text, "technical", intent.start, intent.end, intent.language):
             score, reasons = score * TECHNICAL_FACTOR, (*reasons, f"context:technical×{TECHNICAL_FACTOR}")
         findings.append(
             _Finding(intent.rule_id, layer, round(score, 4), reasons, at(intent.start, intent.end))
@@ -435,7 +451,9 @@ def _scan_text(
             _Finding(marker.rule_id, layer, round(score, 4), reasons, at(marker.start, marker.end))
         )
 
-    stripped = raw if first_invisible(raw) is None else strip_invisible(raw)
+    if has_invisible is None:
+        has_invisible = first_invisible(raw) is not None
+    stripped = strip_invisible(raw) if has_invisible else raw
     stripped_offsets: list[int] | None = None
 
     def from_stripped(start: int, end: int) -> Locator:
@@ -485,6 +503,9 @@ def _scan_text(
         scan.budget -= len(decoded)
         meter.decoded_chars += len(decoded)
         child_layer = candidate.decoder if layer == "text" else f"{layer}>{candidate.decoder}"
+        if candidate.words_only:
+            _scan_words(scan, decoded, layer=child_layer, parent=where)
+            continue
         _scan_text(
             scan, decoded, depth=depth + 1, layer=child_layer, parent=where, unspaced=candidate.unspaced
         )
