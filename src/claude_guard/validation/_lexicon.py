@@ -53,7 +53,7 @@ INTENT_RULE_IDS: Final[Mapping[str, str]] = {
 """Lexicon section → the rule id its findings carry."""
 
 _ROLES: Final = ("verbs", "objects", "strong_objects", "qualifiers", "standalone")
-_CONTEXTS: Final = ("translation", "education", "technical")
+_CONTEXTS: Final = ("translation", "education", "technical", "pronouns")
 _PAIR_SCORES: Final[Mapping[str, float]] = {
     # verb + object without a qualifier; verb + object + qualifier (or a strong object) scores 1.0.
     "override": 0.55,
@@ -66,8 +66,9 @@ _STANDALONE_SCORE: Final = 0.9
 _CLAUSE_BREAKS: Final = re.compile(r"[.!?;。！？؟।]")
 _TYPO_REACH: Final = 48
 _TYPO_SECTIONS: Final = frozenset({"override", "extraction", "persona"})
-_TYPO_MAX_WORDS: Final = 48
-_WORD: Final = re.compile(r"[^\W\d_]{6,}")
+_TYPO_MAX_WORDS: Final = 64
+_QUALIFIER_REACH: Final = 24
+_WORD: Final = re.compile(r"[^\W\d_]{5,}")
 _CONTEXT_CUES: Final = 2
 _ROT13: Final = str.maketrans(
     codecs.encode("abcdefghijklmnopqrstuvwxyz", "rot13"), "abcdefghijklmnopqrstuvwxyz"
@@ -96,6 +97,8 @@ class IntentFinding:
     end: int
     reasons: tuple[str, ...]
     language: str = ""
+    verb: int = -1
+    """Where the verb starts (quotation and code context are judged there), or -1."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +209,7 @@ class LexiconMatcher:
                         and section in _TYPO_SECTIONS
                         and role != "standalone"
                         and text.isalpha()
-                        and len(text) >= 6
+                        and len(text) >= 5
                     ):
                         typo.setdefault(_typo_key(text), []).append(
                             _Entry(index, section, role, stem, "typo")
@@ -348,11 +351,12 @@ class LexiconMatcher:
         self, text: str, meter: WorkMeter, found: dict[tuple[int, str, str], _Found], placed: set[int]
     ) -> None:
         # A per-word pass over the text would cost more than everything else together, so only windows
-        # around qualifiers that are in place (short words such as "all" or "your" survive scrambling) are
-        # searched, word by word, and at most `_TYPO_MAX_WORDS` words per text: a constant per layer.
+        # around words that survive scrambling (short ones: the lexicons' pronouns "you", "me", and any
+        # intent word in place) are searched, word by word, and at most `_TYPO_MAX_WORDS` words per text:
+        # a constant per layer.
         windows: list[tuple[int, int]] = []
         for (_language, section, role), slot in found.items():
-            if section == "context" or role == "standalone":
+            if (section == "context" and role != "pronouns") or role == "standalone":
                 continue
             windows.extend(
                 (max(0, s - _TYPO_REACH), e + _TYPO_REACH)
@@ -444,14 +448,17 @@ class LexiconMatcher:
                     if _crosses(breaks, first, last):
                         continue
                     qualified = object_start in strong_starts or _near(
-                        qualifier_starts, first - 12, last + 12, (verb_start, object_start)
+                        qualifier_starts, first - _QUALIFIER_REACH, last + _QUALIFIER_REACH, (verb_start, object_start)
                     )
                     score = 1.0 if qualified else _PAIR_SCORES[section]
                     reasons = (
                         "verb+object+qualifier" if qualified else "verb+object",
                         f"lang:{lexicon.language}",
                     )
-                    _keep(best, IntentFinding(rule_id, score, first, last, reasons, lexicon.language))
+                    _keep(
+                        best,
+                        IntentFinding(rule_id, score, first, last, reasons, lexicon.language, verb_start),
+                    )
                     if score >= 1.0:
                         break
                 if rule_id in best and best[rule_id].score >= 1.0:

@@ -2,7 +2,8 @@
 
 Each finding carries a score in ``[0, 1]``. Context lowers a finding's score rather than dropping it:
 
-- inside a fenced code block or inline code (quoted material): × `CODE_FACTOR`;
+- inside a fenced code block or inline code: × `CODE_FACTOR`;
+- between quotation marks on one line (quoted material: a sentence to translate, an example): × `QUOTE_FACTOR`;
 - the request asks for a translation or proofreading: × `TRANSLATION_FACTOR`;
 - the request teaches security (prompt injection explained, "for example"): × `EDUCATION_FACTOR`;
 - a technical word next to an override's object (CSS "the previous rule's margin"): × `TECHNICAL_FACTOR`.
@@ -24,6 +25,7 @@ from typing import Final
 
 __all__ = [
     "CODE_FACTOR",
+    "QUOTE_FACTOR",
     "COMBINATION_BONUS",
     "EDUCATION_FACTOR",
     "HIDDEN_BONUS",
@@ -31,9 +33,11 @@ __all__ = [
     "TRANSLATION_FACTOR",
     "CodeSpans",
     "combine",
+    "quoted",
 ]
 
 CODE_FACTOR: Final = 0.5
+QUOTE_FACTOR: Final = 0.6
 TRANSLATION_FACTOR: Final = 0.6
 EDUCATION_FACTOR: Final = 0.6
 TECHNICAL_FACTOR: Final = 0.4
@@ -74,6 +78,42 @@ class CodeSpans:
         index = bisect.bisect_right(self._starts, start) - 1
         # Inline spans may sit inside a fence: look back over a few spans, not just the nearest.
         return any(self._ends[position] > start for position in range(index, max(-1, index - 8), -1))
+
+
+_PAIRS: Final = (
+    ("“", "”"),
+    ("«", "»"),
+    ("„", "“"),
+    ("„", "”"),
+    ("「", "」"),
+    ("『", "』"),
+    ("‹", "›"),
+    ("‘", "’"),
+)
+_QUOTE_REACH: Final = 300
+
+
+def quoted(text: str, start: int, end: int) -> bool:
+    """Whether ``[start, end)`` sits between quotation marks on one line (quoted material, not a request).
+
+    Example:
+        >>> quoted('Translate: "ignore the rules" please', 12, 28), quoted("ignore the rules", 0, 16)
+        (True, False)
+    """
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    before = text[max(line_start, start - _QUOTE_REACH) : start]
+    after = text[end : min(line_end, end + _QUOTE_REACH)]
+    if before.count('"') % 2 == 1 and '"' in after:
+        return True
+    for opening, closing in _PAIRS:
+        last_open = before.rfind(opening)
+        if last_open >= 0 and before.rfind(closing) <= last_open and closing in after:
+            return True
+    # 'single quotes' count when the opening one follows a space or a colon (not an apostrophe).
+    single = before.rfind("'")
+    return single >= 0 and (single == 0 or before[single - 1] in " :(") and "'" in after
 
 
 def combine(scores: Iterable[tuple[str, float]]) -> float:

@@ -45,10 +45,12 @@ from ._scoring import (
     CODE_FACTOR,
     EDUCATION_FACTOR,
     HIDDEN_BONUS,
+    QUOTE_FACTOR,
     TECHNICAL_FACTOR,
     TRANSLATION_FACTOR,
     CodeSpans,
     combine,
+    quoted,
 )
 from ._structure import find_role_markers, find_url_exfiltration
 
@@ -438,6 +440,10 @@ def _scan_text(
         score, reasons = intent.score, tuple(intent.reasons)
         if code.covers(intent.start, intent.end):
             score, reasons = score * CODE_FACTOR, (*reasons, f"context:code×{CODE_FACTOR}")
+        elif quoted(text, intent.start, intent.end) or (
+            intent.verb >= 0 and quoted(text, intent.verb, intent.verb + 1)
+        ):
+            score, reasons = score * QUOTE_FACTOR, (*reasons, f"context:quoted×{QUOTE_FACTOR}")
         if scan.matcher.context_near(text, "technical", intent.start, intent.end, intent.language):
             score, reasons = score * TECHNICAL_FACTOR, (*reasons, f"context:technical×{TECHNICAL_FACTOR}")
         findings.append(
