@@ -324,7 +324,8 @@ class WorkMeter:
         chars_scanned: Characters handed to those searches, per id.
         canonicalized_chars: Characters canonicalized (every layer).
         decoded_chars: Characters produced by decoding.
-        layers: Texts scanned (the joined prompt plus each decoded run).
+        layers: Texts scanned by every rule (the joined prompt plus each decoded run).
+        word_layers: Readings scanned by the lexicon only (leetspeak).
         lexicon_matches: Lexicon entries found by the multi-pattern automaton (every layer).
         window_steps: Candidate pairs examined by the proximity windows.
     """
@@ -334,6 +335,7 @@ class WorkMeter:
     canonicalized_chars: int = 0
     decoded_chars: int = 0
     layers: int = 0
+    word_layers: int = 0
     lexicon_matches: int = 0
     window_steps: int = 0
 

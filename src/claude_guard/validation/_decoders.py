@@ -101,7 +101,9 @@ _BASE64_MASK: Final = _mask(_ALNUM + "+/=_-", b"a", b" ", {"\n": b"n", "\r": b"n
 # A line break separates too: hex split across two content blocks is one run of the joined text.
 _HEX_MASK: Final = _mask("0123456789ABCDEFabcdefxX", b"h", b" ", dict.fromkeys(",: \n", b"s"))
 _HEX_SEEDS: Final = (b"hhhhhhhhhhhhhhhh", b"hhhhshhhhshhhh", b"hhshhshhshhsh", b"hhsshhsshhss")
-_HEX_DIGITS: Final = re.compile(r"0[xX]|[^0-9A-Fa-f]")
+_HEX_DIGITS: Final = re.compile(r"[^0-9A-Fa-f]")
+_HEX_PREFIX: Final = re.compile(r"(?<![0-9A-Fa-f])0[xX]")
+_HEX_SPLIT: Final = re.compile(r"[ ,:\n]+")
 # percent, entities and backslash escapes.
 _ESCAPE_MASK: Final = _mask(_ALNUM + "#;+._~-", b"a", b" ", {"%": b"p", "&": b"p", "\\": b"p"})
 _UNICODE_ESCAPE: Final = re.compile(r"\\u\{?([0-9A-Fa-f]{4,6})\}?|\\U([0-9A-Fa-f]{8})|\\x([0-9A-Fa-f]{2})")
@@ -127,7 +129,13 @@ def _decode_base64(run: str) -> str | None:
 
 
 def _decode_hex(run: str) -> str | None:
-    digits = _HEX_DIGITS.sub("", run)
+    # Pairs ("69 67", "0x69 0x67", "69:67") keep their pairs, and a stray token beside them ("data: 69 …",
+    # "a" is a hex digit) is dropped instead of shifting every byte; plain hex keeps its long tokens.
+    tokens = [token for token in _HEX_SPLIT.split(_HEX_PREFIX.sub("", run)) if token]
+    pairs = [token for token in tokens if len(token) == 2]
+    # Plain hex split by a line break (two content blocks) is one string again.
+    digits = "".join(pairs) if len(pairs) * 2 > len(tokens) else "".join(t for t in tokens if len(t) >= 8)
+    digits = _HEX_DIGITS.sub("", digits)
     if len(digits) < 16:
         return None
     return _text_of(bytes.fromhex(digits[: len(digits) - len(digits) % 2]))

@@ -231,9 +231,9 @@ class LexiconMatcher:
         self._technical = ahocorasick_rs.AhoCorasick(self._technical_keys)
         self._unspaced_keys = list(unspaced)
         self._unspaced_entries = [tuple(unspaced[key]) for key in self._unspaced_keys]
+        none: tuple[_Entry, ...] = ()
         self._unspaced_groups = [
-            (tuple({e.transform for e in entries if e.transform != "plain"}), (), (), tuple(entries))
-            for entries in self._unspaced_entries
+            (tuple[str, ...](), none, none, entries) for entries in self._unspaced_entries
         ]
         self._unspaced = ahocorasick_rs.AhoCorasick(self._unspaced_keys)
         self._typo = {key: tuple(value) for key, value in typo.items()}
@@ -448,7 +448,10 @@ class LexiconMatcher:
                     if _crosses(breaks, first, last):
                         continue
                     qualified = object_start in strong_starts or _near(
-                        qualifier_starts, first - _QUALIFIER_REACH, last + _QUALIFIER_REACH, (verb_start, object_start)
+                        qualifier_starts,
+                        first - _QUALIFIER_REACH,
+                        last + _QUALIFIER_REACH,
+                        (verb_start, object_start),
                     )
                     score = 1.0 if qualified else _PAIR_SCORES[section]
                     reasons = (

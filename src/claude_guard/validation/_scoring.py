@@ -3,7 +3,7 @@
 Each finding carries a score in ``[0, 1]``. Context lowers a finding's score rather than dropping it:
 
 - inside a fenced code block or inline code: × `CODE_FACTOR`;
-- between quotation marks on one line (quoted material: a sentence to translate, an example): × `QUOTE_FACTOR`;
+- between quotation marks on one line (a sentence to translate, an example): × `QUOTE_FACTOR`;
 - the request asks for a translation or proofreading: × `TRANSLATION_FACTOR`;
 - the request teaches security (prompt injection explained, "for example"): × `EDUCATION_FACTOR`;
 - a technical word next to an override's object (CSS "the previous rule's margin"): × `TECHNICAL_FACTOR`.
@@ -25,10 +25,10 @@ from typing import Final
 
 __all__ = [
     "CODE_FACTOR",
-    "QUOTE_FACTOR",
     "COMBINATION_BONUS",
     "EDUCATION_FACTOR",
     "HIDDEN_BONUS",
+    "QUOTE_FACTOR",
     "TECHNICAL_FACTOR",
     "TRANSLATION_FACTOR",
     "CodeSpans",

@@ -90,7 +90,7 @@ def find_role_markers(text: str, meter: WorkMeter, *, hidden: bool = False) -> l
         end = start + len(role)
         if end < size and (text[end].isalpha() or text[end] == "_") and role != "instructions":
             continue  # "users", "systematic"
-        if start and (text[start - 1].isalpha()):
+        if start and text[start - 1].isalpha() and not hidden:
             continue
         line_start = text.rfind("\n", 0, start) + 1
         prefix = text[line_start:start]
@@ -99,9 +99,14 @@ def find_role_markers(text: str, meter: WorkMeter, *, hidden: bool = False) -> l
             (after.group(1), after.group(2), after.group(3)) if after else (None, None, None)
         )
         at_line_start = len(prefix) <= 8 and all(char in " >#*[=-" for char in prefix)
-        sentence_start = not at_line_start and text[max(0, start - 2) : start].strip() in (".", "!", "?", '"')
+        # Hidden text has no line breaks to start a turn with (tag characters cannot carry them).
+        sentence_start = not at_line_start and (
+            hidden
+            or text[start - 1 : start] in (".", "!", "?", '"')
+            or text[max(0, start - 2) : start] in (". ", "! ", "? ")
+        )
         if role in _SPEAKERS or role in _ANSWERERS:
-            if colon and (at_line_start or sentence_start) and not prefix.strip("> "):
+            if colon and ((at_line_start and not prefix.strip("> ")) or sentence_start):
                 turn_roles.setdefault(
                     role, (start if not at_line_start else line_start, after.end() if after else end)
                 )
@@ -274,24 +279,22 @@ def find_url_exfiltration(text: str, meter: WorkMeter) -> list[StructureFinding]
     position = text.find("//")
     count = 0
     while position >= 0 and count < 64:
-        match = _BARE_URL_AT.match(text, position)
+        bare = _BARE_URL_AT.match(text, position)
         position = text.find("//", position + 2)
-        if match is None:
+        if bare is None:
             continue
         count += 1
-        if any(low <= match.start() < high for low, high in fetched_spans):
+        if any(low <= bare.start() < high for low, high in fetched_spans):
             continue
-        url = match.group()
+        url = bare.group()
         slot = _SLOT.search(url)
         if slot is not None and _DATA_WORDS.search(slot.group()):
             found.append(
                 StructureFinding(
-                    "exfil.url_placeholder", 0.85, *match.span(), ("url slot names conversation data",)
+                    "exfil.url_placeholder", 0.85, *bare.span(), ("url slot names conversation data",)
                 )
             )
             break
         if slot is not None:
-            found.append(
-                StructureFinding("exfil.url_placeholder", 0.3, *match.span(), ("url template slot",))
-            )
+            found.append(StructureFinding("exfil.url_placeholder", 0.3, *bare.span(), ("url template slot",)))
     return found

@@ -385,7 +385,7 @@ def _apply_request_context(scan: _Scan) -> None:
 
 def _scan_words(scan: _Scan, text: str, *, layer: str, parent: Locator) -> None:
     """Only the lexicon over ``text`` (already canonical): a reading that can hide words, not markup."""
-    scan.meter.layers += 1
+    scan.meter.word_layers += 1
     intents, _, _ = scan.matcher.find(text, scan.meter)
     for intent in intents:
         findings = scan.findings
