@@ -358,9 +358,10 @@ class LexiconMatcher:
         for (_language, section, role), slot in found.items():
             if (section == "context" and role != "pronouns") or role == "standalone":
                 continue
+            # The first few occurrences of each word are enough: the pass stops after _TYPO_MAX_WORDS anyway.
             windows.extend(
                 (max(0, s - _TYPO_REACH), e + _TYPO_REACH)
-                for s, e in zip(slot.starts, slot.ends, strict=True)
+                for s, e in zip(slot.starts[:_TYPO_MAX_WORDS], slot.ends[:_TYPO_MAX_WORDS], strict=True)
             )
         if not windows:
             return
