@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
-from ..errors import PromptRejectedError
+from ..errors import ConfigurationError, PromptRejectedError
 from ._rules import CODE_RULE_IDS, DEFAULT_RULES, Rule, RuleMode
 
 __all__ = [
@@ -100,11 +100,11 @@ class DetectorRule:
 
     def __post_init__(self) -> None:
         if not _RULE_ID.fullmatch(self.id):
-            raise ValueError("a detector id is 1-64 characters of a-z, 0-9, '_', '.' and '-'")
+            raise ConfigurationError("a detector id is 1-64 characters of a-z, 0-9, '_', '.' and '-'")
         if not 0 < self.threshold <= 1:
-            raise ValueError("a detector threshold is in (0, 1]")
+            raise ConfigurationError("a detector threshold is in (0, 1]")
         if not (isinstance(self.detector, ScoringDetector) or callable(self.detector)):
-            raise ValueError(f"detector {self.id}: give a callable or an object with an async score(text)")
+            raise ConfigurationError(f"detector {self.id}: give a callable or an object with an async score(text)")
 
     async def run(self, text: str) -> float:
         """The detector's score for ``text``, awaited if need be, clamped to ``[0, 1]``."""
@@ -115,7 +115,7 @@ class DetectorRule:
             value = await value
         score = float(value)
         if score != score:  # NaN: a broken detector, not a verdict
-            raise ValueError("the detector returned NaN")
+            raise ConfigurationError("the detector returned NaN")
         return min(1.0, max(0.0, score))
 
 
@@ -185,31 +185,31 @@ class ValidationConfig:
 
     def __post_init__(self) -> None:
         if self.mode not in ("enforce", "shadow", "off"):
-            raise ValueError("mode must be 'enforce', 'shadow' or 'off'")
+            raise ConfigurationError("mode must be 'enforce', 'shadow' or 'off'")
         if self.on_failure not in ("open", "closed"):
-            raise ValueError("on_failure must be 'open' or 'closed'")
+            raise ConfigurationError("on_failure must be 'open' or 'closed'")
         for name in ("max_prompt_chars", "max_prompt_tokens", "max_messages", "max_tokens_cap"):
             value = getattr(self, name)
             if value is not None and value <= 0:
-                raise ValueError(f"{name} must be positive or None")
+                raise ConfigurationError(f"{name} must be positive or None")
         if not 0 <= self.decode_depth <= 8:
-            raise ValueError("decode_depth must be between 0 and 8")
+            raise ConfigurationError("decode_depth must be between 0 and 8")
         if self.min_encoded_length < 8:
-            raise ValueError("min_encoded_length must be at least 8")
+            raise ConfigurationError("min_encoded_length must be at least 8")
         if not 0 < self.report_threshold <= self.block_threshold <= 1:
-            raise ValueError("thresholds must satisfy 0 < report_threshold <= block_threshold <= 1")
+            raise ConfigurationError("thresholds must satisfy 0 < report_threshold <= block_threshold <= 1")
         if not self.timeout > 0:
-            raise ValueError("timeout must be positive")
+            raise ConfigurationError("timeout must be positive")
         ids = [rule.id for rule in (*self.rules, *self.custom_rules)]
         ids += [rule.id for rule in self.detector_rules()]
         if len(ids) != len(set(ids)) or BUILTIN_RULE_IDS & set(ids):
-            raise ValueError("rule ids must be unique (and the built-in ids are taken)")
+            raise ConfigurationError("rule ids must be unique (and the built-in ids are taken)")
         if self.languages is not None:
             from ._lexicon import available_languages
 
             unknown = set(self.languages) - set(available_languages())
             if unknown:
-                raise ValueError(f"no lexicon for language(s): {', '.join(sorted(unknown))}")
+                raise ConfigurationError(f"no lexicon for language(s): {', '.join(sorted(unknown))}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ValidationConfig:
@@ -217,7 +217,7 @@ class ValidationConfig:
         env = os.environ if environ is None else environ
         mode = env.get(MODE_ENV, "").strip().lower() or "enforce"
         if mode not in ("enforce", "shadow", "off"):
-            raise ValueError(f"{MODE_ENV} must be enforce, shadow or off")
+            raise ConfigurationError(f"{MODE_ENV} must be enforce, shadow or off")
         return cls(mode=mode, **overrides)  # type: ignore[arg-type]
 
     def mode_for(self, rule_id: str, default: RuleMode = RuleMode.BLOCK) -> RuleMode:

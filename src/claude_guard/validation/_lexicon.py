@@ -30,6 +30,7 @@ from typing import Any, Final
 
 import ahocorasick_rs
 
+from ..errors import ConfigurationError
 from ._canonical import canonicalize
 from ._config import WorkMeter
 
@@ -122,7 +123,7 @@ def available_languages() -> tuple[str, ...]:
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
-        raise ValueError(f"{where} must be a list of non-empty strings")
+        raise ConfigurationError(f"{where} must be a list of non-empty strings")
     return tuple(value)
 
 
@@ -135,10 +136,10 @@ def load_lexicon(language: str) -> Lexicon:
     for section in INTENT_RULE_IDS:
         table = data.get(section, {})
         if not isinstance(table, dict):
-            raise ValueError(f"{language}: [{section}] must be a table")
+            raise ConfigurationError(f"{language}: [{section}] must be a table")
         unknown = set(table) - set(_ROLES)
         if unknown:
-            raise ValueError(f"{language}: [{section}] has unknown keys {sorted(unknown)}")
+            raise ConfigurationError(f"{language}: [{section}] has unknown keys {sorted(unknown)}")
         intents[section] = {
             role: _strings(table.get(role, []), f"{language}.{section}.{role}") for role in _ROLES
         }
@@ -148,7 +149,7 @@ def load_lexicon(language: str) -> Lexicon:
     }
     window = data.get("window", 40)
     if not isinstance(window, int) or not 4 <= window <= 200:
-        raise ValueError(f"{language}: window must be an integer from 4 to 200")
+        raise ConfigurationError(f"{language}: window must be an integer from 4 to 200")
     return Lexicon(
         language=language,
         name=str(data.get("name", language)),
