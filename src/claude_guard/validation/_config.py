@@ -104,7 +104,9 @@ class DetectorRule:
         if not 0 < self.threshold <= 1:
             raise ConfigurationError("a detector threshold is in (0, 1]")
         if not (isinstance(self.detector, ScoringDetector) or callable(self.detector)):
-            raise ConfigurationError(f"detector {self.id}: give a callable or an object with an async score(text)")
+            raise ConfigurationError(
+                f"detector {self.id}: give a callable or an object with an async score(text)"
+            )
 
     async def run(self, text: str) -> float:
         """The detector's score for ``text``, awaited if need be, clamped to ``[0, 1]``."""
