@@ -19,6 +19,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .messages import UNKNOWN_CONTENT_POLICIES, UnknownContent
 from .pii._config import PIIConfig
 from .profiles import Profile, load_profiles
 from .responses import ErrorFormat
@@ -100,6 +101,9 @@ class GuardSettings:
     installed, with a warning at start-up when it is not)."""
     pii_config: PIIConfig | None = None
     """Entities, operators, thresholds and pool of the PII engine; ``None`` for the defaults."""
+    unknown_content: UnknownContent = "scan"
+    """What to do with content the request shape table does not know (a new block type or field): ``scan``
+    it as text with every protection, ``refuse`` the request (400), or ``forward`` it unread."""
     pii_key: Secret | None = field(default=None, repr=False)
     """The HMAC key of PII placeholders; give every replica the same one so a conversation keeps its
     placeholders across replicas and restarts (``None``: a random key per process)."""
@@ -140,6 +144,8 @@ class GuardSettings:
             raise ConfigurationError("CLAUDE_GUARD_PII must be auto, on or off.")
         if self.rate_limit_on_store_error not in ("closed", "open"):
             raise ConfigurationError("rate_limit_on_store_error must be 'closed' or 'open'.")
+        if self.unknown_content not in UNKNOWN_CONTENT_POLICIES:
+            raise ConfigurationError("CLAUDE_GUARD_UNKNOWN_CONTENT must be scan, refuse or forward.")
         if self.tool_policy_mode not in ("enforce", "shadow", "off"):
             raise ConfigurationError("CLAUDE_GUARD_TOOL_POLICY_MODE must be enforce, shadow or off.")
         if self.tool_policy_on_violation not in ("replace", "error"):
@@ -186,6 +192,7 @@ class GuardSettings:
             pii=_choice(env, "CLAUDE_GUARD_PII", ("auto", "on", "off")),
             pii_config=_pii_config(env),
             validation=_validation_config(env),
+            unknown_content=_choice(env, "CLAUDE_GUARD_UNKNOWN_CONTENT", UNKNOWN_CONTENT_POLICIES),
             pii_key=Secret(env["CLAUDE_GUARD_PII_KEY"].strip())
             if env.get("CLAUDE_GUARD_PII_KEY", "").strip()
             else None,

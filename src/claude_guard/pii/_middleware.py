@@ -8,7 +8,6 @@ from typing import Any
 
 from .._asgi import ASGIApp, Message, Receive, Scope, Send, context_for, ensure_body, rewrite_body
 from ..context import GuardContext
-from ..errors import InvalidJSONError
 from ..middleware import GuardMiddleware
 from ..responses import ErrorFormat, render_error
 from ..store import Store
@@ -66,10 +65,9 @@ class PIIRedactionMiddleware(GuardMiddleware):
             await self.app(scope, receive, send)
             return
         receive = await ensure_body(ctx, scope, receive)
-        try:
-            body = ctx.json()
-        except InvalidJSONError:
-            body = None
+        # A body that does not parse strictly is refused here (400): passed on, an endpoint reading it with a
+        # lenient parser would see what was never redacted.
+        body = ctx.json()
         if not isinstance(body, dict):
             # Not a Messages request: the endpoint refuses it with its own error.
             await self.app(scope, receive, send)
@@ -258,10 +256,8 @@ def pii_redaction(
             return existing
         if ctx.body is None:
             ctx.body = await request.body()
-        try:
-            body = ctx.json()
-        except InvalidJSONError:
-            body = None
+        # Strictly, or refused (400): the route would otherwise read a body nobody redacted.
+        body = ctx.json()
         result = await redactor.redact(body, principal=principal_of(ctx), ctx=ctx)
         ctx.state[STATE_KEY] = result
         if result.changed:

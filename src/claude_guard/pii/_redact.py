@@ -13,7 +13,7 @@ from typing import Any
 
 from ..context import GuardContext
 from ..errors import BadRequestError, StoreUnavailableError
-from ..messages import iter_text_segments, joined_text, replace_text_segments
+from ..messages import UnknownContent, iter_text_segments, joined_text, replace_text_segments
 from ..store import MemoryStore, Store
 from ._config import PIIConfig
 from ._engine import AnalysisUnavailableError, Finding, PIIEngine, merge_findings
@@ -104,8 +104,11 @@ class Redactor:
         config: PIIConfig | None = None,
         store: Store | None = None,
         hmac_key: bytes | str | None = None,
+        unknown_content: UnknownContent = "scan",
     ) -> None:
-        """``hmac_key`` overrides the config's, so one engine can serve redactors with different keys."""
+        """``hmac_key`` overrides the config's, so one engine can serve redactors with different keys.
+        ``unknown_content="forward"`` leaves content the request shape table does not know unread."""
+        self.unknown_content: UnknownContent = unknown_content
         if engine is not None and config is not None and engine.config is not config:
             raise ValueError("pass either engine= or config=, not both")
         self.engine = engine if engine is not None else PIIEngine(config)
@@ -140,8 +143,8 @@ class Redactor:
         return self.config.mask_char * (len(value) - keep) + (value[len(value) - keep :] if keep else "")
 
     async def redact(self, body: Any, *, principal: str, ctx: GuardContext | None = None) -> Redaction:
-        """Redact every text segment of a Messages request (system, messages, tool input and results,
-        documents) with one analysis of their joined text.
+        """Redact every text segment of a Messages request (every string the model reads and every URL, as
+        ``iter_text_segments`` finds them) with one analysis of their joined text.
 
         Ids, signatures, thinking blocks, images and ``cache_control`` are never touched. Placeholders
         already in the text (a conversation resent) are kept and looked up in the vault, never redacted again.
@@ -153,7 +156,9 @@ class Redactor:
         result = Redaction(body=body, principal=principal)
         if not isinstance(body, Mapping):
             return result
-        segments = list(iter_text_segments(body))
+        # Every text and URL leaf of the request (the walker's classification); credentials
+        # (mcp_servers[].authorization_token) are the caller's to send and are never read or logged here.
+        segments = list(iter_text_segments(body, unknown=self.unknown_content))
         if not segments:
             return result
         joined, offsets = joined_text(segments, _SEPARATOR)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 from ..errors import ConfigurationError, PromptRejectedError
+from ..messages import UNKNOWN_CONTENT_POLICIES, UnknownContent
 from ._rules import CODE_RULE_IDS, DEFAULT_RULES, Rule, RuleMode
 
 __all__ = [
@@ -170,6 +171,9 @@ class ValidationConfig:
     (0 turns decoding off)."""
     min_encoded_length: int = 16
     """Shortest encoded run worth decoding."""
+    unknown_content: UnknownContent = "scan"
+    """Content the request shape table does not know (a new block type or field): ``scan`` it like text,
+    ``refuse`` the request (400, code ``unknown_content``), or ``forward`` it unread."""
     block_threshold: float = 0.7
     """A request whose risk score (over its block-mode hits) reaches this is refused."""
     report_threshold: float = 0.35
@@ -186,6 +190,8 @@ class ValidationConfig:
     ``closed`` refuses the request with a 503."""
 
     def __post_init__(self) -> None:
+        if self.unknown_content not in UNKNOWN_CONTENT_POLICIES:
+            raise ConfigurationError("unknown_content must be scan, refuse or forward")
         if self.mode not in ("enforce", "shadow", "off"):
             raise ConfigurationError("mode must be 'enforce', 'shadow' or 'off'")
         if self.on_failure not in ("open", "closed"):

@@ -26,7 +26,7 @@ import binascii
 import html
 import re
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -239,6 +239,15 @@ def _seeded_runs(
         position = end + 1
 
 
+def _total(decoder: Callable[[str], str | None], run: str) -> str | None:
+    """A decoder made total: a run it cannot decode (a lone surrogate, any malformed encoding) is not an
+    encoded text, never an error of the request."""
+    try:
+        return decoder(run)
+    except (ValueError, UnicodeError, OverflowError):
+        return None
+
+
 def encoded_runs(stripped: str, minimum: int, meter: WorkMeter) -> Iterator[Candidate]:
     """Candidates from encoded runs of ``stripped`` (text without invisible characters)."""
     ascii_bytes = stripped.encode("ascii", "replace")
@@ -254,7 +263,7 @@ def encoded_runs(stripped: str, minimum: int, meter: WorkMeter) -> Iterator[Cand
             if mask[following : following + 4] != b"aaaa":
                 break
             end = _next(mask, (b" ", b"n"), following)
-        decoded = _decode_base64(stripped[found:end])
+        decoded = _total(_decode_base64, stripped[found:end])
         if decoded is not None:
             yield Candidate("base64", found, end, decoded, "stripped")
         position = end
@@ -262,7 +271,7 @@ def encoded_runs(stripped: str, minimum: int, meter: WorkMeter) -> Iterator[Cand
     mask = ascii_bytes.translate(_HEX_MASK)
     for start, end in _seeded_runs(mask, _HEX_SEEDS, (b" ",)):
         if end - start >= 16:
-            decoded = _decode_hex(stripped[start:end])
+            decoded = _total(_decode_hex, stripped[start:end])
             if decoded is not None:
                 yield Candidate("hex", start, end, decoded, "stripped")
     if "%" in stripped or "&" in stripped or "\\" in stripped:
@@ -277,7 +286,7 @@ def encoded_runs(stripped: str, minimum: int, meter: WorkMeter) -> Iterator[Cand
                 ("entities", _decode_entities),
                 ("escapes", _decode_escapes),
             ):
-                decoded = decoder(run)
+                decoded = _total(decoder, run)
                 if decoded is not None:
                     yield Candidate(name, start, end, decoded, "stripped")
     meter.scan("decode.spaced", len(stripped))

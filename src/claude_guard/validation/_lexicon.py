@@ -270,13 +270,13 @@ class LexiconMatcher:
         trigger_keys: dict[str, set[int]] = {}
         placed_words: set[int] = set()
         if unspaced:
-            matches = self._unspaced.find_matches_as_indexes(text, overlapping=True)
+            matches = _matches(self._unspaced, text)
             groups = self._unspaced_groups
         else:
             # A phrase split across two content blocks has a line break where its space was; reading
             # line breaks as spaces keeps every offset (one character for one).
             flat = text.replace("\n", " ") if "\n" in text else text
-            matches = self._automaton.find_matches_as_indexes(flat, overlapping=True)
+            matches = _matches(self._automaton, flat)
             groups = self._groups
         meter.lexicon_matches += len(matches)
         size = len(text)
@@ -336,7 +336,7 @@ class LexiconMatcher:
         squeezed = text.replace("\n", "")
         shifted = [position - count for count, position in enumerate(breaks)]
         meter.scan("lexicon.breaks", len(squeezed))
-        for key, start, end in self._automaton.find_matches_as_indexes(squeezed, overlapping=True):
+        for key, start, end in _matches(self._automaton, squeezed):
             low = bisect.bisect_right(shifted, start)
             high = bisect.bisect_right(shifted, end - 1)
             if low == high:
@@ -475,9 +475,7 @@ class LexiconMatcher:
     ) -> bool:
         """Whether a ``context.<kind>`` entry (of ``language``, or any) occurs within ``reach`` of a span."""
         low, high = max(0, start - reach), min(len(text), end + reach)
-        for key, match_start, match_end in self._technical.find_matches_as_indexes(
-            text[low:high], overlapping=True
-        ):
+        for key, match_start, match_end in _matches(self._technical, text[low:high]):
             match_start += low
             match_end += low
             for entry in self._technical_entries[key]:
@@ -492,6 +490,19 @@ class LexiconMatcher:
                         continue
                 return True
         return False
+
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _matches(automaton: Any, text: str) -> list[tuple[int, int, int]]:
+    """``(entry, start, end)`` of every overlapping match; a lone surrogate (valid JSON, not UTF-8) reads as
+    U+FFFD, one character for one, so offsets stay."""
+    try:
+        found: list[tuple[int, int, int]] = automaton.find_matches_as_indexes(text, overlapping=True)
+    except UnicodeEncodeError:
+        found = automaton.find_matches_as_indexes(_SURROGATE.sub("\ufffd", text), overlapping=True)
+    return found
 
 
 def _merge(first: _Found | None, second: _Found | None) -> list[tuple[int, int]]:

@@ -223,7 +223,7 @@ def _decodes_to_text(token: str) -> bool:
 def _judge(url: str) -> tuple[float, str] | None:
     try:
         return _judge_url(url)
-    except ValueError:  # not a URL urllib can split (odd brackets, ports): nothing to judge
+    except (ValueError, UnicodeError):  # not a URL urllib can split (odd brackets, ports): nothing to judge
         return None
 
 

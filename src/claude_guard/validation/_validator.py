@@ -38,7 +38,7 @@ from ._config import (
 )
 from ._decoders import Candidate, canonical_candidates, encoded_runs, raw_candidates
 from ._lexicon import LexiconMatcher, matcher_for
-from ._rules import CODE_RULE_IDS, DEFAULT_RULES, Rule, RuleMode
+from ._rules import CODE_RULE_IDS, Rule, RuleMode
 from ._schema import check_messages_request
 from ._scoring import (
     CODE_FACTOR,
@@ -269,7 +269,11 @@ class PromptValidator:
         self._check_request_limits(body)
         if config.enforce_profile and profile is not None:
             _check_profile(body, profile)
-        segments = list(iter_text_segments(body))
+        if config.unknown_content == "refuse":
+            from ..upstream import refuse_unknown_content
+
+            refuse_unknown_content(body)
+        segments = list(iter_text_segments(body, unknown=config.unknown_content))
         joined, offsets = joined_text(segments, _SEPARATOR)
         prompt_chars = len(joined) - len(_SEPARATOR) * max(0, len(segments) - 1)
         if config.max_prompt_chars is not None and prompt_chars > config.max_prompt_chars:
@@ -560,7 +564,7 @@ def _check_profile(body: Mapping[str, Any], profile: Profile) -> None:
 
 # --- task routes -------------------------------------------------------------------------------------------
 
-_TASK_RULES: Final = tuple(rule for rule in DEFAULT_RULES if rule.id in CODE_RULE_IDS)
+_TASK_CONFIG: Final = ValidationConfig(check_schema=False, enforce_profile=False)
 
 
 def validate_task_description(
@@ -568,9 +572,10 @@ def validate_task_description(
 ) -> str:
     """The checklist's validator for task-style routes: returns ``text`` stripped of surrounding space.
 
-    Empty (or only whitespace) or longer than ``max_chars`` → 400; ``eval(``, ``__import__`` or
-    ``os.system`` (in any case, with invisible characters or look-alikes) → 400 naming the rule. With a
-    ``config``, the full rule set of that configuration runs too (the text as one user message).
+    Empty (or only whitespace) or longer than ``max_chars`` → 400; then the full rule set of ``config``
+    (by default every rule: intents in fourteen languages, role markers, exfiltration, ``eval(``,
+    ``__import__``, ``os.system``... in any case, with invisible characters or look-alikes, and encoded) runs
+    over the text as one user message: a refusal → 400 naming the rule.
 
     Example:
         >>> validate_task_description("  Summarise the quarterly report.  ")
@@ -578,7 +583,7 @@ def validate_task_description(
         >>> validate_task_description("run EVAL(input)")
         Traceback (most recent call last):
         ...
-        claude_guard.errors.PromptRejectedError: The task was rejected by validation rule code.eval.
+        claude_guard.validation._config.PromptBlockedError: The task was rejected by validation rule code.eval.
     """
     if not isinstance(text, str):
         raise BadRequestError("The task must be a string.", code="task")
@@ -589,11 +594,21 @@ def validate_task_description(
         raise BadRequestError(
             f"The task description is longer than {max_chars} characters.", code="task_length"
         )
-    canonical = canonicalize(text).text
-    for rule in _TASK_RULES:
-        if rule.find(canonical) is not None:
-            raise PromptRejectedError(f"The task was rejected by validation rule {rule.id}.", code=rule.id)
-    if config is not None:
-        body = {"model": "task", "max_tokens": 1, "messages": [{"role": "user", "content": text}]}
-        PromptValidator(config).validate(body, profile=None)
+    if _LONE_SURROGATE.search(text):
+        raise BadRequestError("The task holds a lone UTF-16 surrogate.", code="task_surrogate")
+    body = {"model": "task", "max_tokens": 1, "messages": [{"role": "user", "content": text}]}
+    validator = _TASK_VALIDATOR if config is None else PromptValidator(config)
+    try:
+        validator.validate(body, profile=None)
+    except PromptBlockedError as exc:
+        raise PromptBlockedError(
+            f"The task was rejected by validation rule {exc.code}.",
+            code=exc.code or "rule",
+            hits=exc.hits,
+            score=exc.score,
+        ) from None
     return stripped
+
+
+_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_TASK_VALIDATOR: Final = PromptValidator(_TASK_CONFIG)
