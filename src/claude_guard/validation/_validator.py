@@ -583,7 +583,7 @@ def validate_task_description(
         >>> validate_task_description("run EVAL(input)")
         Traceback (most recent call last):
         ...
-        claude_guard.validation._config.PromptBlockedError: The task was rejected by validation rule code.eval.
+        claude_guard.validation._config.PromptBlockedError: The task was rejected by validation rule ...
     """
     if not isinstance(text, str):
         raise BadRequestError("The task must be a string.", code="task")
