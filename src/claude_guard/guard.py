@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -13,6 +13,7 @@ import anthropic
 
 from ._asgi import ASGIApp
 from .audit import AuditLogger, AuditMiddleware, SQLiteAuditSink, TracingHook, traced_proxy
+from .context import current_context
 from .egress import EgressHook, GuardAnthropicMiddleware, ProfileHook, UpstreamKeyHook
 from .errors import ConfigurationError, GuardError
 from .keys import APIKeyMiddleware, KeyAuthenticator, KeyStore, ProfileMiddleware
@@ -157,11 +158,22 @@ class ClaudeGuard:
         """Prices, the per-request maximum cost and the ledger, shared by the middleware, ``max_cost(...)``
         and the egress hook."""
         if self._cost_meter is None:
-            count = self.upstream.count_tokens if self.settings.count_tokens else None
+            count = self._count_redacted if self.settings.count_tokens else None
             self._cost_meter = CostMeter(
                 ledger=self.ledger, prices=self.prices, max_cost=self.settings.max_cost, count_tokens=count
             )
         return self._cost_meter
+
+    async def _count_redacted(self, body: Mapping[str, Any]) -> int | None:
+        # The meter runs before PII redaction, so the body it would count still holds the caller's values:
+        # with PII on, what goes to count_tokens is redacted first (not recorded on the request: the PII
+        # step records its own analysis of the body it forwards).
+        redactor = self.pii_redactor
+        if redactor is not None:
+            ctx = current_context()
+            principal = ctx.principal.key_id if ctx is not None and ctx.principal is not None else "anonymous"
+            body = (await redactor.redact(body, principal=principal)).body
+        return await self.upstream.count_tokens(body)
 
     @property
     def audit(self) -> AuditLogger:

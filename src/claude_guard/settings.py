@@ -25,6 +25,7 @@ from .profiles import Profile, load_profiles
 from .responses import ErrorFormat
 from .secret_providers import source_from_env
 from .secrets import Secret, SecretSource, check_https_url
+from .store._url import REDIS_SCHEMES, parse_redis_url
 from .validation import ValidationConfig
 
 _KEY_VARIABLES = ("CLAUDE_API_KEY", "CLAUDE_API_KEY_FILE", "CLAUDE_API_KEY_SOURCE")
@@ -33,7 +34,7 @@ __all__ = ["Environment", "GuardSettings", "check_upstream_url"]
 
 Environment = Literal["development", "staging", "production"]
 ENVIRONMENTS: tuple[Environment, ...] = ("development", "staging", "production")
-_STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+cluster", "redis+sentinel", "valkey", "valkeys")
+_STORAGE_SCHEMES = ("memory", *REDIS_SCHEMES)
 
 
 def check_upstream_url(url: str) -> str:
@@ -56,7 +57,9 @@ class GuardSettings:
     environment: Environment = "development"
     """development, staging or production; production refuses unsafe settings."""
     storage_url: str = "memory://"
-    """``memory://`` for one process, ``redis://host:port/db`` to share state across replicas."""
+    """``memory://`` for one process, ``redis://host:port/db`` to share state across replicas; also
+    ``redis+cluster://``, ``redis+sentinel://``, ``rediss`` for TLS and ``valkey`` aliases
+    (docs/storage.md)."""
     storage_prefix: str = "cg"
     """Namespace of every key in the store, so one Redis can serve several deployments."""
     max_body_bytes: int = 10 * 1024 * 1024
@@ -128,11 +131,17 @@ class GuardSettings:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigurationError(f"{name} must be positive or None.")
-        scheme = urlsplit(self.storage_url).scheme
+        scheme = urlsplit(self.storage_url).scheme.lower()
         if scheme not in _STORAGE_SCHEMES:
             raise ConfigurationError(
-                f"CLAUDE_GUARD_STORAGE_URL has an unknown scheme {scheme!r}; use memory:// or redis://."
+                f"CLAUDE_GUARD_STORAGE_URL has an unknown scheme {scheme!r}; use memory://, redis://, "
+                "rediss://, redis+cluster://, redis+sentinel:// (or valkey in place of redis)."
             )
+        if scheme != "memory":
+            try:
+                parse_redis_url(self.storage_url)
+            except ValueError as exc:  # the message has the password redacted
+                raise ConfigurationError(f"CLAUDE_GUARD_STORAGE_URL: {exc}") from None
         if self.key_max_age_days is not None and self.key_max_age_days <= 0:
             raise ConfigurationError("CLAUDE_GUARD_KEY_MAX_AGE_DAYS must be positive.")
         for cidr in self.trusted_proxies:
