@@ -28,6 +28,7 @@ from claude_guard.errors import (
     UnsupportedMediaTypeError,
     UpstreamError,
     UpstreamTimeoutError,
+    ValidationUnavailableError,
     VaultDecryptionError,
 )
 from claude_guard.responses import ErrorResponse, render_error
@@ -54,6 +55,7 @@ TREE: list[tuple[type[GuardError], int, str, bool | None]] = [
     (StoreUnavailableError, 503, "api_error", True),
     (VaultDecryptionError, 503, "api_error", True),
     (UpstreamTimeoutError, 504, "timeout_error", True),
+    (ValidationUnavailableError, 503, "api_error", True),
 ]
 
 

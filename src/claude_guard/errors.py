@@ -24,6 +24,7 @@ a detected PII value.
     ├── UpstreamError               502 api_error (the upstream failed in a way the caller cannot fix)
     ├── StoreUnavailableError       503 api_error (the shared store is down and the policy fails closed)
     │   └── VaultDecryptionError    503 (a PII vault value does not decrypt with the configured keys)
+    ├── ValidationUnavailableError  503 api_error (a prompt detector failed and validation fails closed)
     └── UpstreamTimeoutError        504 timeout_error
 """
 
@@ -52,6 +53,7 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "UpstreamError",
     "UpstreamTimeoutError",
+    "ValidationUnavailableError",
     "VaultDecryptionError",
 ]
 
@@ -231,3 +233,12 @@ class UpstreamTimeoutError(GuardError):
     error_type = "timeout_error"
     should_retry = True
     default_message = "The upstream API did not answer in time."
+
+
+class ValidationUnavailableError(GuardError):
+    """A prompt detector timed out or failed and prompt validation is configured to fail closed."""
+
+    status = 503
+    error_type = "api_error"
+    should_retry = True
+    default_message = "Prompt validation is temporarily unavailable."

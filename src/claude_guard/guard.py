@@ -38,7 +38,7 @@ from .ratelimit import RateLimitConfig, RateLimiter, RateLimitMiddleware
 from .responses import render_error
 from .sandbox import ToolPolicyEgressHook, ToolPolicyMiddleware
 from .secret_providers import CachedSecretSource, ensure_source_answers
-from .settings import GuardSettings
+from .settings import GuardSettings, ProtectionMode
 from .store import Store, StoreConfig, store_from_url
 from .transport import HTTPSOnlyMiddleware
 from .upstream import MessagesProxy, UpstreamClient
@@ -61,18 +61,12 @@ def _engine_for(config: PIIConfig) -> PIIEngine:
     return engine
 
 
-def _with_validation_mode(config: ValidationConfig | None, mode: str) -> ValidationConfig | None:
+def _with_validation_mode(config: ValidationConfig | None, mode: ProtectionMode) -> ValidationConfig | None:
     """The validation config with ``CLAUDE_GUARD_VALIDATION_MODE`` applied (the validator's own ``mode``);
     ``off`` never gets here: the guard then installs no validation middleware."""
     if mode == "enforce":
         return config
-    config = config or ValidationConfig()
-    if "mode" not in {f.name for f in dataclasses.fields(config)}:
-        raise ConfigurationError(
-            f"CLAUDE_GUARD_VALIDATION_MODE={mode} needs a prompt validator with modes "
-            "(ValidationConfig.mode)."
-        )
-    return dataclasses.replace(config, mode=mode)  # type: ignore[call-arg]
+    return dataclasses.replace(config or ValidationConfig(), mode=mode)
 
 
 def audit_export_sinks(settings: GuardSettings) -> list[AuditSink]:

@@ -249,6 +249,7 @@ class GuardSettings:
             audit_retention_days=_float(env, "CLAUDE_GUARD_AUDIT_RETENTION_DAYS", 90.0) or None,
             pii=_choice(env, "CLAUDE_GUARD_PII", ("auto", "on", "off")),
             pii_config=_pii_config(env),
+            validation=_validation_config(env),
             unknown_content=_choice(env, "CLAUDE_GUARD_UNKNOWN_CONTENT", UNKNOWN_CONTENT_POLICIES),
             pii_key=secret_from_env(env, "CLAUDE_GUARD_PII_KEY"),
             **{name: _choice(env, variable, MODES) for name, variable in _MODE_VARIABLES.items()},
@@ -264,6 +265,16 @@ class GuardSettings:
                 env, "CLAUDE_GUARD_TOOL_POLICY_ON_VIOLATION", ("replace", "error")
             ),
         )
+
+
+def _validation_config(env: Mapping[str, str]) -> ValidationConfig | None:
+    # None (the defaults) unless CLAUDE_GUARD_VALIDATION_MODE is set: enforce, shadow or off.
+    if not env.get("CLAUDE_GUARD_VALIDATION_MODE", "").strip():
+        return None
+    try:
+        return ValidationConfig.from_env(env)
+    except ValueError:
+        raise ConfigurationError("CLAUDE_GUARD_VALIDATION_MODE must be enforce, shadow or off.") from None
 
 
 def secret_from_env(env: Mapping[str, str], name: str) -> Secret | None:
