@@ -150,3 +150,51 @@ async def test_fast_mode_cannot_push_requests_over_max_cost_or_a_shared_budget(
         if keys:
             await client_.delete(*keys)
         await store.aclose()
+
+
+# Text hidden under an object typed "image" inside tool input still becomes input tokens: about 200 KB of it
+# is far over MAX_COST at any rate, while the same request without it is well under.
+HIDDEN = "lorem ipsum " * 17_000
+
+
+async def _hidden(client: httpx.AsyncClient, url: str, n: int) -> tuple[bool, int, str | None]:
+    await asyncio.sleep(random.Random(n).uniform(0, 0.5))
+    hide = n % 2 == 0
+    tool_input = {"type": "image", "caption": HIDDEN if hide else "a chart"}
+    call = {"type": "tool_use", "id": f"toolu_{n}", "name": "show", "input": tool_input}
+    result = {"type": "tool_result", "tool_use_id": f"toolu_{n}", "content": "shown"}
+    body = {
+        "model": MODEL,
+        "max_tokens": 64,
+        "messages": [
+            {"role": "user", "content": f"request {n}: describe the chart"},
+            {"role": "assistant", "content": [call]},
+            {"role": "user", "content": [result]},
+        ],
+    }
+    response = await client.post(f"{url}/v1/messages", json=body, headers={"x-test-key": "hidden-key"})
+    code = response.json()["error"].get("code") if response.status_code != 200 else None
+    return hide, response.status_code, code
+
+
+async def test_text_hidden_under_image_typed_objects_cannot_pass_max_cost(
+    gateways: list[str], upstream: tuple[FakeClaude, str], redis_url: str, key_prefix: str
+) -> None:
+    fake = upstream[0]
+    async with httpx.AsyncClient(timeout=60) as client:
+        results = await asyncio.gather(*(_hidden(client, gateways[n % PROCESSES], n) for n in range(24)))
+    hidden = [(status, code) for hide, status, code in results if hide]
+    shown = [status for hide, status, _ in results if not hide]
+    assert hidden and all(status == 400 and code == "max_cost_default" for status, code in hidden), hidden
+    assert shown and all(status == 200 for status in shown), shown
+    assert len(fake.messages_requests) == len(shown)
+    assert all(b"lorem ipsum" not in request.body for request in fake.messages_requests)
+    store = store_from_url(redis_url, config=StoreConfig(prefix=key_prefix))
+    try:
+        assert await Ledger(store).outstanding() == 0
+    finally:
+        client_ = store.client  # type: ignore[attr-defined]
+        keys = [k async for k in client_.scan_iter(match=f"{key_prefix}*", count=1000)]
+        if keys:
+            await client_.delete(*keys)
+        await store.aclose()
