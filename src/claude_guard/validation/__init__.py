@@ -12,7 +12,7 @@ See docs/validation.md.
 from __future__ import annotations
 
 from ._canonical import Canonical, canonicalize, strip_invisible
-from ._middleware import DEFAULT_ROUTES, PromptValidationMiddleware, validated_messages
+from ._middleware import DEFAULT_ROUTES, PromptValidationMiddleware, validate_route_body, validated_messages
 from ._rules import DEFAULT_RULES, Rule, RuleMode, UnsafePatternError, pattern_cost
 from ._validator import (
     INVISIBLE_RULE_ID,
@@ -43,6 +43,7 @@ __all__ = [
     "canonicalize",
     "pattern_cost",
     "strip_invisible",
+    "validate_route_body",
     "validate_task_description",
     "validated_messages",
 ]
