@@ -183,7 +183,7 @@ def validate_route_body(
         >>> validate_route_body(PromptValidator(), ctx, body)["max_tokens"]
         8
         >>> [(d.protection, d.outcome) for d in ctx.decisions]
-        [('validation', 'allowed')]
+        [('validation', 'pass')]
     """
     result = _run(validator, ctx, body, count_tokens=count_tokens)
     if result.sanitized and ctx is not None:
