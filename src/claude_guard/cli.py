@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from . import _cli_audit, _cli_budget, _cli_keys
+from . import _cli_audit, _cli_budget, _cli_dashboard, _cli_keys
 from .audit import configure_telemetry, otlp_endpoint
 from .errors import ConfigurationError
 from .guard import ClaudeGuard
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     _cli_keys.register(commands)
     _cli_audit.register(commands)
     _cli_budget.register(commands)
+    _cli_dashboard.register(commands)
     return parser
 
 
@@ -57,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cli_audit.run(args)
         if args.command in ("prices", "budget"):
             return _cli_budget.run(args)
+        if args.command == "dashboard":
+            return _cli_dashboard.run(args)
     except ConfigurationError as exc:
         print(f"claude-guard: {exc.message}", file=sys.stderr)
         return 2
