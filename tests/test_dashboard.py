@@ -26,6 +26,7 @@ from claude_guard.dashboard import (
     DashboardApp,
     DashboardConfig,
     refusal_reason,
+    render_page,
     summarize,
     usd_text,
     with_dashboard,
@@ -336,3 +337,50 @@ async def test_dashboard_command_reads_the_shared_store(redis_url: str, key_pref
             await client.delete(*stale)
         await audit.aclose()
         await store.aclose()
+
+
+def test_every_value_on_the_page_is_escaped() -> None:
+    now = 1_800_000_000.0
+    hostile = "/v1/<script>alert(1)</script>"
+    record = AuditRecord(
+        time=now - 1,
+        request_id="req_<b>",
+        route=hostile,
+        outcome="refused",
+        status=400,
+        key_id="k<i>",
+        profile="analysis",
+        decisions=("validation:blocked",),
+        rule_ids=('x"><img src=x>',),
+    )
+    summary = summarize([record], now=now, config=DashboardConfig())
+    page = render_page(summary, static="static")
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img" not in page and "<b>" not in page and "<i>" not in page
+    # The chart's data is embedded as JSON that can never close its script element.
+    assert page.count("</script>") == 2  # the page's own script tag and the JSON block
+
+
+async def test_mounted_in_a_guarded_fastapi_app_with_x_api_key() -> None:
+    from fastapi import FastAPI
+
+    guard = ClaudeGuard(settings=GuardSettings(pii="off"))
+    app = FastAPI()
+    app.mount("/ops", DashboardApp(guard))
+    guard.install(app)
+    admin = await guard.keys.create(profile="admin", environment="development")
+    analysis = await guard.keys.create(profile="analysis", environment="development")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as http:
+        page = await http.get("/ops/", headers={"x-api-key": admin.key})
+        assert page.status_code == 200 and 'href="/ops/static/dashboard.css"' in page.text
+        assert page.headers["content-security-policy"].startswith("default-src 'none'")
+        script = await http.get("/ops/static/dashboard.js", headers={"x-api-key": admin.key})
+        assert script.status_code == 200 and "setInterval(refresh" in script.text
+        summary = await http.get("/ops/api/summary", headers={"x-api-key": admin.key})
+        assert summary.status_code == 200
+        assert admin.key_id in {k["key_id"] for k in summary.json()["data"]["keys"]}
+        refused = await http.get("/ops/api/summary", headers={"x-api-key": analysis.key})
+        assert refused.status_code == 403 and "generated_at" not in refused.text
+        assert (await http.get("/ops/api/summary")).status_code == 401  # the guard's own 401 first
+        assert (await http.post("/ops/", headers={"x-api-key": admin.key})).status_code == 405
+    await guard.aclose()
