@@ -21,7 +21,7 @@ from claude_guard.cli import main
 
 CLI = Path(sys.executable).with_name("claude-guard")
 CANARY = "sk-ant-fake-upstream-canary-0000"
-START_TIMEOUT = 20.0
+START_TIMEOUT = 60.0  # a liveness bound: the demo loads Presidio, slow on a busy machine
 STOP_TIMEOUT = 10.0
 
 
@@ -32,13 +32,13 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.mark.server
-def test_demo_serves_answers_and_stops_on_sigint() -> None:
+def test_demo_serves_answers_and_stops_on_sigint(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [str(CLI), "demo", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_clean_env(PYTHONUNBUFFERED="1"),
+        env=_clean_env(PYTHONUNBUFFERED="1", CLAUDE_GUARD_AUDIT_DB=str(tmp_path / "audit.sqlite3")),
     )
     lines: list[str] = []
     errors: list[str] = []
