@@ -53,7 +53,6 @@ __all__ = [
     "current_context",
 ]
 
-__version__ = "0.1.0.dev0"
 
 _WHERE = {
     "APIKeyMiddleware": "keys",
@@ -83,6 +82,13 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        # One source of truth: the installed distribution's metadata (pyproject's version).
+        from importlib.metadata import version
+
+        value: Any = version("claude-guard")
+        globals()[name] = value
+        return value
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'claude_guard' has no attribute {name!r}")

@@ -15,6 +15,7 @@ a detected PII value.
     ├── AuthenticationError         401 authentication_error
     ├── BudgetExceededError         402 billing_error (never retried)
     ├── PermissionDeniedError       403 permission_error
+    │   └── ToolCallRefusedError    a tool call breaks its sandbox policy (``code`` is the rule id)
     ├── NotFoundError               404 not_found_error
     ├── RequestTimeoutError         408 timeout_error (the request body came too slowly)
     ├── RequestTooLargeError        413 request_too_large
@@ -46,6 +47,7 @@ __all__ = [
     "RequestTooLargeError",
     "SchemaError",
     "StoreUnavailableError",
+    "ToolCallRefusedError",
     "UnsupportedMediaTypeError",
     "UpstreamError",
     "UpstreamTimeoutError",
@@ -93,8 +95,9 @@ class GuardError(Exception):
         return f"{type(self).__name__}(status={self.status}, code={self.code!r})"
 
 
-class ConfigurationError(GuardError):
-    """A setting is missing, malformed or unsafe; raised at start-up, never while serving."""
+class ConfigurationError(GuardError, ValueError):
+    """A setting is missing, malformed or unsafe; raised at start-up, never while serving. A ``ValueError``
+    too, so callers' ``except ValueError`` keeps working."""
 
     default_message = "claude_guard is misconfigured."
 
@@ -141,6 +144,13 @@ class PermissionDeniedError(GuardError):
     error_type = "permission_error"
     should_retry = False
     default_message = "This key is not allowed to make this request."
+
+
+class ToolCallRefusedError(PermissionDeniedError):
+    """A ``tool_use`` (in the model's answer or replayed in a request) breaks its tool's sandbox policy;
+    ``code`` holds the rule id, and the message names the tool, never its input."""
+
+    default_message = "A tool call was refused by the sandbox policy."
 
 
 class NotFoundError(GuardError):

@@ -23,6 +23,7 @@ from .pii import PIIConfig, PIIEgressHook, PIIEngine, PIIRedactionMiddleware, Re
 from .pricing import PriceTable
 from .ratelimit import RateLimitConfig, RateLimiter, RateLimitMiddleware
 from .responses import render_error
+from .sandbox import ToolPolicyEgressHook, ToolPolicyMiddleware
 from .settings import GuardSettings
 from .store import Store, StoreConfig, store_from_url
 from .transport import HTTPSOnlyMiddleware
@@ -218,9 +219,11 @@ class ClaudeGuard:
         the safe-error boundary, HTTPS enforcement (production only), authentication (before any body is
         read), rate limits and concurrency leases (before any body is read, so a flood costs little), and
         request limits (body cap and timeouts, in-flight caps per principal), prompt validation (schema,
-        limits, the profile's model and tool allow-lists, injection rules, on the original text), the cost
-        meter (maximum cost per request, budget reservation, settlement from the upstream's usage), and PII
-        redaction (the costliest step, so floods and refused requests never reach it; the response is
+        limits, the profile's model and tool allow-lists, injection rules, on the original text), the tool
+        policies (a replayed forged tool call is refused; the model's tool calls are checked on the way
+        back, after PII is restored, so the policy judges what the app will run), the cost meter (maximum
+        cost per request, budget reservation, settlement from the upstream's usage), and PII redaction (the
+        costliest step, so floods and refused requests never reach it; the response is
         restored on its way out, after the meter has read the usage).
         """
         s = self.settings
@@ -229,6 +232,13 @@ class ClaudeGuard:
         if self.pii_redactor is not None:
             inner.append((PIIRedactionMiddleware, {"redactor": self.pii_redactor, **fmt}))
         inner.append((CostMeterMiddleware, {"meter": self.cost_meter, **fmt}))
+        if s.tool_policy_mode != "off":
+            inner.append(
+                (
+                    ToolPolicyMiddleware,
+                    {"mode": s.tool_policy_mode, "on_violation": s.tool_policy_on_violation, **fmt},
+                )
+            )
         inner.append((PromptValidationMiddleware, {"config": s.validation, **fmt}))
         return [
             *inner,
@@ -340,6 +350,13 @@ class ClaudeGuard:
         if self.settings.api_key_source is not None or self._upstream is not None:
             # Without a configured upstream key, a client built by the app keeps its own key.
             hooks.append(UpstreamKeyHook(self.upstream))
+        if self.settings.tool_policy_mode != "off":
+            # Before PII in the list, so its ``after`` runs once the reply is restored.
+            hooks.append(
+                ToolPolicyEgressHook(
+                    mode=self.settings.tool_policy_mode, on_violation=self.settings.tool_policy_on_violation
+                )
+            )
         if self.pii_redactor is not None:
             hooks.append(PIIEgressHook(self.pii_redactor))
         return hooks

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import hmac
 import json
@@ -26,11 +25,12 @@ import logging
 import os
 import re
 import secrets
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from ._asgi import ASGIApp, Receive, Scope, Send, header
 from .context import GuardContext, Principal
@@ -62,6 +62,30 @@ DAY = 86400.0
 def _now() -> float:
     return time.time()
 
+
+
+@contextlib.contextmanager
+def _exclusive(fh: IO[str]) -> Iterator[None]:
+    """An exclusive lock on an open file for the CLI's and servers' writes of the keys file: ``fcntl`` on
+    POSIX, ``msvcrt`` on Windows, imported here so the package imports on either."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK, 1)
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 class IssuedKey(NamedTuple):
     """A newly created key: ``key`` is shown once and never stored."""
@@ -168,23 +192,19 @@ class KeyStore:
         assert self.keys_file is not None
         self.keys_file.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.keys_file.with_name(self.keys_file.name + ".lock")
-        with open(lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                self._mtime = None
-                self._load_file()
-                records = dict(self._records)
-                yield records
-                tmp = self.keys_file.with_name(self.keys_file.name + ".tmp")
-                payload = {"version": 1, "keys": {k: dataclasses.asdict(v) for k, v in records.items()}}
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(payload, fh, indent=1, sort_keys=True)
-                os.replace(tmp, self.keys_file)
-                self._records = records
-                self._mtime = self.keys_file.stat().st_mtime_ns
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with open(lock_path, "a") as lock, _exclusive(lock):
+            self._mtime = None
+            self._load_file()
+            records = dict(self._records)
+            yield records
+            tmp = self.keys_file.with_name(self.keys_file.name + ".tmp")
+            payload = {"version": 1, "keys": {k: dataclasses.asdict(v) for k, v in records.items()}}
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(payload, fh, indent=1, sort_keys=True)
+            os.replace(tmp, self.keys_file)
+            self._records = records
+            self._mtime = self.keys_file.stat().st_mtime_ns
 
     # -- redis ----------------------------------------------------------------------------------------
     def _rkey(self, key_id: str) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigurationError
+from .sandbox._policy import ToolPolicy, parse_tool_policies
 
 __all__ = ["BUILTIN_PROFILES", "Budgets", "Profile", "load_profiles"]
 
@@ -61,6 +62,10 @@ class Profile:
     """Budgets applied to each key of this profile."""
     profile_budgets: Budgets = field(default_factory=Budgets)
     """Budgets shared by all keys of this profile together."""
+    tool_policies: Mapping[str, ToolPolicy] | None = None
+    """What the model may ask each tool to do (paths, commands, hosts, argument schemas), by tool name with
+    ``"*"`` for the others; ``None`` takes the built-in sandbox (``analysis``/``generation``'s own, the
+    ``generation`` one for a custom profile, none for ``admin``); ``{}`` sets no tool policy."""
 
     def allows_tool(self, name: str) -> bool:
         return self.tools is None or name in self.tools
@@ -126,6 +131,9 @@ def load_profiles(path: str | Path) -> dict[str, Profile]:
         max_concurrency = 2
         max_cost = "0.50"
         budgets = { usd_per_day = "5", output_tokens_per_minute = 20000 }
+
+        [profiles.reviewer.tool_policies.Read]
+        paths = { allow = ["/srv/repo/**"], deny = ["**/fixtures/secrets/**"] }
     """
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -134,7 +142,16 @@ def load_profiles(path: str | Path) -> dict[str, Profile]:
             f"CLAUDE_GUARD_PROFILES_FILE cannot be read ({type(exc).__name__})."
         ) from None
     profiles: dict[str, Profile] = {}
-    known = {"tools", "models", "rate_limits", "max_concurrency", "max_cost", "budgets", "profile_budgets"}
+    known = {
+        "tools",
+        "models",
+        "rate_limits",
+        "max_concurrency",
+        "max_cost",
+        "budgets",
+        "profile_budgets",
+        "tool_policies",
+    }
     for name, raw in data.get("profiles", {}).items():
         if not isinstance(raw, dict):
             raise ConfigurationError(f"profile {name!r} must be a table")
@@ -153,6 +170,9 @@ def load_profiles(path: str | Path) -> dict[str, Profile]:
                 max_cost=Decimal(str(raw["max_cost"])) if "max_cost" in raw else None,
                 budgets=_budgets(name, raw.get("budgets")),
                 profile_budgets=_budgets(name, raw.get("profile_budgets")),
+                tool_policies=parse_tool_policies(name, raw["tool_policies"])
+                if "tool_policies" in raw
+                else None,
             )
         except (InvalidOperation, ValueError, TypeError):
             raise ConfigurationError(f"profile {name!r} has a malformed setting") from None

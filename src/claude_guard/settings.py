@@ -103,6 +103,12 @@ class GuardSettings:
     pii_key: Secret | None = field(default=None, repr=False)
     """The HMAC key of PII placeholders; give every replica the same one so a conversation keeps its
     placeholders across replicas and restarts (``None``: a random key per process)."""
+    tool_policy_mode: Literal["enforce", "shadow", "off"] = "enforce"
+    """The profiles' tool policies (the sandbox): ``enforce``, ``shadow`` (decide and audit
+    ``would_refuse``, change nothing) or ``off``."""
+    tool_policy_on_violation: Literal["replace", "error"] = "replace"
+    """A refused tool call in an answer: replaced by a text block (``replace``) or the answer refused with
+    a 403 ``permission_error`` (``error``; in a stream, an ``error`` event ends it)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_url", check_upstream_url(self.api_url))
@@ -134,6 +140,10 @@ class GuardSettings:
             raise ConfigurationError("CLAUDE_GUARD_PII must be auto, on or off.")
         if self.rate_limit_on_store_error not in ("closed", "open"):
             raise ConfigurationError("rate_limit_on_store_error must be 'closed' or 'open'.")
+        if self.tool_policy_mode not in ("enforce", "shadow", "off"):
+            raise ConfigurationError("CLAUDE_GUARD_TOOL_POLICY_MODE must be enforce, shadow or off.")
+        if self.tool_policy_on_violation not in ("replace", "error"):
+            raise ConfigurationError("CLAUDE_GUARD_TOOL_POLICY_ON_VIOLATION must be replace or error.")
         if self.error_format not in ("anthropic", "problem"):
             raise ConfigurationError("error_format must be 'anthropic' or 'problem'.")
 
@@ -178,6 +188,10 @@ class GuardSettings:
             pii_key=Secret(env["CLAUDE_GUARD_PII_KEY"].strip())
             if env.get("CLAUDE_GUARD_PII_KEY", "").strip()
             else None,
+            tool_policy_mode=_choice(env, "CLAUDE_GUARD_TOOL_POLICY_MODE", ("enforce", "shadow", "off")),
+            tool_policy_on_violation=_choice(
+                env, "CLAUDE_GUARD_TOOL_POLICY_ON_VIOLATION", ("replace", "error")
+            ),
         )
 
 
