@@ -4,20 +4,26 @@ they are one contract (docs/architecture.md, "The reference gateway")."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import anthropic
 import httpx
 import pytest
 
 from _uvicorn import ROOT, uvicorn_processes
+from claude_guard import ClaudeGuard, GuardSettings
 from claude_guard.keys import IssuedKey, KeyStore
 from claude_guard.ledger import Ledger
 from claude_guard.profiles import Budgets
+from claude_guard.reference_app import create_app as reference_create_app
+from claude_guard.secrets import EnvSecretSource
 from claude_guard.store import Store, StoreConfig, store_from_url
 from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
 
@@ -191,3 +197,41 @@ async def test_analyze_route_profile_rate_limit_and_budget_on_two_workers(gatewa
         dumped = json.dumps(payload)
         for secret in (spender.key, CANARY_API_KEY):
             assert secret not in dumped
+
+
+def _example_create_app(example: str) -> Any:
+    if example == "fastapi_app":
+        return reference_create_app
+    name = f"claude_guard_example_{example}"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / example / "app.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the file runs
+        spec.loader.exec_module(module)
+    return module.create_app
+
+
+@pytest.mark.parametrize("example", ["fastapi_app", "litestar_app"])
+async def test_pii_is_redacted_upstream_and_restored_in_json_and_sse(example: str) -> None:
+    email = "ada.canary@example.org"
+    fake = FakeClaude(api_key=CANARY_API_KEY)
+    with serve(fake) as upstream:
+        guard = ClaudeGuard(
+            settings=GuardSettings(
+                api_key_source=EnvSecretSource("CLAUDE_API_KEY", {"CLAUDE_API_KEY": CANARY_API_KEY}),
+                api_url=upstream.url,
+                pii="on",
+            )
+        )
+        admin = await guard.keys.create(profile="admin", environment="development")
+        with serve(_example_create_app(example)(guard)) as gateway:
+            client = anthropic.AsyncAnthropic(base_url=gateway.url, api_key=admin.key, max_retries=0)
+            prompt = [{"role": "user", "content": f"Write to {email} please"}]
+            reply = await client.messages.create(model=MODEL, max_tokens=64, messages=prompt)  # type: ignore[arg-type]
+            assert reply.content[0].text == f"echo: Write to {email} please"  # type: ignore[union-attr]
+            async with client.messages.stream(model=MODEL, max_tokens=64, messages=prompt) as stream:  # type: ignore[arg-type]
+                assert "".join([t async for t in stream.text_stream]) == f"echo: Write to {email} please"
+    assert len(fake.messages_requests) == 2
+    assert all(email not in r.body.decode() for r in fake.messages_requests)

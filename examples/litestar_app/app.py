@@ -15,6 +15,7 @@ from typing import Any
 import anthropic
 from litestar import Litestar, asgi, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
 
 from claude_guard import ClaudeGuard, Principal
 from claude_guard.audit import configure_telemetry, otlp_endpoint
@@ -70,7 +71,7 @@ def create_app(guard: ClaudeGuard | None = None) -> Litestar:
         },
     )
     async def analyze(
-        data: AnalyzeRequest,
+        data: JSONBody[AnalyzeRequest],
         principal: NamedDependency[Principal],
         admitted: NamedDependency[Admission | None],
         cost_cap: NamedDependency[Decimal],
