@@ -263,3 +263,69 @@ async def test_client_disconnect_mid_stream_is_charged_what_was_produced(
 def test_body_helper_is_valid_json() -> None:
     assert json.loads(json.dumps(body()))["model"] == MODEL
     assert uuid.uuid4()
+
+
+# --- prices that follow the request ----------------------------------------------------------------------
+
+
+async def test_an_unknown_speed_is_refused_before_anything_is_reserved(gateway: Any) -> None:
+    client, ledger, fake = gateway
+    for speed in ("turbo", ["fast"], 2):
+        response = await client.post("/v1/messages", json=body(speed=speed))
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "unknown_speed"
+    assert fake.messages_requests == []
+    assert await spent(ledger) == 0
+    assert await ledger.outstanding() == 0
+
+
+async def test_fast_mode_is_reserved_and_settled_at_its_multiplier(gateway: Any) -> None:
+    client, ledger, fake = gateway
+    # 600 output tokens: $0.003 standard fits the $0.02 maximum, $0.018 fast does too, 800 fast does not.
+    over = await client.post("/v1/messages", json=body(max_tokens=800, speed="fast"))
+    assert over.status_code == 400
+    assert over.json()["error"]["code"] == "max_cost_default"
+    assert fake.messages_requests == []
+    fake.enqueue(Reply("quick", usage=UsageOverride(input_tokens=10, output_tokens=100)))
+    response = await client.post(
+        "/v1/messages",
+        json=body(max_tokens=600, speed="fast"),
+        headers={"anthropic-beta": "fast-mode-2026-02-01"},
+    )
+    assert response.status_code == 200
+    assert response.json()["usage"]["speed"] == "fast"
+    # (10 x $1 + 100 x $5) per MTok x 6
+    assert Decimal(response.headers["claude-guard-cost-usd"]) == Decimal("0.00306")
+    assert await spent(ledger) == Decimal("0.00306")
+
+
+async def test_an_unpriced_beta_is_reserved_at_the_worst_case(gateway: Any) -> None:
+    client, _, fake = gateway
+    # 1,000 output tokens: $0.005 at standard rates, $0.033 at the worst case (x6 fast, x1.1 geography).
+    priced = await client.post(
+        "/v1/messages", json=body(max_tokens=1_000), headers={"anthropic-beta": "prompt-caching-2024-07-31"}
+    )
+    assert priced.status_code == 200
+    unpriced = await client.post(
+        "/v1/messages",
+        json=body(max_tokens=1_000),
+        headers={"anthropic-beta": "prompt-caching-2024-07-31, server-side-fallback-2026-07-01"},
+    )
+    assert unpriced.status_code == 400
+    assert unpriced.json()["error"]["code"] == "max_cost_default"
+    assert len(fake.messages_requests) == 1
+
+
+async def test_server_tool_fees_count_toward_the_maximum(gateway: Any) -> None:
+    client, _, fake = gateway
+    # one search ($0.01) and the tokens fit the $0.02 maximum; two searches with the tokens do not
+    one = [{"type": "web_search_20250305", "name": "web_search", "max_uses": 1}]
+    assert (await client.post("/v1/messages", json=body(tools=one))).status_code == 200
+    two = [{"type": "web_search_20250305", "name": "web_search", "max_uses": 2}]
+    # an hour of code execution ($0.05) alone is over the maximum
+    code = [{"type": "code_execution_20250825", "name": "code_execution"}]
+    for tools in (two, code):
+        response = await client.post("/v1/messages", json=body(tools=tools))
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "max_cost_default"
+    assert len(fake.messages_requests) == 1

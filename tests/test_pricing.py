@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from claude_guard.errors import ConfigurationError
+from claude_guard.errors import BadRequestError, ConfigurationError
 from claude_guard.messages import Usage
-from claude_guard.pricing import PriceTable, UnknownModelError, to_pico
+from claude_guard.pricing import Billing, PriceTable, UnknownModelError, server_tool_uses, to_pico
 
 FACTS_MODEL_IDS = [
     "claude-fable-5-2",
@@ -227,3 +227,179 @@ def test_worst_case_uses_dearest_cache_write(table: PriceTable) -> None:
     five = table.worst_case("claude-sonnet-4-6", input_tokens=1_000_000, output_tokens=0, cache_write="5m")
     hour = table.worst_case("claude-sonnet-4-6", input_tokens=1_000_000, output_tokens=0, cache_write="1h")
     assert (base, five, hour) == (Decimal(3), Decimal("3.75"), Decimal(6))
+
+
+# --- prices that follow the request ----------------------------------------------------------------------
+
+
+def test_fast_mode_multiplies_input_and_output_over_every_tier(table: PriceTable) -> None:
+    fast = Billing(speed="fast")
+    # Opus 4.6: 5/25 standard, 30/150 fast; above 200K input 10/37.50 standard, 60/225 fast (fast mode page).
+    assert table.worst_case("claude-opus-4-6", input_tokens=1_000_000, output_tokens=0) == Decimal(10)
+    assert table.worst_case("claude-opus-4-6", input_tokens=100_000, output_tokens=1_000_000) == Decimal(
+        "25.5"
+    )
+    assert table.worst_case(
+        "claude-opus-4-6", input_tokens=100_000, output_tokens=1_000_000, billing=fast
+    ) == Decimal("153")
+    assert table.worst_case(
+        "claude-opus-4-6", input_tokens=1_000_000, output_tokens=1_000_000, billing=fast
+    ) == Decimal("285")
+    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000, speed="fast")
+    assert table.cost("claude-opus-4-6", usage).total == Decimal("285")
+    # Cache writes and reads stack on the fast input rate: 1M 1h writes at 30 x 2, 1M reads at 30 x 0.1.
+    cached = Usage(
+        cache_creation_input_tokens=100_000,
+        cache_creation_1h_input_tokens=100_000,
+        cache_read_input_tokens=50_000,
+    )
+    assert table.cost("claude-opus-4-6", cached, billing=fast).total == Decimal("6.15")
+
+
+def test_settlement_follows_the_reported_speed_then_the_request(table: PriceTable) -> None:
+    usage = Usage(input_tokens=1_000, output_tokens=1_000)
+    standard = table.cost("claude-opus-4-6", usage).total
+    assert standard == Decimal("0.030")
+    # The request asked for fast and the usage does not say: billed fast.
+    assert table.cost("claude-opus-4-6", usage, billing=Billing(speed="fast")).total == 6 * standard
+    # The response says it fell back to standard: billed standard.
+    fell_back = Usage(input_tokens=1_000, output_tokens=1_000, speed="standard")
+    assert table.cost("claude-opus-4-6", fell_back, billing=Billing(speed="fast")).total == standard
+    # A speed the table does not know is billed as fast mode, never as standard.
+    odd = Usage(input_tokens=1_000, output_tokens=1_000, speed="ludicrous")
+    assert table.cost("claude-opus-4-6", odd).total == 6 * standard
+
+
+def test_unconfirmed_fast_multipliers_stay_at_the_worst_case(table: PriceTable) -> None:
+    # Public reports say x2 for Opus 4.8 and Opus 5; unconfirmed, so the table keeps the dearest multiplier.
+    for model in ("claude-opus-4-8", "claude-opus-5", "claude-opus-5-5", "claude-fable-5-2"):
+        assert table.price(model).fast == Decimal(6)
+
+
+def test_inference_geo(table: PriceTable) -> None:
+    usage = Usage(input_tokens=100_000, output_tokens=100_000)
+    assert table.cost("claude-opus-4-6", usage).total == Decimal(3)
+    assert table.cost("claude-opus-4-6", usage, billing=Billing(inference_geo="us")).total == Decimal("3.3")
+    reported = Usage(input_tokens=100_000, output_tokens=100_000, inference_geo="us")
+    assert table.cost("claude-opus-4-6", reported).total == Decimal("3.3")
+    unknown = Usage(input_tokens=100_000, output_tokens=100_000, inference_geo="mars")
+    assert table.cost("claude-opus-4-6", unknown).total == Decimal("3.3")  # the dearest known geography
+    with pytest.raises(BadRequestError) as info:
+        table.billing({"inference_geo": "mars"})
+    assert info.value.code == "unknown_inference_geo"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("speed", "turbo", "unknown_speed"),
+        ("speed", ["fast"], "unknown_speed"),
+        ("speed", 1, "unknown_speed"),
+        ("service_tier", "priority", "unknown_service_tier"),
+        ("inference_geo", 7, "unknown_inference_geo"),
+    ],
+)
+def test_billing_options_without_a_price_are_refused(
+    table: PriceTable, field: str, value: object, code: str
+) -> None:
+    with pytest.raises(BadRequestError) as info:
+        table.billing({field: value})
+    assert info.value.code == code
+    assert info.value.status == 400
+
+
+def test_an_unpriced_beta_is_estimated_at_the_worst_case(table: PriceTable) -> None:
+    billing = table.billing({}, ["prompt-caching-2024-07-31", "server-side-fallback-2026-07-01"])
+    assert billing.worst_case
+    assert not table.billing({}, ["prompt-caching-2024-07-31", "fast-mode-2026-02-01"]).worst_case
+    plain = table.worst_case("claude-opus-4-6", input_tokens=1_000, output_tokens=1_000)
+    worst = table.worst_case("claude-opus-4-6", input_tokens=1_000, output_tokens=1_000, billing=billing)
+    # long-context tier (10/37.50), fast (x6) and the dearest geography (x1.1), whatever the request says
+    assert plain == Decimal("0.030")
+    assert worst == Decimal("0.3135")
+
+
+def test_an_override_file_prices_betas_or_refuses_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "prices.toml"
+    path.write_text(
+        """
+[betas]
+unknown = "refuse"
+priced = ["house-beta-2026-01-01"]
+
+[inference_geo]
+multipliers = { eu = "1.2" }
+"""
+    )
+    table = PriceTable.load(path, environ={})
+    assert not table.billing({}, ["house-beta-2026-01-01", "prompt-caching-2024-07-31"]).worst_case
+    with pytest.raises(BadRequestError) as info:
+        table.billing({}, ["server-side-fallback-2026-07-01"])
+    assert info.value.code == "unpriced_beta"
+    assert "server-side-fallback-2026-07-01" in info.value.message
+    with pytest.raises(BadRequestError) as info:
+        table.billing({}, ["<b>"])
+    assert "<b>" not in info.value.message
+    usage = Usage(input_tokens=100_000)
+    assert table.cost(
+        "claude-opus-4-6", usage, billing=table.billing({"inference_geo": "eu"})
+    ).total == Decimal("0.6")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[betas]\nunknown = "free"\n')
+    with pytest.raises(ConfigurationError):
+        PriceTable.load(bad, environ={})
+
+
+def test_server_tool_fees(table: PriceTable) -> None:
+    tools = [
+        {"type": "web_search_20250305", "name": "web_search", "max_uses": 4},
+        {"type": "web_fetch_20250910", "name": "web_fetch", "max_uses": 3},
+        {"type": "code_execution_20250825", "name": "code_execution"},
+    ]
+    assert server_tool_uses(tools) == (4, 3, True)
+    assert server_tool_uses([{"type": "web_search_20260318", "name": "web_search"}], default_uses=7) == (
+        7,
+        0,
+        False,
+    )
+    assert server_tool_uses([{"type": "web_search_20250305", "max_uses": True}, "x", None]) == (10, 0, False)
+    billing = table.billing({"tools": tools})
+    assert billing.code_execution
+    # 4 searches x 0.01 + 3 fetches x 0 + 1 container hour x 0.05
+    estimate = table.worst_case(
+        "claude-haiku-4-5", input_tokens=0, output_tokens=0, web_searches=4, web_fetches=3, billing=billing
+    )
+    assert estimate == Decimal("0.09")
+    usage = Usage(web_search_requests=2, web_fetch_requests=3)
+    cost = table.cost("claude-haiku-4-5", usage, billing=billing)
+    assert cost.web_search == Decimal("0.02") and cost.web_fetch == 0
+    # settlement charges the 5-minute container minimum: 0.05 / 12
+    assert cost.code_execution.quantize(Decimal("1e-12")) == Decimal("0.004166666667")
+    assert estimate > cost.total
+
+
+def test_batch_discount_stacks_with_fast_and_geography(table: PriceTable) -> None:
+    usage = Usage(input_tokens=100_000, output_tokens=100_000, service_tier="batch", speed="fast")
+    # (0.5 + 2.5) x 6 x 0.5 x 1.1
+    assert table.cost("claude-opus-4-6", usage, billing=Billing(inference_geo="us")).total == Decimal("9.9")
+
+
+def test_usage_reads_speed_geography_and_web_fetches() -> None:
+    usage = Usage.from_dict(
+        {
+            "input_tokens": 5,
+            "output_tokens": 6,
+            "speed": "fast",
+            "inference_geo": "us",
+            "server_tool_use": {"web_search_requests": 2, "web_fetch_requests": 3},
+        }
+    )
+    assert (usage.speed, usage.inference_geo, usage.web_search_requests, usage.web_fetch_requests) == (
+        "fast",
+        "us",
+        2,
+        3,
+    )
+    assert Usage.from_dict(usage.to_dict()) == usage
+    merged = Usage().merged({"speed": "standard", "server_tool_use": {"web_fetch_requests": 1}})
+    assert (merged.speed, merged.web_fetch_requests) == ("standard", 1)

@@ -15,10 +15,19 @@ import anthropic
 
 from .context import current_context
 from .errors import GuardError, UpstreamError, UpstreamTimeoutError
+from .keys import ProtectionMode, enforce_profile
 from .logscrub import SecretScrubFilter
+from .profiles import parse_betas
 from .upstream import UpstreamClient, upstream_error
 
-__all__ = ["EgressHook", "GuardAnthropicMiddleware", "UpstreamKeyHook", "guard_error_from_sdk"]
+__all__ = [
+    "EgressHook",
+    "GuardAnthropicMiddleware",
+    "ProfileHook",
+    "SyncProfileMiddleware",
+    "UpstreamKeyHook",
+    "guard_error_from_sdk",
+]
 
 logger = logging.getLogger("claude_guard")
 
@@ -35,6 +44,52 @@ class EgressHook:
     def failed(self, request: anthropic.APIRequest, exc: BaseException) -> None:
         """The attempt raised instead of answering; must not raise."""
         return None
+
+
+def _check_profile(request: anthropic.APIRequest, mode: ProtectionMode | None) -> None:
+    ctx = current_context()
+    if ctx is None or ctx.profile is None or request.method.upper() != "POST":
+        return
+    path = request.url.split("?")[0].rstrip("/")
+    if not (path.endswith("/v1/messages") or path.endswith("/v1/messages/count_tokens")):
+        return
+    headers = [(str(k), v) for k, v in dict(request.headers).items() if isinstance(v, str)]
+    enforce_profile(ctx, request.json, parse_betas(headers), mode=mode)
+
+
+class ProfileHook(EgressHook):
+    """Holds an app's own Messages calls to the least privilege of the inbound key's profile.
+
+    The same check as the gateway's ``ProfileMiddleware`` (``keys.enforce_profile``), on the body the SDK is
+    about to send (``extra_body`` already merged in) and the betas of the call (``betas=`` and
+    ``extra_headers``). It comes first in the hook chain, so a refused call reserves nothing and never
+    leaves the process. Headers set once on the client (``default_headers``) are not visible here.
+    ``mode`` is ``enforce``, ``shadow`` (record ``would_refuse`` and send) or ``off``; ``None`` follows the
+    request's mode (``keys.enforce_profile``).
+    """
+
+    def __init__(self, *, mode: ProtectionMode | None = None) -> None:
+        self.mode: ProtectionMode | None = mode
+
+    async def before(self, request: anthropic.APIRequest) -> anthropic.APIRequest:
+        _check_profile(request, self.mode)
+        return request
+
+
+class SyncProfileMiddleware(anthropic.Middleware):
+    """``ProfileHook`` for the sync ``anthropic.Anthropic`` client called from a worker thread of a guarded
+    request (a FastAPI ``def`` route): ``Anthropic(middleware=[SyncProfileMiddleware(), ...])``, first.
+
+    Example:
+        >>> client = anthropic.Anthropic(api_key="placeholder", middleware=[SyncProfileMiddleware()])
+    """
+
+    def __init__(self, *, mode: ProtectionMode | None = None) -> None:
+        self.mode: ProtectionMode | None = mode
+
+    def handle(self, request: anthropic.APIRequest, call_next: Any) -> Any:
+        _check_profile(request, self.mode)
+        return call_next(request)
 
 
 # The SDK logs each request's options, headers included, at DEBUG ("Request options"): the guard's log

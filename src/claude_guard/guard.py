@@ -13,9 +13,9 @@ import anthropic
 
 from ._asgi import ASGIApp
 from .audit import AuditLogger, AuditMiddleware, SQLiteAuditSink, TracingHook, traced_proxy
-from .egress import EgressHook, GuardAnthropicMiddleware, UpstreamKeyHook
+from .egress import EgressHook, GuardAnthropicMiddleware, ProfileHook, UpstreamKeyHook
 from .errors import ConfigurationError, GuardError
-from .keys import APIKeyMiddleware, KeyAuthenticator, KeyStore
+from .keys import APIKeyMiddleware, KeyAuthenticator, KeyStore, ProfileMiddleware
 from .ledger import CostMeter, CostMeterMiddleware, Ledger, MeteringHook
 from .logscrub import RegisteringSecretSource, install_log_scrubbing
 from .middleware import RequestLimitsMiddleware, SafeErrorMiddleware
@@ -218,13 +218,14 @@ class ClaudeGuard:
         Outermost first, a request meets: the audit record (it sees the final status of everything inside),
         the safe-error boundary, HTTPS enforcement (production only), authentication (before any body is
         read), rate limits and concurrency leases (before any body is read, so a flood costs little), and
-        request limits (body cap and timeouts, in-flight caps per principal), prompt validation (schema,
-        limits, the profile's model and tool allow-lists, injection rules, on the original text), the tool
-        policies (a replayed forged tool call is refused; the model's tool calls are checked on the way
-        back, after PII is restored, so the policy judges what the app will run), the cost meter (maximum
-        cost per request, budget reservation, settlement from the upstream's usage), and PII redaction (the
-        costliest step, so floods and refused requests never reach it; the response is
-        restored on its way out, after the meter has read the usage).
+        request limits (body cap and timeouts, in-flight caps per principal), the profile's least-privilege
+        bounds (server tools, MCP servers, betas, max_tokens, thinking, speed, service tier: 403 before
+        anything is reserved), prompt validation (schema, limits, the profile's model and tool allow-lists,
+        injection rules, on the original text), the tool policies (a replayed forged tool call is refused;
+        the model's tool calls are checked on the way back, after PII is restored, so the policy judges what
+        the app will run), the cost meter (maximum cost per request, budget reservation, settlement from the
+        upstream's usage), and PII redaction (the costliest step, so floods and refused requests never reach
+        it; the response is restored on its way out, after the meter has read the usage).
         """
         s = self.settings
         fmt = {"error_format": s.error_format}
@@ -240,6 +241,7 @@ class ClaudeGuard:
                 )
             )
         inner.append((PromptValidationMiddleware, {"config": s.validation, **fmt}))
+        inner.append((ProfileMiddleware, fmt))
         return [
             *inner,
             (
@@ -345,8 +347,9 @@ class ClaudeGuard:
     def _egress_hooks(self) -> list[EgressHook]:
         # ``before`` runs in this order and ``after`` in reverse: the span opens first and closes last; PII
         # is redacted before the call and restored after the cost meter has read the usage.
-        # The meter comes first: a call over budget is refused before anything else happens.
-        hooks: list[EgressHook] = [MeteringHook(self.cost_meter), TracingHook()]
+        # The profile check comes first (a forbidden call reserves nothing), then the meter: a call over
+        # budget is refused before anything else happens.
+        hooks: list[EgressHook] = [ProfileHook(), MeteringHook(self.cost_meter), TracingHook()]
         if self.settings.api_key_source is not None or self._upstream is not None:
             # Without a configured upstream key, a client built by the app keeps its own key.
             hooks.append(UpstreamKeyHook(self.upstream))

@@ -30,22 +30,31 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, Literal, NamedTuple
 
-from ._asgi import ASGIApp, Receive, Scope, Send, header
+from ._asgi import ASGIApp, Receive, Scope, Send, ensure_body, header, require_json
 from .context import GuardContext, Principal
-from .errors import AuthenticationError, GuardError, PermissionDeniedError, StoreUnavailableError
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    GuardError,
+    PermissionDeniedError,
+    StoreUnavailableError,
+)
 from .middleware import GuardMiddleware
-from .profiles import BUILTIN_PROFILES, Profile
+from .profiles import BUILTIN_PROFILES, PROFILE_MODE_STATE, Profile, check_request, parse_betas
 from .responses import ErrorFormat
 from .store import MemoryStore, Store
 
 __all__ = [
+    "PROFILE_ROUTES",
     "APIKeyMiddleware",
     "ClientKey",
     "IssuedKey",
     "KeyAuthenticator",
     "KeyStore",
+    "ProfileMiddleware",
+    "enforce_profile",
     "generate_key",
     "parse_key",
 ]
@@ -471,3 +480,77 @@ class APIKeyMiddleware(GuardMiddleware):
             await send(message)
 
         await self.app(scope, receive, send_with_warning)
+
+
+PROFILE_ROUTES: tuple[str, ...] = ("/v1/messages", "/v1/messages/count_tokens")
+"""The Messages routes whose requests ``ProfileMiddleware`` checks against the key's profile."""
+
+
+ProtectionMode = Literal["enforce", "shadow", "off"]
+
+
+def enforce_profile(
+    ctx: GuardContext, body: object, betas: Sequence[str], *, mode: ProtectionMode | None = None
+) -> None:
+    """Check a Messages request against ``ctx.profile`` (no profile: nothing to check) and record the verdict.
+
+    The gateway face (`ProfileMiddleware`) and the SDK egress face (``egress.ProfileHook``) both call this.
+    In ``shadow`` mode a refusal is recorded as ``would_refuse`` (with its code as the reason) and the
+    request goes on; ``off`` checks nothing. ``None`` takes the request's mode from
+    ``ctx.state[PROFILE_MODE_STATE]`` (set where ``CLAUDE_GUARD_PROFILE_MODE`` is applied), else enforces.
+
+    Raises:
+        PermissionDeniedError: the request asks for something the profile does not allow (403).
+    """
+    if mode is None:
+        mode = ctx.state.get(PROFILE_MODE_STATE, "enforce")
+    profile = ctx.profile
+    if mode == "off" or profile is None or not isinstance(body, Mapping):
+        return
+    try:
+        check_request(profile, body, betas)
+    except PermissionDeniedError as exc:
+        if mode == "shadow":
+            ctx.decide("profile", "would_refuse", reason=exc.code, profile=profile.name)
+            return
+        ctx.decide("profile", "refused", profile=profile.name, code=exc.code)
+        raise
+    ctx.decide("profile", "allowed", profile=profile.name)
+
+
+class ProfileMiddleware(GuardMiddleware):
+    """Holds gateway Messages requests to the least privilege of the key's profile (403 before upstream).
+
+    Put it after authentication (``ctx.profile`` is set there) and request limits (the body cap), before
+    validation and metering, so a refused request costs nothing. Every ``anthropic-beta`` header counts.
+
+    Example:
+        >>> async def app(scope, receive, send): ...
+        >>> guarded = ProfileMiddleware(app)
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: Sequence[str] = PROFILE_ROUTES,
+        mode: ProtectionMode | None = None,
+        error_format: ErrorFormat = "anthropic",
+    ) -> None:
+        super().__init__(app, error_format=error_format)
+        if mode not in ("enforce", "shadow", "off", None):
+            raise ConfigurationError("ProfileMiddleware mode must be enforce, shadow or off.")
+        self.routes = frozenset(route.rstrip("/") for route in routes)
+        self.mode: ProtectionMode | None = mode
+
+    async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.mode != "off"
+            and ctx.profile is not None
+            and ctx.method == "POST"
+            and ctx.path.rstrip("/") in self.routes
+        ):
+            require_json(scope)
+            receive = await ensure_body(ctx, scope, receive)
+            enforce_profile(ctx, ctx.json(), parse_betas(scope.get("headers", ())), mode=self.mode)
+        await self.app(scope, receive, send)

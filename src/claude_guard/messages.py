@@ -304,6 +304,10 @@ class Usage:
     cache_creation_1h_input_tokens: int = 0
     web_search_requests: int = 0
     service_tier: str | None = None
+    web_fetch_requests: int = 0
+    speed: str | None = None
+    """``standard`` or ``fast``: the speed the request was billed at, when the API reports it."""
+    inference_geo: str | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> Usage:
@@ -322,10 +326,10 @@ class Usage:
         else:
             five_minutes, one_hour = cache_creation, 0
         server_tool_use = d.get("server_tool_use")
-        web_search = (
-            _count(server_tool_use.get("web_search_requests")) if isinstance(server_tool_use, Mapping) else 0
-        )
+        tools = server_tool_use if isinstance(server_tool_use, Mapping) else {}
         tier = d.get("service_tier")
+        speed = d.get("speed")
+        geo = d.get("inference_geo")
         return cls(
             input_tokens=_count(d.get("input_tokens")),
             output_tokens=_count(d.get("output_tokens")),
@@ -333,8 +337,11 @@ class Usage:
             cache_read_input_tokens=_count(d.get("cache_read_input_tokens")),
             cache_creation_5m_input_tokens=five_minutes,
             cache_creation_1h_input_tokens=one_hour,
-            web_search_requests=web_search,
+            web_search_requests=_count(tools.get("web_search_requests")),
             service_tier=tier if isinstance(tier, str) else None,
+            web_fetch_requests=_count(tools.get("web_fetch_requests")),
+            speed=speed if isinstance(speed, str) else None,
+            inference_geo=geo if isinstance(geo, str) else None,
         )
 
     def merged(self, update: Mapping[str, Any]) -> Usage:
@@ -366,12 +373,14 @@ class Usage:
                 changes["cache_creation_5m_input_tokens"] = total - one_hour
         server_tool_use = update.get("server_tool_use")
         if isinstance(server_tool_use, Mapping):
-            value = _count_if_present(server_tool_use.get("web_search_requests"))
-            if value is not None:
-                changes["web_search_requests"] = value
-        tier = update.get("service_tier")
-        if isinstance(tier, str):
-            changes["service_tier"] = tier
+            for name in ("web_search_requests", "web_fetch_requests"):
+                value = _count_if_present(server_tool_use.get(name))
+                if value is not None:
+                    changes[name] = value
+        for name in ("service_tier", "speed", "inference_geo"):
+            text = update.get(name)
+            if isinstance(text, str):
+                changes[name] = text
         return dataclasses.replace(self, **changes) if changes else self
 
     @property
@@ -390,8 +399,13 @@ class Usage:
                 "ephemeral_5m_input_tokens": self.cache_creation_5m_input_tokens,
                 "ephemeral_1h_input_tokens": self.cache_creation_1h_input_tokens,
             },
-            "server_tool_use": {"web_search_requests": self.web_search_requests},
+            "server_tool_use": {
+                "web_search_requests": self.web_search_requests,
+                "web_fetch_requests": self.web_fetch_requests,
+            },
             "service_tier": self.service_tier,
+            "speed": self.speed,
+            "inference_geo": self.inference_geo,
         }
 
 

@@ -5,6 +5,14 @@ file in the same format (``CLAUDE_GUARD_PRICES_FILE``) replaces rows by id and m
 resolve through aliases, date suffixes (``-20250929``, ``@20250929``) and ``-latest``. A model with no row is
 ``UnknownModelError``, or is priced as a fallback model the user named: never $0.
 
+Prices follow the request: fast mode (``speed: "fast"``) multiplies the input and output rates (long-context
+rates included), the inference geography (``inference_geo``) multiplies them again, cache writes are priced
+by TTL, server tools carry their fees (web search per search, web fetch per fetch, code execution per
+container hour), and the Batch API halves everything. `PriceTable.billing` reads these options from a
+request once; a ``speed``, ``service_tier`` or ``inference_geo`` value the table does not know is refused
+(400), and a beta the table does not list is priced at the worst case (or refused, by the table's choice),
+never at the standard rate.
+
 Example:
     >>> from claude_guard.messages import Usage
     >>> table = PriceTable.load()
@@ -25,16 +33,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
-from .errors import ConfigurationError, GuardError
+from .errors import BadRequestError, ConfigurationError, GuardError
 from .messages import Usage
 
 __all__ = [
     "PICO",
+    "Billing",
     "Cost",
     "LongContext",
     "ModelPrice",
     "PriceTable",
     "UnknownModelError",
+    "server_tool_uses",
     "to_pico",
 ]
 
@@ -45,6 +55,11 @@ PICO: Final = Decimal("1e12")
 _DATE_SUFFIX: Final = re.compile(r"(?:-|@)\d{8}$")
 _LATEST_SUFFIX: Final = "-latest"
 PRICES_FILE_ENV: Final = "CLAUDE_GUARD_PRICES_FILE"
+SPEEDS: Final = ("standard", "fast")
+"""The ``speed`` values the Messages API defines; any other is refused before it is priced."""
+SERVICE_TIERS: Final = ("auto", "standard_only")
+"""The request ``service_tier`` values the Messages API defines; any other is refused before it is priced."""
+_SAFE_NAME: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 class UnknownModelError(GuardError):
@@ -90,6 +105,10 @@ class ModelPrice:
     cache_read: Decimal = Decimal("0.1")
     batch: Decimal = Decimal("0.5")
     web_search_per_request: Decimal = Decimal("0.01")
+    web_fetch_per_request: Decimal = Decimal(0)
+    code_execution_per_hour: Decimal = Decimal("0.05")
+    fast: Decimal = Decimal(6)
+    """Fast mode: the multiplier on the input and output rates (long-context rates included)."""
     long_context: LongContext | None = None
     effective: dt.date | None = None
     confirmed: bool = True
@@ -97,12 +116,33 @@ class ModelPrice:
     note: str | None = None
     source: str = "packaged"
 
-    def rates(self, input_tokens: int) -> tuple[Decimal, Decimal]:
-        """Input and output USD per million tokens for a request with this many input tokens."""
+    def rates(self, input_tokens: int, *, dearest: bool = False) -> tuple[Decimal, Decimal]:
+        """Input and output USD per million tokens for a request with this many input tokens (``dearest``:
+        the long-context tier whatever the count)."""
         lc = self.long_context
-        if lc is not None and input_tokens > lc.threshold:
-            return lc.input, lc.output
+        if lc is not None and (dearest or input_tokens > lc.threshold):
+            return max(lc.input, self.input), max(lc.output, self.output)
         return self.input, self.output
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Billing:
+    """The billing options of one request, read once by `PriceTable.billing`.
+
+    Example:
+        >>> table = PriceTable.load(environ={})
+        >>> table.billing({"speed": "fast"}, ["fast-mode-2026-02-01"]).speed
+        'fast'
+    """
+
+    speed: str = "standard"
+    """``standard`` or ``fast``."""
+    inference_geo: str | None = None
+    """The requested ``inference_geo``, if any."""
+    code_execution: bool = False
+    """The request declares a code execution tool (billed per container hour)."""
+    worst_case: bool = False
+    """A beta the table does not price was sent: estimates take the dearest tier, fast mode and geography."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,8 +156,12 @@ class Cost:
     cache_write_1h: Decimal = Decimal(0)
     cache_read: Decimal = Decimal(0)
     web_search: Decimal = Decimal(0)
+    web_fetch: Decimal = Decimal(0)
+    code_execution: Decimal = Decimal(0)
     long_context: bool = False
     batch: bool = False
+    speed: str = "standard"
+    inference_geo: str | None = None
 
     @property
     def total(self) -> Decimal:
@@ -128,6 +172,8 @@ class Cost:
             + self.cache_write_1h
             + self.cache_read
             + self.web_search
+            + self.web_fetch
+            + self.code_execution
         )
 
     def as_dict(self) -> dict[str, str]:
@@ -139,6 +185,9 @@ class Cost:
             "cache_write_1h": str(self.cache_write_1h),
             "cache_read": str(self.cache_read),
             "web_search": str(self.web_search),
+            "web_fetch": str(self.web_fetch),
+            "code_execution": str(self.code_execution),
+            "speed": self.speed,
             "total": str(self.total),
         }
 
@@ -156,6 +205,20 @@ class PriceTable:
     rows: dict[str, ModelPrice]
     fallback: str | None = None
     strict: bool = False
+    priced_betas: frozenset[str] = frozenset()
+    """Betas whose billing the table prices through the request's own fields, or that bill nothing extra."""
+    unknown_beta: str = "worst_case"
+    """What an unlisted beta gets: ``worst_case`` (estimated at the dearest billing) or ``refuse`` (400)."""
+    geo_multipliers: Mapping[str, Decimal] = field(
+        default_factory=lambda: {"global": Decimal(1), "us": Decimal("1.1")}
+    )
+    """``inference_geo`` values and their multiplier on every token price."""
+    default_geo: str = "global"
+    """The geography assumed when neither the request nor the usage names one (the workspace default)."""
+    code_execution_estimate_hours: Decimal = Decimal(1)
+    """Container hours reserved for a request that declares code execution."""
+    code_execution_minimum_hours: Decimal = Decimal(5) / Decimal(60)
+    """Container hours charged at settlement (the usage does not report them): the billing minimum."""
     _aliases: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -165,6 +228,10 @@ class PriceTable:
                 self._aliases[alias] = model_id
         if self.fallback is not None and self._lookup(self.fallback) is None:
             raise ConfigurationError(f"The fallback price model {self.fallback!r} is not in the price table.")
+        if self.unknown_beta not in ("worst_case", "refuse"):
+            raise ConfigurationError('[betas] unknown must be "worst_case" or "refuse".')
+        if self.default_geo not in self.geo_multipliers:
+            raise ConfigurationError("[inference_geo] default must be one of its multipliers.")
 
     @classmethod
     def load(
@@ -183,6 +250,7 @@ class PriceTable:
         packaged = resources.files("claude_guard").joinpath("data/prices.toml").read_text(encoding="utf-8")
         data = tomllib.loads(packaged)
         rows = _rows(data, source="packaged")
+        options = _table_options(data, "packaged", {})
         path = override if override is not None else env.get(PRICES_FILE_ENV) or None
         if path is not None:
             try:
@@ -192,7 +260,8 @@ class PriceTable:
                 raise ConfigurationError(f"The price override file cannot be read: {exc}") from None
             rows.update(_rows(extra, source=str(path), defaults=data.get("defaults", {})))
             fallback = fallback or _table_fallback(extra)
-        return cls(rows, fallback=fallback, strict=strict)
+            options = _table_options(extra, str(path), options)
+        return cls(rows, fallback=fallback, strict=strict, **options)
 
     def _lookup(self, model: str) -> ModelPrice | None:
         for candidate in _candidates(model):
@@ -223,13 +292,68 @@ class PriceTable:
     def knows(self, model: str) -> bool:
         return self._lookup(model) is not None
 
-    def cost(self, model: str, usage: Usage, *, batch: bool = False) -> Cost:
-        """The exact cost of ``usage`` on ``model`` (``batch``, or a ``batch`` service tier, halves it)."""
+    def billing(self, body: Mapping[str, Any], betas: Iterable[str] = ()) -> Billing:
+        """The billing options of a Messages request body and its ``anthropic-beta`` values.
+
+        Raises:
+            BadRequestError: a ``speed``, ``service_tier`` or ``inference_geo`` value the table does not
+                know, or (with ``[betas] unknown = "refuse"``) a beta it does not list (400).
+        """
+        speed = body.get("speed")
+        speed = "standard" if speed is None else speed
+        if speed not in SPEEDS:
+            raise BadRequestError(
+                "speed: this value has no price; the guard knows standard and fast.", code="unknown_speed"
+            )
+        tier = body.get("service_tier")
+        if tier is not None and tier not in SERVICE_TIERS:
+            raise BadRequestError(
+                "service_tier: this value has no price; the guard knows auto and standard_only.",
+                code="unknown_service_tier",
+            )
+        geo = body.get("inference_geo")
+        if geo is not None and (not isinstance(geo, str) or geo not in self.geo_multipliers):
+            raise BadRequestError(
+                "inference_geo: this geography has no price; add it to the price override file.",
+                code="unknown_inference_geo",
+            )
+        unpriced = [beta for beta in betas if beta not in self.priced_betas]
+        if unpriced and self.unknown_beta == "refuse":
+            shown = unpriced[0] if _SAFE_NAME.fullmatch(unpriced[0]) else "requested"
+            raise BadRequestError(
+                f"The beta {shown} has no price; add it to [betas] priced in the price override file.",
+                code="unpriced_beta",
+            )
+        _, _, code_execution = server_tool_uses(body.get("tools"))
+        return Billing(
+            speed=speed,
+            inference_geo=geo if isinstance(geo, str) else None,
+            code_execution=code_execution,
+            worst_case=bool(unpriced),
+        )
+
+    def _geo(self, geo: str | None) -> Decimal:
+        if geo is None:
+            geo = self.default_geo
+        # A geography the usage reports but the table does not know: its dearest known multiplier.
+        return self.geo_multipliers.get(geo, max(self.geo_multipliers.values()))
+
+    def cost(self, model: str, usage: Usage, *, batch: bool = False, billing: Billing | None = None) -> Cost:
+        """The exact cost of ``usage`` on ``model`` (``batch``, or a ``batch`` service tier, halves it).
+
+        The speed and geography are the ones the usage reports, else the request's (``billing``); a speed
+        the table does not know is billed as fast mode.
+        """
+        billing = billing or Billing()
         row = self.price(model)
         total_input = usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
         input_rate, output_rate = row.rates(total_input)
+        speed = usage.speed or billing.speed
+        geo = usage.inference_geo or billing.inference_geo
         is_batch = batch or usage.service_tier == "batch"
-        factor = row.batch if is_batch else Decimal(1)
+        factor = (row.batch if is_batch else Decimal(1)) * self._geo(geo)
+        if speed != "standard":
+            factor *= row.fast
         input_rate = input_rate * factor / MILLION
         output_rate = output_rate * factor / MILLION
         # Writes without a breakdown, or a breakdown that does not add up, count at the 5-minute price.
@@ -249,8 +373,14 @@ class PriceTable:
             cache_write_1h=usage.cache_creation_1h_input_tokens * input_rate * row.cache_write_1h,
             cache_read=usage.cache_read_input_tokens * input_rate * row.cache_read,
             web_search=usage.web_search_requests * row.web_search_per_request,
+            web_fetch=usage.web_fetch_requests * row.web_fetch_per_request,
+            code_execution=row.code_execution_per_hour * self.code_execution_minimum_hours
+            if billing.code_execution
+            else Decimal(0),
             long_context=row.long_context is not None and total_input > row.long_context.threshold,
             batch=is_batch,
+            speed=speed,
+            inference_geo=geo,
         )
 
     def worst_case(
@@ -261,23 +391,47 @@ class PriceTable:
         output_tokens: int,
         cache_write: str | None = None,
         web_searches: int = 0,
+        web_fetches: int = 0,
+        billing: Billing | None = None,
     ) -> Decimal:
         """The most ``input_tokens`` and ``output_tokens`` can cost on ``model``.
 
         ``cache_write`` (``"5m"`` or ``"1h"``) prices every input token as a cache write of that TTL, the
-        dearest way the API can bill a prompt that asks for caching.
+        dearest way the API can bill a prompt that asks for caching. ``billing`` adds fast mode, the
+        geography and code execution; with ``billing.worst_case`` (an unpriced beta) the estimate takes
+        the long-context tier, fast mode and the dearest geography whatever the request says.
+
+        Example:
+            >>> table = PriceTable.load(environ={})
+            >>> standard = table.worst_case("claude-opus-4-6", input_tokens=1000, output_tokens=1000)
+            >>> fast = table.worst_case(
+            ...     "claude-opus-4-6", input_tokens=1000, output_tokens=1000, billing=Billing(speed="fast")
+            ... )
+            >>> fast / standard
+            Decimal('6')
         """
+        billing = billing or Billing()
         row = self.price(model)
-        input_rate, output_rate = row.rates(input_tokens)
+        input_rate, output_rate = row.rates(input_tokens, dearest=billing.worst_case)
+        factor = self._geo(billing.inference_geo)
+        if billing.worst_case:
+            factor = max(self.geo_multipliers.values())
+        if billing.speed != "standard" or billing.worst_case:
+            factor *= max(row.fast, Decimal(1))
         multiplier = Decimal(1)
         if cache_write == "1h":
             multiplier = max(row.cache_write_1h, row.cache_write_5m, Decimal(1))
         elif cache_write == "5m":
             multiplier = max(row.cache_write_5m, Decimal(1))
+        fees = web_searches * row.web_search_per_request + web_fetches * row.web_fetch_per_request
+        if billing.code_execution:
+            fees += row.code_execution_per_hour * max(
+                self.code_execution_estimate_hours, self.code_execution_minimum_hours
+            )
         return (
-            input_tokens * input_rate * multiplier / MILLION
-            + output_tokens * output_rate / MILLION
-            + web_searches * row.web_search_per_request
+            input_tokens * input_rate * multiplier * factor / MILLION
+            + output_tokens * output_rate * factor / MILLION
+            + fees
         )
 
     def format_table(self) -> str:
@@ -290,6 +444,7 @@ class PriceTable:
             "1h write",
             "cache read",
             "long context",
+            "fast",
             "effective",
             "status",
         )
@@ -306,6 +461,7 @@ class PriceTable:
                     _money(row.input * row.cache_write_1h),
                     _money(row.input * row.cache_read),
                     f">{lc.threshold}: {_money(lc.input)}/{_money(lc.output)}" if lc else "-",
+                    f"x{_money(row.fast)}",
                     row.effective.isoformat() if row.effective else "-",
                     ("confirmed" if row.confirmed else "UNCONFIRMED")
                     + ("" if row.source == "packaged" else " (override)"),
@@ -319,7 +475,10 @@ class PriceTable:
         out.append(
             "USD per million tokens. Batch: x"
             + "/".join(sorted(batch))
-            + " on every token price. "
+            + " on every token price. Fast mode: x the fast column on input and output. Geography: "
+            + ", ".join(f"{geo} x{_money(m)}" for geo, m in sorted(self.geo_multipliers.items()))
+            + f" (assumed: {self.default_geo}). Unpriced betas: "
+            + ("refused. " if self.unknown_beta == "refuse" else "estimated at the worst case. ")
             + (
                 f"Unknown models are priced as {self.fallback}."
                 if self.fallback
@@ -363,7 +522,87 @@ def _table_fallback(data: Mapping[str, Any]) -> str | None:
     return None
 
 
-_MULTIPLIERS: Final = ("cache_write_5m", "cache_write_1h", "cache_read", "batch", "web_search_per_request")
+_MULTIPLIERS: Final = (
+    "cache_write_5m",
+    "cache_write_1h",
+    "cache_read",
+    "batch",
+    "web_search_per_request",
+    "web_fetch_per_request",
+    "code_execution_per_hour",
+    "fast",
+)
+
+
+def server_tool_uses(tools: object, *, default_uses: int = 10) -> tuple[int, int, bool]:
+    """Web searches and web fetches a request's ``tools`` can bill at most, and whether it declares code
+    execution: ``max_uses`` of each web search and web fetch tool, ``default_uses`` for one without.
+
+    Example:
+        >>> server_tool_uses([{"type": "web_search_20250305", "name": "web_search", "max_uses": 3},
+        ...                   {"type": "web_fetch_20250910", "name": "web_fetch"},
+        ...                   {"type": "code_execution_20250825", "name": "code_execution"}])
+        (3, 10, True)
+    """
+    searches = fetches = 0
+    code_execution = False
+    if not isinstance(tools, list):
+        return searches, fetches, code_execution
+    for tool in tools:
+        if not isinstance(tool, Mapping):
+            continue
+        kind = tool.get("type")
+        if not isinstance(kind, str):
+            continue
+        uses = tool.get("max_uses")
+        bound = uses if isinstance(uses, int) and not isinstance(uses, bool) and uses >= 0 else default_uses
+        if kind.startswith("web_search"):
+            searches += bound
+        elif kind.startswith("web_fetch"):
+            fetches += bound
+        elif kind.startswith("code_execution"):
+            code_execution = True
+    return searches, fetches, code_execution
+
+
+def _table_options(data: Mapping[str, Any], source: str, base: Mapping[str, Any]) -> dict[str, Any]:
+    """Table-wide settings ([betas], [inference_geo], [code_execution]) over ``base`` (an override file
+    adds betas and geographies, and replaces the other settings it names)."""
+    options: dict[str, Any] = dict(base)
+    betas = data.get("betas", {})
+    if not isinstance(betas, Mapping):
+        raise ConfigurationError(f"{source}: [betas] must be a table.")
+    priced = betas.get("priced", [])
+    if not isinstance(priced, list) or not all(isinstance(b, str) for b in priced):
+        raise ConfigurationError(f"{source}: [betas] priced must be a list of beta names.")
+    options["priced_betas"] = frozenset(options.get("priced_betas", frozenset())) | {
+        b.strip().lower() for b in priced
+    }
+    if "unknown" in betas:
+        options["unknown_beta"] = str(betas["unknown"])
+    geo = data.get("inference_geo", {})
+    if not isinstance(geo, Mapping):
+        raise ConfigurationError(f"{source}: [inference_geo] must be a table.")
+    multipliers = dict(options.get("geo_multipliers", {}))
+    raw = geo.get("multipliers", {})
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError(f"{source}: [inference_geo] multipliers must be a table.")
+    for name, value in raw.items():
+        multipliers[str(name)] = _decimal(value, f"inference_geo.multipliers.{name}")
+    if multipliers:
+        options["geo_multipliers"] = multipliers
+    if "default" in geo:
+        options["default_geo"] = str(geo["default"])
+    code = data.get("code_execution", {})
+    if not isinstance(code, Mapping):
+        raise ConfigurationError(f"{source}: [code_execution] must be a table.")
+    for key, option in (
+        ("estimate_hours", "code_execution_estimate_hours"),
+        ("minimum_hours", "code_execution_minimum_hours"),
+    ):
+        if key in code:
+            options[option] = _decimal(code[key], f"code_execution.{key}")
+    return options
 
 
 def _rows(
@@ -423,4 +662,7 @@ _DEFAULTS: Final[Mapping[str, str]] = {
     "cache_read": "0.1",
     "batch": "0.5",
     "web_search_per_request": "0.01",
+    "web_fetch_per_request": "0",
+    "code_execution_per_hour": "0.05",
+    "fast": "6",
 }

@@ -202,12 +202,11 @@ def _pii_config(env: Mapping[str, str]) -> PIIConfig | None:
         return None
     raw = env.get("CLAUDE_GUARD_PII_ENTITIES", "")
     entities = tuple(e.strip().upper() for e in raw.split(",") if e.strip()) or None
+    # Read before the try: a ConfigurationError is a ValueError too, and must keep its own message.
+    output_scan = _choice(env, "CLAUDE_GUARD_PII_OUTPUT_SCAN", ("off", "report", "redact"))
+    executor = _choice(env, "CLAUDE_GUARD_PII_EXECUTOR", ("thread", "process"))
     try:
-        return PIIConfig(
-            entities=entities,
-            output_scan=_choice(env, "CLAUDE_GUARD_PII_OUTPUT_SCAN", ("off", "report", "redact")),
-            executor=_choice(env, "CLAUDE_GUARD_PII_EXECUTOR", ("thread", "process")),
-        )
+        return PIIConfig(entities=entities, output_scan=output_scan, executor=executor)
     except ValueError:
         raise ConfigurationError(
             "CLAUDE_GUARD_PII_ENTITIES must list entity types (upper case, digits and _), comma-separated."

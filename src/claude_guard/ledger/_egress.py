@@ -23,6 +23,7 @@ import httpx2
 from ..context import GuardContext, current_context
 from ..egress import EgressHook
 from ..messages import StreamUsage, Usage, usage_from_response
+from ..profiles import parse_betas
 from ._meter import CostMeter, Metered, _background
 
 __all__ = ["MeteringHook", "SyncMeteringMiddleware"]
@@ -46,6 +47,10 @@ def _body(request: anthropic.APIRequest) -> tuple[Mapping[str, Any], bytes] | No
     if not isinstance(body, Mapping):
         return None
     return body, json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def _betas(request: anthropic.APIRequest) -> tuple[str, ...]:
+    return parse_betas([(str(k), v) for k, v in dict(request.headers).items() if isinstance(v, str)])
 
 
 def _is_sse(response: httpx2.Response) -> bool:
@@ -135,7 +140,7 @@ class MeteringHook(EgressHook):
         parsed = _body(request)
         if parsed is None:
             return request
-        metered = await self.meter.admit(ctx, *parsed)
+        metered = await self.meter.admit(ctx, *parsed, betas=_betas(request))
         ctx.state.setdefault("ledger_pending", {})[metered.reservation.id] = metered
         _pending.set((*_pending.get(), metered))
         return request
@@ -262,7 +267,7 @@ class SyncMeteringMiddleware(anthropic.Middleware):
         parsed = _body(request) if ctx is not None and _is_messages(request) else None
         if ctx is None or parsed is None:
             return call_next(request)
-        metered = self._run(ctx, self.meter.admit(ctx, *parsed))
+        metered = self._run(ctx, self.meter.admit(ctx, *parsed, betas=_betas(request)))
 
         def settle(usage: Usage, model: str | None) -> None:
             self._run(ctx, self.meter.settle(ctx, metered, usage, model=model))

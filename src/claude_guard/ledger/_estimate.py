@@ -6,18 +6,21 @@ message framing. Content the byte count cannot see gets an allowance: each image
 counted) ``image_tokens``, each PDF or URL document ``document_tokens``, and ``tools_overhead`` for the
 system prompt the API adds when tools are declared. Output tokens are bounded by ``max_tokens`` (thinking
 tokens are billed as output and counted in it; a thinking budget above ``max_tokens`` is taken instead).
+
+The price of those tokens follows the request (``PriceTable.billing``): fast mode, the inference geography,
+cache-write TTLs, server-tool fees, and the worst case for a beta the price table does not list.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
 from ..errors import BadRequestError
-from ..pricing import PriceTable
+from ..pricing import Billing, PriceTable, server_tool_uses
 
 __all__ = ["Estimate", "EstimateConfig", "estimate_request"]
 
@@ -35,7 +38,7 @@ class EstimateConfig:
     tools_overhead: int = 1_000
     """When ``tools`` is present: the tool-use system prompt the API adds."""
     web_searches: int = 10
-    """Web searches assumed for a web search tool without ``max_uses``."""
+    """Web searches (or fetches) assumed for a web search (or fetch) tool without ``max_uses``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +51,9 @@ class Estimate:
     web_searches: int
     cache_write: str | None
     worst_case_usd: Decimal
+    web_fetches: int = 0
+    billing: Billing = field(default_factory=Billing)
+    """The request's billing options; settlement prices the usage with them."""
 
 
 def estimate_request(
@@ -57,13 +63,16 @@ def estimate_request(
     config: EstimateConfig | None = None,
     *,
     counted_input_tokens: int | None = None,
+    betas: Iterable[str] = (),
 ) -> Estimate:
     """Bound the tokens and the cost of a Messages request (``raw`` is its body as sent).
 
-    ``counted_input_tokens`` (from the upstream ``count_tokens``) replaces the byte bound when given.
+    ``counted_input_tokens`` (from the upstream ``count_tokens``) replaces the byte bound when given;
+    ``betas`` are the request's ``anthropic-beta`` values.
 
     Raises:
-        BadRequestError: ``model`` or ``max_tokens`` is missing or malformed (a cost cannot be bounded).
+        BadRequestError: ``model`` or ``max_tokens`` is missing or malformed (a cost cannot be bounded), or
+            a billing option has no price (unknown ``speed``, ``service_tier``, ``inference_geo``).
         UnknownModelError: no price is known for the model.
     """
     config = config or EstimateConfig()
@@ -85,15 +94,11 @@ def estimate_request(
         unseen_bytes, images, documents = _unseen(body)
         input_tokens = len(raw) - unseen_bytes
         input_tokens += images * config.image_tokens + documents * config.document_tokens
-    searches = 0
+    billing = prices.billing(body, betas)
     tools = body.get("tools")
-    if isinstance(tools, list) and tools:
-        if counted_input_tokens is None:
-            input_tokens += config.tools_overhead
-        for tool in tools:
-            if isinstance(tool, Mapping) and str(tool.get("type", "")).startswith("web_search"):
-                uses = tool.get("max_uses")
-                searches += uses if isinstance(uses, int) and uses >= 0 else config.web_searches
+    if isinstance(tools, list) and tools and counted_input_tokens is None:
+        input_tokens += config.tools_overhead
+    searches, fetches, _ = server_tool_uses(tools, default_uses=config.web_searches)
     cache_write = None
     if b"cache_control" in raw:
         cache_write = "1h" if _CACHE_1H.search(raw) else "5m"
@@ -103,6 +108,8 @@ def estimate_request(
         output_tokens=output_tokens,
         cache_write=cache_write,
         web_searches=searches,
+        web_fetches=fetches,
+        billing=billing,
     )
     return Estimate(
         model=model,
@@ -111,6 +118,8 @@ def estimate_request(
         web_searches=searches,
         cache_write=cache_write,
         worst_case_usd=worst,
+        web_fetches=fetches,
+        billing=billing,
     )
 
 

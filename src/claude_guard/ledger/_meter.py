@@ -11,7 +11,7 @@ import dataclasses
 import fnmatch
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
@@ -22,7 +22,7 @@ from ..errors import CostLimitExceededError, GuardError
 from ..messages import StreamUsage, Usage, usage_from_response
 from ..middleware import GuardMiddleware
 from ..pricing import Cost, PriceTable
-from ..profiles import Budgets
+from ..profiles import Budgets, parse_betas
 from ..responses import ErrorFormat
 from ._estimate import Estimate, EstimateConfig, estimate_request
 from ._ledger import BudgetScope, Ledger, Reservation
@@ -127,18 +127,31 @@ class CostMeter:
         return self.max_cost, "default"
 
     async def admit(
-        self, ctx: GuardContext, body: Mapping[str, Any], raw: bytes, *, route_max: Decimal | None = None
+        self,
+        ctx: GuardContext,
+        body: Mapping[str, Any],
+        raw: bytes,
+        *,
+        route_max: Decimal | None = None,
+        betas: Iterable[str] = (),
     ) -> Metered:
         """Check the worst case against the maximum cost, then reserve it in every budget (one round trip).
+
+        ``betas`` (the request's ``anthropic-beta`` values) take part in the price: a beta the price table
+        does not list is estimated at the worst case.
 
         Raises:
             CostLimitExceededError: the worst case exceeds the maximum (400, says which and by how much).
             BudgetExceededError, RateLimitedError: a budget cannot take the worst case.
         """
         counted = await self.count_tokens(body) if self.count_tokens is not None else None
-        estimate = estimate_request(
-            body, raw, self.prices, self.estimate_config, counted_input_tokens=counted
-        )
+        try:
+            estimate = estimate_request(
+                body, raw, self.prices, self.estimate_config, counted_input_tokens=counted, betas=betas
+            )
+        except GuardError as exc:
+            ctx.decide("cost", "refused", code=exc.code, status=exc.status)
+            raise
         limit, source = self.limit_for(ctx, route_max)
         worst = estimate.worst_case_usd
         if limit is not None and worst > limit:
@@ -164,6 +177,8 @@ class CostMeter:
             "reserved",
             reservation=reservation.id,
             worst_case_usd=str(worst),
+            speed=estimate.billing.speed,
+            priced_at_worst_case=estimate.billing.worst_case,
             input_tokens=estimate.input_tokens,
             output_tokens=estimate.output_tokens,
         )
@@ -177,11 +192,12 @@ class CostMeter:
             return metered.cost
         metered.settled = True
         name = model or metered.estimate.model
+        billing = metered.estimate.billing
         try:
-            cost = self.prices.cost(name, usage)
+            cost = self.prices.cost(name, usage, billing=billing)
         except GuardError:
             # The answering model is unpriced (it differs from the requested one): charge the request's model.
-            cost = self.prices.cost(metered.estimate.model, usage)
+            cost = self.prices.cost(metered.estimate.model, usage, billing=billing)
         metered.cost, metered.usage = cost, usage
         try:
             settlement = await self.ledger.settle(
@@ -246,6 +262,7 @@ def _add_usage(previous: Any, usage: Usage) -> Usage:
         cache_creation_1h_input_tokens=previous.cache_creation_1h_input_tokens
         + usage.cache_creation_1h_input_tokens,
         web_search_requests=previous.web_search_requests + usage.web_search_requests,
+        web_fetch_requests=previous.web_fetch_requests + usage.web_fetch_requests,
     )
 
 
@@ -396,7 +413,13 @@ class CostMeterMiddleware(GuardMiddleware):
             await self.app(scope, receive, send)
             return
         assert ctx.body is not None
-        metered = await self.meter.admit(ctx, body, ctx.body, route_max=self._route_max(ctx.path))
+        metered = await self.meter.admit(
+            ctx,
+            body,
+            ctx.body,
+            route_max=self._route_max(ctx.path),
+            betas=parse_betas(scope.get("headers", ())),
+        )
         observer = _ResponseMeter()
         held: list[Message] = []
 

@@ -195,6 +195,10 @@ class UsageOverride:
     """Adds `usage.server_tool_use.web_search_requests` when set."""
     service_tier: str | None = None
     """Defaults to "standard"."""
+    web_fetch_requests: int | None = None
+    """Adds `usage.server_tool_use.web_fetch_requests` when set."""
+    speed: str | None = None
+    """Defaults to the request's `speed` (reported only when the request named one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -956,8 +960,14 @@ def _usage(
         "output_tokens": output_tokens,
         "service_tier": override.service_tier or "standard",
     }
-    if override.web_search_requests is not None:
-        usage["server_tool_use"] = {"web_search_requests": override.web_search_requests}
+    if override.web_search_requests is not None or override.web_fetch_requests is not None:
+        usage["server_tool_use"] = {
+            "web_search_requests": override.web_search_requests or 0,
+            "web_fetch_requests": override.web_fetch_requests or 0,
+        }
+    speed = override.speed if override.speed is not None else body.get("speed")
+    if isinstance(speed, str):
+        usage["speed"] = speed
     return usage
 
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..errors import BadRequestError, PermissionDeniedError, PromptRejectedError
+from ..errors import BadRequestError, PromptRejectedError
 from ..messages import TextSegment, iter_text_segments, joined_text, locate, replace_text_segments
-from ..profiles import Profile
+from ..profiles import Profile, check_request
 from ._canonical import canonicalize, first_invisible, invisible_offsets, strip_invisible
 from ._rules import CODE_RULE_IDS, DEFAULT_RULES, Rule, RuleMode
 from ._schema import check_messages_request
@@ -578,23 +578,9 @@ def _safe_name(value: object) -> str:
 
 
 def _check_profile(body: Mapping[str, Any], profile: Profile) -> None:
-    model = body.get("model")
-    if isinstance(model, str) and not profile.allows_model(model):
-        raise PermissionDeniedError(
-            f"The model {_safe_name(model)} is not allowed for this key.", code="model_not_allowed"
-        )
-    names: list[object] = []
-    tools = body.get("tools")
-    if isinstance(tools, list):
-        names.extend(tool.get("name") for tool in tools if isinstance(tool, Mapping))
-    choice = body.get("tool_choice")
-    if isinstance(choice, Mapping) and choice.get("type") == "tool":
-        names.append(choice.get("name"))
-    for name in names:
-        if not isinstance(name, str) or not profile.allows_tool(name):
-            raise PermissionDeniedError(
-                f"The tool {_safe_name(name)} is not allowed for this key.", code="tool_not_allowed"
-            )
+    # One enforcement of the profile's bounds for every face (profiles.check_request); the betas of the
+    # request's headers are checked by ProfileMiddleware, which sees them.
+    check_request(profile, body)
 
 
 # --- task routes -------------------------------------------------------------------------------------------
