@@ -175,7 +175,7 @@ def test_demo_scenario_names_each_protection_decision_and_exits_0(tmp_path: Path
     assert " 200 " in allowed and "validation:pass" in allowed and "budget:settled" in allowed
     assert " 200 " in redacted and "pii:redacted" in redacted and "EMAIL_ADDRESS:1" in redacted
     assert " 400 " in injection and "validation:blocked" in injection and "rule override." in injection
-    assert " 403 " in tool and "validation:refused" in tool and "tool_not_allowed" in tool
+    assert " 403 " in tool and "profile:refused" in tool and "tool_not_allowed" in tool
     assert " 429 " in rate and "rate_limit:denied" in rate and "call 11" in rate
     assert " 402 " in budget and "budget:refused" in budget and "budget_usd_day" in budget
     assert "Tour done: every protection acted as expected." in out

@@ -196,7 +196,7 @@ def run_scenario(
         tool = post("/v1/messages", _messages("Save this", tools=[write_tool]), key=keys["analysis"])
         report(
             4,
-            Step(title="a tool the profile forbids", expect=403, protection="validation"),
+            Step(title="a tool the profile forbids", expect=403, protection="profile"),
             tool,
             _code(tool),
         )
