@@ -1,6 +1,7 @@
 """Added latency of the rate-limit layer (memory storage) beside slowapi, and Redis round trips per request.
 
-Run: ``.venv/bin/python bench/bench_ratelimit.py [--requests 2000] [--rounds 15] [--redis redis://127.0.0.1:6379/15]``
+Run: ``.venv/bin/python bench/bench_ratelimit.py [--requests 2000] [--rounds 15] [--redis redis://127.0.0.1:6379/15]
+[--no-cluster]``
 
 One bare Starlette app and one limit (``1000000/minute`` by client address, never reached), the variants
 measured side by side in the same run, in interleaved rounds whose order rotates: bare, claude_guard
@@ -10,7 +11,8 @@ middleware with ``headers=False`` (slowapi sends no headers by default). Twice: 
 variant's mean per-request time minus the bare app's in the same round; the median over rounds is shown, with
 the spread of the per-round ratio. Redis round trips are counted with a wrapper around the client's
 ``execute_command`` (the shared Redis may serve others, so ``INFO commandstats`` deltas would not be ours
-alone).
+alone). Then the round trips per request on a local Redis Cluster (three masters, three replicas) and a
+Sentinel set, started from ``redis-server`` by the test suite's helpers, beside the single Redis.
 """
 
 from __future__ import annotations
@@ -249,12 +251,120 @@ async def round_trips(url: str, requests: int) -> dict[str, float]:
     return results
 
 
+async def cluster_round_trips(
+    urls: dict[str, str], requests: int
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """Round trips (writes to any Redis socket) and mean time per request, per topology and scenario.
+
+    Counted at the connection: every ``send`` of one command or one pipeline is one round trip, whichever
+    client (single, cluster node, sentinel-managed) sent it.
+    """
+    from redis.asyncio.connection import AbstractConnection
+
+    sends = [0]
+    original = AbstractConnection._send_packed_command
+
+    async def counting(self: Any, command: Any) -> None:
+        sends[0] += 1
+        await original(self, command)
+
+    scenarios = {
+        "one rule, 2 limits": [RateLimitRule(limits="1000000/minute;10000000/day", key="address")],
+        "one rule, 2 limits + concurrency cap": [
+            RateLimitRule(limits="1000000/minute;10000000/day", key="address", concurrency=1000)
+        ],
+        "per-client rule + global rule": [
+            RateLimitRule(limits="1000000/minute", key="address", name="client"),
+            RateLimitRule(limits="10000000/minute", key="global", name="everyone"),
+        ],
+    }
+    results: dict[str, dict[str, tuple[float, float]]] = {}
+    AbstractConnection._send_packed_command = counting  # type: ignore[method-assign]
+    try:
+        for topology, url in urls.items():
+            prefix = f"cgbench:{uuid.uuid4().hex[:12]}"
+            store = store_from_url(url, config=StoreConfig(prefix=prefix))
+            limiter = RateLimiter(store)
+            results[topology] = {}
+            try:
+                for label, rules in scenarios.items():
+                    config = RateLimitConfig(rules=rules)
+                    app = RateLimitMiddleware(bare_app(), config=config, limiter=limiter)
+                    transport = httpx.ASGITransport(app=app)
+                    async with httpx.AsyncClient(transport=transport, base_url="http://b") as http:
+                        for _ in range(20):  # scripts loaded, topology and replicas known
+                            await http.get("/")
+                        sends[0] = 0
+                        started = time.perf_counter()
+                        for _ in range(requests):
+                            assert (await http.get("/")).status_code == 200
+                        elapsed = time.perf_counter() - started
+                    results[topology][label] = (sends[0] / requests, elapsed / requests * 1e6)
+            finally:
+                client: Any = store.client  # type: ignore[attr-defined]
+                async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+                    await client.delete(key)
+                await store.aclose()
+    finally:
+        AbstractConnection._send_packed_command = original  # type: ignore[method-assign]
+    return results
+
+
+def print_cluster_table(results: dict[str, dict[str, tuple[float, float]]], requests: int) -> None:
+    topologies = list(results)
+    print(
+        f"\nRedis round trips per admitted request by topology ({requests} requests each through "
+        "httpx.ASGITransport, counted at the sockets), and the mean time per request (noisy: eight "
+        "sessions shared the 2 CPU cores when this was measured; a local cluster on loopback). On the "
+        "cluster and the Sentinel set a write waits for its replica (WAIT) in the same round trip; "
+        "the master's connected replicas are asked (ROLE) at most once a second.\n"
+    )
+    print(
+        "| scenario | "
+        + " | ".join(f"{t}: round trips" for t in topologies)
+        + " | "
+        + " | ".join(f"{t}: µs/request" for t in topologies)
+        + " |"
+    )
+    print("|---|" + "---:|" * (2 * len(topologies)))
+    for label in next(iter(results.values())):
+        trips = " | ".join(f"{results[t][label][0]:.2f}" for t in topologies)
+        micros = " | ".join(f"{results[t][label][1]:.0f}" for t in topologies)
+        print(f"| {label} | {trips} | {micros} |")
+    print(
+        "\nOn a cluster the keys of one identity share a hash slot, so one admission is one script; a "
+        "request counted by two identities (a per-client and a global rule) has keys on two slots and "
+        "takes one admission per slot."
+    )
+
+
+def local_topologies() -> tuple[dict[str, str], list[Any]]:
+    """Start a local cluster (three masters, three replicas) and a Sentinel set with the test helpers."""
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from _redis_topologies import RedisClusterNodes, SentinelSet
+
+    directory = Path(tempfile.mkdtemp(prefix="cg-bench-redis-"))
+    cluster, sentinels = RedisClusterNodes(directory / "cluster"), SentinelSet(directory / "sentinel")
+    started: list[Any] = []
+    for topology in (cluster, sentinels):
+        topology.start()
+        started.append(topology)
+    return {"redis+cluster": cluster.url, "redis+sentinel": sentinels.url}, started
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=2000, help="requests per variant per round")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument(
         "--redis", default=os.environ.get("CLAUDE_GUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    )
+    parser.add_argument(
+        "--no-cluster", action="store_true", help="skip the round trips on a local cluster and sentinel set"
     )
     args = parser.parse_args()
 
@@ -284,6 +394,15 @@ async def main() -> None:
     for label in ("rate limits only (2 limits)", "rate limits + concurrency cap"):
         admission, release = trips[label + " / admission"], trips[label + " / release"]
         print(f"| {label} | {trips[label]:.2f} | {admission:.2f} | {release:.2f} |")
+    if args.no_cluster:
+        return
+    urls, started = local_topologies()
+    try:
+        requests = 500
+        print_cluster_table(await cluster_round_trips({"redis": args.redis, **urls}, requests), requests)
+    finally:
+        for topology in started:
+            topology.stop()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ TITLES = {
     "pii": "PII redaction",
     "ratelimit": "Rate limits",
     "validation": "Prompt validation",
+    "walker": "Request walker",
 }
 
 INTRO = """# Benchmarks

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from _redis_topologies import RedisClusterNodes, SentinelSet, TLSRedis
 from _uvicorn import free_port
 from claude_guard.store import Store, StoreConfig, store_from_url
 
@@ -67,8 +68,19 @@ class PrivateRedis:
         if binary is None:
             pytest.fail("redis-server is not installed (.ci/run installs it)")
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.tmp],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.tmp,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -96,6 +108,59 @@ def private_redis(tmp_path: object) -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
+    """A Redis Cluster of three masters and three replicas of this test session's own (started once)."""
+    cluster = RedisClusterNodes(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSet]:
+    """A master, a replica and three sentinels of this test session's own (started once)."""
+    sentinels = SentinelSet(tmp_path_factory.mktemp("redis-sentinel"))
+    try:
+        sentinels.start()
+        yield sentinels
+    finally:
+        sentinels.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TLSRedis]:
+    """A TLS-only redis-server with a test CA's certificate, requiring client certificates."""
+    server = TLSRedis(tmp_path_factory.mktemp("redis-tls"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+TOPOLOGIES = ["redis", "cluster", "sentinel"]
+
+
+def topology_url(request: pytest.FixtureRequest, topology: str) -> str:
+    """The URL of one Redis topology: the shared server, or the session's cluster or sentinel set."""
+    if topology == "cluster":
+        return str(request.getfixturevalue("redis_cluster").url)
+    if topology == "sentinel":
+        return str(request.getfixturevalue("redis_sentinel").url)
+    return REDIS_URL
+
+
+async def delete_prefix(store: Store, prefix: str) -> None:
+    """Delete a test's keys on any topology (on a cluster, every master is scanned)."""
+    client = store.client  # type: ignore[attr-defined]
+    keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=1000)]
+    for key in keys:
+        await client.delete(key)
 
 
 # The audit log's SQLite file (the default with memory:// storage) goes to a temporary directory, never the

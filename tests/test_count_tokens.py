@@ -63,3 +63,24 @@ async def test_a_failed_count_falls_back_to_the_bound() -> None:
     unreachable = UpstreamClient(base_url="http://127.0.0.1:9", key_source=SOURCE, connect_timeout=1.0)
     assert await unreachable.count_tokens({"model": "m", "messages": []}) is None
     await unreachable.aclose()
+
+
+async def test_with_pii_on_count_tokens_sees_the_redacted_prompt() -> None:
+    """The meter counts before the PII step runs: what it sends to count_tokens is redacted first."""
+    email = "ada.countme@example.org"
+    fake = FakeClaude(api_key=CANARY_API_KEY)
+    with serve(fake) as upstream:
+        guard = ClaudeGuard(
+            settings=GuardSettings(api_key_source=SOURCE, api_url=upstream.url, count_tokens=True, pii="on")
+        )
+        key = (await guard.keys.create(profile="admin", environment="development")).key
+        with serve(create_app(guard)) as gateway:
+            client = anthropic.AsyncAnthropic(base_url=gateway.url, api_key=key, max_retries=0)
+            prompt = [{"role": "user", "content": f"mail {email}"}]
+            reply = await client.messages.create(model="claude-haiku-4-5", max_tokens=32, messages=prompt)
+            await client.close()
+        await guard.aclose()
+    assert reply.content[0].text == f"echo: mail {email}"  # type: ignore[union-attr]
+    assert [r.path for r in fake.requests] == ["/v1/messages/count_tokens", "/v1/messages"]
+    for recorded in fake.requests:
+        assert email not in recorded.body.decode()

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from claude_guard import ClaudeGuard, GuardSettings
+from claude_guard._json import dumps_forward
 from claude_guard.reference_app import create_app
 from claude_guard.secrets import EnvSecretSource
 from claude_guard.testing import (
@@ -243,7 +244,9 @@ def test_unknown_fields_are_forwarded_untouched(gateway: Gateway, sdk: anthropic
     assert sent["messages"] == body()["messages"]
 
 
-def test_the_body_is_forwarded_byte_for_byte(gateway: Gateway) -> None:
+def test_the_body_is_forwarded_as_checked(gateway: Gateway) -> None:
+    # The upstream gets the value the guard checked, serialized again (docs/request-coverage.md), never the
+    # caller's bytes: same value, unknown fields kept, key order kept, compact and UTF-8.
     raw = (
         b'{ "model" : "claude-sonnet-4-6",\n  "max_tokens": 64, "messages": [{"role": "user", '
         b'"content": "caf\\u00e9 \xe2\x9c\x93"}], "zz_unknown": {"b": 1, "a": [1.0, 2e3]} }'
@@ -255,7 +258,8 @@ def test_the_body_is_forwarded_byte_for_byte(gateway: Gateway) -> None:
         timeout=TIMEOUT,
     )
     assert response.status_code == 200
-    assert gateway.fake.last.body == raw
+    assert json.loads(gateway.fake.last.body) == json.loads(raw)
+    assert gateway.fake.last.body == dumps_forward(json.loads(raw))
 
 
 @pytest.mark.parametrize("how", ["x-api-key", "bearer"])

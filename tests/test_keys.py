@@ -41,7 +41,7 @@ def test_key_format_carries_environment_and_id() -> None:
         prefix = f"cg_{code}_{issued.key_id}_"
         assert issued.key.startswith(prefix)
         assert parse_key(issued.key) == (issued.key_id, env)
-        assert len(issued.key[len(prefix):]) == 43  # 256 bits of randomness
+        assert len(issued.key[len(prefix) :]) == 43  # 256 bits of randomness
     assert parse_key("cg_prod_short_x") is None
     assert parse_key("sk-ant-api03-whatever") is None
     assert generate_key("production").key != generate_key("production").key
@@ -53,7 +53,7 @@ async def test_store_keeps_only_a_hash(store: Store, clock: Clock) -> None:
     record = await keys.get(issued.key_id)
     assert record is not None
     assert record.profile == "analysis" and record.name == "ci" and record.environment == "production"
-    secret_part = issued.key[len(f"cg_prod_{issued.key_id}_"):]
+    secret_part = issued.key[len(f"cg_prod_{issued.key_id}_") :]
     assert issued.key not in repr(record) and secret_part not in str(record.to_public())
     assert "key_hash" not in record.to_public()
     assert [r.key_id for r in await keys.list()] == [issued.key_id]

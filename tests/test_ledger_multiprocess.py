@@ -18,6 +18,7 @@ from claude_guard.messages import SSEParser, StreamUsage, Usage
 from claude_guard.pricing import PriceTable
 from claude_guard.store import StoreConfig, store_from_url
 from claude_guard.testing import FakeClaude, Reply, UsageOverride, serve
+from conftest import TOPOLOGIES, delete_prefix, topology_url
 
 pytestmark = [pytest.mark.redis, pytest.mark.server]
 
@@ -51,12 +52,18 @@ def upstream() -> Iterator[tuple[FakeClaude, str]]:
         yield fake, server.url
 
 
+@pytest.fixture(params=TOPOLOGIES)
+def store_url(request: pytest.FixtureRequest) -> str:
+    """The shared Redis, a Redis Cluster, a Sentinel set: the same guarantee on each."""
+    return topology_url(request, request.param)
+
+
 @pytest.fixture
-def gateways(upstream: tuple[FakeClaude, str], redis_url: str, key_prefix: str) -> Iterator[list[str]]:
+def gateways(upstream: tuple[FakeClaude, str], store_url: str, key_prefix: str) -> Iterator[list[str]]:
     env = {
         **os.environ,
         "CG_LEDGER_UPSTREAM": upstream[1],
-        "CG_LEDGER_STORAGE": redis_url,
+        "CG_LEDGER_STORAGE": store_url,
         "CG_LEDGER_PREFIX": key_prefix,
         "CG_LEDGER_DAILY_USD": str(DAILY_USD),
         "CG_LEDGER_MAX_COST": "1",
@@ -102,7 +109,7 @@ async def _one(client: httpx.AsyncClient, url: str, n: int) -> tuple[int, Decima
 
 
 async def test_four_processes_never_overspend_a_shared_budget(
-    gateways: list[str], redis_url: str, key_prefix: str
+    gateways: list[str], store_url: str, key_prefix: str
 ) -> None:
     limits = httpx.Limits(max_connections=REQUESTS, max_keepalive_connections=REQUESTS)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
@@ -112,7 +119,7 @@ async def test_four_processes_never_overspend_a_shared_budget(
     admitted = [cost for status, cost in results if status == 200]
     assert 5 <= len(admitted) < REQUESTS
     # the worst case (about $0.0051) fits the budget only a few times over
-    store = store_from_url(redis_url, config=StoreConfig(prefix=key_prefix))
+    store = store_from_url(store_url, config=StoreConfig(prefix=key_prefix))
     ledger = Ledger(store)
     try:
         usage = await ledger.usage("key:shared-key")
@@ -123,8 +130,5 @@ async def test_four_processes_never_overspend_a_shared_budget(
         assert usage.used["usd_day"] <= DAILY_USD
         assert await ledger.outstanding() == 0
     finally:
-        client_ = store.client  # type: ignore[attr-defined]
-        keys = [k async for k in client_.scan_iter(match=f"{key_prefix}*", count=1000)]
-        if keys:
-            await client_.delete(*keys)
+        await delete_prefix(store, key_prefix)
         await store.aclose()

@@ -21,7 +21,7 @@ from claude_guard.logscrub import (
 from claude_guard.secrets import EnvSecretSource, Secret
 from claude_guard.testing import serve
 
-# Obviously fake canaries, one per shape the scrubber must know without being told (see secrets._KEY_SHAPES),
+# Obviously fake canaries, one per shape the scrubber must know without being told (the credential table),
 # and one plain value it only knows because it was registered.
 ANTHROPIC_CANARY = "sk-ant-api03-" + ("FAKE" * 24)[:93] + "AA"
 ADMIN_CANARY = "sk-ant-admin01-" + "FAKE" * 8
@@ -318,3 +318,32 @@ def test_a_real_server_traceback_through_uvicorn_is_clean() -> None:
         uninstall_log_scrubbing()
         root.removeHandler(handler)
         root.setLevel(old_level)
+
+
+def test_every_format_of_the_credential_table_is_masked_in_records(
+    captured: tuple[logging.Logger, io.StringIO],
+) -> None:
+    import random
+
+    from data.secrets_corpus import CREDENTIAL_GENERATORS
+
+    log, stream = captured
+    scrubber = install_log_scrubbing(loggers=[log])
+    try:
+        values = []
+        for row_id, generate in CREDENTIAL_GENERATORS.items():
+            value, carrier = generate(random.Random(f"log:{row_id}"))
+            values.append(value)
+            log.error("calling %s failed", carrier, extra={"detail": {"cfg": carrier}})
+            try:
+                raise RuntimeError(f"bad config {carrier}")
+            except RuntimeError:
+                log.exception("boom")
+        out = stream.getvalue()
+        assert scrubber is not None
+        for value in values:
+            assert value not in out
+            for line in value.splitlines():
+                assert len(line) < 12 or line not in out
+    finally:
+        uninstall_log_scrubbing()

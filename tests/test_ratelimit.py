@@ -143,7 +143,7 @@ async def test_running_requests_renew_their_leases(store: Store) -> None:
     assert (await limiter.admit([], [cap])).allowed
 
 
-@pytest.mark.parametrize("strategy", ["fixed_window", "sliding_window_counter"])
+@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_single_limit_fast_path_matches_the_general_memory_admission(
     monkeypatch: pytest.MonkeyPatch, strategy: Strategy
 ) -> None:
@@ -560,10 +560,10 @@ async def test_dependency_shares_the_middleware_engine_and_a_denial_refunds_it(s
         mw = limiter.counters
         assert mw["denied"] == 3 and mw["refunded"] == 3
     check_mw = LimitCheck(
-        key=store.key("rl", "mw", "sliding_window_counter:100:60", tag="addr:203.0.113.7"),
+        key=store.key("rl", "mw", "moving_window:100:60", tag="addr:203.0.113.7"),
         amount=100,
         window=60,
-        strategy="sliding_window_counter",
+        strategy="moving_window",
         policy="mw",
     )
     assert (await limiter.admit([check_mw])).limits[0].remaining == 98
@@ -577,3 +577,38 @@ async def test_dependency_awaited_by_hand_raises_rate_limited(store: Store) -> N
     with pytest.raises(RateLimitedError) as info:
         await dependency(Request(scope_for()))
     assert info.value.headers["ratelimit-policy"] == '"manual-60s";q=1;w=60'
+
+
+@pytest.mark.parametrize(
+    ("strategy", "offsets", "worst"),
+    [
+        # the whole limit just before an edge and again just after it: twice the limit in 10 ms
+        ("fixed_window", (-0.01, 0.0), 2 * 60),
+        # the previous window's requests all at its end, weighted as if spread evenly: 2N - 1 in one window
+        ("sliding_window_counter", (-0.01, 59.98), 2 * 60 - 1),
+        # the sliding log: never more than N in any window of the period
+        ("moving_window", (-0.01, 0.0, 30.0, 59.98), 60),
+    ],
+    ids=["fixed", "sliding-counter", "sliding-log"],
+)
+def test_worst_case_of_each_strategy_is_the_documented_one(
+    monkeypatch: pytest.MonkeyPatch, strategy: Strategy, offsets: tuple[float, ...], worst: int
+) -> None:
+    # docs/rate-limits.md states these figures for "60/minute"; the bursts below are the adversarial
+    # schedules (60 attempts at each offset from a window edge), all within less than one window.
+    from claude_guard.ratelimit import _engine
+
+    clock = [0.0]
+    monkeypatch.setattr(_engine, "time", SimpleNamespace(time=lambda: clock[0]))
+    limiter = RateLimiter()
+    limit = LimitCheck(key="w", amount=60, window=60, strategy=strategy, policy="w")
+    edge = 60.0 * 1_000_000
+    admitted = 0
+    for offset in offsets:
+        clock[0] = edge + offset
+        for _ in range(60):
+            verdict = limiter.admit_nowait([limit])
+            assert verdict is not None
+            admitted += verdict.allowed
+    assert offsets[-1] - offsets[0] < 60
+    assert admitted == worst

@@ -1,56 +1,47 @@
-"""Secret providers against local fakes of AWS Secrets Manager and Vault, served on loopback.
+"""The behaviour every key source shares (``CachedSecretSource``), choosing the source from the environment,
+``describe_source``/``probe`` for ``claude-guard check``, and the gateway's use of it: refresh with jitter,
+single flight, a 401 re-read, the old key kept until the new one is accepted, start-up failing by name.
 
-The fakes check what the real services check: the AWS fake recomputes the SigV4 signature on its own (an
-implementation separate from the one under test) and refuses a wrong one; the Vault fake refuses a wrong
-token. Values change while a source is in use, as in a rotation.
+The provider used end to end is Vault against a local fake (tests/test_secret_providers_vault.py has the
+fake's full API); the per-provider suites are tests/test_secret_providers_{aws,vault,cloud,files}.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import logging
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
 
 import pytest
 
-from claude_guard.errors import ConfigurationError, UpstreamError
-from claude_guard.logscrub import default_registry
+from claude_guard import ClaudeGuard, GuardSettings
+from claude_guard.errors import ConfigurationError
+from claude_guard.logscrub import RegisteringSecretSource
 from claude_guard.secret_providers import (
-    AWSCredentials,
     AWSSecretsManagerSource,
+    CachedSecretSource,
+    MountedSecretFileSource,
     SecretSourceError,
     VaultKVSource,
-    sign_v4,
+    describe_source,
+    ensure_source_answers,
+    probe,
     source_from_env,
     source_from_url,
 )
 from claude_guard.secrets import EnvSecretSource, FileSecretSource, Secret
-from claude_guard.testing import FakeClaude, RunningServer, serve
+from claude_guard.testing import FakeClaude, serve
 from claude_guard.upstream import UpstreamClient
+from secret_fakes import FakeServer, Reply, Seen, fake_server
 
 pytestmark = pytest.mark.server
 
-ACCESS_KEY_ID = "AKIDEXAMPLE"
-SECRET_ACCESS_KEY = "fake-aws-secret-access-key-canary-0000"
-SESSION_TOKEN = "fake-aws-session-token-canary-0000"
 VAULT_TOKEN = "hvs.fake-vault-token-canary-0000"
 KEY_ONE = "sk-ant-fake-rotation-one-0000"
 KEY_TWO = "sk-ant-fake-rotation-two-0000"
-AUTHORIZATION = re.compile(
-    r"AWS4-HMAC-SHA256 Credential=(?P<akid>[A-Z0-9]+)/(?P<day>\d{8})/(?P<region>[a-z0-9-]+)/"
-    r"(?P<service>[a-z]+)/aws4_request, "
-    r"SignedHeaders=(?P<signed>[a-z0-9;-]+), Signature=(?P<sig>[0-9a-f]{64})"
-)
 
 
 class FakeClock:
@@ -61,430 +52,132 @@ class FakeClock:
         return self.now
 
 
-def _headers(scope: dict[str, Any]) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+class ScriptedSource(CachedSecretSource):
+    """The base class over a provider that answers from a list (a value, or an error), counting reads."""
+
+    kind = "scripted"
+
+    def __init__(self, *answers: str | None, gate: asyncio.Event | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.name = "scripted:test"
+        self.answers = list(answers)
+        self.reads = 0
+        self.gate = gate
+
+    async def _fetch(self) -> Secret:
+        self.reads += 1
+        if self.gate is not None:
+            await self.gate.wait()
+        answer = self.answers[min(self.reads, len(self.answers)) - 1]
+        if answer is None:
+            raise self._fail("provider down")
+        return Secret(answer)
 
 
-async def _body(receive: Any) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
+# --- a small Vault (KV v2, one token) ---------------------------------------------------------------------
 
 
-async def _json(send: Any, status: int, payload: Any, content_type: str = "application/json") -> None:
-    body = json.dumps(payload).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", content_type.encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+class Vault:
+    def __init__(self) -> None:
+        self.secrets: dict[str, dict[str, str]] = {"claude/upstream": {"api_key": KEY_ONE}}
+        self.token = VAULT_TOKEN
 
-
-# --- a fake AWS Secrets Manager -------------------------------------------------------------------
-
-
-def expected_signature(method: str, path: str, headers: dict[str, str], body: bytes, secret_key: str) -> str:
-    """SigV4 recomputed from what arrived on the wire, written from the spec independently of sign_v4."""
-    match = AUTHORIZATION.fullmatch(headers["authorization"])
-    assert match is not None
-    signed = match["signed"].split(";")
-    canonical = (
-        f"{method}\n{path}\n\n"
-        + "".join(f"{name}:{headers[name].strip()}\n" for name in signed)
-        + f"\n{match['signed']}\n{hashlib.sha256(body).hexdigest()}"
-    )
-    scope = f"{match['day']}/{match['region']}/{match['service']}/aws4_request"
-    to_sign = (
-        f"AWS4-HMAC-SHA256\n{headers['x-amz-date']}\n{scope}\n"
-        + hashlib.sha256(canonical.encode()).hexdigest()
-    )
-    key = f"AWS4{secret_key}".encode()
-    for part in (match["day"], match["region"], match["service"], "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-
-
-@dataclass
-class FakeSecretsManager:
-    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
-    secret_access_key: str = SECRET_ACCESS_KEY
-    requests: list[dict[str, Any]] = field(default_factory=list)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body = await _body(receive)
-        headers = _headers(scope)
-        self.requests.append({"headers": headers, "body": body, "path": scope["path"]})
-        if scope["method"] != "POST" or scope["path"] != "/":
-            await _json(send, 404, {"__type": "UnknownOperationException"})
-            return
-        if headers.get("x-amz-target") != "secretsmanager.GetSecretValue":
-            await _json(send, 400, {"__type": "UnknownOperationException"})
-            return
-        match = AUTHORIZATION.fullmatch(headers.get("authorization", ""))
-        if match is None or not re.fullmatch(r"\d{8}T\d{6}Z", headers.get("x-amz-date", "")):
-            await _json(send, 400, {"__type": "IncompleteSignatureException"})
-            return
-        signature = expected_signature("POST", "/", headers, body, self.secret_access_key)
-        if not hmac.compare_digest(signature, match["sig"]):
-            await _json(send, 403, {"__type": "InvalidSignatureException", "message": "no"})
-            return
-        secret_id = json.loads(body)["SecretId"]
-        if secret_id not in self.secrets:
-            await _json(
-                send,
-                400,
-                {"__type": "com.amazonaws.secretsmanager#ResourceNotFoundException", "message": "nope"},
-            )
-            return
-        await _json(send, 200, {"Name": secret_id, **self.secrets[secret_id]}, "application/x-amz-json-1.1")
+    def __call__(self, request: Seen) -> Reply:
+        if request.headers.get("x-vault-token") != self.token:
+            return Reply(403, {"errors": ["permission denied"]})
+        data = self.secrets.get(request.path.removeprefix("/v1/secret/data/"))
+        if data is None:
+            return Reply(404, {"errors": []})
+        return Reply(200, {"data": {"data": dict(data)}})
 
 
 @pytest.fixture
-def aws() -> Iterator[tuple[FakeSecretsManager, RunningServer]]:
-    fake = FakeSecretsManager()
-    with serve(fake) as server:
+def vault() -> Iterator[tuple[Vault, FakeServer]]:
+    fake = Vault()
+    with fake_server(fake, host="127.0.0.1") as server:
         yield fake, server
 
 
-def aws_env(server: RunningServer, **extra: str) -> dict[str, str]:
-    return {
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-        "AWS_ENDPOINT_URL": server.url,
-        **extra,
-    }
-
-
-# --- a fake Vault ---------------------------------------------------------------------------------
-
-
-@dataclass
-class FakeVault:
-    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
-    token: str = VAULT_TOKEN
-    requests: list[dict[str, Any]] = field(default_factory=list)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        headers = _headers(scope)
-        self.requests.append({"headers": headers, "path": scope["path"], "method": scope["method"]})
-        if headers.get("x-vault-token") != self.token:
-            await _json(send, 403, {"errors": ["permission denied"]})
-            return
-        prefix = "/v1/secret/data/"
-        path = unquote(scope["path"])
-        if scope["method"] != "GET" or not path.startswith(prefix) or path[len(prefix) :] not in self.secrets:
-            await _json(send, 404, {"errors": []})
-            return
-        data = self.secrets[path[len(prefix) :]]
-        await _json(send, 200, {"data": {"data": dict(data), "metadata": {"version": 1}}})
-
-
-@pytest.fixture
-def vault() -> Iterator[tuple[FakeVault, RunningServer]]:
-    fake = FakeVault()
-    with serve(fake) as server:
-        yield fake, server
-
-
-def vault_source(server: RunningServer, path: str = "claude/upstream", **kwargs: Any) -> VaultKVSource:
+def vault_source(server: FakeServer, **kwargs: Any) -> VaultKVSource:
     kwargs.setdefault("token_source", EnvSecretSource("VAULT_TOKEN", {"VAULT_TOKEN": VAULT_TOKEN}))
-    return VaultKVSource(path, url=server.url, **kwargs)
+    return VaultKVSource("claude/upstream", url=server.url, **kwargs)
 
 
-# --- SigV4 ----------------------------------------------------------------------------------------
+# --- cache, jitter, single flight, outage -----------------------------------------------------------------
 
 
-def test_sign_v4_matches_the_aws_test_suite_vector() -> None:
-    creds = AWSCredentials("AKIDEXAMPLE", Secret("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"))
-    signed = sign_v4(
-        method="GET",
-        url="https://example.amazonaws.com/",
-        headers={},
-        body=b"",
-        region="us-east-1",
-        service="service",
-        credentials=creds,
-        now=datetime(2015, 8, 30, 12, 36, tzinfo=UTC),
-    )
-    assert signed["x-amz-date"] == "20150830T123600Z"
-    assert signed["host"] == "example.amazonaws.com"
-    assert signed["authorization"] == (
-        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
-        "SignedHeaders=host;x-amz-date, "
-        "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
-    )
-
-
-def test_sign_v4_signs_the_session_token_and_never_shows_the_secret_key() -> None:
-    creds = AWSCredentials(ACCESS_KEY_ID, Secret(SECRET_ACCESS_KEY), Secret(SESSION_TOKEN))
-    signed = sign_v4(
-        method="POST",
-        url="http://127.0.0.1:8123/",
-        headers={"Content-Type": "application/x-amz-json-1.1"},
-        body=b"{}",
-        region="eu-west-1",
-        service="secretsmanager",
-        credentials=creds,
-    )
-    assert signed["host"] == "127.0.0.1:8123"
-    assert signed["x-amz-security-token"] == SESSION_TOKEN
-    match = AUTHORIZATION.fullmatch(signed["authorization"])
-    assert match is not None
-    assert match["signed"] == "content-type;host;x-amz-date;x-amz-security-token"
-    assert SECRET_ACCESS_KEY not in json.dumps(signed)
-    assert SECRET_ACCESS_KEY not in repr(creds)
-    assert ACCESS_KEY_ID not in repr(creds)
-
-
-# --- AWS Secrets Manager --------------------------------------------------------------------------
-
-
-async def test_aws_reads_a_signed_secret(aws: tuple[FakeSecretsManager, RunningServer]) -> None:
-    fake, server = aws
-    fake.secrets["prod/claude"] = {"SecretString": KEY_ONE}
-    source = AWSSecretsManagerSource("prod/claude", region="eu-west-1", environ=aws_env(server))
-    assert (await source.get()).get_secret_value() == KEY_ONE
-    (request,) = fake.requests
-    headers = request["headers"]
-    match = AUTHORIZATION.fullmatch(headers["authorization"])
-    assert match is not None
-    assert (match["akid"], match["region"], match["service"]) == (
-        ACCESS_KEY_ID,
-        "eu-west-1",
-        "secretsmanager",
-    )
-    assert headers["x-amz-date"].startswith(match["day"])
-    assert {"host", "x-amz-date", "x-amz-target", "content-type"} <= set(match["signed"].split(";"))
-    assert headers["content-type"] == "application/x-amz-json-1.1"
-    assert json.loads(request["body"]) == {"SecretId": "prod/claude"}
-    assert "x-amz-security-token" not in headers
-
-
-async def test_aws_session_token_is_sent_and_signed(aws: tuple[FakeSecretsManager, RunningServer]) -> None:
-    fake, server = aws
-    fake.secrets["k"] = {"SecretString": KEY_ONE}
-    env = aws_env(server, AWS_SESSION_TOKEN=SESSION_TOKEN, AWS_REGION="us-east-2")
-    source = AWSSecretsManagerSource("k", environ=env)
-    assert (await source.get()).get_secret_value() == KEY_ONE
-    headers = fake.requests[0]["headers"]
-    assert headers["x-amz-security-token"] == SESSION_TOKEN
-    assert "x-amz-security-token" in headers["authorization"]
-    assert "/us-east-2/" in headers["authorization"]
-
-
-@pytest.mark.parametrize(
-    ("stored", "field_name"),
-    [
-        pytest.param(
-            {"SecretString": json.dumps({"api_key": KEY_ONE, "other": "x"})}, "api_key", id="json-field"
-        ),
-        pytest.param({"SecretBinary": base64.b64encode(KEY_ONE.encode()).decode()}, None, id="binary"),
-        pytest.param({"SecretString": f"  {KEY_ONE}\n"}, None, id="string-trimmed"),
-    ],
-)
-async def test_aws_secret_shapes(
-    aws: tuple[FakeSecretsManager, RunningServer], stored: dict[str, str], field_name: str | None
-) -> None:
-    fake, server = aws
-    fake.secrets["s"] = stored
-    source = AWSSecretsManagerSource("s", region="eu-west-1", field=field_name, environ=aws_env(server))
-    assert (await source.get()).get_secret_value() == KEY_ONE
-
-
-async def test_aws_value_changed_while_serving_is_picked_up_after_ttl_and_invalidate(
-    aws: tuple[FakeSecretsManager, RunningServer],
-) -> None:
-    fake, server = aws
-    fake.secrets["rot"] = {"SecretString": KEY_ONE}
+async def test_cached_until_the_refresh_time_which_jitter_shortens() -> None:
     clock = FakeClock()
-    source = AWSSecretsManagerSource("rot", region="eu-west-1", ttl=60, clock=clock, environ=aws_env(server))
+    draws = iter([0.0, 1.0, 0.5])
+    source = ScriptedSource(
+        KEY_ONE, KEY_TWO, KEY_ONE, ttl=100, jitter=0.2, clock=clock, rng=lambda: next(draws)
+    )
+    assert (await source.get()).get_secret_value() == KEY_ONE  # draw 0.0: fresh for the whole 100 s
+    clock.now += 99.9
     assert (await source.get()).get_secret_value() == KEY_ONE
-    fake.secrets["rot"] = {"SecretString": KEY_TWO}
-    clock.now += 30
-    assert (await source.get()).get_secret_value() == KEY_ONE  # still within the TTL: from the cache
-    assert len(fake.requests) == 1
-    clock.now += 31
-    assert (await source.get()).get_secret_value() == KEY_TWO  # TTL passed: read again
-    fake.secrets["rot"] = {"SecretString": KEY_ONE}
-    source.invalidate()
-    assert (await source.get()).get_secret_value() == KEY_ONE  # invalidated: read at once
-    assert len(fake.requests) == 3
-
-
-async def test_aws_wrong_signature_is_an_error_naming_the_secret_only(
-    aws: tuple[FakeSecretsManager, RunningServer],
-) -> None:
-    fake, server = aws
-    fake.secrets["s"] = {"SecretString": KEY_ONE}
-    fake.secret_access_key = "a-different-fake-secret"
-    source = AWSSecretsManagerSource("s", region="eu-west-1", environ=aws_env(server))
-    with pytest.raises(SecretSourceError) as caught:
-        await source.get()
-    text = str(caught.value)
-    assert "AWS Secrets Manager" in text
-    assert "'s'" in text
-    assert "InvalidSignatureException" in text
-    assert SECRET_ACCESS_KEY not in text
-    assert isinstance(caught.value, UpstreamError)
-    assert caught.value.status == 502
-    # The caller-facing message names nothing internal.
-    assert caught.value.message == "The gateway could not read its upstream credentials."
-
-
-async def test_aws_unknown_secret(aws: tuple[FakeSecretsManager, RunningServer]) -> None:
-    _, server = aws
-    source = AWSSecretsManagerSource("missing", region="eu-west-1", environ=aws_env(server))
-    with pytest.raises(SecretSourceError, match=r"'missing'.*HTTP 400, ResourceNotFoundException"):
-        await source.get()
-
-
-async def test_aws_missing_field_names_the_field_not_the_value(
-    aws: tuple[FakeSecretsManager, RunningServer],
-) -> None:
-    fake, server = aws
-    fake.secrets["s"] = {"SecretString": json.dumps({"other": KEY_ONE})}
-    source = AWSSecretsManagerSource("s", region="eu-west-1", field="api_key", environ=aws_env(server))
-    with pytest.raises(SecretSourceError) as caught:
-        await source.get()
-    assert "'api_key'" in str(caught.value)
-    assert KEY_ONE not in str(caught.value)
-
-
-def test_aws_configuration_errors() -> None:
-    with pytest.raises(ConfigurationError, match="AWS_ACCESS_KEY_ID"):
-        AWSSecretsManagerSource("s", region="eu-west-1", environ={})
-    creds = {"AWS_ACCESS_KEY_ID": ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY}
-    with pytest.raises(ConfigurationError, match="region"):
-        AWSSecretsManagerSource("s", environ=creds)
-    with pytest.raises(ConfigurationError, match="https"):
-        AWSSecretsManagerSource("s", region="eu-west-1", endpoint_url="http://aws.example", environ=creds)
-    arn = "arn:aws:secretsmanager:ap-south-1:123456789012:secret:claude-AbCdEf"
-    source = AWSSecretsManagerSource(arn, environ=creds)
-    assert source.region == "ap-south-1"
-    assert source.endpoint_url == "https://secretsmanager.ap-south-1.amazonaws.com"
-
-
-# --- Vault ----------------------------------------------------------------------------------------
-
-
-async def test_vault_reads_with_token_and_namespace(vault: tuple[FakeVault, RunningServer]) -> None:
-    fake, server = vault
-    fake.secrets["claude/upstream"] = {"api_key": KEY_ONE}
-    source = vault_source(server, namespace="team-a")
+    clock.now += 0.1
+    assert (await source.get()).get_secret_value() == KEY_TWO  # draw 1.0: fresh for 80 s only
+    clock.now += 80
     assert (await source.get()).get_secret_value() == KEY_ONE
-    (request,) = fake.requests
-    assert request["method"] == "GET"
-    assert request["path"] == "/v1/secret/data/claude/upstream"
-    assert request["headers"]["x-vault-token"] == VAULT_TOKEN
-    assert request["headers"]["x-vault-namespace"] == "team-a"
+    assert source.reads == 3
+    with pytest.raises(ConfigurationError, match="jitter"):
+        ScriptedSource(KEY_ONE, jitter=1.5)
+    with pytest.raises(ConfigurationError, match="ttl"):
+        ScriptedSource(KEY_ONE, ttl=-1)
 
 
-async def test_vault_value_changed_while_serving(vault: tuple[FakeVault, RunningServer]) -> None:
-    fake, server = vault
-    fake.secrets["claude/upstream"] = {"api_key": KEY_ONE}
+async def test_concurrent_reads_share_one_request_and_a_cancelled_caller_cancels_nothing() -> None:
+    gate = asyncio.Event()
+    source = ScriptedSource(KEY_ONE, ttl=0, gate=gate)
+    waiters = [asyncio.ensure_future(source.get()) for _ in range(20)]
+    await asyncio.sleep(0)
+    waiters[0].cancel()
+    gate.set()
+    values = await asyncio.gather(*waiters[1:])
+    assert {v.get_secret_value() for v in values} == {KEY_ONE}
+    assert source.reads == 1
+
+
+async def test_a_slow_refresh_does_not_hold_requests_but_a_first_read_does() -> None:
     clock = FakeClock()
-    source = vault_source(server, ttl=300, clock=clock)
+    gate = asyncio.Event()
+    gate.set()
+    source = ScriptedSource(KEY_ONE, KEY_TWO, ttl=60, clock=clock, gate=gate, stale_grace=0.01)
     assert (await source.get()).get_secret_value() == KEY_ONE
-    fake.secrets["claude/upstream"] = {"api_key": KEY_TWO}
+    gate.clear()  # the provider hangs (an SDK retrying through an outage)
+    clock.now += 60
+    assert (await source.get()).get_secret_value() == KEY_ONE  # served while the read goes on
     assert (await source.get()).get_secret_value() == KEY_ONE
-    source.invalidate()
+    assert source.reads == 2  # one read in flight, shared
+    gate.set()
+    assert source._inflight is not None
+    assert (await source._inflight).get_secret_value() == KEY_TWO
     assert (await source.get()).get_secret_value() == KEY_TWO
-    fake.secrets["claude/upstream"] = {"api_key": KEY_ONE}
-    clock.now += 301
-    assert (await source.get()).get_secret_value() == KEY_ONE
-    assert len(fake.requests) == 3
+    # After a refusal there is nothing to fall back on: the request waits for the read.
+    gate.clear()
+    source.invalidate()
+    waiting = asyncio.ensure_future(source.get())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    gate.set()
+    assert (await waiting).get_secret_value() == KEY_TWO
 
 
-async def test_vault_token_file_is_reread_so_a_renewed_token_is_used(
-    vault: tuple[FakeVault, RunningServer], tmp_path: Path
-) -> None:
-    fake, server = vault
-    fake.secrets["claude/upstream"] = {"api_key": KEY_ONE}
-    token_file = tmp_path / "vault-token"
-    token_file.write_text(VAULT_TOKEN)
-    source = vault_source(server, token_source=FileSecretSource(token_file), ttl=0)
-    assert (await source.get()).get_secret_value() == KEY_ONE
-    fake.token = "hvs.fake-renewed-token-0001"
-    token_file.write_text(fake.token)
-    assert (await source.get()).get_secret_value() == KEY_ONE
-    assert fake.requests[-1]["headers"]["x-vault-token"] == "hvs.fake-renewed-token-0001"
-
-
-async def test_vault_refused_token_is_an_error_without_the_token(
-    vault: tuple[FakeVault, RunningServer],
-) -> None:
-    fake, server = vault
-    fake.secrets["claude/upstream"] = {"api_key": KEY_ONE}
-    fake.token = "hvs.some-other-token"
-    with pytest.raises(SecretSourceError) as caught:
-        await vault_source(server).get()
-    assert "Vault" in str(caught.value)
-    assert "claude/upstream" in str(caught.value)
-    assert "403" in str(caught.value)
-    assert VAULT_TOKEN not in str(caught.value)
-
-
-@pytest.mark.parametrize(
-    ("stored", "match"),
-    [
-        pytest.param(None, "404", id="missing"),
-        pytest.param({"other": KEY_ONE}, "'api_key'", id="no-field"),
-        pytest.param({"api_key": ""}, "'api_key'", id="empty-field"),
-    ],
-)
-async def test_vault_bad_secrets(
-    vault: tuple[FakeVault, RunningServer], stored: dict[str, str] | None, match: str
-) -> None:
-    fake, server = vault
-    if stored is not None:
-        fake.secrets["claude/upstream"] = stored
-    with pytest.raises(SecretSourceError, match=match) as caught:
-        await vault_source(server).get()
-    assert KEY_ONE not in str(caught.value)
-
-
-def test_vault_configuration_errors() -> None:
-    token = EnvSecretSource("VAULT_TOKEN", {"VAULT_TOKEN": VAULT_TOKEN})
-    with pytest.raises(ConfigurationError, match="https"):
-        VaultKVSource("p", url="http://vault.example:8200", token_source=token)
-    with pytest.raises(ConfigurationError, match="empty"):
-        VaultKVSource("", url="https://vault.example", token_source=token)
-    with pytest.raises(ConfigurationError, match="VAULT_TOKEN"):
-        VaultKVSource(
-            "p", url="https://vault.example", token_source="VAULT_TOKEN", environ={"VAULT_TOKEN": " "}
-        )
-
-
-# --- caching behaviour shared by both providers ---------------------------------------------------
-
-
-async def test_concurrent_reads_share_one_request(vault: tuple[FakeVault, RunningServer]) -> None:
-    fake, server = vault
-    fake.secrets["claude/upstream"] = {"api_key": KEY_ONE}
+async def test_concurrent_reads_share_one_request_to_vault(vault: tuple[Vault, FakeServer]) -> None:
+    _, server = vault
     source = vault_source(server, ttl=0)
     values = await asyncio.gather(*(source.get() for _ in range(20)))
     assert {v.get_secret_value() for v in values} == {KEY_ONE}
-    assert len(fake.requests) == 1
+    assert len(server.requests) == 1
 
 
 async def test_outage_keeps_the_last_good_value_unless_invalidated(caplog: pytest.LogCaptureFixture) -> None:
-    fake = FakeVault(secrets={"claude/upstream": {"api_key": KEY_ONE}})
+    fake = Vault()
     clock = FakeClock()
-    with serve(fake) as server:
+    with fake_server(fake, host="127.0.0.1") as server:
         source = vault_source(server, ttl=60, clock=clock)
         assert (await source.get()).get_secret_value() == KEY_ONE
-    # The server is gone now.
-    clock.now += 61
+    clock.now += 61  # the server is gone now
     with caplog.at_level(logging.WARNING, logger="claude_guard"):
         assert (await source.get()).get_secret_value() == KEY_ONE
     assert "keeping the last value" in caplog.text
@@ -494,93 +187,102 @@ async def test_outage_keeps_the_last_good_value_unless_invalidated(caplog: pytes
         await source.get()
 
 
-# --- choosing the source from the environment -----------------------------------------------------
+async def test_after_an_error_the_retry_waits_retry_after_error() -> None:
+    clock = FakeClock()
+    source = ScriptedSource(KEY_ONE, None, KEY_TWO, ttl=300, jitter=0, retry_after_error=10, clock=clock)
+    await source.get()
+    clock.now += 300
+    assert (await source.get()).get_secret_value() == KEY_ONE  # the provider failed: the old value, for 10 s
+    clock.now += 9
+    assert (await source.get()).get_secret_value() == KEY_ONE
+    assert source.reads == 2
+    clock.now += 1
+    assert (await source.get()).get_secret_value() == KEY_TWO
 
 
-def test_source_from_env_exactly_one_of_three(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="CLAUDE_API_KEY_SOURCE") as none:
-        source_from_env({})
-    assert "CLAUDE_API_KEY_FILE" in str(none.value)
-    both = {"CLAUDE_API_KEY": KEY_ONE, "CLAUDE_API_KEY_SOURCE": "vault://x"}
-    with pytest.raises(ConfigurationError, match="exactly one") as caught:
-        source_from_env(both)
-    assert KEY_ONE not in str(caught.value)
-    assert isinstance(source_from_env({"CLAUDE_API_KEY": KEY_ONE}), EnvSecretSource)
-    key_file = tmp_path / "key"
-    key_file.write_text(KEY_ONE)
-    assert isinstance(source_from_env({"CLAUDE_API_KEY_FILE": str(key_file)}), FileSecretSource)
+# --- feedback from the upstream: reject and confirm -------------------------------------------------------
 
 
-def test_source_from_env_aws() -> None:
-    env = {
-        "CLAUDE_API_KEY_SOURCE": "aws-secretsmanager://prod/claude/upstream?region=eu-west-1&field=api_key",
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-    }
-    source = source_from_env(env)
-    assert isinstance(source, AWSSecretsManagerSource)
-    assert (source.secret_id, source.region, source.field, source.ttl) == (
-        "prod/claude/upstream",
-        "eu-west-1",
-        "api_key",
-        0.0,
-    )
-    arn = "arn:aws:secretsmanager:us-west-2:123456789012:secret:claude-AbCdEf"
-    source = source_from_env({**env, "CLAUDE_API_KEY_SOURCE": f"aws-secretsmanager://{quote(arn)}?ttl=30"})
-    assert isinstance(source, AWSSecretsManagerSource)
-    assert (source.secret_id, source.region, source.ttl) == (arn, "us-west-2", 30.0)
+async def test_a_new_key_refused_before_it_was_ever_accepted_gives_way_to_the_old_one() -> None:
+    clock = FakeClock()
+    source = ScriptedSource(KEY_ONE, KEY_TWO, ttl=60, jitter=0, retry_after_error=10, clock=clock)
+    one = await source.get()
+    source.confirm(one)
+    clock.now += 60
+    two = await source.get()
+    assert two.get_secret_value() == KEY_TWO
+    source.reject(two)  # the upstream does not know the new key yet
+    assert (await source.get()).get_secret_value() == KEY_ONE
+    clock.now += 10  # read again soon: the new key may be active by now
+    assert (await source.get()).get_secret_value() == KEY_TWO
+    source.confirm(two)
+    source.reject(two)  # the confirmed key refused later: nothing older is kept, so read the provider again
+    assert (await source.get()).get_secret_value() == KEY_TWO
+    assert source.reads == 4
 
 
-def test_source_from_env_vault(tmp_path: Path) -> None:
-    token_file = tmp_path / "token"
-    token_file.write_text(VAULT_TOKEN)
-    env = {
-        "CLAUDE_API_KEY_SOURCE": "vault://claude/upstream?field=key&mount=kv",
-        "VAULT_ADDR": "https://vault.internal:8200/",
-        "VAULT_TOKEN_FILE": str(token_file),
-        "VAULT_NAMESPACE": "team-a",
-    }
-    source = source_from_env(env)
-    assert isinstance(source, VaultKVSource)
-    assert (source.path, source.mount, source.field, source.namespace, source.url) == (
-        "claude/upstream",
-        "kv",
-        "key",
-        "team-a",
-        "https://vault.internal:8200",
-    )
-    assert isinstance(source.token_source, FileSecretSource)
-    assert VAULT_TOKEN not in repr(source)
+async def test_rotation_through_the_gateway_client_old_key_kept_until_new_one_accepted(
+    vault: tuple[Vault, FakeServer],
+) -> None:
+    fake_vault, vault_server = vault
+    claude = SwitchableUpstream(FakeClaude(api_key=KEY_ONE))
+    clock = FakeClock()
+    source = vault_source(vault_server, ttl=60, jitter=0, retry_after_error=10, clock=clock)
+    with serve(claude) as claude_server:
+        upstream = UpstreamClient(base_url=claude_server.url, key_source=source, key_refresh=0)
+        try:
+            assert await _call(upstream) == 200  # KEY_ONE, now confirmed
+            # The new key is stored before the upstream accepts it.
+            fake_vault.secrets["claude/upstream"] = {"api_key": KEY_TWO}
+            clock.now += 60
+            assert await _call(upstream) == 401  # KEY_TWO tried, refused
+            assert await _call(upstream) == 200  # back to KEY_ONE
+            assert claude.fake.last.headers["x-api-key"] == KEY_ONE
+            # The upstream switches; the source reads the provider again after retry_after_error.
+            claude.fake = FakeClaude(api_key=KEY_TWO)
+            clock.now += 10
+            assert await _call(upstream) == 200
+            assert claude.fake.last.headers["x-api-key"] == KEY_TWO
+        finally:
+            await upstream.aclose()
 
 
-@pytest.mark.parametrize(
-    ("url", "extra", "match"),
-    [
-        pytest.param("vault://p", {}, "VAULT_ADDR", id="no-addr"),
-        pytest.param("vault://p", {"VAULT_ADDR": "https://v"}, "VAULT_TOKEN", id="no-token"),
-        pytest.param(
-            "vault://p",
-            {"VAULT_ADDR": "https://v", "VAULT_TOKEN": "t", "VAULT_TOKEN_FILE": "/f"},
-            "exactly one",
-            id="two-tokens",
-        ),
-        pytest.param(
-            "vault://p", {"VAULT_ADDR": "http://vault.example", "VAULT_TOKEN": "t"}, "https", id="http"
-        ),
-        pytest.param(
-            "vault://p?feild=x", {"VAULT_ADDR": "https://v", "VAULT_TOKEN": "t"}, "feild", id="typo"
-        ),
-        pytest.param("vault://p?ttl=-1", {"VAULT_ADDR": "https://v", "VAULT_TOKEN": "t"}, "ttl", id="ttl"),
-        pytest.param("gcp-secretmanager://p", {}, "unknown scheme", id="scheme"),
-        pytest.param("not a url", {}, "aws-secretsmanager://", id="garbage"),
-    ],
-)
-def test_source_from_url_errors(url: str, extra: dict[str, str], match: str) -> None:
-    with pytest.raises(ConfigurationError, match=match):
-        source_from_url(url, extra)
+async def test_the_sdk_egress_hook_tells_the_source_too(vault: tuple[Vault, FakeServer]) -> None:
+    """An app calling Claude through the SDK with the guard's hook: the same keep-the-old-key rotation."""
+    import anthropic
 
+    fake_vault, vault_server = vault
+    claude = SwitchableUpstream(FakeClaude(api_key=KEY_ONE))
+    clock = FakeClock()
+    source = vault_source(vault_server, ttl=60, jitter=0, retry_after_error=10, clock=clock)
+    with serve(claude) as claude_server:
+        guard = ClaudeGuard(settings=GuardSettings(api_key_source=source, api_url=claude_server.url))
+        client = anthropic.AsyncAnthropic(
+            api_key="sk-ant-placeholder",
+            base_url=claude_server.url,
+            max_retries=0,
+            middleware=[guard.anthropic_middleware()],
+        )
 
-# --- end to end: UpstreamClient against FakeClaude, the key rotated in Vault ----------------------
+        async def call() -> int:
+            try:
+                await client.messages.create(
+                    model="claude-sonnet-4-6", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+                )
+            except anthropic.APIStatusError as exc:
+                return exc.status_code
+            return 200
+
+        try:
+            assert await call() == 200
+            fake_vault.secrets["claude/upstream"] = {"api_key": KEY_TWO}  # stored before it is active
+            clock.now += 60
+            assert await call() in (401, 502)  # the new key, refused
+            assert await call() == 200  # the old one again
+            assert claude.fake.last.headers["authorization"] == f"Bearer {KEY_ONE}"
+        finally:
+            await client.close()
+            await guard.aclose()
 
 
 class SwitchableUpstream:
@@ -607,15 +309,11 @@ async def _call(upstream: UpstreamClient) -> int:
         await response.aclose()
 
 
-async def test_upstream_401_rereads_the_rotated_key_from_vault(
-    vault: tuple[FakeVault, RunningServer],
-) -> None:
+async def test_upstream_401_rereads_the_rotated_key_from_vault(vault: tuple[Vault, FakeServer]) -> None:
     fake_vault, vault_server = vault
-    fake_vault.secrets["claude/upstream"] = {"api_key": KEY_ONE}
     claude = SwitchableUpstream(FakeClaude(api_key=KEY_ONE))
-    # The source does not cache (as source_from_env builds it): the client's key_refresh is the only cache,
-    # an hour here, so only the 401 can explain a second read.
-    source = vault_source(vault_server, ttl=0)
+    # An hour of cache in the source and in the client: only the 401 can explain a second read.
+    source = vault_source(vault_server, ttl=3600)
     with serve(claude) as claude_server:
         upstream = UpstreamClient(base_url=claude_server.url, key_source=source, key_refresh=3600)
         try:
@@ -629,41 +327,20 @@ async def test_upstream_401_rereads_the_rotated_key_from_vault(
             assert claude.fake.last.headers["x-api-key"] == KEY_TWO
         finally:
             await upstream.aclose()
-    assert len(fake_vault.requests) == 2
+    assert len(vault_server.requests) == 2
 
 
-async def test_upstream_refresh_interval_picks_up_the_rotated_key_from_aws(
-    aws: tuple[FakeSecretsManager, RunningServer],
-) -> None:
-    fake_aws, aws_server = aws
-    fake_aws.secrets["prod/claude"] = {"SecretString": json.dumps({"api_key": KEY_ONE})}
+async def test_upstream_401_invalidates_a_source_without_reject(tmp_path: Path) -> None:
+    path = tmp_path / "key"
+    path.write_text(KEY_ONE)
     claude = SwitchableUpstream(FakeClaude(api_key=KEY_ONE))
-    source = AWSSecretsManagerSource(
-        "prod/claude", region="eu-west-1", field="api_key", ttl=0, environ=aws_env(aws_server)
-    )
     with serve(claude) as claude_server:
-        # key_refresh=0: every call asks the source, so a rotation is seen without any 401.
-        upstream = UpstreamClient(base_url=claude_server.url, key_source=source, key_refresh=0)
+        upstream = UpstreamClient(
+            base_url=claude_server.url, key_source=FileSecretSource(path), key_refresh=3600
+        )
         try:
             assert await _call(upstream) == 200
-            fake_aws.secrets["prod/claude"] = {"SecretString": json.dumps({"api_key": KEY_TWO})}
-            claude.fake = FakeClaude(api_key=KEY_TWO)
-            assert await _call(upstream) == 200
-            assert claude.fake.last.headers["x-api-key"] == KEY_TWO
-        finally:
-            await upstream.aclose()
-
-
-async def test_upstream_401_invalidates_a_caching_source(vault: tuple[FakeVault, RunningServer]) -> None:
-    fake_vault, vault_server = vault
-    fake_vault.secrets["claude/upstream"] = {"api_key": KEY_ONE}
-    claude = SwitchableUpstream(FakeClaude(api_key=KEY_ONE))
-    source = vault_source(vault_server, ttl=3600)
-    with serve(claude) as claude_server:
-        upstream = UpstreamClient(base_url=claude_server.url, key_source=source, key_refresh=3600)
-        try:
-            assert await _call(upstream) == 200
-            fake_vault.secrets["claude/upstream"] = {"api_key": KEY_TWO}
+            path.write_text(KEY_TWO)
             claude.fake = FakeClaude(api_key=KEY_TWO)
             assert await _call(upstream) == 401
             assert await _call(upstream) == 200
@@ -671,32 +348,183 @@ async def test_upstream_401_invalidates_a_caching_source(vault: tuple[FakeVault,
             await upstream.aclose()
 
 
-async def test_secret_values_never_reach_the_log(
-    vault: tuple[FakeVault, RunningServer], caplog: pytest.LogCaptureFixture
+# --- start-up ---------------------------------------------------------------------------------------------
+
+
+async def test_a_guard_whose_key_source_does_not_answer_does_not_start(
+    vault: tuple[Vault, FakeServer],
 ) -> None:
     fake, server = vault
-    fake.secrets["claude/upstream"] = {"api_key": KEY_ONE}
-    with caplog.at_level(logging.DEBUG):
-        source = vault_source(server, ttl=0)
-        await source.get()
-        fake.token = "hvs.other"
-        await source.get()  # refused: the last good value is kept, with a warning
-        source.invalidate()
-        with pytest.raises(SecretSourceError):
-            await source.get()
-    assert "keeping the last value" in caplog.text
-    for needle in (KEY_ONE, VAULT_TOKEN):
-        assert needle not in caplog.text
-    known = {secret.get_secret_value() for secret in default_registry.snapshot()}
-    assert {KEY_ONE, VAULT_TOKEN} <= known  # registered for log scrubbing
+    fake.token = "hvs.some-other-token"
+    guard = ClaudeGuard(settings=GuardSettings(api_key_source=vault_source(server)))
+    with pytest.raises(ConfigurationError) as caught:
+        async with guard.lifespan():
+            pytest.fail("the guard started")
+    text = str(caught.value)
+    assert "vault:secret/claude/upstream" in text
+    assert "403" in text
+    assert VAULT_TOKEN not in text
+    fake.token = VAULT_TOKEN
+    guard = ClaudeGuard(settings=GuardSettings(api_key_source=vault_source(server)))
+    async with guard.lifespan():
+        assert guard.upstream.key_refresh == 0  # the source's own refresh interval rules
+        assert isinstance(guard.upstream.key_source, VaultKVSource)
 
 
-async def test_aws_credentials_and_values_are_registered_for_scrubbing(
-    aws: tuple[FakeSecretsManager, RunningServer],
-) -> None:
-    fake, server = aws
-    fake.secrets["s"] = {"SecretString": KEY_TWO}
-    env = aws_env(server, AWS_SESSION_TOKEN=SESSION_TOKEN)
-    await AWSSecretsManagerSource("s", region="eu-west-1", environ=env).get()
-    known = {secret.get_secret_value() for secret in default_registry.snapshot()}
-    assert {KEY_TWO, SECRET_ACCESS_KEY, SESSION_TOKEN} <= known
+async def test_ensure_source_answers_names_plain_sources_too(tmp_path: Path) -> None:
+    path = tmp_path / "key"
+    path.write_text(KEY_ONE)
+    source = MountedSecretFileSource(path, variable="CLAUDE_API_KEY_FILE", watch_interval=0)
+    await ensure_source_answers(source)
+    path.unlink()
+    source.invalidate()
+    with pytest.raises(SecretSourceError):
+        await source.get()  # nothing good was ever cached under this generation
+    with pytest.raises(ConfigurationError, match="CLAUDE_API_KEY_FILE does not answer"):
+        await ensure_source_answers(source)
+
+
+# --- describe_source and probe (for claude-guard check) ---------------------------------------------------
+
+
+async def test_describe_and_probe_every_kind(vault: tuple[Vault, FakeServer], tmp_path: Path) -> None:
+    fake, server = vault
+    env_source = EnvSecretSource("CLAUDE_API_KEY", {"CLAUDE_API_KEY": KEY_ONE})
+    key_file = tmp_path / "key"
+    key_file.write_text(KEY_ONE)
+    cases = [
+        (env_source, "env", "CLAUDE_API_KEY"),
+        (RegisteringSecretSource(env_source), "env", "CLAUDE_API_KEY"),
+        (FileSecretSource(key_file, variable="CLAUDE_API_KEY_FILE"), "file", "CLAUDE_API_KEY_FILE"),
+        (MountedSecretFileSource(key_file, variable="CLAUDE_API_KEY_FILE"), "file", "CLAUDE_API_KEY_FILE"),
+        (vault_source(server), "vault", "vault:secret/claude/upstream"),
+    ]
+    for source, kind, name in cases:
+        described = describe_source(source)
+        assert (described.kind, described.name, described.state) == (kind, name, "configured")
+        status = await probe(source)
+        assert (status.kind, status.state, status.ok, status.detail) == (kind, "ok", True, "")
+        assert KEY_ONE not in repr(described) + repr(status)
+    assert dict(describe_source(vault_source(server)).details)["auth"] == "token"
+    # A failing provider: the status says why, by name, and a probe bypasses (and keeps) the cache.
+    source = vault_source(server)
+    await source.get()
+    fake.token = "hvs.rotated-away"
+    status = await probe(source)
+    assert (status.state, status.ok) == ("failed", False)
+    assert "HTTP 403" in status.detail
+    assert VAULT_TOKEN not in status.detail
+    assert (await source.get()).get_secret_value() == KEY_ONE
+
+
+# --- choosing the source from the environment -------------------------------------------------------------
+
+
+def test_source_from_env_exactly_one_of_three(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="CLAUDE_API_KEY_SOURCE") as none:
+        source_from_env({})
+    assert "CLAUDE_API_KEY_FILE" in str(none.value)
+    both = {"CLAUDE_API_KEY": KEY_ONE, "CLAUDE_API_KEY_SOURCE": "vault://x"}
+    with pytest.raises(ConfigurationError, match="exactly one") as caught:
+        source_from_env(both)
+    assert KEY_ONE not in str(caught.value)
+    assert isinstance(source_from_env({"CLAUDE_API_KEY": KEY_ONE}), EnvSecretSource)
+    key_file = tmp_path / "key"
+    key_file.write_text(KEY_ONE)
+    # A mounted file is watched for a Kubernetes ..data swap (it used to be a FileSecretSource, read per get).
+    assert isinstance(source_from_env({"CLAUDE_API_KEY_FILE": str(key_file)}), MountedSecretFileSource)
+    key_file.write_text(" \n")
+    with pytest.raises(ConfigurationError, match="CLAUDE_API_KEY_FILE names an empty file"):
+        source_from_env({"CLAUDE_API_KEY_FILE": str(key_file)})
+
+
+def test_source_from_env_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", raising=False)
+    env = {
+        "CLAUDE_API_KEY_SOURCE": "aws-secretsmanager://prod/claude/upstream?region=eu-west-1&field=api_key"
+    }
+    source = source_from_env(env)
+    assert isinstance(source, AWSSecretsManagerSource)
+    assert (source.secret_id, source.region, source.field, source.ttl) == (
+        "prod/claude/upstream",
+        "eu-west-1",
+        "api_key",
+        300.0,
+    )
+    arn = "arn:aws:secretsmanager:us-west-2:123456789012:secret:claude-AbCdEf"
+    source = source_from_env(
+        {"CLAUDE_API_KEY_SOURCE": f"aws-secretsmanager://{arn.replace(':', '%3A')}?ttl=30"}
+    )
+    assert isinstance(source, AWSSecretsManagerSource)
+    assert (source.secret_id, source.region, source.ttl) == (arn, "us-west-2", 30.0)
+
+
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [
+        pytest.param("ftp://p", "unknown scheme", id="scheme"),
+        pytest.param("not a url", "aws-secretsmanager://", id="garbage"),
+        pytest.param("aws-secretsmanager://s?region=eu-west-1&stage=x", "stage", id="aws-typo"),
+        pytest.param(
+            "aws-secretsmanager://s?field=a&region=eu-west-1&field=b", "repeats field", id="repeated"
+        ),
+        pytest.param("aws-secretsmanager://?region=eu-west-1", "secret id is empty", id="aws-empty"),
+        pytest.param("azure-keyvault://v/a/b", "vault and a secret name", id="azure-nested"),
+        pytest.param("azure-keyvault://only-a-vault", "vault and a secret name", id="azure-no-name"),
+        pytest.param("azure-keyvault://v/n?versoin=1", "versoin", id="azure-typo"),
+        pytest.param("gcp-secretmanager://secrets/s", "projects/<project>", id="gcp-shape"),
+        pytest.param(
+            "gcp-secretmanager://projects/p/secrets/s?transport=http", "transport", id="gcp-transport"
+        ),
+        pytest.param(
+            "gcp-secretmanager://projects/p/secrets/s?endpoint=http://gcp.example", "https", id="gcp-http"
+        ),
+    ],
+)
+def test_source_from_url_errors(url: str, match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        source_from_url(url, {})
+
+
+def test_settings_from_env_take_the_provider_source(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text(KEY_ONE)
+    settings = GuardSettings.from_env({"CLAUDE_API_KEY_FILE": str(key_file)})
+    assert isinstance(settings.api_key_source, MountedSecretFileSource)
+    guard = ClaudeGuard(settings=settings)
+    assert guard.upstream.key_source is settings.api_key_source
+    assert guard.upstream.key_refresh == 0
+    settings = GuardSettings.from_env({"CLAUDE_API_KEY": KEY_ONE})
+    guard = ClaudeGuard(settings=settings)
+    assert isinstance(guard.upstream.key_source, RegisteringSecretSource)
+    assert guard.upstream.key_refresh == 300
+
+
+# --- odd values ------------------------------------------------------------------------------------------
+
+
+async def test_a_value_that_cannot_be_a_header_is_refused_and_never_shown(tmp_path: Path) -> None:
+    injected = KEY_ONE + "\r\nx-forwarded-for: 10.0.0.1"
+    source = ScriptedSource(KEY_ONE, injected, "\t" + KEY_TWO + "\x00", ttl=0)
+    assert (await source.get()).get_secret_value() == KEY_ONE
+    for _ in range(2):  # the last good value is kept, with the cause named in the log and the error
+        assert (await source.get()).get_secret_value() == KEY_ONE
+    status = await probe(source)
+    assert status.state == "failed"
+    assert "control character" in status.detail
+    assert KEY_ONE not in status.detail
+    # A key file with a second line (a comment, a second key) fails at start-up, not at the first request.
+    two_lines = tmp_path / "key"
+    two_lines.write_text(f"{KEY_ONE}\n# rotated 2026-12-01\n")
+    with pytest.raises(ConfigurationError, match=r"CLAUDE_API_KEY_FILE .*line break") as caught:
+        source_from_env({"CLAUDE_API_KEY_FILE": str(two_lines)})
+    assert KEY_ONE not in str(caught.value)
+
+
+async def test_a_byte_order_mark_is_not_part_of_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "key"
+    path.write_bytes(b"\xef\xbb\xbf" + KEY_ONE.encode() + b"\r\n")  # saved by a Windows editor
+    source = source_from_env({"CLAUDE_API_KEY_FILE": str(path)})
+    assert (await source.get()).get_secret_value() == KEY_ONE

@@ -369,3 +369,19 @@ def test_scrub_removes_known_secrets_and_key_shapes() -> None:
     assert "abc.def.ghi" not in cleaned
     assert cleaned.endswith("and fine")
     assert scrub("custom-secret-value here", [Secret("custom-secret-value")]) == "********** here"
+
+
+@pytest.mark.parametrize("value", ["scan", "refuse", "forward", " Refuse "])
+def test_unknown_content_from_env(value: str) -> None:
+    settings = GuardSettings.from_env(
+        {"CLAUDE_API_KEY": "sk-ant-fake-canary", "CLAUDE_GUARD_UNKNOWN_CONTENT": value}
+    )
+    assert settings.unknown_content == value.strip().lower()
+
+
+def test_unknown_content_defaults_to_scan_and_refuses_nonsense() -> None:
+    assert GuardSettings.from_env({"CLAUDE_API_KEY": "sk-ant-fake-canary"}).unknown_content == "scan"
+    with pytest.raises(ConfigurationError, match="CLAUDE_GUARD_UNKNOWN_CONTENT"):
+        GuardSettings.from_env(
+            {"CLAUDE_API_KEY": "sk-ant-fake-canary", "CLAUDE_GUARD_UNKNOWN_CONTENT": "ignore"}
+        )

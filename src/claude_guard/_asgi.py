@@ -181,5 +181,3 @@ def add_response_headers(send: Send, headers: Callable[[], Iterable[tuple[str, s
         await send(message)
 
     return with_headers
-
-

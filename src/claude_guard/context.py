@@ -7,7 +7,6 @@ outermost guard, stored in the ASGI scope and in a contextvar, and reset with it
 from __future__ import annotations
 
 import contextvars
-import json
 import os
 import time
 from collections.abc import Iterator, MutableMapping
@@ -15,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InvalidJSONError
+from ._json import dumps_forward, loads_strict
 from .profiles import Profile
 
 __all__ = [
@@ -110,16 +109,20 @@ class GuardContext:
     started_at: float = field(default_factory=time.perf_counter)
     _json: Any = None
     _json_parsed: bool = False
+    _forward: bytes | None = None
 
     def json(self) -> Any:
-        """The request body parsed as JSON, once; raises ``InvalidJSONError`` for bad JSON or bad UTF-8."""
+        """The request body parsed once, strictly (see ``claude_guard._json.loads_strict``).
+
+        Raises:
+            InvalidJSONError: bad UTF-8 or JSON, trailing data, a duplicated key, a lone surrogate, NaN or
+                Infinity (400, ``code`` naming the problem). Raised again on every call: a refused body
+                never becomes a value.
+        """
         if not self._json_parsed:
             if self.body is None:
                 raise RuntimeError("the request body has not been captured")
-            try:
-                self._json = json.loads(self.body)
-            except (ValueError, RecursionError) as exc:
-                raise InvalidJSONError() from exc
+            self._json = loads_strict(self.body)
             self._json_parsed = True
         return self._json
 
@@ -127,7 +130,20 @@ class GuardContext:
         """Replace the parsed body (a protection that rewrote the request); ``body`` is re-encoded."""
         self._json = value
         self._json_parsed = True
-        self.body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        self.body = self._forward = dumps_forward(value)
+
+    def forward_body(self) -> bytes:
+        """The bytes to send upstream: the checked value (`json`) serialized, never the caller's bytes.
+
+        Parsing and re-serializing means the upstream reads exactly what every protection read, whatever
+        another parser would make of the original bytes. Computed once, and again after `set_json`.
+
+        Raises:
+            InvalidJSONError: the body does not parse (see `json`).
+        """
+        if self._forward is None or not self._json_parsed:
+            self._forward = dumps_forward(self.json())
+        return self._forward
 
     def decide(self, protection: str, outcome: str, **detail: Any) -> None:
         self.decisions.append(Decision(protection=protection, outcome=outcome, detail=detail or None))

@@ -13,11 +13,13 @@ from typing import Any
 
 import anthropic
 
+from ._json import check_json_value
 from .context import current_context
 from .errors import GuardError, UpstreamError, UpstreamTimeoutError
 from .keys import ProtectionMode, enforce_profile
 from .logscrub import SecretScrubFilter
 from .profiles import parse_betas
+from .secrets import Secret
 from .upstream import UpstreamClient, upstream_error
 
 __all__ = [
@@ -113,8 +115,14 @@ class UpstreamKeyHook(EgressHook):
         return request.copy(headers=headers)
 
     async def after(self, request: anthropic.APIRequest, response: Any) -> Any:
-        if getattr(response, "status_code", None) == 401:
-            self.upstream.invalidate_key()
+        status = getattr(response, "status_code", None)
+        if isinstance(status, int):
+            # The key this attempt used travels with the request (the hook keeps no per-request state).
+            sent = next((v for k, v in dict(request.headers).items() if k.lower() == "authorization"), "")
+            if isinstance(sent, str) and sent.startswith("Bearer ") and len(sent) > 7:
+                self.upstream.key_answered(Secret(sent[7:]), status)
+            elif status == 401:
+                self.upstream.invalidate_key()
         return response
 
 
@@ -129,6 +137,10 @@ class GuardAnthropicMiddleware(anthropic.Middleware):
 
     async def handle_async(self, request: anthropic.APIRequest, call_next: Any) -> Any:
         ctx = current_context()
+        if request.json is not None:
+            # The body the hooks check is the value the SDK serializes: it must be JSON the API reads one
+            # way (no lone surrogate, no NaN), as an ingress body is (claude_guard._json).
+            check_json_value(request.json)
         for hook in self.hooks:
             request = await hook.before(request)
         try:

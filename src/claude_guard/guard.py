@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -13,6 +13,7 @@ import anthropic
 
 from ._asgi import ASGIApp
 from .audit import AuditLogger, AuditMiddleware, SQLiteAuditSink, TracingHook, traced_proxy
+from .context import current_context
 from .egress import EgressHook, GuardAnthropicMiddleware, ProfileHook, UpstreamKeyHook
 from .errors import ConfigurationError, GuardError
 from .keys import APIKeyMiddleware, KeyAuthenticator, KeyStore, ProfileMiddleware
@@ -24,11 +25,12 @@ from .pricing import PriceTable
 from .ratelimit import RateLimitConfig, RateLimiter, RateLimitMiddleware
 from .responses import render_error
 from .sandbox import ToolPolicyEgressHook, ToolPolicyMiddleware
+from .secret_providers import CachedSecretSource, ensure_source_answers
 from .settings import GuardSettings
 from .store import Store, StoreConfig, store_from_url
 from .transport import HTTPSOnlyMiddleware
 from .upstream import MessagesProxy, UpstreamClient
-from .validation import PromptValidationMiddleware
+from .validation import PromptValidationMiddleware, ValidationConfig
 
 __all__ = ["ClaudeGuard"]
 
@@ -109,11 +111,16 @@ class ClaudeGuard:
                     "No upstream Claude key: set CLAUDE_API_KEY, CLAUDE_API_KEY_FILE to a file holding it, "
                     "or CLAUDE_API_KEY_SOURCE to a secrets manager."
                 )
+            source = self.settings.api_key_source
+            cached = isinstance(source, CachedSecretSource)
             self._upstream = UpstreamClient(
                 base_url=self.settings.api_url,
-                # Every value handed out (rotations included) is known to the log scrubber.
-                key_source=RegisteringSecretSource(self.settings.api_key_source),
+                # Every value handed out (rotations included) is known to the log scrubber; provider sources
+                # register what they read themselves, and are given as is so they hear of 401s and successes.
+                key_source=source if cached else RegisteringSecretSource(source),
                 timeout=self.settings.timeout,
+                # A provider source has its own cache and refresh interval (with jitter): ask it every time.
+                key_refresh=0 if cached else 300.0,
             )
         return self._upstream
 
@@ -151,11 +158,22 @@ class ClaudeGuard:
         """Prices, the per-request maximum cost and the ledger, shared by the middleware, ``max_cost(...)``
         and the egress hook."""
         if self._cost_meter is None:
-            count = self.upstream.count_tokens if self.settings.count_tokens else None
+            count = self._count_redacted if self.settings.count_tokens else None
             self._cost_meter = CostMeter(
                 ledger=self.ledger, prices=self.prices, max_cost=self.settings.max_cost, count_tokens=count
             )
         return self._cost_meter
+
+    async def _count_redacted(self, body: Mapping[str, Any]) -> int | None:
+        # The meter runs before PII redaction, so the body it would count still holds the caller's values:
+        # with PII on, what goes to count_tokens is redacted first (not recorded on the request: the PII
+        # step records its own analysis of the body it forwards).
+        redactor = self.pii_redactor
+        if redactor is not None:
+            ctx = current_context()
+            principal = ctx.principal.key_id if ctx is not None and ctx.principal is not None else "anonymous"
+            body = (await redactor.redact(body, principal=principal)).body
+        return await self.upstream.count_tokens(body)
 
     @property
     def audit(self) -> AuditLogger:
@@ -204,13 +222,20 @@ class ClaudeGuard:
                         engine=_engine_for(self.settings.pii_config or PIIConfig()),
                         store=self.store,
                         hmac_key=key.get_secret_value() if key is not None else None,
+                        unknown_content=self.settings.unknown_content,
                     )
         return self._redactor
 
     def messages_proxy(self) -> ASGIApp:
         """An ASGI endpoint forwarding Messages API calls upstream (mount it on ``/v1/messages``), each
         call in a CLIENT span ``chat {model}``."""
-        return traced_proxy(MessagesProxy(self.upstream, error_format=self.settings.error_format))
+        return traced_proxy(
+            MessagesProxy(
+                self.upstream,
+                error_format=self.settings.error_format,
+                unknown_content=self.settings.unknown_content,
+            )
+        )
 
     def middleware(self) -> list[tuple[type[Any], dict[str, Any]]]:
         """Every protection as ``(class, options)``, innermost first (the order ``add_middleware`` wants).
@@ -240,7 +265,10 @@ class ClaudeGuard:
                     {"mode": s.tool_policy_mode, "on_violation": s.tool_policy_on_violation, **fmt},
                 )
             )
-        inner.append((PromptValidationMiddleware, {"config": s.validation, **fmt}))
+        validation = dataclasses.replace(
+            s.validation or ValidationConfig(), unknown_content=s.unknown_content
+        )
+        inner.append((PromptValidationMiddleware, {"config": validation, **fmt}))
         inner.append((ProfileMiddleware, fmt))
         return [
             *inner,
@@ -369,6 +397,9 @@ class ClaudeGuard:
         """Start and stop the guard with the app (``FastAPI(lifespan=guard.lifespan)``): log scrubbing is
         installed once the server has configured logging, and connections are closed at the end."""
         install_log_scrubbing()
+        if self.settings.api_key_source is not None:
+            # A gateway that cannot read its upstream key must not start (the error names the source).
+            await ensure_source_answers(self.upstream.key_source)
         try:
             yield
         finally:

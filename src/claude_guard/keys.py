@@ -217,10 +217,16 @@ class KeyStore:
 
     # -- redis ----------------------------------------------------------------------------------------
     def _rkey(self, key_id: str) -> str:
-        return self.store.key("key", key_id)
+        return self.store.key("key", key_id, tag=self._tag)
 
     def _rindex(self) -> str:
-        return self.store.key("keys")
+        return self.store.key("keys", tag=self._tag)
+
+    @property
+    def _tag(self) -> str | None:
+        # A record and the index are written in one MULTI, which a Redis Cluster runs only on one slot: there
+        # they share a hash tag. One Redis keeps the untagged names it has always used.
+        return "keys" if getattr(self.store, "cluster", False) else None
 
     # -- public -----------------------------------------------------------------------------------------
     async def get(self, key_id: str) -> ClientKey | None:

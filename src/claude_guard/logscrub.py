@@ -4,8 +4,9 @@
 arguments and scrubbed (``args`` becomes ``None``), an exception is formatted into ``exc_text`` and scrubbed
 (``exc_info`` is cleared so no later handler formats the raw exception again), and so are ``stack_info`` and
 string attributes given through ``extra=``. Scrubbing replaces every registered ``Secret`` value and every
-key-shaped string (Anthropic keys, claude_guard keys, bearer tokens, AWS access key ids: see
-``secrets.scrub``).
+key-shaped string: each format of the credential table that PII redaction uses too
+(``claude_guard._credentials.CREDENTIALS``: provider keys and tokens, private key blocks, JWTs, bearer
+tokens, passwords in URLs; see ``secrets.scrub``).
 
 ``install_log_scrubbing`` puts one filter on the named loggers AND on each of their handlers. Both, because
 ``logging`` applies a logger's filters only to records logged on that very logger, never to records that

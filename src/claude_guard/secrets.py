@@ -17,12 +17,12 @@ import contextlib
 import hmac
 import ipaddress
 import os
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from ._credentials import find_credentials
 from .errors import ConfigurationError
 
 __all__ = [
@@ -166,14 +166,25 @@ def upstream_key_source(environ: Mapping[str, str] | None = None) -> SecretSourc
     )
 
 
-# Key-shaped strings that must never leave in an error body or a log line, whatever their origin.
-_KEY_SHAPES = re.compile(
-    r"sk-ant-[A-Za-z0-9]+-[A-Za-z0-9_\-]{8,}"  # Anthropic keys (api, admin)
-    r"|cg_[a-z]+_[A-Za-z0-9_\-]{16,}"  # claude_guard client keys
-    r"|(?i:bearer)\s+[A-Za-z0-9._~+/\-]{8,}=*"  # bearer tokens
-    r"|(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}"  # AWS access key ids
-    r"|sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{16,}"  # OpenAI keys
-)
+# Key-shaped strings that must never leave in an error body or a log line, whatever their origin: every row
+# of the credential table PII redaction uses too (`claude_guard._credentials.CREDENTIALS`).
+def _mask_key_shapes(text: str) -> str:
+    merged: list[list[int]] = []
+    for start, end in sorted((m.start, m.end) for m in find_credentials(text)):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    if not merged:
+        return text
+    parts: list[str] = []
+    position = 0
+    for start, end in merged:
+        parts.append(text[position:start])
+        parts.append(_MASK)
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)
 
 
 def scrub(text: str, known: Iterable[Secret] = ()) -> str:
@@ -187,7 +198,7 @@ def scrub(text: str, known: Iterable[Secret] = ()) -> str:
         value = secret.get_secret_value()
         if value:
             text = text.replace(value, _MASK)
-    return _KEY_SHAPES.sub(_MASK, text)
+    return _mask_key_shapes(text) if text else text
 
 
 def is_loopback(host: str) -> bool:

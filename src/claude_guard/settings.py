@@ -19,11 +19,13 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .messages import UNKNOWN_CONTENT_POLICIES, UnknownContent
 from .pii._config import PIIConfig
 from .profiles import Profile, load_profiles
 from .responses import ErrorFormat
 from .secret_providers import source_from_env
 from .secrets import Secret, SecretSource, check_https_url
+from .store._url import REDIS_SCHEMES, parse_redis_url
 from .validation import ValidationConfig
 
 _KEY_VARIABLES = ("CLAUDE_API_KEY", "CLAUDE_API_KEY_FILE", "CLAUDE_API_KEY_SOURCE")
@@ -32,7 +34,7 @@ __all__ = ["Environment", "GuardSettings", "check_upstream_url"]
 
 Environment = Literal["development", "staging", "production"]
 ENVIRONMENTS: tuple[Environment, ...] = ("development", "staging", "production")
-_STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+cluster", "redis+sentinel", "valkey", "valkeys")
+_STORAGE_SCHEMES = ("memory", *REDIS_SCHEMES)
 
 
 def check_upstream_url(url: str) -> str:
@@ -55,7 +57,9 @@ class GuardSettings:
     environment: Environment = "development"
     """development, staging or production; production refuses unsafe settings."""
     storage_url: str = "memory://"
-    """``memory://`` for one process, ``redis://host:port/db`` to share state across replicas."""
+    """``memory://`` for one process, ``redis://host:port/db`` to share state across replicas; also
+    ``redis+cluster://``, ``redis+sentinel://``, ``rediss`` for TLS and ``valkey`` aliases
+    (docs/storage.md)."""
     storage_prefix: str = "cg"
     """Namespace of every key in the store, so one Redis can serve several deployments."""
     max_body_bytes: int = 10 * 1024 * 1024
@@ -100,6 +104,9 @@ class GuardSettings:
     installed, with a warning at start-up when it is not)."""
     pii_config: PIIConfig | None = None
     """Entities, operators, thresholds and pool of the PII engine; ``None`` for the defaults."""
+    unknown_content: UnknownContent = "scan"
+    """What to do with content the request shape table does not know (a new block type or field): ``scan``
+    it as text with every protection, ``refuse`` the request (400), or ``forward`` it unread."""
     pii_key: Secret | None = field(default=None, repr=False)
     """The HMAC key of PII placeholders; give every replica the same one so a conversation keeps its
     placeholders across replicas and restarts (``None``: a random key per process)."""
@@ -124,11 +131,17 @@ class GuardSettings:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigurationError(f"{name} must be positive or None.")
-        scheme = urlsplit(self.storage_url).scheme
+        scheme = urlsplit(self.storage_url).scheme.lower()
         if scheme not in _STORAGE_SCHEMES:
             raise ConfigurationError(
-                f"CLAUDE_GUARD_STORAGE_URL has an unknown scheme {scheme!r}; use memory:// or redis://."
+                f"CLAUDE_GUARD_STORAGE_URL has an unknown scheme {scheme!r}; use memory://, redis://, "
+                "rediss://, redis+cluster://, redis+sentinel:// (or valkey in place of redis)."
             )
+        if scheme != "memory":
+            try:
+                parse_redis_url(self.storage_url)
+            except ValueError as exc:  # the message has the password redacted
+                raise ConfigurationError(f"CLAUDE_GUARD_STORAGE_URL: {exc}") from None
         if self.key_max_age_days is not None and self.key_max_age_days <= 0:
             raise ConfigurationError("CLAUDE_GUARD_KEY_MAX_AGE_DAYS must be positive.")
         for cidr in self.trusted_proxies:
@@ -140,6 +153,8 @@ class GuardSettings:
             raise ConfigurationError("CLAUDE_GUARD_PII must be auto, on or off.")
         if self.rate_limit_on_store_error not in ("closed", "open"):
             raise ConfigurationError("rate_limit_on_store_error must be 'closed' or 'open'.")
+        if self.unknown_content not in UNKNOWN_CONTENT_POLICIES:
+            raise ConfigurationError("CLAUDE_GUARD_UNKNOWN_CONTENT must be scan, refuse or forward.")
         if self.tool_policy_mode not in ("enforce", "shadow", "off"):
             raise ConfigurationError("CLAUDE_GUARD_TOOL_POLICY_MODE must be enforce, shadow or off.")
         if self.tool_policy_on_violation not in ("replace", "error"):
@@ -185,6 +200,7 @@ class GuardSettings:
             audit_retention_days=_float(env, "CLAUDE_GUARD_AUDIT_RETENTION_DAYS", 90.0) or None,
             pii=_choice(env, "CLAUDE_GUARD_PII", ("auto", "on", "off")),
             pii_config=_pii_config(env),
+            unknown_content=_choice(env, "CLAUDE_GUARD_UNKNOWN_CONTENT", UNKNOWN_CONTENT_POLICIES),
             pii_key=Secret(env["CLAUDE_GUARD_PII_KEY"].strip())
             if env.get("CLAUDE_GUARD_PII_KEY", "").strip()
             else None,

@@ -3,6 +3,9 @@
 ``MessagesProxy`` is a pure ASGI endpoint: it sends the (possibly rewritten) body captured on the
 ``GuardContext`` upstream with the upstream key, streams the answer back chunk by chunk as it arrives, and
 turns upstream failures into errors that carry neither the upstream key nor upstream internals.
+
+What goes upstream is ``GuardContext.forward_body()``: the value every protection checked, serialized again,
+never the caller's bytes (see docs/request-coverage.md).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import httpx
 
 from ._asgi import ClientDisconnected, Receive, Scope, Send, context_for, ensure_body, require_json
+from ._json import dumps_forward
 from .context import GuardContext
 from .errors import (
     BadRequestError,
@@ -24,10 +28,11 @@ from .errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
+from .messages import UnknownContent, first_unknown
 from .responses import ErrorFormat, render_error
 from .secrets import Secret, SecretSource, scrub
 
-__all__ = ["MessagesProxy", "UpstreamClient", "upstream_error"]
+__all__ = ["MessagesProxy", "UpstreamClient", "refuse_unknown_content", "upstream_error"]
 
 logger = logging.getLogger("claude_guard")
 
@@ -72,6 +77,9 @@ class UpstreamClient:
         )
         self._key: Secret | None = None
         self._key_read_at = 0.0
+        # Sources that keep an old key until a new one is accepted are told when one is.
+        confirm = getattr(key_source, "confirm", None)
+        self._confirm = confirm if callable(confirm) else None
 
     def __repr__(self) -> str:
         return f"UpstreamClient(base_url={self.base_url!r}, key_source={self.key_source!r})"
@@ -83,12 +91,29 @@ class UpstreamClient:
             self._key_read_at = now
         return self._key
 
-    def invalidate_key(self) -> None:
-        """Forget the key (after an upstream 401): the next call reads it again, through any source cache."""
+    def invalidate_key(self, refused: Secret | None = None) -> None:
+        """Forget the key (after an upstream 401): the next call reads it again, through any source cache.
+
+        A source that can tell (``secret_providers.CachedSecretSource.reject``) learns which key was refused,
+        so a new key refused before it was ever accepted gives way to the old one.
+        """
         self._key = None
+        reject = getattr(self.key_source, "reject", None)
+        if refused is not None and callable(reject):
+            reject(refused)
+            return
         invalidate = getattr(self.key_source, "invalidate", None)
         if callable(invalidate):
             invalidate()
+
+    def key_answered(self, key: Secret, status: int) -> None:
+        """Tell the key's source how the upstream answered a call made with ``key``: a 401 refuses it (see
+        ``invalidate_key``), any other answer below 500 confirms it (a source keeping an old key drops it
+        then); a 5xx may come from before authentication, so it says nothing about the key."""
+        if status == 401:
+            self.invalidate_key(key)
+        elif status < 500 and self._confirm is not None:
+            self._confirm(key)
 
     async def known_secrets(self) -> list[Secret]:
         return [self._key] if self._key is not None else []
@@ -121,8 +146,7 @@ class UpstreamClient:
         except httpx.HTTPError as exc:
             logger.warning("claude_guard: upstream unreachable (%s)", type(exc).__name__)
             raise UpstreamError() from None
-        if response.status_code == 401:
-            self.invalidate_key()
+        self.key_answered(key, response.status_code)
         return response
 
     async def count_tokens(self, body: Mapping[str, Any]) -> int | None:
@@ -131,7 +155,7 @@ class UpstreamClient:
         fields = {k: body[k] for k in _COUNT_TOKENS_FIELDS if k in body}
         try:
             response = await self.send(
-                "/v1/messages/count_tokens", json.dumps(fields).encode(), {}, deadline=min(self.timeout, 10.0)
+                "/v1/messages/count_tokens", dumps_forward(fields), {}, deadline=min(self.timeout, 10.0)
             )
         except GuardError:
             return None
@@ -160,9 +184,18 @@ class MessagesProxy:
         >>> proxy = MessagesProxy(upstream)
     """
 
-    def __init__(self, upstream: UpstreamClient, *, error_format: ErrorFormat = "anthropic") -> None:
+    def __init__(
+        self,
+        upstream: UpstreamClient,
+        *,
+        error_format: ErrorFormat = "anthropic",
+        unknown_content: UnknownContent = "scan",
+    ) -> None:
+        """``unknown_content="refuse"`` refuses (400) a body holding a block type or field that the shape
+        table does not know, even when no other protection ran."""
         self.upstream = upstream
         self.error_format: ErrorFormat = error_format
+        self.unknown_content: UnknownContent = unknown_content
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -185,14 +218,16 @@ class MessagesProxy:
         payload = ctx.json()
         if not isinstance(payload, dict):
             raise BadRequestError("The request body must be a JSON object.", code="body")
-        assert ctx.body is not None
+        if self.unknown_content == "refuse":
+            refuse_unknown_content(payload)
+        body = ctx.forward_body()
         forwarded = {
             k.decode("latin-1"): v.decode("latin-1")
             for k, v in scope.get("headers", ())
             if k.lower() in _FORWARDED_REQUEST_HEADERS or k.lower().startswith(b"anthropic-beta")
         }
         deadline = ctx.state.get("upstream_timeout")
-        response = await self.upstream.send(scope["path"], ctx.body, forwarded, deadline=deadline)
+        response = await self.upstream.send(scope["path"], body, forwarded, deadline=deadline)
         try:
             if response.status_code >= 400:
                 await self._relay_error(ctx, response, send)
@@ -271,6 +306,23 @@ class MessagesProxy:
         known = await self.upstream.known_secrets()
         error = upstream_error(response.status_code, body, response.headers, known, who="gateway")
         await render_error(error, request_id=ctx.request_id, format=self.error_format).send(send)
+
+
+def refuse_unknown_content(body: Mapping[str, Any]) -> None:
+    """Raise a 400 when ``body`` holds content the shape table does not know (``unknown_content=refuse``).
+
+    The error names where the unknown content starts by its known path only (no caller-chosen key).
+
+    Raises:
+        BadRequestError: ``code`` is ``unknown_content``.
+    """
+    leaf = first_unknown(body)
+    if leaf is not None:
+        where = ".".join(str(part) for part in leaf.path[: leaf.unknown_at]) or "body"
+        raise BadRequestError(
+            f"The request holds a block type or field this gateway does not know, in {where}.",
+            code="unknown_content",
+        )
 
 
 def upstream_error(

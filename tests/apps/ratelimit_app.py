@@ -4,6 +4,10 @@ Served as ``uvicorn --factory --app-dir tests/apps ratelimit_app:create_app``; c
 ``CG_RL_REDIS_URL`` (the shared Redis) and ``CG_RL_PREFIX`` (a key prefix unique to the test).
 
 - ``GET /limited/{strategy}?run=N``: 5 requests per minute for everyone, one counter per ``run``.
+- ``GET /failover?run=N``: ``CG_RL_FAILOVER_LIMIT`` (default 150/minute) with the default strategy, one
+  counter per ``run``, for the tests that kill a Redis master under load.
+- ``GET /spaced?run=N``: ``CG_RL_SPACED_LIMIT`` (default 5 per 2 seconds) per strategy
+  (``/spaced/{strategy}``), for the window-boundary tests.
 - ``GET /slow?run=N``: at most 5 in flight for everyone (one cap per ``run``); the response starts, then
   waits until the test sets the Redis key ``{prefix}:release:{run}`` (a slow upstream), then ends.
 """
@@ -44,6 +48,24 @@ def create_app() -> Any:
         for strategy in ("fixed_window", "moving_window", "sliding_window_counter")
     ]
     rules.append(RateLimitRule(path="/slow", concurrency=5, key=by_run, name="slow"))
+    rules.append(
+        RateLimitRule(
+            path="/failover",
+            limits=os.environ.get("CG_RL_FAILOVER_LIMIT", "150/minute"),
+            key=by_run,
+            name="failover",
+        )
+    )
+    rules += [
+        RateLimitRule(
+            path=f"/spaced/{strategy}",
+            limits=os.environ.get("CG_RL_SPACED_LIMIT", "5 per 2 seconds"),
+            strategy=strategy,
+            key=by_run,
+            name=f"spaced-{strategy}",
+        )
+        for strategy in ("fixed_window", "moving_window", "sliding_window_counter")
+    ]
     config = RateLimitConfig(rules=rules)
 
     async def limited(request: Request) -> Response:
@@ -68,6 +90,8 @@ def create_app() -> Any:
     app = Starlette(
         routes=[
             Route("/limited/{strategy}", limited),
+            Route("/failover", limited),
+            Route("/spaced/{strategy}", limited),
             Route("/slow", slow),
             Route("/healthz", healthz),
         ]

@@ -1,9 +1,12 @@
 """A conservative pre-flight bound on what one Messages request can cost.
 
-Input tokens are bounded by the UTF-8 size of the request body: a token of Claude's tokenizer stands for at
-least one byte of text, and the JSON around the text (keys, quotes, roles) stands in for the few tokens of
-message framing. Content the byte count cannot see gets an allowance: each image (its base64 data is not
-counted) ``image_tokens``, each PDF or URL document ``document_tokens``, and ``tools_overhead`` for the
+Input tokens are bounded by the UTF-8 size of the request body as forwarded (``GuardContext.forward_body``):
+a token of Claude's tokenizer stands for at least one byte of text, and the JSON around the text (keys,
+quotes, roles) stands in for the few tokens of message framing. Every byte counts except the base64 data of
+what the request walker classifies as an image (an image block where the API takes one): text anywhere else,
+whatever ``type`` its object claims, is counted. Content the byte count cannot see gets an allowance: each
+image ``image_tokens`` (the API downsizes images, so their tokens are bounded whatever their size), each PDF,
+URL or file document ``document_tokens``, and ``tools_overhead`` for the
 system prompt the API adds when tools are declared. Output tokens are bounded by ``max_tokens`` (thinking
 tokens are billed as output and counted in it; a thinking budget above ``max_tokens`` is taken instead).
 
@@ -20,6 +23,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from ..errors import BadRequestError
+from ..messages import walk_request
 from ..pricing import Billing, PriceTable, server_tool_uses
 
 __all__ = ["Estimate", "EstimateConfig", "estimate_request"]
@@ -123,29 +127,30 @@ def estimate_request(
     )
 
 
-def _unseen(value: Any) -> tuple[int, int, int]:
-    """Bytes of base64 data not to count as text, and the number of images and documents to allow for."""
+_DOCUMENT_SOURCES: Final = frozenset({("document", "base64"), ("document", "url"), ("document", "file")})
+
+
+def _unseen(body: Mapping[str, Any]) -> tuple[int, int, int]:
+    """Bytes of image data not to count as text, and the number of images and documents to allow for.
+
+    Read from the request walker, so only what the API reads as an image is taken out of the byte count: a
+    base64 ``data`` string of an image source at a position where the API takes an image block. Text under an
+    object that merely says ``"type": "image"`` elsewhere (in a tool's input, in unknown content) stays
+    counted, byte for byte.
+    """
     skipped = images = documents = 0
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, Mapping):
-            kind = item.get("type")
-            source = item.get("source")
-            if kind == "image":
+    for leaf in walk_request(body):
+        shape = leaf.shape
+        if not shape or not leaf.known:
+            continue
+        last = leaf.path[-1]
+        if last == "data" and leaf.opaque and shape[-2:] == ("image", "base64"):
+            skipped += len(leaf.text)
+        elif last == "type" and leaf.role == "structure":
+            if shape[-1] == "image" and leaf.text == "image":
                 images += 1
-                if isinstance(source, Mapping) and isinstance(source.get("data"), str):
-                    skipped += len(source["data"])
-                continue
-            if kind == "document" and isinstance(source, Mapping):
-                source_type = source.get("type")
-                if source_type == "base64" and isinstance(source.get("data"), str):
-                    # A PDF: its bytes stay counted (pages hold at most about that much text), plus the
-                    # page images the API renders.
-                    documents += 1
-                elif source_type in ("url", "file"):
-                    documents += 1
-            stack.extend(v for v in item.values() if isinstance(v, list | Mapping))
+            elif shape[-2:] in _DOCUMENT_SOURCES and len(leaf.path) >= 2 and leaf.path[-2] == "source":
+                # A PDF keeps its bytes counted (pages hold at most about that much text) plus the page
+                # images the API renders; a URL or file document is not in the body at all.
+                documents += 1
     return skipped, images, documents

@@ -412,11 +412,11 @@ class CostMeterMiddleware(GuardMiddleware):
         if not isinstance(body, Mapping):
             await self.app(scope, receive, send)
             return
-        assert ctx.body is not None
+        # The bytes that will be forwarded (the checked value serialized), not the caller's.
         metered = await self.meter.admit(
             ctx,
             body,
-            ctx.body,
+            ctx.forward_body(),
             route_max=self._route_max(ctx.path),
             betas=parse_betas(scope.get("headers", ())),
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ._config import (
     DEFAULT_ENTITIES,
+    NATIONAL_ID_ENTITIES,
     NER_ENTITIES,
     SECRET_ENTITIES,
     Operator,
@@ -31,6 +32,7 @@ from ._vault import PIIVault
 
 __all__ = [
     "DEFAULT_ENTITIES",
+    "NATIONAL_ID_ENTITIES",
     "NER_ENTITIES",
     "PLACEHOLDER",
     "SECRET_ENTITIES",

@@ -6,8 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .._credentials import CREDENTIAL_ENTITIES
+
 __all__ = [
     "DEFAULT_ENTITIES",
+    "NATIONAL_ID_ENTITIES",
     "NER_ENTITIES",
     "SECRET_ENTITIES",
     "FailurePolicy",
@@ -21,15 +24,8 @@ Operator = Literal["placeholder", "mask", "redact", "hash", "block"]
 FailurePolicy = Literal["closed", "open"]
 OutputScan = Literal["off", "report", "redact"]
 
-SECRET_ENTITIES: tuple[str, ...] = (
-    "ANTHROPIC_API_KEY",
-    "OPENAI_API_KEY",
-    "AWS_ACCESS_KEY",
-    "PRIVATE_KEY",
-    "JWT",
-    "BEARER_TOKEN",
-)
-"""Secrets pasted into prompts, found by claude_guard's own recognizers."""
+SECRET_ENTITIES: tuple[str, ...] = CREDENTIAL_ENTITIES
+"""Secrets pasted into prompts, found by the credential table (`claude_guard._credentials.CREDENTIALS`)."""
 
 DEFAULT_ENTITIES: tuple[str, ...] = (
     "EMAIL_ADDRESS",
@@ -46,6 +42,38 @@ DEFAULT_ENTITIES: tuple[str, ...] = (
     *SECRET_ENTITIES,
 )
 """Entities found by patterns alone (no NER model needed)."""
+
+NATIONAL_ID_ENTITIES: tuple[str, ...] = (
+    "AU_TFN",
+    "AU_MEDICARE",
+    "CA_SIN",
+    "DE_ID_CARD",
+    "DE_PASSPORT",
+    "DE_SOCIAL_SECURITY",
+    "DE_TAX_ID",
+    "ES_NIE",
+    "ES_NIF",
+    "FI_PERSONAL_IDENTITY_CODE",
+    "IN_AADHAAR",
+    "IN_PAN",
+    "IN_PASSPORT",
+    "IN_VOTER",
+    "IT_FISCAL_CODE",
+    "IT_IDENTITY_CARD",
+    "IT_PASSPORT",
+    "KR_RRN",
+    "NG_NIN",
+    "PH_TIN",
+    "PL_PESEL",
+    "SE_PERSONNUMMER",
+    "SG_NRIC_FIN",
+    "TH_TNIN",
+    "TR_NATIONAL_ID",
+    "UK_NINO",
+    "ZA_ID_NUMBER",
+)
+"""National identity numbers Presidio ships recognizers for; added by ``PIIConfig(national_ids=True)`` (or
+listed one by one in ``entities``)."""
 
 NER_ENTITIES: tuple[str, ...] = ("PERSON", "LOCATION")
 """Entities that need a NER model (``PIIConfig.ner_model``); added to the defaults when a model is set."""
@@ -109,8 +137,14 @@ class PIIConfig:
     """Key for placeholders and the ``hash`` operator. Set it (the same on every replica) so placeholders
     stay stable across processes and restarts; ``None`` draws a random key per process."""
     strip_invisible: bool = True
-    """Analyse a copy without zero-width, bidi, tag and variation-selector characters, so a secret with
-    invisible characters inserted is still found (offsets are mapped back to the original)."""
+    """Analyse the canonical copy: without zero-width, bidi, tag and variation-selector characters, with
+    full-width forms, percent escapes and HTML character references decoded, so a secret written that way is
+    still found (offsets are mapped back to the original, which is what the vault keeps)."""
+    decode_base64: bool = True
+    """Also analyse the decoded text of base64 runs (24 to 8192 characters, at most 32 per text); a run whose
+    decoded text holds a secret or PII is replaced whole."""
+    national_ids: bool = False
+    """Add `NATIONAL_ID_ENTITIES` (Presidio's country-specific recognizers) to the default entities."""
     vault_ttl: float = 24 * 3600.0
     """Seconds a principal's placeholder vault lives after its last write."""
     vault_max_entries: int = 10_000
@@ -165,6 +199,8 @@ class PIIConfig:
             base = list(DEFAULT_ENTITIES)
             if self.ner_model:
                 base.extend(NER_ENTITIES)
+            if self.national_ids:
+                base.extend(e for e in NATIONAL_ID_ENTITIES if e not in base)
         for extra in (*(p.entity for p in self.patterns), *self.deny_lists):
             if extra not in base:
                 base.append(extra)

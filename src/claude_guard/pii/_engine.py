@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import concurrent.futures
 import dataclasses
 import logging
@@ -10,12 +11,13 @@ import multiprocessing
 import os
 import re
 import threading
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, TypeVar
 
-from ._canonical import canonicalize
+from .._credentials import CREDENTIALS, Credential, find_credentials
+from ._canonical import base64_runs, canonicalize
 from ._config import PIIConfig
-from ._secrets import SECRET_PATTERNS
+from ._patterns import PII_PATTERNS
 
 __all__ = ["AnalysisUnavailableError", "Finding", "PIIEngine"]
 
@@ -25,6 +27,12 @@ _WARM_TEXT = (
     "ip 10.1.2.3, key AKIAIOSFODNN7EXAMPLE. Ada Lovelace lives in London."
 )
 _lemma_lock = threading.Lock()
+WINDOW = 4096
+"""Characters on each side of a block boundary searched by the own rows for a value split across it."""
+SHORT_WINDOW = 64
+"""Characters on each side of a block boundary Presidio analyses."""
+_WINDOW_SEPARATOR = "\n\x00\n"
+_T = TypeVar("_T")
 
 
 class Finding(NamedTuple):
@@ -79,7 +87,12 @@ class _Analyzer:
     def __init__(self, config: PIIConfig) -> None:
         presidio, spacy = _import_presidio()
         from presidio_analyzer.nlp_engine import SpacyNlpEngine
-        from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
+        from presidio_analyzer.predefined_recognizers import (
+            CreditCardRecognizer,
+            EmailRecognizer,
+            PhoneRecognizer,
+            SpacyRecognizer,
+        )
 
         self.config = config
         language = config.language
@@ -104,30 +117,22 @@ class _Analyzer:
             registry.load_predefined_recognizers(languages=[language], nlp_engine=nlp_engine)
         finally:
             presidio_log.setLevel(level)
+        # Our own rows replace Presidio's e-mail (public suffixes only) and card (some IIN ranges) ones.
+        rows = (*CREDENTIALS, *PII_PATTERNS)
+        self.own_rows: tuple[Credential, ...] = tuple(row for row in rows if row.entity in wanted)
+        self.own_entities = frozenset(row.entity for row in self.own_rows)
         kept = []
         for recognizer in registry.recognizers:
-            if isinstance(recognizer, PhoneRecognizer):
+            if isinstance(recognizer, PhoneRecognizer | EmailRecognizer | CreditCardRecognizer):
                 continue
             if isinstance(recognizer, SpacyRecognizer) and not ner_model:
                 continue
             if wanted.intersection(recognizer.supported_entities):
                 kept.append(recognizer)
+        covered = {entity for recognizer in kept for entity in recognizer.supported_entities}
+        kept.extend(_country_recognizers(wanted - covered - self.own_entities, language))
         if "PHONE_NUMBER" in wanted:
             kept.append(PhoneRecognizer(supported_regions=config.phone_regions, supported_language=language))
-        case_sensitive = _flags(case_sensitive=True)
-        by_entity: dict[str, list[Any]] = {}
-        for entity, name, regex, score in SECRET_PATTERNS:
-            if entity in wanted:
-                by_entity.setdefault(entity, []).append(presidio.Pattern(name=name, regex=regex, score=score))
-        for entity, patterns in by_entity.items():
-            kept.append(
-                presidio.PatternRecognizer(
-                    supported_entity=entity,
-                    patterns=patterns,
-                    supported_language=language,
-                    global_regex_flags=case_sensitive,
-                )
-            )
         for index, custom in enumerate(config.patterns):
             kept.append(
                 presidio.PatternRecognizer(
@@ -149,30 +154,154 @@ class _Analyzer:
                 )
             )
         registry.recognizers = kept
+        served = {entity for recognizer in kept for entity in recognizer.supported_entities}
+        self.presidio_entities = [e for e in self.entities if e in served]
+        # Without a NER model, custom patterns or deny lists, every entity Presidio still looks for has a
+        # digit (phones, IBANs, SSNs, passports, IP addresses, wallets, national ids): text without one is
+        # not worth its analysis. (IPv6 without digits, "fe::", is the exception the ":" check keeps.)
+        self.needs_digit = not (ner_model or config.patterns or config.deny_lists)
         self.analyzer = presidio.AnalyzerEngine(
             nlp_engine=nlp_engine, registry=registry, supported_languages=[language]
         )
         self.lowest = min([config.score_threshold, *config.thresholds.values()])
+        self.allow = frozenset(config.allow_list)
 
     def analyze(self, text: str) -> list[Finding]:
+        return self._analyze(text, decode=self.config.decode_base64)
+
+    def analyze_windows(self, windows: Sequence[tuple[str, str]]) -> list[list[Finding]]:
+        """Findings across each window's boundary (``(tail, head)``: the end of one block, the start of the
+        next): claude_guard's own rows on up to `WINDOW` characters each side, and Presidio too on
+        `SHORT_WINDOW` each side (what it finds, phone numbers, IBANs, is short). Offsets are into
+        ``tail[-WINDOW:] + head[:WINDOW]``."""
+        out: list[list[Finding]] = [[] for _ in windows]
+        shorts: list[str] = []
+        longs: list[str] = []
+        for tail, head in windows:
+            longs.append(tail[-WINDOW:] + head[:WINDOW])
+            shorts.append(tail[-SHORT_WINDOW:] + head[:SHORT_WINDOW])
+        # One pass of the own rows over every window, joined by a line holding only NUL: no row matches
+        # across it (none allows a NUL next to a line break), so findings stay inside their window.
+        starts, position = [], 0
+        for text in longs:
+            starts.append(position)
+            position += len(text) + len(_WINDOW_SEPARATOR)
+        for f in self.own(_WINDOW_SEPARATOR.join(longs)):
+            index = bisect.bisect_right(starts, f.start) - 1
+            boundary = starts[index] + min(len(windows[index][0]), WINDOW)
+            if f.start < boundary < f.end and f.end <= starts[index] + len(longs[index]):
+                out[index].append(f._replace(start=f.start - starts[index], end=f.end - starts[index]))
+        if self.presidio_entities:
+            # One Presidio pass over every short window, joined the way the request's segments are.
+            starts, position = [], 0
+            for short in shorts:
+                starts.append(position)
+                position += len(short) + 2
+            for f in self._analyze("\n\n".join(shorts), decode=False):
+                index = bisect.bisect_right(starts, f.start) - 1
+                tail = windows[index][0][-WINDOW:]
+                short_tail = min(len(tail), SHORT_WINDOW)
+                start, end = f.start - starts[index], f.end - starts[index]
+                if start < short_tail < end:
+                    shift = len(tail) - short_tail
+                    out[index].append(f._replace(start=start + shift, end=end + shift))
+        return out
+
+    def own(self, text: str) -> list[Finding]:
+        """Findings of claude_guard's own rows only (credentials and its PII patterns), on canonical text."""
+        canonical = canonicalize(text, enabled=self.config.strip_invisible)
+        return [
+            Finding(f.entity, *canonical.span(f.start, f.end), f.score) for f in self._own(canonical.text)
+        ]
+
+    def _own(self, text: str) -> list[Finding]:
+        config = self.config
+        out = []
+        for match in find_credentials(text, rows=self.own_rows):
+            if match.score < config.threshold_for(match.entity):
+                continue
+            if self.allow and text[match.start : match.end] in self.allow:
+                continue
+            out.append(Finding(match.entity, match.start, match.end, match.score))
+        return out
+
+    def _decoded(self, body: str) -> list[Finding]:
+        # Every base64 run that decodes to text, analysed in one pass over their decoded texts joined; a run
+        # whose decoded text holds a finding is replaced whole. Each run is at most 8192 characters, so the
+        # work is bounded by the text's own size.
+        runs = list(base64_runs(body))
+        if not runs:
+            return []
+        joined, starts = [], []
+        position = 0
+        for _, _, decoded in runs:
+            starts.append(position)
+            joined.append(decoded)
+            position += len(decoded) + 2
+        out = []
+        for f in self._analyze("\n\n".join(joined), decode=False):
+            index = bisect.bisect_right(starts, f.start) - 1
+            start, end, _ = runs[index]
+            out.append(Finding(f.entity, start, end, f.score))
+        return out
+
+    def _analyze(self, text: str, *, decode: bool) -> list[Finding]:
         config = self.config
         canonical = canonicalize(text, enabled=config.strip_invisible)
-        if not canonical.text.strip():
+        body = canonical.text
+        if not body.strip():
             return []
-        results = self.analyzer.analyze(
-            text=canonical.text,
-            language=config.language,
-            entities=list(self.entities),
-            score_threshold=self.lowest,
-            allow_list=list(config.allow_list) or None,
-        )
-        findings = []
-        for result in results:
-            if result.score < config.threshold_for(result.entity_type):
-                continue
-            start, end = canonical.span(result.start, result.end)
-            findings.append(Finding(result.entity_type, start, end, float(result.score)))
-        return findings
+        found = self._own(body)
+        if self.presidio_entities and (not self.needs_digit or ":" in body or any(c.isdigit() for c in body)):
+            results = self.analyzer.analyze(
+                text=body,
+                language=config.language,
+                entities=self.presidio_entities,
+                score_threshold=self.lowest,
+                allow_list=list(config.allow_list) or None,
+            )
+            for result in results:
+                if result.score < config.threshold_for(result.entity_type):
+                    continue
+                if result.entity_type == "PHONE_NUMBER" and _inside_token(body, result.start, result.end):
+                    continue
+                found.append(Finding(result.entity_type, result.start, result.end, float(result.score)))
+        if decode:
+            found.extend(self._decoded(body))
+        if canonical.identity:
+            return found
+        return [Finding(f.entity, *canonical.span(f.start, f.end), f.score) for f in found]
+
+
+def _inside_token(text: str, start: int, end: int) -> bool:
+    # "ORD-2024-118834" is an order number, not a phone: a number glued to a word is part of an identifier.
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    if before.isalnum() or after.isalnum() or after in "-_":
+        return True
+    return before in "-_#" and start > 1 and text[start - 2].isalnum()
+
+
+def _country_recognizers(entities: set[str], language: str) -> list[Any]:
+    # Presidio's country-specific recognizers (national ids and the like) load only for their own language
+    # by default; the ones asked for are built for the analysis language.
+    if not entities:
+        return []
+    import inspect
+
+    import presidio_analyzer.predefined_recognizers as predefined
+    from presidio_analyzer import EntityRecognizer
+
+    out = []
+    for cls in vars(predefined).values():
+        if not (inspect.isclass(cls) and issubclass(cls, EntityRecognizer)):
+            continue
+        if "country_specific" not in cls.__module__:
+            continue
+        recognizer = cls(supported_language=language)  # type: ignore[call-arg]
+        if entities.intersection(recognizer.supported_entities):
+            out.append(recognizer)
+    return out
 
 
 def _flags(*, case_sensitive: bool) -> int:
@@ -194,6 +323,11 @@ def _init_worker(config: PIIConfig) -> None:
 def _analyze_in_worker(text: str) -> list[Finding]:
     assert _worker_analyzer is not None
     return _worker_analyzer.analyze(text)
+
+
+def _analyze_windows_in_worker(windows: Sequence[tuple[str, str]]) -> list[list[Finding]]:
+    assert _worker_analyzer is not None
+    return _worker_analyzer.analyze_windows(windows)
 
 
 class PIIEngine:
@@ -256,15 +390,32 @@ class PIIEngine:
         Raises:
             AnalysisUnavailableError: the budget ran out, too many analyses are pending, or analysis failed.
         """
+        if self._analyzer is not None:
+            return await self._run(self._analyzer.analyze, (text,), timeout)
+        return await self._run(_analyze_in_worker, (text,), timeout)
+
+    async def analyze_windows(
+        self, windows: Sequence[tuple[str, str]], *, timeout: float | None = None
+    ) -> list[list[Finding]]:
+        """Find values split across block boundaries: each window is ``(tail, head)``, the end of one
+        block and the start of the next; see `_Analyzer.analyze_windows`.
+
+        Raises:
+            AnalysisUnavailableError: the budget ran out, too many analyses are pending, or analysis failed.
+        """
+        if not windows:
+            return []
+        if self._analyzer is not None:
+            return await self._run(self._analyzer.analyze_windows, (tuple(windows),), timeout)
+        return await self._run(_analyze_windows_in_worker, (tuple(windows),), timeout)
+
+    async def _run(self, fn: Callable[..., _T], args: tuple[Any, ...], timeout: float | None) -> _T:
         if self._pending >= self.config.max_pending:
             raise AnalysisUnavailableError("overloaded")
         budget = self.config.timeout if timeout is None else timeout
         self._pending += 1
         try:
-            if self._analyzer is not None:
-                future = self._pool.submit(self._analyzer.analyze, text)
-            else:
-                future = self._pool.submit(_analyze_in_worker, text)
+            future = self._pool.submit(fn, *args)
             try:
                 # A timed-out analysis still queued is cancelled; one already running finishes in its thread.
                 return await asyncio.wait_for(asyncio.wrap_future(future), budget)

@@ -8,7 +8,6 @@ from typing import Any
 
 from .._asgi import ASGIApp, Message, Receive, Scope, Send, context_for, ensure_body, rewrite_body
 from ..context import GuardContext
-from ..errors import InvalidJSONError
 from ..middleware import GuardMiddleware
 from ..responses import ErrorFormat, render_error
 from ..store import Store
@@ -66,10 +65,9 @@ class PIIRedactionMiddleware(GuardMiddleware):
             await self.app(scope, receive, send)
             return
         receive = await ensure_body(ctx, scope, receive)
-        try:
-            body = ctx.json()
-        except InvalidJSONError:
-            body = None
+        # A body that does not parse strictly is refused here (400): passed on, an endpoint reading it with a
+        # lenient parser would see what was never redacted.
+        body = ctx.json()
         if not isinstance(body, dict):
             # Not a Messages request: the endpoint refuses it with its own error.
             await self.app(scope, receive, send)
@@ -272,15 +270,13 @@ async def redact_route_body(redactor: Redactor, ctx: GuardContext) -> Redaction:
     (a request a middleware already redacted is not redacted again) and keep the redacted body on ``ctx``.
 
     The route reads the redacted body from the returned ``Redaction`` (``redaction.body``) and restores
-    what it sends back with it.
+    what it sends back with it. A body that is not strict JSON is refused (400, ``InvalidJSONError``): the
+    route would otherwise read a body nobody redacted.
     """
     existing = ctx.state.get(STATE_KEY)
     if isinstance(existing, Redaction):
         return existing
-    try:
-        body = ctx.json()
-    except InvalidJSONError:
-        body = None
+    body = ctx.json()
     result = await redactor.redact(body, principal=principal_of(ctx), ctx=ctx)
     ctx.state[STATE_KEY] = result
     if result.changed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping
@@ -13,10 +14,10 @@ from typing import Any
 
 from ..context import GuardContext
 from ..errors import BadRequestError, StoreUnavailableError
-from ..messages import iter_text_segments, joined_text, replace_text_segments
+from ..messages import TextSegment, UnknownContent, iter_text_segments, joined_text, replace_text_segments
 from ..store import MemoryStore, Store
 from ._config import PIIConfig
-from ._engine import AnalysisUnavailableError, Finding, PIIEngine, merge_findings
+from ._engine import WINDOW, AnalysisUnavailableError, Finding, PIIEngine, merge_findings
 from ._output import OutputScanner
 from ._restore import PLACEHOLDER, SSERestorer, StreamRestorer, restore_message, restore_text, restore_value
 from ._vault import PIIVault
@@ -104,8 +105,11 @@ class Redactor:
         config: PIIConfig | None = None,
         store: Store | None = None,
         hmac_key: bytes | str | None = None,
+        unknown_content: UnknownContent = "scan",
     ) -> None:
-        """``hmac_key`` overrides the config's, so one engine can serve redactors with different keys."""
+        """``hmac_key`` overrides the config's, so one engine can serve redactors with different keys.
+        ``unknown_content="forward"`` leaves content the request shape table does not know unread."""
+        self.unknown_content: UnknownContent = unknown_content
         if engine is not None and config is not None and engine.config is not config:
             raise ValueError("pass either engine= or config=, not both")
         self.engine = engine if engine is not None else PIIEngine(config)
@@ -140,8 +144,8 @@ class Redactor:
         return self.config.mask_char * (len(value) - keep) + (value[len(value) - keep :] if keep else "")
 
     async def redact(self, body: Any, *, principal: str, ctx: GuardContext | None = None) -> Redaction:
-        """Redact every text segment of a Messages request (system, messages, tool input and results,
-        documents) with one analysis of their joined text.
+        """Redact every text segment of a Messages request (every string the model reads and every URL, as
+        ``iter_text_segments`` finds them) with one analysis of their joined text.
 
         Ids, signatures, thinking blocks, images and ``cache_control`` are never touched. Placeholders
         already in the text (a conversation resent) are kept and looked up in the vault, never redacted again.
@@ -153,12 +157,20 @@ class Redactor:
         result = Redaction(body=body, principal=principal)
         if not isinstance(body, Mapping):
             return result
-        segments = list(iter_text_segments(body))
+        # Every text and URL leaf of the request (the walker's classification); credentials
+        # (mcp_servers[].authorization_token) are the caller's to send and are never read or logged here.
+        segments = list(iter_text_segments(body, unknown=self.unknown_content))
         if not segments:
             return result
         joined, offsets = joined_text(segments, _SEPARATOR)
+        pairs = _adjacent_pairs(offsets)
+        windows = [(offsets[i][1].text[-WINDOW:], offsets[i + 1][1].text[:WINDOW]) for i in pairs]
         try:
+            started = time.monotonic()
             findings = await self.engine.analyze(joined)
+            # Both analyses share the request's one time budget.
+            left = max(self.config.timeout - (time.monotonic() - started), 0.001)
+            window_findings = await self.engine.analyze_windows(windows, timeout=left) if windows else []
         except AnalysisUnavailableError as exc:
             if ctx is not None:
                 ctx.decide("pii", "unavailable", reason=exc.reason, policy=self.config.on_failure)
@@ -167,6 +179,7 @@ class Redactor:
                 return result
             raise PIIUnavailableError(code=f"pii_{exc.reason}") from None
 
+        findings = [*findings, *_across(offsets, pairs, window_findings)]
         existing = {m.group(0) for m in PLACEHOLDER.finditer(joined)}
         starts = [start for start, _ in offsets]
         # Findings per segment, clipped to it; a finding that crosses a separator is split.
@@ -269,6 +282,41 @@ class Redactor:
         if not found:
             return text
         return restore_text(text, await self.vault.get_many(principal, found))
+
+
+def _adjacent_pairs(offsets: list[tuple[int, TextSegment]]) -> list[int]:
+    # Consecutive segments of one block list: their paths differ only in their last index, by one (text
+    # blocks of one message, of one tool result, of the system prompt; items of one list in tool input).
+    # Two messages are never joined.
+    pairs = []
+    for index in range(len(offsets) - 1):
+        a, b = offsets[index][1].path, offsets[index + 1][1].path
+        if len(a) != len(b) or not a:
+            continue
+        differ = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(differ) == 1:
+            x, y = a[differ[0]], b[differ[0]]
+            last = all(not isinstance(part, int) for part in a[differ[0] + 1 :])
+            if isinstance(x, int) and isinstance(y, int) and y == x + 1 and last:
+                pairs.append(index)
+    return pairs
+
+
+def _across(
+    offsets: list[tuple[int, TextSegment]], pairs: list[int], window_findings: list[list[Finding]]
+) -> list[Finding]:
+    # Window findings that cross their block boundary, in joined-text coordinates (spanning the separator;
+    # the caller clips them into each block).
+    out = []
+    for index, found in zip(pairs, window_findings, strict=True):
+        a_start, a = offsets[index]
+        b_start, _ = offsets[index + 1]
+        tail = min(len(a.text), WINDOW)
+        for f in found:
+            if f.start < tail < f.end:
+                start = a_start + len(a.text) - tail + f.start
+                out.append(f._replace(start=start, end=b_start + f.end - tail))
+    return out
 
 
 def _inside_placeholder(text: str, start: int, end: int) -> bool:

@@ -83,9 +83,11 @@ class RateLimitRule:
     """HTTP methods the rule applies to (``("POST",)``); ``None`` for every method."""
     limits: str | None = None
     """Request-rate limits in ``limits`` notation, several separated by ``;`` (``"10/minute;1000/day"``)."""
-    strategy: Strategy = "sliding_window_counter"
-    """``fixed_window`` (cheapest, bursts at window edges), ``moving_window`` (exact, one entry per request)
-    or ``sliding_window_counter`` (two fixed windows weighted: smooth and O(1))."""
+    strategy: Strategy = "moving_window"
+    """``moving_window`` (the default: a sliding log, exact: never more than the amount in any window of the
+    period), or the approximate O(1) counters ``fixed_window`` (up to twice the amount across a window edge)
+    and ``sliding_window_counter`` (two fixed windows weighted; also up to nearly twice the amount in the
+    worst case). See ``docs/rate-limits.md``."""
     key: KeyKind | KeyFunction = "principal"
     """What is counted: ``principal`` (the client key, else the client address), ``address``, ``global``
     (one counter for everyone) or an async function ``(scope, ctx) -> str | None``."""
@@ -144,8 +146,8 @@ class RateLimitConfig:
     """When the store is unreachable: ``closed`` answers 503, ``open`` admits (counted and audited)."""
     profile_limits: bool = True
     """Apply the ``rate_limits`` and ``max_concurrency`` of the caller's profile, per key, on every route."""
-    profile_strategy: Strategy = "sliding_window_counter"
-    """Strategy of the profile limits."""
+    profile_strategy: Strategy = "moving_window"
+    """Strategy of the profile limits (the exact sliding log by default)."""
     headers: bool = True
     """Send ``RateLimit-Policy`` and ``RateLimit`` (IETF draft) on every guarded response."""
     legacy_headers: bool = False

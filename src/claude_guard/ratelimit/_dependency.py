@@ -106,7 +106,7 @@ def rate_limit(
     limits: str,
     *,
     key: KeyKind | KeyFunction = "principal",
-    strategy: Strategy = "sliding_window_counter",
+    strategy: Strategy = "moving_window",
     name: str | None = None,
     limiter: RateLimiter | None = None,
     on_store_error: Literal["closed", "open"] = "closed",

@@ -11,6 +11,7 @@ worker dies.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import math
@@ -140,8 +141,80 @@ class RateLimiter:
         if admission is not None:
             return admission
         token = os.urandom(12).hex()
+        groups = self._slot_groups(limits, concurrency)
+        if len(groups) > 1:
+            return await self._admit_across_slots(groups, limits, concurrency, token)
         raw = await self._redis("ratelimit_admit", *_admit_args(limits, concurrency, token, self.lease_ttl))
         return self._admission(raw, limits, concurrency, token)
+
+    def _slot_groups(
+        self, limits: Sequence[LimitCheck], concurrency: Sequence[ConcurrencyCheck]
+    ) -> list[tuple[list[LimitCheck], list[ConcurrencyCheck]]]:
+        # On a Redis Cluster one script may only touch keys of one hash slot. A request's keys share the slot
+        # of its identity's hash tag; only rules counted by different identities (a per-key and a global
+        # rule) spread over several slots, and then each slot gets its own admission.
+        if not getattr(self.store, "cluster", False):
+            return [(list(limits), list(concurrency))]
+        keyslot = self.store.client.keyslot  # type: ignore[attr-defined]
+        groups: dict[int, tuple[list[LimitCheck], list[ConcurrencyCheck]]] = {}
+        for check in limits:
+            groups.setdefault(keyslot(check.key), ([], []))[0].append(check)
+        for cap in concurrency:
+            groups.setdefault(keyslot(cap.key), ([], []))[1].append(cap)
+        return list(groups.values())
+
+    async def _admit_across_slots(
+        self,
+        groups: Sequence[tuple[list[LimitCheck], list[ConcurrencyCheck]]],
+        limits: Sequence[LimitCheck],
+        concurrency: Sequence[ConcurrencyCheck],
+        token: str,
+    ) -> Admission:
+        # Each slot admits atomically; the request is admitted only if every slot did, else what the others
+        # counted is given back at once. No limit is ever exceeded: a denied request may only hold quota of
+        # another slot for the moment between the two round trips.
+        parts: list[Admission] = []
+        try:
+            for group_limits, group_caps in groups:
+                args = _admit_args(group_limits, group_caps, token, self.lease_ttl)
+                raw = await self._redis("ratelimit_admit", *args)
+                parts.append(self._admission(raw, group_limits, group_caps, token, count=False))
+        except StoreUnavailableError:
+            await self._undo(parts)
+            raise
+        allowed = all(part.allowed for part in parts)
+        if not allowed:
+            await self._undo(parts)
+        states: dict[int, tuple[LimitState, float]] = {}
+        in_use: dict[int, int] = {}
+        for (_, group_caps), part in zip(groups, parts, strict=True):
+            for check, state, window in zip(part.checks, part.limits, part.windows, strict=True):
+                if not allowed and part.allowed:
+                    # undone: report it as one admission would have, nothing counted
+                    remaining = min(state.quota, state.remaining + check.cost)
+                    state = dataclasses.replace(state, remaining=remaining)
+                states[id(check)] = (state, window)
+            for cap, n in zip(group_caps, part.in_use, strict=True):
+                in_use[id(cap)] = n
+        denials = [part for part in parts if not part.allowed]
+        worst = max(denials, key=lambda part: part.retry_after or 0.0, default=None)
+        self.counters["allowed" if allowed else "denied"] += 1
+        return Admission(
+            allowed=allowed,
+            limits=tuple(states[id(check)][0] for check in limits),
+            retry_after=None if worst is None else worst.retry_after,
+            denied_by=None if worst is None else worst.denied_by,
+            token=token,
+            checks=tuple(limits),
+            leases=tuple(concurrency) if allowed else (),
+            in_use=tuple(in_use.get(id(cap), 0) for cap in concurrency),
+            windows=tuple(states[id(check)][1] for check in limits),
+        )
+
+    async def _undo(self, parts: Sequence[Admission]) -> None:
+        for part in parts:
+            if part.allowed:
+                await self._release_redis(part, part.checks)
 
     def admit_nowait(
         self, limits: Sequence[LimitCheck], concurrency: Sequence[ConcurrencyCheck] = ()
@@ -154,7 +227,7 @@ class RateLimiter:
             return None
         # One process: a counter is unique enough, and cheaper than random bytes.
         token = str(next(self._sequence))
-        if not concurrency and len(limits) == 1 and limits[0].strategy != "moving_window":
+        if not concurrency and len(limits) == 1:
             return self._admit_one(limits[0], token)
         return self._admit_memory(limits, concurrency, token)
 
@@ -164,6 +237,8 @@ class RateLimiter:
         limits: Sequence[LimitCheck],
         concurrency: Sequence[ConcurrencyCheck],
         token: str,
+        *,
+        count: bool = True,
     ) -> Admission:
         allowed = bool(int(raw[0]))
         denied_index = int(raw[1])
@@ -195,7 +270,8 @@ class RateLimiter:
                 denied_by = concurrency[denied_index - len(limits) - 1].policy
                 # A lease frees when some request ends, which nobody can know: suggest a short wait.
                 retry = max(retry, 1.0)
-        self.counters["allowed" if allowed else "denied"] += 1
+        if count:
+            self.counters["allowed" if allowed else "denied"] += 1
         return Admission(
             allowed=allowed,
             limits=tuple(states),
@@ -226,16 +302,17 @@ class RateLimiter:
         await asyncio.shield(task)
 
     async def _release_redis(self, admission: Admission, refunds: Sequence[LimitCheck]) -> None:
-        keys = [lease.key for lease in admission.leases] + [check.key for check in refunds]
-        args: list[Any] = [admission.token, len(admission.leases), len(refunds)]
-        for check in refunds:
-            index = admission.checks.index(check)
-            args += [_STRATEGY_CODES[check.strategy], int(admission.windows[index]), check.cost]
-        try:
-            await self._redis("ratelimit_release", keys, args)
-        except StoreUnavailableError:
-            # The lease expires by itself after lease_ttl; nothing else is left behind.
-            logger.warning("claude_guard: could not release a concurrency lease; it expires by itself")
+        for group_refunds, group_leases in self._slot_groups(refunds, admission.leases):
+            keys = [lease.key for lease in group_leases] + [check.key for check in group_refunds]
+            args: list[Any] = [admission.token, len(group_leases), len(group_refunds)]
+            for check in group_refunds:
+                index = admission.checks.index(check)
+                args += [_STRATEGY_CODES[check.strategy], int(admission.windows[index]), check.cost]
+            try:
+                await self._redis("ratelimit_release", keys, args)
+            except StoreUnavailableError:
+                # The lease expires by itself after lease_ttl; nothing else is left behind.
+                logger.warning("claude_guard: could not release a concurrency lease; it expires by itself")
 
     async def renew(self, admission: Admission) -> int:
         """Extend the admission's leases by ``lease_ttl`` from now; returns how many were still held."""
@@ -251,8 +328,13 @@ class RateLimiter:
                     self._expires[lease.key] = now + self.lease_ttl * 1000
                     renewed += 1
             return renewed
-        keys = [lease.key for lease in admission.leases]
-        return int(await self._redis("ratelimit_renew", keys, [admission.token, int(self.lease_ttl * 1000)]))
+        renewed = 0
+        for _, group_leases in self._slot_groups((), admission.leases):
+            keys = [lease.key for lease in group_leases]
+            renewed += int(
+                await self._redis("ratelimit_renew", keys, [admission.token, int(self.lease_ttl * 1000)])
+            )
+        return renewed
 
     async def renew_while_running(self, admission: Admission) -> None:
         """Renew the leases every third of ``lease_ttl`` until cancelled (a task beside the request)."""
@@ -367,8 +449,8 @@ class RateLimiter:
                     state[check.key] = [win, used + check.cost]
                     expires[check.key] = now + reset
                 elif check.strategy == "moving_window":
-                    for k in range(1, check.cost + 1):
-                        entries.append((now, f"{token}:{k}"))
+                    # one entry per unit of cost, like the sorted set's members "token:k" in Redis
+                    entries.extend([(now, token)] * check.cost)
                     reset = entries[0][0] + check.window * 1000 - now
                     expires[check.key] = now + check.window * 1000
                 else:
@@ -420,8 +502,8 @@ class RateLimiter:
         )
 
     def _admit_one(self, check: LimitCheck, token: str) -> Admission:
-        # _admit_memory for the common case, one fixed or sliding window and no cap, without its loops: the
-        # same arithmetic, so the same verdicts, states and counters (a test holds the two side by side).
+        # _admit_memory for the common case, one limit and no cap, without its loops: the same arithmetic, so
+        # the same verdicts, states and counters (a test holds the two side by side).
         state = self._state
         now = time.time() * 1000
         self._memory_ops += 1
@@ -432,10 +514,26 @@ class RateLimiter:
         reset = (win + 1) * w - now
         stored = state.get(key)
         retry = 0.0
-        if check.strategy == "fixed_window":
+        if check.strategy == "moving_window":
+            entries = stored
+            if entries is None:
+                entries = state[key] = deque()
+            edge = now - w
+            while entries and entries[0][0] <= edge:
+                entries.popleft()
+            win = now
+            used: float = len(entries)
+            ok = used + cost <= a
+            if ok:
+                entries.extend([(now, token)] * cost)
+                reset = entries[0][0] + w - now
+                self._expires[key] = now + w
+            else:
+                retry = reset = entries[int(used) + cost - a - 1][0] + w - now
+        elif check.strategy == "fixed_window":
             if stored is not None and stored[0] != win:
                 stored = None  # an older window
-            used: float = stored[1] if stored is not None else 0
+            used = stored[1] if stored is not None else 0
             ok = used + cost <= a
             if ok:
                 if stored is not None:
@@ -514,8 +612,7 @@ class RateLimiter:
             if check.strategy == "moving_window":
                 entries = state.get(check.key)
                 if entries is not None:
-                    members = {f"{admission.token}:{k}" for k in range(1, check.cost + 1)}
-                    state[check.key] = deque(e for e in entries if e[1] not in members)
+                    state[check.key] = deque(e for e in entries if e[1] != admission.token)
                 continue
             stored = state.get(check.key)
             if stored is None:

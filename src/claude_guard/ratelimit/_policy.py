@@ -42,7 +42,7 @@ async def plan(
     scope: Scope,
     *,
     profile_limits: bool = False,
-    profile_strategy: Strategy = "sliding_window_counter",
+    profile_strategy: Strategy = "moving_window",
 ) -> tuple[list[LimitCheck], list[ConcurrencyCheck]]:
     """The checks of one request: every matching rule, plus the caller's profile defaults."""
     counted: list[tuple[str, RateLimitRule, str]] = []
@@ -61,7 +61,7 @@ def build_checks(
     ctx: GuardContext,
     *,
     profile_limits: bool = False,
-    profile_strategy: Strategy = "sliding_window_counter",
+    profile_strategy: Strategy = "moving_window",
 ) -> tuple[list[LimitCheck], list[ConcurrencyCheck]]:
     """``plan`` once every rule's identity is known: ``(name, rule, identity)`` per rule that applies."""
     store = limiter.store

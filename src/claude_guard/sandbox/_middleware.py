@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._asgi import ASGIApp, Message, Receive, Scope, Send, ensure_body
 from ..context import GuardContext
-from ..errors import InvalidJSONError, ToolCallRefusedError, UpstreamError
+from ..errors import ToolCallRefusedError, UpstreamError
 from ..middleware import GuardMiddleware
 from ..responses import ErrorFormat, render_error
 from ._answers import DEFAULT_MAX_HOLD_BYTES, SSEToolCallFilter, rewrite_message
@@ -133,10 +133,7 @@ class ToolPolicyMiddleware(GuardMiddleware):
             await self.app(scope, receive, send)
             return
         receive = await ensure_body(ctx, scope, receive)
-        try:
-            body = ctx.json()
-        except InvalidJSONError:
-            body = None
+        body = ctx.json()  # not strict JSON: refused (400) here too, never passed on unchecked
         if not isinstance(body, dict):
             await self.app(scope, receive, send)
             return

@@ -1,5 +1,9 @@
 """Where shared state lives: ``memory://`` for one process, ``redis://`` for many replicas.
 
+Redis may be one server (``redis://``), a Redis Cluster (``redis+cluster://``) or a Sentinel set
+(``redis+sentinel://``), with TLS (``rediss``) and ACL users; ``valkey`` works as an alias of ``redis``.
+The URL forms and what each protection guarantees while a master fails over are in ``docs/storage.md``.
+
 A ``Store`` is a connection and a key namespace. Each policy (keys, rate limits, ledger, PII vault) keeps
 its own operations, written once for memory and once as an atomic Lua script for Redis, beside its code.
 Redis keys of one principal share a hash tag (``{...}``) so multi-key scripts also run on a cluster.
@@ -15,18 +19,33 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from ._base import Store, StoreConfig
+from ._url import REDIS_SCHEMES, RedisTarget, parse_redis_url, redact_url
 from .memory import MemoryStore
 
-__all__ = ["MemoryStore", "Store", "StoreConfig", "store_from_url"]
+__all__ = [
+    "REDIS_SCHEMES",
+    "MemoryStore",
+    "RedisTarget",
+    "Store",
+    "StoreConfig",
+    "parse_redis_url",
+    "redact_url",
+    "store_from_url",
+]
 
 
 def store_from_url(url: str, *, config: StoreConfig | None = None) -> Store:
-    """A store for ``memory://`` or a Redis URL (``redis://``, ``rediss://``, ``redis+sentinel://``…)."""
-    scheme = urlsplit(url).scheme
+    """A store for ``memory://`` or a Redis URL (``redis://``, ``rediss://``, ``redis+cluster://``,
+    ``redis+sentinel://``, and the same with ``valkey``); ``ValueError`` naming the problem, never the
+    password, for anything else."""
+    scheme = urlsplit(url).scheme.lower()
     if scheme == "memory":
         return MemoryStore(config=config)
-    if scheme in ("redis", "rediss", "redis+cluster", "redis+sentinel", "valkey", "valkeys"):
+    if scheme in REDIS_SCHEMES:
         from .redis import RedisStore
 
         return RedisStore(url, config=config)
-    raise ValueError(f"unknown storage scheme {scheme!r}: use memory:// or redis://")
+    raise ValueError(
+        f"unknown storage scheme {scheme!r} in {redact_url(url)}: use memory://, redis://, rediss://, "
+        "redis+cluster://, redis+sentinel:// (or valkey in place of redis)"
+    )

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
-from functools import cache
+import asyncio
+import time
+from collections.abc import Sequence
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from ._base import Store, StoreConfig
+from ._url import RedisTarget, parse_redis_url, redact_url
 
-__all__ = ["RedisStore", "load_script"]
+__all__ = ["RedisStore", "ReplicaAckError", "load_script"]
 
 _SCRIPTS = Path(__file__).parent / "lua"
+_REPLICAS_TTL = 1.0
 
 
 @cache
@@ -18,11 +22,30 @@ def load_script(name: str) -> str:
     return (_SCRIPTS / f"{name}.lua").read_text(encoding="utf-8")
 
 
+class ReplicaAckError(Exception):
+    """A write reached the master but not enough replicas within ``wait_timeout``: it does not count.
+
+    Raised as a subclass of ``redis.exceptions.RedisError`` too (built when first needed, so this module
+    imports without redis installed): every caller that treats a Redis failure as "store unavailable" fails
+    closed on it too.
+    """
+
+
 class RedisStore(Store):
     """State in Redis, shared by every replica; every operation is one atomic script and one round trip.
 
+    One server (``redis://``), a Redis Cluster (``redis+cluster://``, through redis-py's ``RedisCluster``:
+    ``MOVED``/``ASK`` and topology changes are followed by the client) or a Sentinel set
+    (``redis+sentinel://``, through redis-py's ``Sentinel``: the master is looked up again after a failover).
+    ``rediss`` for TLS, ``valkey`` as an alias of ``redis``. See ``docs/storage.md``.
+
     Commands are bounded by ``StoreConfig.socket_timeout`` so a dead or hanging Redis fails fast, and the
     connection pool reconnects by itself when Redis returns.
+
+    Scripts that write wait for the replicas of their master (``WAIT``, in the same round trip) on a cluster
+    or Sentinel set by default: Redis replication is asynchronous, and a count acknowledged by a master that
+    dies before its replica got it would be lost in a failover, letting the same quota be spent twice. A
+    write that too few replicas acknowledge fails like an unreachable store (closed, by default).
     """
 
     kind: Literal["memory", "redis"] = "redis"
@@ -30,32 +53,91 @@ class RedisStore(Store):
     def __init__(self, url: str, *, config: StoreConfig | None = None) -> None:
         super().__init__(config=config)
         try:
-            import redis.asyncio as redis_asyncio
+            import redis.asyncio  # noqa: F401
         except ImportError:  # pragma: no cover - depends on the install
             raise ImportError(
                 "Redis storage needs the redis extra: pip install 'claude-guard[redis]'"
             ) from None
         self.url = url
-        parts = urlsplit(url)
-        scheme = {"valkey": "redis", "valkeys": "rediss"}.get(parts.scheme, parts.scheme)
-        if scheme in ("redis+cluster", "redis+sentinel"):
-            raise ValueError(f"{parts.scheme}:// is not supported yet; use redis:// or rediss://")
-        self.client: Any = redis_asyncio.Redis.from_url(
-            urlunsplit((scheme, *parts[1:])),
-            socket_timeout=self.config.socket_timeout,
-            socket_connect_timeout=self.config.connect_timeout,
-            health_check_interval=30,
-            retry_on_timeout=False,
-            decode_responses=False,
-        )
-        self._scripts: dict[str, Any] = {}
+        self.target: RedisTarget = parse_redis_url(url)
+        self.topology = self.target.topology
+        default_wait = 0 if self.topology == "single" else 1
+        self.wait_replicas = default_wait if self.target.wait_replicas is None else self.target.wait_replicas
+        """Replicas that must acknowledge a script's writes before it counts (0: do not wait)."""
+        self.sentinel: Any = None
+        self.client: Any = self._connect()
+        self._scripts: dict[str, _Script] = {}
+        self._replicas: dict[str, tuple[float, int]] = {}
+        self._refresh_topology = False
+
+    @property
+    def cluster(self) -> bool:
+        """Whether keys live on several masters (a Lua script's keys must then share one hash slot)."""
+        return self.topology == "cluster"
+
+    def _connection_kwargs(self) -> dict[str, Any]:
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialBackoff
+
+        target = self.target
+        kwargs: dict[str, Any] = {
+            # redis-py's default backs off for seconds between attempts, far past what a request may wait:
+            # retry a dropped connection quickly, and let a wrong password or certificate fail at once.
+            "retry": Retry(ExponentialBackoff(cap=0.1, base=0.01), 2),
+            "username": target.username,
+            "password": target.password,
+            "socket_timeout": self.config.socket_timeout,
+            "socket_connect_timeout": self.config.connect_timeout,
+            "decode_responses": False,
+        }
+        if target.tls:
+            kwargs.update(
+                ssl=True,
+                ssl_ca_certs=target.ssl_ca_certs,
+                ssl_certfile=target.ssl_certfile,
+                ssl_keyfile=target.ssl_keyfile,
+                ssl_cert_reqs=target.ssl_cert_reqs,
+                ssl_check_hostname=target.ssl_check_hostname and target.ssl_cert_reqs != "none",
+            )
+        return kwargs
+
+    def _connect(self) -> Any:
+        import redis.asyncio as redis_asyncio
+
+        target = self.target
+        kwargs = self._connection_kwargs()
+        if target.topology == "cluster":
+            from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+            return RedisCluster(
+                startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
+                # A master that is down leaves its slots uncovered until its replica takes over; the other
+                # masters' keys stay usable meanwhile.
+                require_full_coverage=False,
+                **kwargs,
+            )
+        if target.topology == "sentinel":
+            from redis.asyncio.sentinel import Sentinel
+
+            sentinel_kwargs: dict[str, Any] = {
+                key: value for key, value in kwargs.items() if key not in ("username", "password")
+            }
+            sentinel_kwargs.update(username=target.sentinel_username, password=target.sentinel_password)
+            self.sentinel = Sentinel(  # type: ignore[no-untyped-call]
+                list(target.nodes), sentinel_kwargs=sentinel_kwargs, db=target.db, **kwargs
+            )
+            return self.sentinel.master_for(target.service, health_check_interval=30)
+        host, port = target.nodes[0]
+        return redis_asyncio.Redis(host=host, port=port, db=target.db, health_check_interval=30, **kwargs)
 
     def script(self, name: str) -> Any:
-        """A registered Lua script (EVALSHA with a transparent reload after a Redis restart)."""
+        """A registered Lua script (EVALSHA with a transparent reload after a Redis restart).
+
+        Called as ``await script(keys=[...], args=[...])``; on a cluster every key must share one hash slot.
+        """
         script = self._scripts.get(name)
         if script is None:
-            script = self.client.register_script(load_script(name))
-            self._scripts[name] = script
+            script = self._scripts[name] = _Script(self, load_script(name))
         return script
 
     async def now(self) -> float:
@@ -67,10 +149,159 @@ class RedisStore(Store):
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        if self.sentinel is not None:
+            for sentinel in self.sentinel.sentinels:
+                await sentinel.aclose()
 
     def __repr__(self) -> str:
-        parts = urlsplit(self.url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
+        target = self.target
+        hosts = ",".join(f"{host}:{port}" for host, port in target.nodes)
+        where = f"/{target.service}/{target.db}" if target.service else f"/{target.db}"
         # Never show a password that may be in the URL.
-        return f"RedisStore({parts.scheme}://{host}{port}{parts.path})"
+        return f"RedisStore({self.url.partition('://')[0]}://{hosts}{where})"
+
+    def describe(self) -> str:
+        """The URL with passwords redacted, for logs and error messages."""
+        return redact_url(self.url)
+
+    # -- replica acknowledgement ---------------------------------------------------------------------
+
+    async def connected_replicas(self, name: str, role: Any) -> int:
+        """Replicas connected to the master ``name`` now, by its ``ROLE``, asked at most once a second.
+
+        A master without replicas has nobody to fail over to, so nothing can be lost by a failover and a
+        write need not wait; a replica that connected within the last second is not waited for yet.
+        """
+        checked, count = self._replicas.get(name, (0.0, 0))
+        now = time.monotonic()
+        if now - checked < _REPLICAS_TTL:
+            return count
+        reply = await role()
+        kind = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        if kind != "master":
+            # a demoted master not yet noticed: the write will be refused (READONLY); remember nothing
+            return self.wait_replicas
+        count = len(reply[2])
+        self._replicas[name] = (now, count)
+        return count
+
+
+class _Script:
+    """A Lua script run by EVALSHA, with the replicas' acknowledgement (``WAIT``) in the same round trip.
+
+    redis-py's ``AsyncScript`` runs the script; ``WAIT`` must follow on the same connection (it waits for
+    that connection's writes), which redis-py's cluster client cannot express, so the cluster path sends
+    both to the slot's master on one of its connections and follows a redirection itself.
+    """
+
+    def __init__(self, store: RedisStore, text: str) -> None:
+        self.store = store
+        self.text = text
+        self.inner: Any = store.client.register_script(text)
+
+    @property
+    def sha(self) -> str:
+        """The script's SHA1, as ``EVALSHA`` names it."""
+        return str(self.inner.sha)
+
+    async def __call__(self, keys: Sequence[Any] | None = None, args: Sequence[Any] | None = None) -> Any:
+        keys, args = list(keys or ()), list(args or ())
+        store = self.store
+        if store.wait_replicas <= 0 or not keys:
+            return await self.inner(keys=keys, args=args)
+        if store.topology == "cluster":
+            return await self._cluster(keys, args)
+        client = store.client
+        connected = await store.connected_replicas("master", lambda: client.execute_command("ROLE"))
+        need = min(store.wait_replicas, connected)
+        if need == 0:
+            return await self.inner(keys=keys, args=args)
+        return await self._pipeline(keys, args, need)
+
+    async def _pipeline(self, keys: list[Any], args: list[Any], need: int) -> Any:
+        from redis.exceptions import NoScriptError
+
+        client = self.store.client
+        timeout_ms = int(self.store.target.wait_timeout * 1000)
+        for attempt in range(2):
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.evalsha(self.inner.sha, len(keys), *keys, *args)
+                pipe.execute_command("WAIT", need, timeout_ms)
+                result, acks = await pipe.execute(raise_on_error=False)
+            if isinstance(result, NoScriptError) and attempt == 0:
+                await client.script_load(self.text)
+                continue
+            return self._checked(result, acks, need)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _cluster(self, keys: list[Any], args: list[Any]) -> Any:
+        from redis.asyncio.cluster import PipelineCommand
+        from redis.exceptions import AskError, MovedError, NoScriptError, TryAgainError
+
+        store = self.store
+        client = store.client
+        timeout_ms = int(store.target.wait_timeout * 1000)
+        for attempt in range(3):
+            await client.initialize()  # once per client; a no-op afterwards
+            if store._refresh_topology:
+                store._refresh_topology = False
+                await client.nodes_manager.initialize()
+            slot = client.keyslot(keys[0])
+            nodes = client.nodes_manager.slots_cache.get(slot) or []
+            if not nodes:
+                store._refresh_topology = True
+                raise _replica_error(f"slot {slot} is not covered")
+            primary = nodes[0]
+            try:
+                connected = await store.connected_replicas(
+                    primary.name, partial(primary.execute_command, "ROLE")
+                )
+            except BaseException:
+                store._refresh_topology = True
+                raise
+            need = min(store.wait_replicas, connected)
+            if need == 0:
+                # No replica to fail over to: nothing to wait for; the client follows redirections itself.
+                return await self.inner(keys=keys, args=args)
+            commands = [
+                PipelineCommand(0, "EVALSHA", self.inner.sha, len(keys), *keys, *args),
+                PipelineCommand(1, "WAIT", need, timeout_ms),
+            ]
+            try:
+                await primary.execute_pipeline(commands)
+            except BaseException:
+                store._refresh_topology = True
+                raise
+            result, acks = commands[0].result, commands[1].result
+            if isinstance(result, NoScriptError):
+                await primary.execute_command("SCRIPT", "LOAD", self.text)
+                continue
+            if isinstance(result, (MovedError, AskError, TryAgainError)) and attempt < 2:
+                # The slot moved (a failover, a resharding): learn the new layout and go to its master.
+                store._refresh_topology = True
+                if isinstance(result, TryAgainError):
+                    await asyncio.sleep(0.05)
+                continue
+            if isinstance(result, Exception) and not isinstance(result, NoScriptError):
+                store._refresh_topology = True
+            return self._checked(result, acks, need)
+        raise _replica_error("the cluster kept redirecting")
+
+    @staticmethod
+    def _checked(result: Any, acks: Any, need: int) -> Any:
+        if isinstance(result, Exception):
+            raise result
+        if isinstance(acks, Exception) or int(acks) < need:
+            raise _replica_error(f"{acks} of {need} replicas acknowledged the write in time")
+        return result
+
+
+@cache
+def _replica_error_class() -> type[Exception]:
+    from redis.exceptions import RedisError
+
+    return type("ReplicaAckError", (ReplicaAckError, RedisError), {})
+
+
+def _replica_error(message: str) -> Exception:
+    return _replica_error_class()(message)

@@ -178,8 +178,13 @@ def _check_tools(tools: object) -> None:
     for index, tool in enumerate(tools):
         if not isinstance(tool, Mapping):
             raise _fail(("tools", index), "must be an object")
-        if not isinstance(tool.get("name"), str) or not tool["name"]:
-            raise _fail(("tools", index, "name"), "must be a non-empty string")
+        tool_type = tool.get("type")
+        if tool_type is None or tool_type == "custom" or "name" in tool:
+            if not isinstance(tool.get("name"), str) or not tool["name"]:
+                raise _fail(("tools", index, "name"), "must be a non-empty string")
+        elif not isinstance(tool_type, str) or not tool_type:
+            # Toolsets (mcp_toolset, computer and browser toolsets) have a type and no name.
+            raise _fail(("tools", index, "type"), "must be a non-empty string")
         if "input_schema" in tool and not isinstance(tool["input_schema"], Mapping):
             raise _fail(("tools", index, "input_schema"), "must be an object")
 

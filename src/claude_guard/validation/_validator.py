@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..errors import BadRequestError, PromptRejectedError
-from ..messages import TextSegment, iter_text_segments, joined_text, locate, replace_text_segments
+from ..messages import (
+    UNKNOWN_CONTENT_POLICIES,
+    TextSegment,
+    UnknownContent,
+    iter_text_segments,
+    joined_text,
+    locate,
+    replace_text_segments,
+)
 from ..profiles import Profile, check_request
 from ._canonical import canonicalize, first_invisible, invisible_offsets, strip_invisible
 from ._rules import CODE_RULE_IDS, DEFAULT_RULES, Rule, RuleMode
@@ -86,8 +94,13 @@ class ValidationConfig:
     rescanned (0 turns decoding off)."""
     min_encoded_length: int = 16
     """Shortest encoded run worth decoding."""
+    unknown_content: UnknownContent = "scan"
+    """Content the request shape table does not know (a new block type or field): ``scan`` it like text,
+    ``refuse`` the request (400, code ``unknown_content``), or ``forward`` it unread."""
 
     def __post_init__(self) -> None:
+        if self.unknown_content not in UNKNOWN_CONTENT_POLICIES:
+            raise ValueError("unknown_content must be scan, refuse or forward")
         for name in ("max_prompt_chars", "max_prompt_tokens", "max_messages", "max_tokens_cap"):
             value = getattr(self, name)
             if value is not None and value <= 0:
@@ -261,7 +274,11 @@ def _decode_spaced_hex(run: str) -> str | None:
 def _decode_percent(run: str) -> str | None:
     if run.count("%") < 3:
         return None
-    decoded = urllib.parse.unquote_plus(run, errors="strict")
+    try:
+        decoded = urllib.parse.unquote_plus(run, errors="strict")
+    except UnicodeDecodeError:
+        # Percent-encoded bytes that are not UTF-8 (a Latin-1 URL): no text hides there.
+        return None
     return _printable(decoded) if decoded != run else None
 
 
@@ -305,6 +322,15 @@ _SPACED_HEX_START: Final = re.compile(b"hhs" * 7 + b"hh")
 _TAG_CHAR: Final = re.compile("[\U000e0020-\U000e007e]")
 
 
+def _total(decoder: Callable[[str], str | None], run: str) -> str | None:
+    """A decoder made total: a run it cannot decode (a percent-encoded Latin-1 byte, a lone surrogate, any
+    malformed encoding) is not an encoded text, never an error of the request."""
+    try:
+        return decoder(run)
+    except (ValueError, UnicodeError, OverflowError):
+        return None
+
+
 def _encoded_runs(stripped: str, minimum: int) -> Iterator[tuple[str, int, str]]:
     """``(decoder name, start in stripped, decoded text)`` for every encoded run worth rescanning."""
     ascii_bytes = stripped.encode("ascii", "replace")
@@ -321,7 +347,7 @@ def _encoded_runs(stripped: str, minimum: int) -> Iterator[tuple[str, int, str]]
                 continue
             for found in finder.finditer(run):
                 if found.end() - found.start() >= minimum:
-                    decoded = decoder(found.group())
+                    decoded = _total(decoder, found.group())
                     if decoded is not None:
                         yield name, start + found.start(), decoded
         position = end
@@ -331,7 +357,7 @@ def _encoded_runs(stripped: str, minimum: int) -> Iterator[tuple[str, int, str]]
         end = hex_mask.find(b"x", match.end())
         end = len(hex_mask) if end < 0 else end
         for found in _SPACED_HEX_RUN.finditer(stripped, match.start(), end):
-            decoded = _decode_spaced_hex(found.group())
+            decoded = _total(_decode_spaced_hex, found.group())
             if decoded is not None:
                 yield "hex", found.start(), decoded
         position = end
@@ -404,7 +430,11 @@ class PromptValidator:
         self._check_request_limits(body)
         if config.enforce_profile and profile is not None:
             _check_profile(body, profile)
-        segments = list(iter_text_segments(body))
+        if config.unknown_content == "refuse":
+            from ..upstream import refuse_unknown_content
+
+            refuse_unknown_content(body)
+        segments = list(iter_text_segments(body, unknown=config.unknown_content))
         joined, offsets = joined_text(segments, _SEPARATOR)
         prompt_chars = len(joined) - len(_SEPARATOR) * max(0, len(segments) - 1)
         if config.max_prompt_chars is not None and prompt_chars > config.max_prompt_chars:
@@ -585,7 +615,7 @@ def _check_profile(body: Mapping[str, Any], profile: Profile) -> None:
 
 # --- task routes -------------------------------------------------------------------------------------------
 
-_TASK_RULES: Final = tuple(rule for rule in DEFAULT_RULES if rule.id in CODE_RULE_IDS)
+_TASK_CONFIG: Final = ValidationConfig(check_schema=False, enforce_profile=False)
 
 
 def validate_task_description(
@@ -593,9 +623,10 @@ def validate_task_description(
 ) -> str:
     """The checklist's validator for task-style routes: returns ``text`` stripped of surrounding space.
 
-    Empty (or only whitespace) or longer than ``max_chars`` → 400; ``eval(``, ``__import__`` or
-    ``os.system`` (in any case, with invisible characters or look-alikes) → 400 naming the rule. With a
-    ``config``, the full rule set of that configuration runs too (the text as one user message).
+    Empty (or only whitespace) or longer than ``max_chars`` → 400; then the full rule set of ``config``
+    (by default every rule of ``DEFAULT_RULES``: injection, role markers, exfiltration, ``eval(``,
+    ``__import__``, ``os.system``... in any case, with invisible characters or look-alikes, and encoded) runs
+    over the text as one user message: a block-mode hit → 400 naming the rule.
 
     Example:
         >>> validate_task_description("  Summarise the quarterly report.  ")
@@ -603,7 +634,7 @@ def validate_task_description(
         >>> validate_task_description("run EVAL(input)")
         Traceback (most recent call last):
         ...
-        claude_guard.errors.PromptRejectedError: The task was rejected by validation rule code.eval.
+        claude_guard.validation._validator.PromptBlockedError: The task was rejected by validation rule ...
     """
     if not isinstance(text, str):
         raise BadRequestError("The task must be a string.", code="task")
@@ -614,11 +645,18 @@ def validate_task_description(
         raise BadRequestError(
             f"The task description is longer than {max_chars} characters.", code="task_length"
         )
-    canonical = canonicalize(text).text
-    for rule in _TASK_RULES:
-        if rule.find(canonical) is not None:
-            raise PromptRejectedError(f"The task was rejected by validation rule {rule.id}.", code=rule.id)
-    if config is not None:
-        body = {"model": "task", "max_tokens": 1, "messages": [{"role": "user", "content": text}]}
-        PromptValidator(config).validate(body, profile=None)
+    if _LONE_SURROGATE.search(text):
+        raise BadRequestError("The task holds a lone UTF-16 surrogate.", code="task_surrogate")
+    body = {"model": "task", "max_tokens": 1, "messages": [{"role": "user", "content": text}]}
+    validator = _TASK_VALIDATOR if config is None else PromptValidator(config)
+    try:
+        validator.validate(body, profile=None)
+    except PromptBlockedError as exc:
+        raise PromptBlockedError(
+            f"The task was rejected by validation rule {exc.code}.", code=exc.code or "rule", hits=exc.hits
+        ) from None
     return stripped
+
+
+_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_TASK_VALIDATOR: Final = PromptValidator(_TASK_CONFIG)

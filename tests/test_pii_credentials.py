@@ -1,0 +1,174 @@
+"""The credential table: its shape, each format's own values, checksums, the BIP-39 word list, and the log
+scrubber and PII reading the same rows."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from importlib import resources
+
+import pytest
+
+from claude_guard._credentials import (
+    CREDENTIAL_ENTITIES,
+    CREDENTIALS,
+    bip39_valid,
+    bip39_words,
+    find_credentials,
+    github_checksum,
+    shannon_entropy,
+)
+from claude_guard.pii import DEFAULT_ENTITIES, SECRET_ENTITIES
+from claude_guard.secrets import scrub
+from data.secrets_corpus import (
+    CREDENTIAL_GENERATORS,
+    LOOKALIKE_GENERATORS,
+    _lookalike_placement,
+    corpus,
+    seed_phrase,
+)
+
+IDS = [row.id for row in CREDENTIALS]
+
+
+def test_one_table_of_at_least_forty_formats() -> None:
+    assert len(CREDENTIALS) >= 40
+    assert len(set(IDS)) == len(IDS)
+    for row in CREDENTIALS:
+        assert re.fullmatch(r"[a-z0-9_]+", row.id)
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", row.entity)
+        assert row.anchors and all(a == a.lower() and a for a in row.anchors), row.id
+        assert 0 < row.score <= 1
+        re.compile(row.pattern)
+    # PII and the scrubber read the same table: its entity types are the secret entities, all on by default.
+    assert SECRET_ENTITIES == CREDENTIAL_ENTITIES
+    assert set(CREDENTIAL_ENTITIES) <= set(DEFAULT_ENTITIES)
+
+
+def test_every_format_has_corpus_values() -> None:
+    assert set(CREDENTIAL_GENERATORS) == set(IDS)
+    for part in ("development", "held_out"):
+        kinds = {s.kind for s in corpus(part).samples}
+        assert set(IDS) <= kinds
+
+
+@pytest.mark.parametrize("row_id", IDS)
+def test_each_format_finds_its_own_values(row_id: str) -> None:
+    rng = random.Random(f"own:{row_id}")
+    for _ in range(8):
+        value, carrier = CREDENTIAL_GENERATORS[row_id](rng)
+        text = f"see {carrier} above"
+        start = text.index(value)
+        hits = [m for m in find_credentials(text) if m.start <= start and start + len(value) <= m.end]
+        assert any(m.id == row_id for m in hits), (row_id, text)
+
+
+@pytest.mark.parametrize("row_id", IDS)
+def test_the_scrubber_masks_every_format(row_id: str) -> None:
+    rng = random.Random(f"scrub:{row_id}")
+    for _ in range(3):
+        value, carrier = CREDENTIAL_GENERATORS[row_id](rng)
+        line = f"upstream call failed with {carrier} (status 401)"
+        scrubbed = scrub(line)
+        assert value not in scrubbed
+        assert "**********" in scrubbed and scrubbed.endswith("(status 401)")
+
+
+def test_look_alikes_are_not_credentials() -> None:
+    rng = random.Random(99)
+    for kind, gen in LOOKALIKE_GENERATORS.items():
+        for _ in range(20):
+            text = _lookalike_placement(gen(rng), rng)
+            assert find_credentials(text) == [], (kind, text)
+            assert scrub(text) == text
+
+
+def test_github_checksum_scores_a_valid_token_above_a_tampered_one() -> None:
+    body = "FAKE" + "x1Y2z3" * 4 + "ab"
+    token = "ghp_" + body + github_checksum(body)
+    tampered = "ghp_" + body + ("A" if github_checksum(body)[0] != "A" else "B") + github_checksum(body)[1:]
+    (good,) = [m for m in find_credentials(token) if m.id == "github_classic_pat"]
+    (bad,) = [m for m in find_credentials(tampered) if m.id == "github_classic_pat"]
+    assert good.score == 1.0 and bad.score < good.score
+    assert len(github_checksum("")) == 6
+
+
+def test_bip39_word_list_is_the_standard_one() -> None:
+    mnemonic = pytest.importorskip("mnemonic")
+    packaged = resources.files("claude_guard").joinpath("data/bip39_english.txt").read_bytes()
+    # The published SHA-256 of BIP-39's english.txt, and the list the `mnemonic` package carries.
+    assert hashlib.sha256(packaged).hexdigest() == (
+        "2f5eed53a4727b4bf8880d8f3f199efc90e58503646d9ff8eff3a2ed3b24dbda"
+    )
+    assert list(bip39_words()) == mnemonic.Mnemonic("english").wordlist
+
+
+def test_seed_phrases_need_their_checksum() -> None:
+    m = pytest.importorskip("mnemonic").Mnemonic("english")
+    rng = random.Random(5)
+    for words in (12, 15, 18, 21, 24):
+        phrase = m.to_mnemonic(rng.randbytes(words * 4 // 3))
+        assert bip39_valid(phrase.split())
+        text = f"my wallet words are: {phrase}. keep safe"
+        (hit,) = [f for f in find_credentials(text) if f.entity == "SEED_PHRASE"]
+        assert text[hit.start : hit.end] == phrase
+    phrase = seed_phrase(rng).split()
+    broken = [*phrase[:-1], next(w for w in bip39_words() if not bip39_valid([*phrase[:-1], w]))]
+    assert not [f for f in find_credentials(" ".join(broken)) if f.entity == "SEED_PHRASE"]
+    # Prose made of list words, even one whose checksum happens to pass, is not a phrase.
+    assert not find_credentials("word " * 12)
+
+
+@pytest.mark.parametrize(
+    "armor",
+    ["RSA PRIVATE KEY", "PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY", "PGP PRIVATE KEY BLOCK"],
+)
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\\n", " "], ids=["lf", "crlf", "json", "one-line"])
+@pytest.mark.parametrize("partial", [False, True], ids=["whole", "no-end"])
+def test_private_key_blocks_whole_or_cut(armor: str, newline: str, partial: bool) -> None:
+    lines = [f"-----BEGIN {armor}-----", "Proc-Type: 4,ENCRYPTED", "MIIEowIBAAKCAQEAFAKE" + "Ab1+" * 11]
+    lines += ["Zz9/" * 16, "q83=="]
+    if not partial:
+        lines.append(f"-----END {armor}-----")
+    block = newline.join(lines)
+    text = f"key:{newline}{block}{newline}Thanks, that was it."
+    (hit,) = [m for m in find_credentials(text) if m.entity == "PRIVATE_KEY"]
+    found = text[hit.start : hit.end]
+    if partial and newline == " ":
+        # Cut short on one line: nothing tells where it ends, so the rest of the line goes with it.
+        assert found == text[text.index("-----BEGIN") :]
+    else:
+        assert found.rstrip() == block
+
+
+def test_assignments_need_a_secret_name_and_entropy() -> None:
+    def values(text: str) -> list[str]:
+        return [text[m.start : m.end] for m in find_credentials(text) if m.entity == "SECRET"]
+
+    assert values('DB_PASSWORD = "Fq8#zL2!pW9x"') == ["Fq8#zL2!pW9x"]
+    assert values('{"client_secret": "FAKE9f8e7d6c5b4a3928"}') == ["FAKE9f8e7d6c5b4a3928"]
+    assert values("export GITHUB_TOKEN=FAKEq1w2e3r4t5y6u7") == ["FAKEq1w2e3r4t5y6u7"]
+    for benign in (
+        "max_tokens = 100000",
+        "password = os.environ['DB_PASSWORD']",
+        "token: ${{ secrets.GITHUB_TOKEN }}",
+        "secret_key = get_secret('x')",
+        "password=changeme",
+        "auth_method = oauth2_client_credentials",
+        "api_key = aaaaaaaaaaaa",
+        "the token expired yesterday",
+    ):
+        assert values(benign) == [], benign
+    assert shannon_entropy("") == 0.0
+
+
+def test_passwords_in_urls_and_dsns() -> None:
+    def values(text: str) -> list[str]:
+        return [text[m.start : m.end] for m in find_credentials(text) if m.entity == "URL_PASSWORD"]
+
+    assert values("postgresql://app:Fake-p@ss%21@db.internal:5432/app") == ["Fake-p@ss%21"]
+    assert values("redis://:FakeRedisPw123@cache:6379/0") == ["FakeRedisPw123"]
+    assert values("Server=tcp:x,1433;User ID=app;Password=FakeSqlPw99;Encrypt=true") == ["FakeSqlPw99"]
+    assert values("https://docs.example.com:443/v1/items") == []
+    assert values("postgresql://user:password@localhost/db") == []
