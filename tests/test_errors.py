@@ -28,6 +28,7 @@ from claude_guard.errors import (
     UnsupportedMediaTypeError,
     UpstreamError,
     UpstreamTimeoutError,
+    ValidationUnavailableError,
 )
 from claude_guard.responses import ErrorResponse, render_error
 
@@ -52,6 +53,7 @@ TREE: list[tuple[type[GuardError], int, str, bool | None]] = [
     (UpstreamError, 502, "api_error", True),
     (StoreUnavailableError, 503, "api_error", True),
     (UpstreamTimeoutError, 504, "timeout_error", True),
+    (ValidationUnavailableError, 503, "api_error", True),
 ]
 
 

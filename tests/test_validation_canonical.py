@@ -193,3 +193,20 @@ def test_invisible_offsets_point_at_kept_characters(original: str) -> None:
     assert first_invisible(original) == next(
         (index for index in range(len(original)) if index not in set(kept)), None
     )
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "季度报告显示收入增长了百分之四。四半期の報告。",
+        "한국어 문장입니다. ＡＢＣ ﬁ … ",
+        "漢字\u200bテスト\U000e0041ǅ½",
+    ],
+    ids=["cjk", "hangul-fullwidth-ligature", "invisible-and-expansions"],
+)
+def test_alphabet_charmap_of_long_texts_matches_the_table(unit: str) -> None:
+    # Long texts in scripts without a page charmap get a charmap of sampled characters; characters that the
+    # samples missed (appended at the end) go through the error handler.
+    text = unit * (5000 // len(unit)) + "ÿ∑漢字テスト한국어Ω\u00ad" * 3
+    expected = "".join(canonical_char(char) for char in text)
+    assert translate_canonical(text) == expected

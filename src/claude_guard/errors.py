@@ -23,6 +23,7 @@ a detected PII value.
     ├── RateLimitedError            429 rate_limit_error (with retry-after)
     ├── UpstreamError               502 api_error (the upstream failed in a way the caller cannot fix)
     ├── StoreUnavailableError       503 api_error (the shared store is down and the policy fails closed)
+    ├── ValidationUnavailableError  503 api_error (a prompt detector failed and validation fails closed)
     └── UpstreamTimeoutError        504 timeout_error
 """
 
@@ -51,6 +52,7 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "UpstreamError",
     "UpstreamTimeoutError",
+    "ValidationUnavailableError",
 ]
 
 
@@ -222,3 +224,12 @@ class UpstreamTimeoutError(GuardError):
     error_type = "timeout_error"
     should_retry = True
     default_message = "The upstream API did not answer in time."
+
+
+class ValidationUnavailableError(GuardError):
+    """A prompt detector timed out or failed and prompt validation is configured to fail closed."""
+
+    status = 503
+    error_type = "api_error"
+    should_retry = True
+    default_message = "Prompt validation is temporarily unavailable."

@@ -204,7 +204,7 @@ def validated_messages(
 
     async def dependency(request: Request[Any, Any, Any]) -> dict[str, Any]:
         ctx = await _captured(request)
-        return validate_route_body(validator, ctx, ctx.json(), count_tokens=count_tokens)
+        return await validate_route_body(validator, ctx, ctx.json(), count_tokens=count_tokens)
 
     return _after(dependency, after)
 

@@ -200,6 +200,7 @@ class GuardSettings:
             audit_retention_days=_float(env, "CLAUDE_GUARD_AUDIT_RETENTION_DAYS", 90.0) or None,
             pii=_choice(env, "CLAUDE_GUARD_PII", ("auto", "on", "off")),
             pii_config=_pii_config(env),
+            validation=_validation_config(env),
             unknown_content=_choice(env, "CLAUDE_GUARD_UNKNOWN_CONTENT", UNKNOWN_CONTENT_POLICIES),
             pii_key=Secret(env["CLAUDE_GUARD_PII_KEY"].strip())
             if env.get("CLAUDE_GUARD_PII_KEY", "").strip()
@@ -209,6 +210,16 @@ class GuardSettings:
                 env, "CLAUDE_GUARD_TOOL_POLICY_ON_VIOLATION", ("replace", "error")
             ),
         )
+
+
+def _validation_config(env: Mapping[str, str]) -> ValidationConfig | None:
+    # None (the defaults) unless CLAUDE_GUARD_VALIDATION_MODE is set: enforce, shadow or off.
+    if not env.get("CLAUDE_GUARD_VALIDATION_MODE", "").strip():
+        return None
+    try:
+        return ValidationConfig.from_env(env)
+    except ValueError:
+        raise ConfigurationError("CLAUDE_GUARD_VALIDATION_MODE must be enforce, shadow or off.") from None
 
 
 def _pii_config(env: Mapping[str, str]) -> PIIConfig | None:

@@ -1,8 +1,11 @@
-"""Prompt validation: schema, limits, least-privilege allow-lists and injection rules over canonical text.
+"""Prompt validation: schema, limits, least-privilege allow-lists and injection scoring over canonical text.
 
 - `PromptValidator` is framework-free: ``validate(body, profile=...)`` returns a `ValidationResult` or raises
   a ``GuardError`` (400 ``SchemaError`` naming the field path, 400 ``PromptBlockedError`` naming the rule id,
-  403 ``PermissionDeniedError`` naming the model or tool).
+  403 ``PermissionDeniedError`` naming the model or tool); ``validate_async`` also runs the user's detectors.
+- Findings come from pattern rules (``_rules``), per-language intent lexicons (``_lexicon``, data files in
+  ``lexicons/``), role markup and URLs (``_structure``) and user detectors, over the prompt and every layer
+  the decoders (``_decoders``) reveal; they are scored and combined (``_scoring``).
 - `PromptValidationMiddleware` and `validated_messages` are its ASGI and FastAPI faces.
 - `validate_task_description` keeps the checklist's behaviour for task-style routes.
 
@@ -12,34 +15,45 @@ See docs/validation.md.
 from __future__ import annotations
 
 from ._canonical import Canonical, canonicalize, strip_invisible
-from ._middleware import DEFAULT_ROUTES, PromptValidationMiddleware, validate_route_body, validated_messages
-from ._rules import DEFAULT_RULES, Rule, RuleMode, UnsafePatternError, pattern_cost
-from ._validator import (
+from ._config import (
+    BUILTIN_RULE_IDS,
     INVISIBLE_RULE_ID,
+    DetectorRule,
+    FailurePolicy,
     PromptBlockedError,
-    PromptValidator,
     RuleHit,
+    ScoringDetector,
     ValidationConfig,
+    ValidationMode,
     ValidationResult,
     WorkMeter,
-    validate_task_description,
 )
+from ._lexicon import available_languages
+from ._middleware import DEFAULT_ROUTES, PromptValidationMiddleware, validate_route_body, validated_messages
+from ._rules import DEFAULT_RULES, Rule, RuleMode, UnsafePatternError, pattern_cost
+from ._validator import PromptValidator, validate_task_description
 
 __all__ = [
+    "BUILTIN_RULE_IDS",
     "DEFAULT_ROUTES",
     "DEFAULT_RULES",
     "INVISIBLE_RULE_ID",
     "Canonical",
+    "DetectorRule",
+    "FailurePolicy",
     "PromptBlockedError",
     "PromptValidationMiddleware",
     "PromptValidator",
     "Rule",
     "RuleHit",
     "RuleMode",
+    "ScoringDetector",
     "UnsafePatternError",
     "ValidationConfig",
+    "ValidationMode",
     "ValidationResult",
     "WorkMeter",
+    "available_languages",
     "canonicalize",
     "pattern_cost",
     "strip_invisible",

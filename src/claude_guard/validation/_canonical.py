@@ -194,6 +194,8 @@ def translate_canonical(text: str) -> str:
         return text.translate(_TABLE)
     charmap = _charmap_for(text)
     if charmap is None:
+        charmap = _alphabet_charmap(text)
+    if charmap is None:
         return text.translate(_TABLE)
     return charmap.translate(text)
 
@@ -283,6 +285,44 @@ def _charmap_for(text: str) -> _Charmap | None:
     if page > _LAST_PAGE:
         return None
     return _build_charmap(page)
+
+
+# Scripts with thousands of characters (CJK, Hangul) have no page charmap. A long text gets a charmap of the
+# characters of two 1 KB samples of it (building one costs about as much as translating 4 KB); characters
+# outside it are translated run by run by the error handler, as for page charmaps.
+_ALPHABET_LIMIT: Final = 240
+_ALPHABET_MIN_TEXT: Final = 4096
+_SAMPLE: Final = 1024
+
+
+def _alphabet_charmap(text: str) -> _Charmap | None:
+    if len(text) < _ALPHABET_MIN_TEXT:
+        return None
+    middle = len(text) // 2
+    distinct = frozenset(text[:_SAMPLE] + text[middle : middle + _SAMPLE])
+    if len(distinct) > _ALPHABET_LIMIT:
+        return None
+    return _build_alphabet_charmap(distinct)
+
+
+@functools.lru_cache(maxsize=256)
+def _build_alphabet_charmap(distinct: frozenset[str]) -> _Charmap | None:
+    alphabet = ["\x00", "\ufffe"]
+    decoding = [_DROP, _SLOT]
+    expansions: list[tuple[str, str]] = []
+    for char in sorted(distinct - {"\x00", "\ufffe"}):
+        canonical = _TABLE[ord(char)]
+        if len(canonical) > 1:
+            if len(expansions) == len(_EXPANSION_MARKS):
+                return None
+            mark = _EXPANSION_MARKS[len(expansions)]
+            expansions.append((mark, canonical))
+            canonical = mark
+        alphabet.append(char)
+        decoding.append(canonical or _DROP)
+    alphabet.extend("\ufffe" * (256 - len(alphabet)))
+    decoding.extend("\ufffe" * (256 - len(decoding)))
+    return _Charmap(codecs.charmap_build("".join(alphabet)), "".join(decoding), tuple(expansions))
 
 
 @functools.cache

@@ -1,6 +1,10 @@
 """The faces of prompt validation: ``PromptValidationMiddleware`` (pure ASGI) and ``validated_messages()``
-(a FastAPI dependency). Both run one ``PromptValidator`` and record ``ctx.decide("validation", …)`` with rule
-ids only, never text.
+(a FastAPI dependency).
+
+Both run one ``PromptValidator`` (``validate_async``, so the user's detectors run too) and record
+``ctx.decide("validation", …)`` with rule ids and scores only, never text. In shadow mode a request that
+would have been refused goes on, recorded as ``ctx.decide("validation", "would_refuse", reason=<code>,
+rule_ids=[...], score=...)`` and as a span event.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from ..context import SCOPE_KEY, GuardContext, current_context
 from ..errors import BadRequestError, GuardError, InvalidJSONError
 from ..middleware import GuardMiddleware
 from ..responses import ErrorFormat
-from ._validator import PromptBlockedError, PromptValidator, ValidationConfig, ValidationResult
+from ._config import PromptBlockedError, ValidationConfig, ValidationResult
+from ._validator import PromptValidator
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -27,7 +32,7 @@ DEFAULT_ROUTES: Final = ("/v1/messages", "/v1/messages/count_tokens")
 _SPAN_EVENT: Final = "claude_guard.validation"
 
 
-def _span_event(outcome: str, rule_ids: list[str]) -> None:
+def _span_event(outcome: str, rule_ids: list[str], score: float) -> None:
     try:
         from opentelemetry import trace
     except ImportError:  # pragma: no cover - the otel extra is optional
@@ -36,32 +41,49 @@ def _span_event(outcome: str, rule_ids: list[str]) -> None:
     if span.is_recording():
         span.add_event(
             _SPAN_EVENT,
-            {"claude_guard.validation.outcome": outcome, "claude_guard.validation.rules": rule_ids},
+            {
+                "claude_guard.validation.outcome": outcome,
+                "claude_guard.validation.rules": rule_ids,
+                "claude_guard.validation.score": score,
+            },
         )
 
 
-def _record(ctx: GuardContext | None, outcome: str, rule_ids: list[str], **detail: Any) -> None:
+def _record(
+    ctx: GuardContext | None, outcome: str, rule_ids: list[str], score: float = 0.0, **detail: Any
+) -> None:
     if ctx is not None:
-        ctx.decide("validation", outcome, rules=rule_ids, **detail)
-    if rule_ids:
-        _span_event(outcome, rule_ids)
+        if outcome == "would_refuse":
+            ctx.decide("validation", outcome, rule_ids=rule_ids, score=score, **detail)
+        else:
+            ctx.decide("validation", outcome, rules=rule_ids, **detail)
+    if rule_ids or outcome == "would_refuse":
+        _span_event(outcome, rule_ids, score)
 
 
-def _run(
+async def _run(
     validator: PromptValidator, ctx: GuardContext | None, body: object, *, count_tokens: bool
 ) -> ValidationResult:
     if not isinstance(body, Mapping):
         _record(ctx, "refused", [], code="body")
         raise BadRequestError("The request body must be a JSON object.", code="body")
     try:
-        result = validator.validate(body, profile=ctx.profile if ctx else None, count_tokens=count_tokens)
+        result = await validator.validate_async(
+            body, profile=ctx.profile if ctx else None, count_tokens=count_tokens
+        )
     except PromptBlockedError as exc:
         _record(ctx, "blocked", exc.rule_ids)
         raise
     except GuardError as exc:
         _record(ctx, "refused", [], code=exc.code)
         raise
-    _record(ctx, result.outcome, result.rule_ids)
+    detail: dict[str, Any] = {}
+    if result.detector_failures:
+        detail["detector_failures"] = list(result.detector_failures)
+    if result.would_refuse is not None:
+        _record(ctx, "would_refuse", result.rule_ids, result.score, reason=result.would_refuse.code, **detail)
+    else:
+        _record(ctx, result.outcome, result.rule_ids, result.score, **detail)
     return result
 
 
@@ -125,7 +147,7 @@ class PromptValidationMiddleware(GuardMiddleware):
         except InvalidJSONError as exc:
             _record(ctx, "refused", [], code=exc.code or "json")
             raise
-        result = _run(validator, ctx, body, count_tokens=ctx.path.endswith("/count_tokens"))
+        result = await _run(validator, ctx, body, count_tokens=ctx.path.endswith("/count_tokens"))
         if result.sanitized:
             scope = rewrite_body(ctx, scope, dict(result.body))
         await self.app(scope, receive, send)
@@ -160,7 +182,7 @@ def validated_messages(
             body = probe.json()
             if not isinstance(ctx, GuardContext):
                 ctx = None
-        return validate_route_body(validator, ctx, body, count_tokens=count_tokens)
+        return await validate_route_body(validator, ctx, body, count_tokens=count_tokens)
 
     # FastAPI reads the parameter's annotation at runtime; with postponed annotations it is a string that
     # this module's globals cannot resolve (starlette is imported lazily), so give it the class itself.
@@ -168,7 +190,7 @@ def validated_messages(
     return dependency
 
 
-def validate_route_body(
+async def validate_route_body(
     validator: PromptValidator, ctx: GuardContext | None, body: object, *, count_tokens: bool = False
 ) -> dict[str, Any]:
     """The framework-free part of ``validated_messages()``: validate a route's parsed Messages body, record
@@ -177,15 +199,16 @@ def validate_route_body(
     Raises the validator's ``GuardError`` (400 naming the rule id or field, 403 naming the model or tool).
 
     Example:
+        >>> import asyncio
         >>> ctx = GuardContext(method="POST", path="/chat")
         >>> body = {"model": "claude-haiku-4-5", "max_tokens": 8,
         ...         "messages": [{"role": "user", "content": "hi"}]}
-        >>> validate_route_body(PromptValidator(), ctx, body)["max_tokens"]
+        >>> asyncio.run(validate_route_body(PromptValidator(), ctx, body))["max_tokens"]
         8
         >>> [(d.protection, d.outcome) for d in ctx.decisions]
         [('validation', 'pass')]
     """
-    result = _run(validator, ctx, body, count_tokens=count_tokens)
+    result = await _run(validator, ctx, body, count_tokens=count_tokens)
     if result.sanitized and ctx is not None:
         ctx.set_json(dict(result.body))
     return dict(result.body)

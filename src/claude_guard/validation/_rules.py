@@ -293,28 +293,7 @@ def _branch_ways(arms: Any, pattern: str) -> int:
 # --- the default rule set -------------------------------------------------------------------------------
 #
 # All patterns read canonical text: lower-case ASCII look-alikes, one space between words, "\n" for line
-# breaks. A zero-width character used *as* a space vanishes, so word gaps are optional; gaps exclude
-# sentence punctuation so that words of two different sentences do not combine.
-
-_GAP: Final = r"[^.;!?]{0,%d}?"
-_OVERRIDE_VERBS: Final = (
-    r"(?:ignore|disregard|forget|override|bypass|skip|discard|abandon|neglect|set aside|"
-    r"pay no attention to|do not follow|don'?t follow|stop following|throw out|erase)"
-)
-_OVERRIDE_QUALIFIERS: Final = (
-    r"(?:previous|prior|preceding|above|earlier|foregoing|former|initial|original|system|developer|"
-    r"safety|your|all)"
-)
-_OVERRIDE_OBJECTS: Final = (
-    r"(?:instruction|prompt|rule|direction|directive|guideline|guardrail|restriction|constraint|"
-    r"programming|command|orders|context|training|polic)"
-)
-
-
-def _words(pattern: str) -> str:
-    # Words of a phrase may be split by a line break (two content blocks joined), not only by a space.
-    return pattern.replace(" ", r"\s")
-
+# breaks.
 
 DEFAULT_RULES: Final[tuple[Rule, ...]] = (
     # The checklist's dangerous patterns.
@@ -336,71 +315,6 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
         category="code",
         description="A call to os.system (the checklist's dangerous pattern).",
     ),
-    # Instruction override.
-    Rule(
-        id="override.instructions",
-        pattern=_words(
-            _OVERRIDE_VERBS + (_GAP % 25) + _OVERRIDE_QUALIFIERS + (_GAP % 20) + _OVERRIDE_OBJECTS
-        ),
-        anchors=(
-            "ignore",
-            "disregard",
-            "forget",
-            "override",
-            "bypass",
-            "skip",
-            "discard",
-            "abandon",
-            "neglect",
-            "aside",
-            "attention",
-            "follow",
-            "throw",
-            "erase",
-        ),
-        category="override",
-        description="Ignore/disregard/forget … previous/above/system … instructions/prompt/rules.",
-    ),
-    Rule(
-        id="override.persona",
-        pattern=_words(
-            r"(?:(?:you are|you're|you will be) now|from now on,? you(?: are| will be)?|act as|"
-            r"pretend (?:to be|you are)|roleplay as|role-play as)"
-            + (_GAP % 20)
-            + r"(?:dan(?![a-z])|unfiltered|unrestricted|uncensored|jailbroken|evil|"
-            r"(?:without|no) (?:any )?(?:rules|restrictions|limits|filters|guidelines))"
-        ),
-        # Canonical whitespace is " " or "\n", so "\snow" and "act\sas" are two literals each; bare "now" and
-        # "act" would also hit know, contract, fact… and send most of an English text to the pattern.
-        anchors=(" now", "\nnow", "act as", "act\nas", "pretend", "role"),
-        category="override",
-        description="Persona switches to an unrestricted assistant (DAN and the like).",
-    ),
-    Rule(
-        id="override.mode_switch",
-        pattern=_words(
-            r"(?:(?:enable|enter|activate|switch to|turn on) (?:dan|god|jailbreak) mode|"
-            r"(?:developer|dan|god|jailbreak) mode (?:enabled|activated)|"
-            r"you are (?:now )?in developer mode|"
-            r"do anything now)"
-        ),
-        anchors=(" mode", "\nmode", "anything"),  # every "mode" follows \s; bare "mode" hits "model"
-        category="override",
-        description="Requests to enter a 'developer mode' or 'do anything now'.",
-    ),
-    Rule(
-        id="override.reveal_prompt",
-        pattern=_words(
-            r"(?:reveal|print|show|repeat|output|display|leak|dump|disclose|expose|write out|tell me)"
-            + (_GAP % 12)
-            + r"(?:your (?:system prompt|system message|instructions|prompt|rules|hidden instructions)|"
-            r"(?:the|this) (?:hidden|secret|initial|original) (?:instructions|prompt|system prompt)|"
-            r"the system prompt (?:above|verbatim|word for word))"
-        ),
-        anchors=("your", "hidden", "secret", "initial", "original", "system"),
-        category="override",
-        description="Requests to reveal the system prompt or hidden instructions.",
-    ),
     # Role and template markers.
     Rule(
         id="markers.chatml",
@@ -418,36 +332,10 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
         category="markers",
         description="Llama 2 [INST] and <<SYS>> markers.",
     ),
-    Rule(
-        id="markers.turns",
-        pattern=r"(?:^|\n|[.!?\"] ?) ?(?:human|assistant) ?:",
-        anchors=("human", "assistant"),
-        category="markers",
-        description="Human:/Assistant: turns starting a line or a sentence (the text-completion format).",
-    ),
-    # Exfiltration links.
-    Rule(
-        id="exfil.markdown_image",
-        pattern=r"!\[[^\]\n]{0,100}\] ?\( ?<?(?:https?:)?//[^\s)?<>]{1,200}\?",
-        category="exfil",
-        description="A markdown image whose URL carries a query string (fetched without a click).",
-    ),
-    Rule(
-        id="exfil.html_resource",
-        pattern=(
-            r"<(?:img|image|iframe|frame|script|embed|object|source|video|audio|link|input)(?![a-z])"
-            r"[^>]{0,100}?(?:src|href|data|srcset|action|poster) ?= ?[\"']?(?:https?:)?//[^\s\"'<>?]{1,200}\?"
-        ),
-        category="exfil",
-        description="An HTML element that loads a URL carrying a query string.",
-    ),
-    Rule(
-        id="exfil.url_placeholder",
-        pattern=r"//[^\s?<>()]{1,200}\?(?:[^\s<>()]{0,100}?[&])?[a-z0-9_\-]{1,30}=(?:\{|\[|%7b|%5b|\$\{|<)",
-        category="exfil",
-        description="A URL whose query value is a template placeholder to be filled with conversation data.",
-    ),
 )
-"""The default rules, all in block mode (``invisible.characters`` is built in; see ``PromptValidator``)."""
+"""The default pattern rules, all in block mode: the checklist's code patterns and model special tokens.
+
+Intents (override, extraction, persona), turns, role markup and URLs are built into the validator
+(lexicons and structure; see ``BUILTIN_RULE_IDS``), as is ``invisible.characters``."""
 
 CODE_RULE_IDS: Final = frozenset(rule.id for rule in DEFAULT_RULES if rule.category == "code")

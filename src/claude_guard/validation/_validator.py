@@ -1,36 +1,57 @@
-"""``PromptValidator``: schema, limits, least-privilege allow-lists and rules over a Messages request.
+"""``PromptValidator``: schema, limits, least-privilege allow-lists and injection scores of a request.
 
-Framework-free: it takes a parsed body and a ``Profile`` and either returns a ``ValidationResult`` or raises a
-``GuardError``. The order is cheapest first: schema, limits, model and tool allow-lists, then the rules over
-the canonical joined text of every segment and over encoded runs decoded to a bounded depth.
+Framework-free: it takes a parsed body and a ``Profile`` and either returns a ``ValidationResult`` or raises
+a ``GuardError``. The order is cheapest first: schema, limits, model and tool allow-lists, then, over the
+canonical joined text of every segment and over every decoded layer (see ``_decoders``): the pattern rules,
+the intent lexicons (``_lexicon``), role markup and URLs (``_structure``), and the user's detectors. Each
+finding has a score; context lowers it (``_scoring``); the request is refused when the combined score of
+its block-mode hits reaches the threshold, or, in shadow mode, recorded as one that would have been.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import html
+import asyncio
 import math
 import re
-import urllib.parse
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..errors import BadRequestError, PromptRejectedError
-from ..messages import (
-    UNKNOWN_CONTENT_POLICIES,
-    TextSegment,
-    UnknownContent,
-    iter_text_segments,
-    joined_text,
-    locate,
-    replace_text_segments,
+from ..errors import (
+    BadRequestError,
+    GuardError,
+    PromptRejectedError,
+    SchemaError,
+    ValidationUnavailableError,
 )
+from ..messages import TextSegment, iter_text_segments, joined_text, locate, replace_text_segments
 from ..profiles import Profile, check_request
 from ._canonical import canonicalize, first_invisible, invisible_offsets, strip_invisible
-from ._rules import CODE_RULE_IDS, DEFAULT_RULES, Rule, RuleMode
+from ._config import (
+    INVISIBLE_RULE_ID,
+    DetectorRule,
+    PromptBlockedError,
+    RuleHit,
+    ValidationConfig,
+    ValidationResult,
+    WorkMeter,
+)
+from ._decoders import Candidate, canonical_candidates, encoded_runs, raw_candidates
+from ._lexicon import LexiconMatcher, matcher_for
+from ._rules import CODE_RULE_IDS, Rule, RuleMode
 from ._schema import check_messages_request
+from ._scoring import (
+    CODE_FACTOR,
+    EDUCATION_FACTOR,
+    HIDDEN_BONUS,
+    QUOTE_FACTOR,
+    TECHNICAL_FACTOR,
+    TRANSLATION_FACTOR,
+    CodeSpans,
+    combine,
+    quoted,
+)
+from ._structure import find_role_markers, find_url_exfiltration
 
 __all__ = [
     "INVISIBLE_RULE_ID",
@@ -43,331 +64,25 @@ __all__ = [
     "validate_task_description",
 ]
 
-INVISIBLE_RULE_ID: Final = "invisible.characters"
-"""The built-in rule finding invisible characters (zero-width, bidi controls, tags); sanitize by default."""
-
 _SEPARATOR: Final = "\n\n"
 _SAFE_NAME: Final = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
-_NON_PRINTABLE: Final = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")
-_MIN_DECODED_CHARS: Final = 8
+_MAX_DETECTOR_TEXTS: Final = 32
+_CONTEXT_FREE: Final = frozenset({*CODE_RULE_IDS, INVISIBLE_RULE_ID})
+_READINGS: Final = frozenset({"leetspeak", "zero_width", "spaced"})
+_URL_RULES: Final = frozenset({"exfil.markdown_image", "exfil.html_resource", "exfil.url_placeholder"})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ValidationConfig:
-    """What prompt validation enforces on one route or for one profile.
-
-    Example:
-        >>> config = ValidationConfig(max_tokens_cap=4096, modes={"markers.turns": RuleMode.FLAG})
-        >>> config.mode_for("markers.turns")
-        <RuleMode.FLAG: 'flag'>
-    """
-
-    max_prompt_chars: int | None = 500_000
-    """Most characters of prompt text (every segment the model reads, joined); ``None`` for no limit."""
-    max_prompt_tokens: int | None = None
-    """Most estimated prompt tokens (one per four characters, rounded up); ``None`` for no limit."""
-    max_messages: int | None = 1_000
-    """Most entries in ``messages``; ``None`` for no limit."""
-    max_tokens_cap: int | None = None
-    """Largest ``max_tokens`` a request may ask for; ``None`` for no cap."""
-    allow_stream: bool = True
-    """Whether ``"stream": true`` is accepted."""
-    check_schema: bool = True
-    """Check required fields and types (400 naming the field path)."""
-    enforce_profile: bool = True
-    """Refuse (403) models and tools the principal's profile does not allow."""
-    rules: tuple[Rule, ...] = DEFAULT_RULES
-    """The rule set (see ``DEFAULT_RULES``); ``invisible.characters`` is always added."""
-    custom_rules: tuple[Rule, ...] = ()
-    """Extra rules (a pattern or a callable with an id) run after ``rules``."""
-    modes: Mapping[str, RuleMode] = field(default_factory=dict)
-    """Mode per rule id, overriding the rule's own (e.g. ``{"markers.turns": RuleMode.FLAG}``)."""
-    disabled_rules: frozenset[str] = frozenset()
-    """Rule ids that do not run."""
-    invisible_mode: RuleMode = RuleMode.SANITIZE
-    """Mode of the built-in ``invisible.characters`` rule (``modes`` overrides it too)."""
-    allow_code: bool = False
-    """The route accepts code: the checklist's ``code.*`` rules (``eval(``, ``__import__``, ``os.system``)
-    do not run."""
-    decode_depth: int = 2
-    """How many layers of base64, hex, percent, HTML-entity and tag-character encoding are decoded and
-    rescanned (0 turns decoding off)."""
-    min_encoded_length: int = 16
-    """Shortest encoded run worth decoding."""
-    unknown_content: UnknownContent = "scan"
-    """Content the request shape table does not know (a new block type or field): ``scan`` it like text,
-    ``refuse`` the request (400, code ``unknown_content``), or ``forward`` it unread."""
-
-    def __post_init__(self) -> None:
-        if self.unknown_content not in UNKNOWN_CONTENT_POLICIES:
-            raise ValueError("unknown_content must be scan, refuse or forward")
-        for name in ("max_prompt_chars", "max_prompt_tokens", "max_messages", "max_tokens_cap"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"{name} must be positive or None")
-        if not 0 <= self.decode_depth <= 8:
-            raise ValueError("decode_depth must be between 0 and 8")
-        if self.min_encoded_length < 8:
-            raise ValueError("min_encoded_length must be at least 8")
-        ids = [rule.id for rule in (*self.rules, *self.custom_rules)]
-        if len(ids) != len(set(ids)) or INVISIBLE_RULE_ID in ids:
-            raise ValueError("rule ids must be unique (and invisible.characters is built in)")
-
-    def mode_for(self, rule_id: str, default: RuleMode = RuleMode.BLOCK) -> RuleMode:
-        """The mode of ``rule_id`` under this configuration."""
-        return RuleMode(self.modes.get(rule_id, default))
-
-    def active_rules(self) -> tuple[Rule, ...]:
-        """The rules that run, in order."""
-        return tuple(
-            rule
-            for rule in (*self.rules, *self.custom_rules)
-            if rule.id not in self.disabled_rules and not (self.allow_code and rule.id in CODE_RULE_IDS)
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class RuleHit:
-    """One rule that matched. Carries where, never what: no text of the prompt.
-
-    Attributes:
-        rule_id: The rule's id.
-        mode: The mode it ran in.
-        layer: ``"text"``, or the decoding chain that revealed it, e.g. ``"base64"`` or ``"base64>hex"``.
-        path: JSON path of the segment where the match (or the encoded run) starts.
-        kind: That segment's channel (``system``, ``message``, ``tool_result``…).
-        start: Offset of the match in that segment's original text.
-        end: End offset in the segment where the match starts (clamped to it).
-    """
-
-    rule_id: str
-    mode: RuleMode
-    layer: str
-    path: tuple[str | int, ...]
-    kind: str
-    start: int
-    end: int
-
-
-@dataclass(frozen=True, slots=True)
-class ValidationResult:
-    """The verdict on a request that was not refused.
-
-    Attributes:
-        hits: Every rule hit, in scan order (flagged and sanitized ones; blocked ones raise instead).
-        body: The body to forward: the sanitized copy when a sanitize rule changed it, else the input.
-        sanitized: Whether ``body`` differs from the input.
-    """
-
-    hits: tuple[RuleHit, ...]
-    body: Mapping[str, Any]
-    sanitized: bool
-
-    @property
-    def rule_ids(self) -> list[str]:
-        """Distinct rule ids hit, in order."""
-        return list(dict.fromkeys(hit.rule_id for hit in self.hits))
-
-    @property
-    def outcome(self) -> str:
-        """``"pass"``, ``"flagged"`` or ``"sanitized"`` (the audit decision's outcome)."""
-        if self.sanitized:
-            return "sanitized"
-        return "flagged" if self.hits else "pass"
-
-
-class PromptBlockedError(PromptRejectedError):
-    """A block-mode rule matched; ``code`` is the first rule id, ``hits`` lists every hit (without text)."""
-
-    def __init__(self, message: str, *, code: str, hits: Sequence[RuleHit]) -> None:
-        super().__init__(message, code=code)
-        self.hits = tuple(hits)
-
-    @property
-    def rule_ids(self) -> list[str]:
-        return list(dict.fromkeys(hit.rule_id for hit in self.hits))
+Locator = Callable[[], tuple[int, int]]
 
 
 @dataclass(slots=True)
-class WorkMeter:
-    """Counts the work of one validation, to prove it linear without timing it.
-
-    Attributes:
-        regex_calls: Regular-expression searches per rule id (and per ``decode.*`` finder).
-        chars_scanned: Characters handed to those searches, per id.
-        canonicalized_chars: Characters canonicalized (every layer).
-        decoded_chars: Characters produced by decoding.
-        layers: Texts scanned (the joined prompt plus each decoded run).
-    """
-
-    regex_calls: dict[str, int] = field(default_factory=dict)
-    chars_scanned: dict[str, int] = field(default_factory=dict)
-    canonicalized_chars: int = 0
-    decoded_chars: int = 0
-    layers: int = 0
-
-    def scan(self, name: str, length: int) -> None:
-        self.regex_calls[name] = self.regex_calls.get(name, 0) + 1
-        self.chars_scanned[name] = self.chars_scanned.get(name, 0) + length
-
-    @property
-    def total_chars_scanned(self) -> int:
-        return sum(self.chars_scanned.values())
-
-
-# --- decoders ----------------------------------------------------------------------------------------------
-
-_BASE64_RUN: Final = re.compile(r"[A-Za-z0-9+/=_\-]{16,}")
-_HEX_RUN: Final = re.compile(r"[0-9A-Fa-fx\\]{16,}")
-_SPACED_HEX_RUN: Final = re.compile(r"[0-9A-Fa-f: ]{23,}")
-_PERCENT_RUN: Final = re.compile(r"[A-Za-z0-9%._~+\-!*'(),;/:@&=]{12,}")
-_ENTITY_RUN: Final = re.compile(r"[&#xX0-9a-fA-F;]{12,}")
-_TAG_RUN: Final = re.compile("[\U000e0020-\U000e007e]{4,}")
-_HEX_PAIR: Final = re.compile(r"[0-9A-Fa-f]{2}")
-
-
-def _printable(text: str) -> str | None:
-    if len(text) < _MIN_DECODED_CHARS or len(_NON_PRINTABLE.findall(text)) > len(text) // 20:
-        return None
-    return text
-
-
-def _text_of(data: bytes) -> str | None:
-    try:
-        return _printable(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        return None
-
-
-def _decode_base64(run: str) -> str | None:
-    core = run.rstrip("=")
-    if "=" in core or len(core) % 4 == 1:
-        return None
-    padded = core + "=" * (-len(core) % 4)
-    altchars = b"-_" if ("-" in core or "_" in core) else None
-    if altchars is not None and ("+" in core or "/" in core):
-        return None
-    try:
-        return _text_of(base64.b64decode(padded, altchars=altchars, validate=True))
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _decode_hex(run: str) -> str | None:
-    digits = run.replace("\\x", "") if "\\x" in run else run
-    if "x" in digits or "\\" in digits or len(digits) % 2:
-        return None
-    try:
-        return _text_of(bytes.fromhex(digits))
-    except ValueError:
-        return None
-
-
-def _decode_spaced_hex(run: str) -> str | None:
-    run = run.strip(" :")
-    pairs = _HEX_PAIR.findall(run)
-    if len(pairs) * 3 - 1 != len(run):
-        return None
-    return _text_of(bytes.fromhex("".join(pairs)))
-
-
-def _decode_percent(run: str) -> str | None:
-    if run.count("%") < 3:
-        return None
-    try:
-        decoded = urllib.parse.unquote_plus(run, errors="strict")
-    except UnicodeDecodeError:
-        # Percent-encoded bytes that are not UTF-8 (a Latin-1 URL): no text hides there.
-        return None
-    return _printable(decoded) if decoded != run else None
-
-
-def _decode_entities(run: str) -> str | None:
-    if run.count("&#") < 3:
-        return None
-    decoded = html.unescape(run)
-    return _printable(decoded) if decoded != run else None
-
-
-_DECODERS: Final[tuple[tuple[str, re.Pattern[str], Callable[[str], str | None], str], ...]] = (
-    # (name, run finder, decoder, a string the decoder needs three of: a run holding fewer is skipped)
-    ("base64", _BASE64_RUN, _decode_base64, ""),
-    ("hex", _HEX_RUN, _decode_hex, ""),
-    ("percent", _PERCENT_RUN, _decode_percent, "%"),
-    ("entities", _ENTITY_RUN, _decode_entities, "&#"),
-)
-
-
-def _mask(chars: str, hit: bytes, miss: bytes, extra: Mapping[str, bytes] | None = None) -> bytes:
-    """A ``bytes.translate`` table: bytes of ``chars`` → ``hit``, the rest → ``miss``.
-
-    Run finding works on ``text.encode("ascii", "replace")`` (one byte per character, every non-ASCII
-    character a ``?``) translated through such a table, so it becomes a literal search (``re``'s fast
-    prefix scan) instead of a character class tried at every position.
-    """
-    table = bytearray(miss * 256)
-    for char in chars:
-        table[ord(char)] = hit[0]
-    for char, value in (extra or {}).items():
-        table[ord(char)] = value[0]
-    return bytes(table)
-
-
-# Every character any decoder's run may hold (not "?", which stands for non-ASCII in the mask).
-_RUN_MASK: Final = _mask(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-%.~!*'(),;:@&#\\", b"a", b" "
-)
-_SPACED_HEX_MASK: Final = _mask("0123456789ABCDEFabcdef", b"h", b"x", {" ": b"s", ":": b"s"})
-_SPACED_HEX_START: Final = re.compile(b"hhs" * 7 + b"hh")
-_TAG_CHAR: Final = re.compile("[\U000e0020-\U000e007e]")
-
-
-def _total(decoder: Callable[[str], str | None], run: str) -> str | None:
-    """A decoder made total: a run it cannot decode (a percent-encoded Latin-1 byte, a lone surrogate, any
-    malformed encoding) is not an encoded text, never an error of the request."""
-    try:
-        return decoder(run)
-    except (ValueError, UnicodeError, OverflowError):
-        return None
-
-
-def _encoded_runs(stripped: str, minimum: int) -> Iterator[tuple[str, int, str]]:
-    """``(decoder name, start in stripped, decoded text)`` for every encoded run worth rescanning."""
-    ascii_bytes = stripped.encode("ascii", "replace")
-    mask = ascii_bytes.translate(_RUN_MASK)
-    long_run = re.compile(b"a" * minimum)
-    position = 0
-    while match := long_run.search(mask, position):
-        start = match.start()
-        end = mask.find(b" ", match.end())
-        end = len(mask) if end < 0 else end
-        run = stripped[start:end]
-        for name, finder, decoder, needed in _DECODERS:
-            if needed and run.count(needed) < 3:
-                continue
-            for found in finder.finditer(run):
-                if found.end() - found.start() >= minimum:
-                    decoded = _total(decoder, found.group())
-                    if decoded is not None:
-                        yield name, start + found.start(), decoded
-        position = end
-    hex_mask = ascii_bytes.translate(_SPACED_HEX_MASK)
-    position = 0
-    while match := _SPACED_HEX_START.search(hex_mask, position):
-        end = hex_mask.find(b"x", match.end())
-        end = len(hex_mask) if end < 0 else end
-        for found in _SPACED_HEX_RUN.finditer(stripped, match.start(), end):
-            decoded = _total(_decode_spaced_hex, found.group())
-            if decoded is not None:
-                yield "hex", found.start(), decoded
-        position = end
-
-
-def _decode_tags(run: str) -> str | None:
-    return _printable("".join(chr(ord(char) - 0xE0000) for char in run))
-
-
-# --- the validator -----------------------------------------------------------------------------------------
+class _Finding:
+    rule_id: str
+    layer: str
+    score: float
+    reasons: tuple[str, ...]
+    locate: Locator
+    """Where, in joined-text coordinates; computed only for findings that become hits."""
 
 
 @dataclass(slots=True)
@@ -376,10 +91,22 @@ class _Scan:
 
     config: ValidationConfig
     rules: tuple[Rule, ...]
+    matcher: LexiconMatcher
     meter: WorkMeter
     budget: int
-    found: list[tuple[str, str, int, int]] = field(default_factory=list)
-    """(rule id, layer, start, end) in joined-text coordinates."""
+    findings: list[_Finding] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    """Canonical text of each layer (for the user's detectors)."""
+    contexts: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Evaluation:
+    body: Mapping[str, Any]
+    segments: list[TextSegment]
+    offsets: list[tuple[int, TextSegment]]
+    findings: list[_Finding]
+    texts: list[str]
 
 
 class PromptValidator:
@@ -402,9 +129,16 @@ class PromptValidator:
     def __init__(self, config: ValidationConfig | None = None) -> None:
         self.config = config or ValidationConfig()
         self._rules = self.config.active_rules()
+        self._matcher = matcher_for(self.config.languages)
+        self._detectors = tuple(
+            rule for rule in self.config.detector_rules() if rule.id not in self.config.disabled_rules
+        )
+        self._own_modes = {rule.id: rule.mode for rule in self._rules}
+        self._own_modes.update({rule.id: rule.mode for rule in self._detectors})
+        self._own_modes[INVISIBLE_RULE_ID] = self.config.invisible_mode
 
     def __repr__(self) -> str:
-        return f"PromptValidator(rules={[rule.id for rule in self._rules]!r})"
+        return f"PromptValidator(mode={self.config.mode!r}, rules={[rule.id for rule in self._rules]!r})"
 
     def validate(
         self,
@@ -416,12 +150,117 @@ class PromptValidator:
     ) -> ValidationResult:
         """Validate ``body``; ``count_tokens`` relaxes the schema for ``/v1/messages/count_tokens``.
 
+        The user's detectors are async and run only in `validate_async` (which the middleware and the
+        FastAPI dependency call).
+
         Raises:
             SchemaError: a field is missing or mistyped (400, the field path as ``code``).
             BadRequestError: a limit is exceeded (400, the limit's name as ``code``).
             PermissionDeniedError: the profile does not allow the model or a tool (403).
-            PromptBlockedError: a block-mode rule matched (400, the rule id as ``code``).
+            PromptBlockedError: the risk score reached the block threshold (400, the top rule id as ``code``).
         """
+        if self.config.mode == "off":
+            return ValidationResult(hits=(), body=body, sanitized=False)
+        try:
+            evaluation = self._evaluate(body, profile=profile, count_tokens=count_tokens, meter=meter)
+            return self._decide(evaluation, [])
+        except GuardError as exc:
+            return self._shadowed(body, exc, ())
+
+    async def validate_async(
+        self,
+        body: Mapping[str, Any],
+        *,
+        profile: Profile | None,
+        count_tokens: bool = False,
+        meter: WorkMeter | None = None,
+    ) -> ValidationResult:
+        """`validate`, then the user's detectors on the same canonical texts, within ``config.timeout``.
+
+        Raises:
+            ValidationUnavailableError: a detector timed out or failed and ``on_failure`` is ``closed``
+                (503, the detector's id as ``code``).
+        """
+        if self.config.mode == "off":
+            return ValidationResult(hits=(), body=body, sanitized=False)
+        failures: tuple[str, ...] = ()
+        try:
+            evaluation = self._evaluate(body, profile=profile, count_tokens=count_tokens, meter=meter)
+            extra: list[_Finding] = []
+            if self._detectors:
+                extra, failures = await self._run_detectors(evaluation.texts)
+            result = self._decide(evaluation, extra)
+        except GuardError as exc:
+            return self._shadowed(body, exc, failures)
+        if failures:
+            return ValidationResult(
+                hits=result.hits,
+                body=result.body,
+                sanitized=result.sanitized,
+                score=result.score,
+                detector_failures=failures,
+            )
+        return result
+
+    def _shadowed(
+        self, body: Mapping[str, Any], exc: GuardError, failures: tuple[str, ...]
+    ) -> ValidationResult:
+        # Schema errors refuse in every mode: the guard's other protections read the body too.
+        if self.config.mode != "shadow" or isinstance(exc, SchemaError | ValidationUnavailableError):
+            raise exc
+        refusal = (
+            exc if isinstance(exc, PromptRejectedError) else PromptRejectedError(exc.message, code=exc.code)
+        )
+        hits = exc.hits if isinstance(exc, PromptBlockedError) else ()
+        score = exc.score if isinstance(exc, PromptBlockedError) else 1.0
+        return ValidationResult(
+            hits=hits,
+            body=body,
+            sanitized=False,
+            score=score,
+            would_refuse=refusal,
+            detector_failures=failures,
+        )
+
+    async def _run_detectors(self, texts: list[str]) -> tuple[list[_Finding], tuple[str, ...]]:
+        unique = list(dict.fromkeys(text for text in texts if text.strip()))[:_MAX_DETECTOR_TEXTS]
+        findings: list[_Finding] = []
+        failures: list[str] = []
+
+        async def best_score(rule: DetectorRule) -> float:
+            scores = await asyncio.gather(*(rule.run(text) for text in unique))
+            return max(scores, default=0.0)
+
+        tasks = {rule.id: asyncio.ensure_future(best_score(rule)) for rule in self._detectors}
+        _, pending = await asyncio.wait(tasks.values(), timeout=self.config.timeout)
+        for task in pending:
+            task.cancel()
+        for rule in self._detectors:
+            task = tasks[rule.id]
+            if task in pending or task.cancelled() or task.exception() is not None:
+                failures.append(rule.id)
+                continue
+            score = task.result()
+            if score >= rule.threshold:
+                findings.append(
+                    _Finding(rule.id, "text", score, (f"detector score {score:.2f}",), lambda: (0, 0))
+                )
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        if failures and self.config.on_failure == "closed":
+            raise ValidationUnavailableError(
+                f"Prompt detector {failures[0]} did not answer; validation fails closed.", code=failures[0]
+            )
+        return findings, tuple(failures)
+
+    def _evaluate(
+        self,
+        body: Mapping[str, Any],
+        *,
+        profile: Profile | None,
+        count_tokens: bool,
+        meter: WorkMeter | None,
+    ) -> _Evaluation:
         config = self.config
         if config.check_schema:
             check_messages_request(body, count_tokens=count_tokens)
@@ -446,7 +285,64 @@ class PromptValidator:
                 f"The prompt is longer than an estimated {config.max_prompt_tokens} tokens.",
                 code="max_prompt_tokens",
             )
-        return self._scan_segments(body, segments, joined, offsets, meter or WorkMeter())
+        scan = _Scan(
+            config=config,
+            rules=self._rules,
+            matcher=self._matcher,
+            meter=meter or WorkMeter(),
+            budget=4 * len(joined) + 4096,
+        )
+        scan.meter.scan(INVISIBLE_RULE_ID, len(joined))
+        first = first_invisible(joined)
+        if first is not None and INVISIBLE_RULE_ID not in config.disabled_rules:
+            position = first
+            scan.findings.append(
+                _Finding(
+                    INVISIBLE_RULE_ID,
+                    "text",
+                    1.0,
+                    ("invisible characters",),
+                    lambda: (position, position + 1),
+                )
+            )
+        _scan_text(scan, joined, depth=0, layer="text", parent=None, has_invisible=first is not None)
+        _apply_request_context(scan)
+        return _Evaluation(body, segments, offsets, scan.findings, scan.texts)
+
+    def _decide(self, evaluation: _Evaluation, extra: list[_Finding]) -> ValidationResult:
+        config = self.config
+        hits: list[RuleHit] = []
+        block_scores: list[tuple[str, float]] = []
+        for finding in (*evaluation.findings, *extra):
+            if finding.rule_id in config.disabled_rules or finding.score < config.report_threshold:
+                continue
+            mode = config.mode_for(finding.rule_id, self._own_modes.get(finding.rule_id, RuleMode.BLOCK))
+            start, end = finding.locate()
+            hit = _hit(finding, mode, start, end, evaluation.offsets)
+            hits.append(hit)
+            if mode is RuleMode.BLOCK:
+                is_detector = any(rule.id == finding.rule_id for rule in self._detectors)
+                block_scores.append((finding.rule_id, 1.0 if is_detector else finding.score))
+        score = combine(block_scores)
+        if block_scores and score >= config.block_threshold:
+            top = max(block_scores, key=lambda item: item[1])[0]
+            first_hit = next(hit for hit in hits if hit.rule_id == top)
+            where = "" if first_hit.layer == "text" else f" (in {first_hit.layer}-decoded text)"
+            raise PromptBlockedError(
+                f"The prompt was rejected by validation rule {top}{where}.", code=top, hits=hits, score=score
+            )
+        result_body: Mapping[str, Any] = evaluation.body
+        sanitized = False
+        if any(hit.mode is RuleMode.SANITIZE for hit in hits):
+            replacements = {
+                segment.path: clean
+                for segment in evaluation.segments
+                if (clean := strip_invisible(segment.text)) != segment.text
+            }
+            if replacements:
+                result_body = replace_text_segments(evaluation.body, replacements)
+                sanitized = True
+        return ValidationResult(hits=tuple(hits), body=result_body, sanitized=sanitized, score=score)
 
     def _check_request_limits(self, body: Mapping[str, Any]) -> None:
         config = self.config
@@ -469,138 +365,191 @@ class PromptValidator:
         if not config.allow_stream and body.get("stream") is True:
             raise BadRequestError("Streaming is not allowed on this route.", code="stream")
 
-    def _scan_segments(
-        self,
-        body: Mapping[str, Any],
-        segments: list[TextSegment],
-        joined: str,
-        offsets: list[tuple[int, TextSegment]],
-        meter: WorkMeter,
-    ) -> ValidationResult:
-        config = self.config
-        scan = _Scan(config=config, rules=self._rules, meter=meter, budget=4 * len(joined) + 4096)
-        invisible_mode = config.mode_for(INVISIBLE_RULE_ID, config.invisible_mode)
-        first = first_invisible(joined)
-        stripped = joined if first is None else strip_invisible(joined)
-        meter.scan(INVISIBLE_RULE_ID, len(joined))
-        if first is not None and INVISIBLE_RULE_ID not in config.disabled_rules:
-            scan.found.append((INVISIBLE_RULE_ID, "text", first, first + 1))
-        _scan_text(scan, joined, stripped, depth=0, layer="text", span=None)
 
-        hits = [
-            _hit(rule_id, config.mode_for(rule_id, mode), layer, start, end, offsets)
-            for rule_id, layer, start, end, mode in self._with_default_modes(scan.found, invisible_mode)
-        ]
-        blocked = [hit for hit in hits if hit.mode is RuleMode.BLOCK]
-        if blocked:
-            first_hit = blocked[0]
-            where = "" if first_hit.layer == "text" else f" (in {first_hit.layer}-decoded text)"
-            raise PromptBlockedError(
-                f"The prompt was rejected by validation rule {first_hit.rule_id}{where}.",
-                code=first_hit.rule_id,
-                hits=hits,
-            )
-        result_body: Mapping[str, Any] = body
-        sanitized = False
-        if any(hit.mode is RuleMode.SANITIZE for hit in hits):
-            replacements = {
-                segment.path: clean
-                for segment in segments
-                if (clean := strip_invisible(segment.text)) != segment.text
-            }
-            if replacements:
-                result_body = replace_text_segments(body, replacements)
-                sanitized = True
-        return ValidationResult(hits=tuple(hits), body=result_body, sanitized=sanitized)
+def _apply_request_context(scan: _Scan) -> None:
+    # A translation or proofreading request, or security teaching, anywhere in the prompt lowers the intent
+    # and role-marker findings of every layer (it cannot hide code rules, invisible characters or URLs).
+    factor = 1.0
+    reasons: list[str] = []
+    if scan.contexts.get("translation"):
+        factor *= TRANSLATION_FACTOR
+        reasons.append(f"context:translation×{TRANSLATION_FACTOR}")
+    if scan.contexts.get("education"):
+        factor *= EDUCATION_FACTOR
+        reasons.append(f"context:education×{EDUCATION_FACTOR}")
+    if factor == 1.0:
+        return
+    for finding in scan.findings:
+        if finding.rule_id in _CONTEXT_FREE or finding.rule_id in _URL_RULES:
+            continue
+        finding.score = round(finding.score * factor, 4)
+        finding.reasons = (*finding.reasons, *reasons)
 
-    def _with_default_modes(
-        self, found: list[tuple[str, str, int, int]], invisible_mode: RuleMode
-    ) -> Iterator[tuple[str, str, int, int, RuleMode]]:
-        own = {rule.id: rule.mode for rule in self._rules}
-        for rule_id, layer, start, end in found:
-            yield (
-                rule_id,
-                layer,
-                start,
-                end,
-                (invisible_mode if rule_id == INVISIBLE_RULE_ID else own[rule_id]),
-            )
+
+def _scan_words(scan: _Scan, text: str, *, layer: str, parent: Locator) -> None:
+    """Only the lexicon over ``text`` (already canonical): a reading that can hide words, not markup."""
+    scan.meter.word_layers += 1
+    intents, _, _ = scan.matcher.find(text, scan.meter)
+    for intent in intents:
+        findings = scan.findings
+        findings.append(_Finding(intent.rule_id, layer, intent.score, tuple(intent.reasons), parent))
 
 
 def _scan_text(
-    scan: _Scan, raw: str, stripped: str, *, depth: int, layer: str, span: tuple[int, int] | None
+    scan: _Scan,
+    raw: str,
+    *,
+    depth: int,
+    layer: str,
+    parent: Locator | None,
+    unspaced: bool = False,
+    has_invisible: bool | None = None,
 ) -> None:
-    """Run every rule over ``raw`` and rescan what its encoded runs decode to.
+    """Score ``raw`` and rescan what its decoders find.
 
-    ``span`` is where ``raw`` sits in the joined text (a decoded layer reports its encoded run's span);
-    ``None`` for the joined text itself, whose hits are located through the canonical offset map.
+    ``parent`` locates the encoded run ``raw`` was decoded from, in joined-text coordinates; ``None`` for
+    the joined text itself, whose findings are located through the canonical offset map.
     """
     meter = scan.meter
     meter.layers += 1
     meter.canonicalized_chars += len(raw)
     canonical = canonicalize(raw)
     text = canonical.text
+    if len(scan.texts) < _MAX_DETECTOR_TEXTS:
+        scan.texts.append(text)
+
+    def at(start: int, end: int) -> Locator:
+        if parent is not None:
+            return parent
+        return lambda: canonical.original_span(start, end)
+
+    code = CodeSpans(text)
+    findings = scan.findings
+    first_of_layer = len(findings)
     for rule in scan.rules:
         meter.scan(rule.id, len(text))
         found = rule.find(text)
         if found is None:
             continue
-        if span is None:
-            start, end = canonical.original_span(*found)
-        else:
-            start, end = span
-        scan.found.append((rule.id, layer, start, end))
+        score: float = 1.0
+        reasons: tuple[str, ...] = ("pattern",)
+        if rule.category == "markers" and code.covers(*found):
+            score, reasons = CODE_FACTOR, ("pattern", f"context:code×{CODE_FACTOR}")
+        findings.append(_Finding(rule.id, layer, score, reasons, at(*found)))
+    intents, triggers, contexts = scan.matcher.find(text, meter, unspaced=unspaced)
+    if parent is None:
+        scan.contexts = contexts
+    for intent in intents:
+        score, reasons = intent.score, tuple(intent.reasons)
+        if code.covers(intent.start, intent.end):
+            score, reasons = score * CODE_FACTOR, (*reasons, f"context:code×{CODE_FACTOR}")
+        elif quoted(text, intent.start, intent.end) or (
+            intent.verb >= 0 and quoted(text, intent.verb, intent.verb + 1)
+        ):
+            score, reasons = score * QUOTE_FACTOR, (*reasons, f"context:quoted×{QUOTE_FACTOR}")
+        if scan.matcher.context_near(text, "technical", intent.start, intent.end, intent.language):
+            score, reasons = score * TECHNICAL_FACTOR, (*reasons, f"context:technical×{TECHNICAL_FACTOR}")
+        findings.append(
+            _Finding(intent.rule_id, layer, round(score, 4), reasons, at(intent.start, intent.end))
+        )
+    for marker in find_role_markers(text, meter, hidden=parent is not None and _hidden(layer)):
+        score, reasons = marker.score, marker.reasons
+        if code.covers(marker.start, marker.end):
+            score, reasons = score * CODE_FACTOR, (*reasons, f"context:code×{CODE_FACTOR}")
+        findings.append(
+            _Finding(marker.rule_id, layer, round(score, 4), reasons, at(marker.start, marker.end))
+        )
+
+    if has_invisible is None:
+        has_invisible = first_invisible(raw) is not None
+    stripped = strip_invisible(raw) if has_invisible else raw
+    stripped_offsets: list[int] | None = None
+
+    def from_stripped(start: int, end: int) -> Locator:
+        if parent is not None:
+            return parent
+        if stripped is raw:
+            return lambda: (start, end)
+
+        def locate_stripped() -> tuple[int, int]:
+            nonlocal stripped_offsets
+            if stripped_offsets is None:
+                stripped_offsets = invisible_offsets(raw)
+            return stripped_offsets[start], stripped_offsets[min(end, len(stripped_offsets) - 1)]
+
+        return locate_stripped
+
+    urls = find_url_exfiltration(stripped, meter)
+    if not urls and not raw.isascii():
+        # Look-alike letters in a URL: judge the canonical reading too (case is lost, words and slots stay).
+        urls = find_url_exfiltration(text, meter)
+        canonical_urls = True
+    else:
+        canonical_urls = False
+    for url in urls:
+        where = at(url.start, url.end) if canonical_urls else from_stripped(url.start, url.end)
+        findings.append(_Finding(url.rule_id, layer, url.score, url.reasons, where))
+    if parent is not None and _hidden(layer):
+        for finding in findings[first_of_layer:]:
+            if finding.rule_id not in _CONTEXT_FREE:
+                finding.score = min(1.0, round(finding.score + HIDDEN_BONUS, 4))
+                finding.reasons = (*finding.reasons, f"hidden+{HIDDEN_BONUS}")
+
     if depth >= scan.config.decode_depth:
         return
-    child_offsets: list[int] | None = None
-
-    def where(run_start: int, run_end: int) -> tuple[int, int]:
-        nonlocal child_offsets
-        if span is not None:
-            return span
-        if stripped is raw:
-            return run_start, run_end
-        if child_offsets is None:
-            child_offsets = invisible_offsets(raw)
-        return child_offsets[run_start], child_offsets[run_end]
-
-    meter.scan("decode.runs", 2 * len(stripped))
-    for name, run_start, decoded in _encoded_runs(stripped, scan.config.min_encoded_length):
+    candidates: list[tuple[Candidate, Locator]] = []
+    for candidate in encoded_runs(stripped, scan.config.min_encoded_length, meter):
+        candidates.append((candidate, from_stripped(candidate.start, candidate.end)))
+    for candidate in raw_candidates(raw, meter):
+        where = parent if parent is not None else _fixed(candidate.start, candidate.end)
+        candidates.append((candidate, where))
+    for candidate in canonical_candidates(text, triggers, layer, meter):
+        candidates.append((candidate, at(candidate.start, candidate.end)))
+    for candidate, where in candidates:
+        decoded = candidate.text
         if scan.budget < len(decoded):
             continue
         scan.budget -= len(decoded)
         meter.decoded_chars += len(decoded)
-        child_layer = name if layer == "text" else f"{layer}>{name}"
+        child_layer = candidate.decoder if layer == "text" else f"{layer}>{candidate.decoder}"
+        if candidate.words_only:
+            _scan_words(scan, decoded, layer=child_layer, parent=where)
+            continue
         _scan_text(
-            scan,
-            decoded,
-            strip_invisible(decoded),
-            depth=depth + 1,
-            layer=child_layer,
-            span=where(run_start, run_start + 1),
+            scan, decoded, depth=depth + 1, layer=child_layer, parent=where, unspaced=candidate.unspaced
         )
-    if not raw.isascii() and _TAG_CHAR.search(raw):
-        meter.scan("decode.tags", len(raw))
-        for match in _TAG_RUN.finditer(raw):
-            smuggled = _decode_tags(match.group())
-            if smuggled is None or scan.budget < len(smuggled):
-                continue
-            scan.budget -= len(smuggled)
-            meter.decoded_chars += len(smuggled)
-            child_layer = "tags" if layer == "text" else f"{layer}>tags"
-            scan_span = span if span is not None else (match.start(), match.end())
-            _scan_text(scan, smuggled, smuggled, depth=depth + 1, layer=child_layer, span=scan_span)
+
+
+def _hidden(layer: str) -> bool:
+    # Readings of visible text (leetspeak, zero-width gaps, spaced letters) are not hidden; encodings are.
+    return layer.rsplit(">", 1)[-1] not in _READINGS
+
+
+def _fixed(start: int, end: int) -> Locator:
+    return lambda: (start, end)
 
 
 def _hit(
-    rule_id: str, mode: RuleMode, layer: str, start: int, end: int, offsets: list[tuple[int, TextSegment]]
+    finding: _Finding, mode: RuleMode, start: int, end: int, offsets: list[tuple[int, TextSegment]]
 ) -> RuleHit:
     if not offsets:
-        return RuleHit(rule_id, mode, layer, (), "message", 0, 0)
+        return RuleHit(
+            finding.rule_id, mode, finding.layer, (), "message", 0, 0, finding.score, finding.reasons
+        )
     segment, local = locate(offsets, start)
     local = min(local, len(segment.text))
     local_end = min(local + (end - start), len(segment.text))
-    return RuleHit(rule_id, mode, layer, segment.path, segment.kind, local, local_end)
+    return RuleHit(
+        finding.rule_id,
+        mode,
+        finding.layer,
+        segment.path,
+        segment.kind,
+        local,
+        local_end,
+        finding.score,
+        finding.reasons,
+    )
 
 
 def _safe_name(value: object) -> str:
@@ -624,9 +573,9 @@ def validate_task_description(
     """The checklist's validator for task-style routes: returns ``text`` stripped of surrounding space.
 
     Empty (or only whitespace) or longer than ``max_chars`` → 400; then the full rule set of ``config``
-    (by default every rule of ``DEFAULT_RULES``: injection, role markers, exfiltration, ``eval(``,
+    (by default every rule: intents in fourteen languages, role markers, exfiltration, ``eval(``,
     ``__import__``, ``os.system``... in any case, with invisible characters or look-alikes, and encoded) runs
-    over the text as one user message: a block-mode hit → 400 naming the rule.
+    over the text as one user message: a refusal → 400 naming the rule.
 
     Example:
         >>> validate_task_description("  Summarise the quarterly report.  ")
@@ -634,7 +583,7 @@ def validate_task_description(
         >>> validate_task_description("run EVAL(input)")
         Traceback (most recent call last):
         ...
-        claude_guard.validation._validator.PromptBlockedError: The task was rejected by validation rule ...
+        claude_guard.validation._config.PromptBlockedError: The task was rejected by validation rule ...
     """
     if not isinstance(text, str):
         raise BadRequestError("The task must be a string.", code="task")
@@ -653,7 +602,10 @@ def validate_task_description(
         validator.validate(body, profile=None)
     except PromptBlockedError as exc:
         raise PromptBlockedError(
-            f"The task was rejected by validation rule {exc.code}.", code=exc.code or "rule", hits=exc.hits
+            f"The task was rejected by validation rule {exc.code}.",
+            code=exc.code or "rule",
+            hits=exc.hits,
+            score=exc.score,
         ) from None
     return stripped
 
