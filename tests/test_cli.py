@@ -21,7 +21,7 @@ from claude_guard.cli import main
 
 CLI = Path(sys.executable).with_name("claude-guard")
 CANARY = "sk-ant-fake-upstream-canary-0000"
-START_TIMEOUT = 20.0
+START_TIMEOUT = 60.0  # a liveness bound: the demo loads Presidio, slow on a busy machine
 STOP_TIMEOUT = 10.0
 
 
@@ -32,13 +32,13 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.mark.server
-def test_demo_serves_answers_and_stops_on_sigint() -> None:
+def test_demo_serves_answers_and_stops_on_sigint(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [str(CLI), "demo", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_clean_env(PYTHONUNBUFFERED="1"),
+        env=_clean_env(PYTHONUNBUFFERED="1", CLAUDE_GUARD_AUDIT_DB=str(tmp_path / "audit.sqlite3")),
     )
     lines: list[str] = []
     errors: list[str] = []
@@ -76,6 +76,16 @@ def test_demo_serves_answers_and_stops_on_sigint() -> None:
                 model="claude-haiku-4-5", max_tokens=64, messages=[{"role": "user", "content": "Hi demo"}]
             )
         assert message.content[0].text == "echo: Hi demo"  # type: ignore[union-attr]
+        assert f"Dashboard: {base}/dashboard/" in stdout
+        # The request's compact line: its key id, profile, status, decisions, cost and latency.
+        key_id = match.group(1).split("_")[2]
+        pattern = re.compile(
+            rf"^\S+ 200 POST /v1/messages key={key_id} \(admin\) auth:allowed .* \$[0-9.]+ \d+ ms$"
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while not any(pattern.match(line.rstrip("\n")) for line in lines):
+            assert time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=STOP_TIMEOUT) == 0, "".join(errors)
     finally:
@@ -141,3 +151,46 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
         main([])
     assert caught.value.code == 2
     assert "usage" in capsys.readouterr().err
+
+
+def _scenario(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CLI), "demo", "--scenario", *extra],
+        env=_clean_env(CLAUDE_GUARD_AUDIT_DB=str(tmp_path / "audit.sqlite3"), PYTHONUNBUFFERED="1"),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+@pytest.mark.server
+def test_demo_scenario_names_each_protection_decision_and_exits_0(tmp_path: Path) -> None:
+    done = _scenario(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    steps = [line for line in out.splitlines() if re.match(r"^(ok  |FAIL) \d\. ", line)]
+    assert [line[:4] for line in steps] == ["ok  "] * 6, out
+    allowed, redacted, injection, tool, rate, budget = steps
+    assert " 200 " in allowed and "validation:pass" in allowed and "budget:settled" in allowed
+    assert " 200 " in redacted and "pii:redacted" in redacted and "EMAIL_ADDRESS:1" in redacted
+    assert " 400 " in injection and "validation:blocked" in injection and "rule override." in injection
+    assert " 403 " in tool and "profile:refused" in tool and "tool_not_allowed" in tool
+    assert " 429 " in rate and "rate_limit:denied" in rate and "call 11" in rate
+    assert " 402 " in budget and "budget:refused" in budget and "budget_usd_day" in budget
+    assert "Tour done: every protection acted as expected." in out
+    # One compact line per request: 2 + 1 + 1 + 11 + 2 requests, each with its key id and latency.
+    lines = [line for line in out.splitlines() if re.match(r"^\d\d:\d\d:\d\d \d{3} POST /", line)]
+    assert len(lines) == 17, out
+    assert all(line.endswith(" ms") and " key=" in line for line in lines)
+    assert any("pii=EMAIL_ADDRESS:1" in line for line in lines)
+    assert "jane.doe@example.com" not in "\n".join(lines)  # the lines hold no PII value
+    assert re.search(r"^Dashboard: http://127\.0\.0\.1:\d+/dashboard/", out, re.MULTILINE)
+    assert '"trace_id"' not in out  # spans only with --spans
+
+
+@pytest.mark.server
+def test_demo_prints_spans_only_with_the_flag(tmp_path: Path) -> None:
+    done = _scenario(tmp_path, "--spans")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"trace_id"' in done.stdout

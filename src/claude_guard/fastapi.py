@@ -1,7 +1,10 @@
 """Per-route dependencies for FastAPI (``Depends(...)``).
 
 They find the guard that ``ClaudeGuard.install(app)`` put in ``app.state.claude_guard``, and the request's
-``GuardContext``, so a route dependency and the middlewares never authenticate or charge twice.
+``GuardContext``, so a route dependency and the middlewares never authenticate or charge twice. Each one is a
+thin face over a framework-free function of its protection (``RouteRateLimit``, ``apply_max_cost``,
+``validate_route_body``, ``redact_route_body``, ``require_profiles``), the same ones the Litestar twins in
+``claude_guard.litestar`` use.
 
 Example:
     >>> from fastapi import Depends, FastAPI
@@ -26,13 +29,14 @@ from .context import Principal
 from .errors import ConfigurationError
 from .keys import require_profiles
 from .ledger import max_cost
+from .pii import pii_redaction
 from .ratelimit import rate_limit
 from .validation import validated_messages
 
 if TYPE_CHECKING:
     from .guard import ClaudeGuard
 
-__all__ = ["get_guard", "max_cost", "rate_limit", "require_profile", "validated_messages"]
+__all__ = ["get_guard", "max_cost", "pii_redaction", "rate_limit", "require_profile", "validated_messages"]
 
 
 def get_guard(request: Request) -> ClaudeGuard:

@@ -1,7 +1,29 @@
 """The Litestar face: a plugin that installs every protection, and per-route dependencies.
 
-A route requires a profile with ``dependencies={"principal": Provide(require_profile("analysis"))}`` and a
-``principal: NamedDependency[Principal]`` parameter.
+The dependencies are the twins of ``claude_guard.fastapi``'s, built on the same framework-free functions of
+each protection: ``require_profile``, ``rate_limit``, ``max_cost``, ``validated_messages`` and
+``pii_redaction``. A route uses one by naming it in ``dependencies`` and taking a parameter of that name::
+
+    @post("/analyze", dependencies={
+        "principal": Provide(require_profile("analysis")),
+        "admitted": Provide(rate_limit("10/minute", name="analyze", after=("principal",))),
+        "cost_cap": Provide(max_cost(5.0, after=("admitted",))),
+    })
+    async def analyze(
+        data: Task,
+        principal: NamedDependency[Principal],
+        admitted: NamedDependency[Admission | None],
+        cost_cap: NamedDependency[Decimal],
+    ): ...
+
+Litestar resolves independent dependencies concurrently. Each one stands alone (it finds the request's
+``GuardContext`` in the scope), but a refused profile should not spend rate-limit quota:
+``after=("principal",)`` makes a dependency wait for the named ones (Litestar's own sub-dependency
+mechanism), so the checks run in the order FastAPI's ``dependencies=[...]`` list gives.
+
+A dependency that reads the body reads the one ``ClaudeGuardPlugin`` captured (every ``POST``, ``PUT`` and
+``PATCH`` body is read once, with the guard's cap, before the route runs); without the plugin's middlewares
+it captures the body itself, with the same cap, and hands Litestar a replay of it.
 
 Example:
     >>> from litestar import Litestar
@@ -13,24 +35,40 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+from typing import Any, Literal
 
 # Litestar reads dependency signatures at run time, from this module's globals.
 from litestar import Request, Response
 from litestar.config.app import AppConfig
+from litestar.di import NamedDependency
 from litestar.middleware import DefineMiddleware
 from litestar.plugins import InitPluginProtocol
 
-from ._asgi import Scope, context_for
-from .context import Principal
+from ._asgi import Scope, context_for, ensure_body
+from .context import GuardContext, Principal
 from .errors import ConfigurationError, GuardError
 from .guard import ClaudeGuard
 from .keys import require_profiles
+from .ledger import apply_max_cost, route_max_cost
 from .logscrub import install_log_scrubbing
+from .pii import Redaction, Redactor, redact_route_body
+from .ratelimit import Admission, KeyFunction, RateLimiter, RouteRateLimit, Strategy, TrustedProxies
+from .ratelimit._config import KeyKind
 from .responses import render_error
+from .validation import PromptValidator, ValidationConfig, validate_route_body
 
-__all__ = ["ClaudeGuardPlugin", "get_guard", "require_profile"]
+__all__ = [
+    "ClaudeGuardPlugin",
+    "get_guard",
+    "max_cost",
+    "pii_redaction",
+    "rate_limit",
+    "require_profile",
+    "validated_messages",
+]
 
 
 class ClaudeGuardPlugin(InitPluginProtocol):
@@ -89,3 +127,133 @@ def require_profile(
         return await require_profiles(ctx, scope, guard.authenticator, names, allow_admin=allow_admin)
 
     return dependency
+
+
+def rate_limit(
+    limits: str,
+    *,
+    key: KeyKind | KeyFunction = "principal",
+    strategy: Strategy = "sliding_window_counter",
+    name: str | None = None,
+    limiter: RateLimiter | None = None,
+    on_store_error: Literal["closed", "open"] = "closed",
+    trusted_proxies: TrustedProxies | None = None,
+    after: Sequence[str] = (),
+) -> Callable[..., Awaitable[Admission | None]]:
+    """A dependency (``Provide(rate_limit("10/minute"))``) that admits the request against ``limits`` or
+    raises ``RateLimitedError`` (429, with ``retry-after`` and ``RateLimit`` headers).
+
+    The engine is ``limiter``, else the guard's (the one ``RateLimitMiddleware`` shares), else a process-wide
+    memory engine; counters are per route unless ``name`` is given. ``ClaudeGuardPlugin``'s
+    ``RateLimitMiddleware`` adds the ``RateLimit`` headers of an admitted request to the response. Returns
+    the ``Admission`` (``None`` when the store is down and the policy fails open). ``after`` names the
+    dependencies of the route that must be resolved first (``("principal",)``).
+
+    Example:
+        >>> from litestar import post
+        >>> from litestar.di import Provide
+        >>> @post("/analyze", dependencies={"admitted": Provide(rate_limit("10/minute;100/day"))})
+        ... async def analyze(admitted: NamedDependency[Admission | None]) -> dict[str, str]:
+        ...     return {"result": "ok"}
+    """
+    route = RouteRateLimit(
+        limits,
+        key=key,
+        strategy=strategy,
+        name=name,
+        limiter=limiter,
+        on_store_error=on_store_error,
+        trusted_proxies=trusted_proxies,
+    )
+
+    async def dependency(request: Request[Any, Any, Any]) -> Admission | None:
+        return await route.admit(request.scope)
+
+    return _after(dependency, after)
+
+
+def max_cost(usd: Decimal | float | str, *, after: Sequence[str] = ()) -> Callable[..., Awaitable[Decimal]]:
+    """A dependency (``Provide(max_cost(5.0))``) setting the maximum worst-case USD of each Claude call the
+    route makes: the egress hook refuses (400) a call whose worst case exceeds it. Returns the maximum.
+
+    Example:
+        >>> from litestar import post
+        >>> from litestar.di import Provide
+        >>> @post("/analyze", dependencies={"cost_cap": Provide(max_cost("0.50"))})
+        ... async def analyze(cost_cap: NamedDependency[Decimal]) -> dict[str, str]:
+        ...     return {"max_cost_usd": str(cost_cap)}
+    """
+    limit = route_max_cost(usd)
+
+    async def dependency(request: Request[Any, Any, Any]) -> Decimal:
+        apply_max_cost(context_for(request.scope), limit)  # type: ignore[arg-type]
+        return limit
+
+    return _after(dependency, after)
+
+
+def validated_messages(
+    config: ValidationConfig | None = None, *, count_tokens: bool = False, after: Sequence[str] = ()
+) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """A dependency that validates the route's Messages request body and returns it (sanitized if need be).
+
+    Raises the validator's ``GuardError`` (400 naming the rule id or field, 403 naming the model or tool),
+    which ``ClaudeGuardPlugin`` renders in Anthropic's envelope.
+    """
+    validator = PromptValidator(config)
+
+    async def dependency(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        ctx = await _captured(request)
+        return await validate_route_body(validator, ctx, ctx.json(), count_tokens=count_tokens)
+
+    return _after(dependency, after)
+
+
+def pii_redaction(redactor: Redactor, *, after: Sequence[str] = ()) -> Callable[..., Awaitable[Redaction]]:
+    """A dependency that redacts the route's Messages request body and returns the ``Redaction``.
+
+    The route reads the redacted body from ``redaction.body`` (never from Litestar's ``data``, which was
+    parsed before the redaction) and restores what it sends back with the same ``Redaction``. A request that
+    ``PIIRedactionMiddleware`` already redacted is not redacted again.
+    """
+
+    async def dependency(request: Request[Any, Any, Any]) -> Redaction:
+        return await redact_route_body(redactor, await _captured(request))
+
+    return _after(dependency, after)
+
+
+async def _captured(request: Request[Any, Any, Any]) -> GuardContext:
+    """The request's context with its body captured: the plugin's capture, else our own with the same cap."""
+    scope: Scope = request.scope  # type: ignore[assignment]
+    ctx = context_for(scope)
+    if ctx.body is None:
+        # ``receive`` is the connection's public ASGI callable: Litestar reads the body from it later.
+        request.receive = await ensure_body(ctx, scope, request.receive)  # type: ignore[arg-type,assignment]
+    return ctx
+
+
+def _after(
+    dependency: Callable[[Request[Any, Any, Any]], Awaitable[Any]], names: Sequence[str]
+) -> Callable[..., Awaitable[Any]]:
+    """``dependency`` declaring the route dependencies ``names`` as parameters, so Litestar resolves them
+    first (it orders dependencies by the parameters they take)."""
+    if isinstance(names, str):
+        raise TypeError("after takes a sequence of dependency names, e.g. after=('principal',)")
+    if not names:
+        return dependency
+
+    async def ordered(request: Request[Any, Any, Any], **_resolved: Any) -> Any:
+        return await dependency(request)
+
+    request_type = Request[Any, Any, Any]
+    parameters = [
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=request_type)
+    ]
+    named = NamedDependency[Any]
+    parameters += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=named) for name in names
+    ]
+    ordered.__signature__ = inspect.Signature(parameters, return_annotation=Any)  # type: ignore[attr-defined]
+    ordered.__annotations__ = {"request": request_type, **dict.fromkeys(names, named), "return": Any}
+    return ordered

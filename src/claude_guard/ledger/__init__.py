@@ -20,7 +20,15 @@ from ._ledger import (
     ScopeUsage,
     Settlement,
 )
-from ._meter import COST_HEADER, CostMeter, CostMeterMiddleware, Metered, max_cost
+from ._meter import (
+    COST_HEADER,
+    CostMeter,
+    CostMeterMiddleware,
+    Metered,
+    apply_max_cost,
+    max_cost,
+    route_max_cost,
+)
 
 __all__ = [
     "COST_HEADER",
@@ -38,6 +46,8 @@ __all__ = [
     "ScopeUsage",
     "Settlement",
     "SyncMeteringMiddleware",
+    "apply_max_cost",
     "estimate_request",
     "max_cost",
+    "route_max_cost",
 ]

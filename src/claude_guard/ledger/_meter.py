@@ -32,7 +32,9 @@ __all__ = [
     "CostMeter",
     "CostMeterMiddleware",
     "Metered",
+    "apply_max_cost",
     "max_cost",
+    "route_max_cost",
 ]
 
 logger = logging.getLogger("claude_guard")
@@ -522,15 +524,36 @@ async def _settle_leftovers(ctx: GuardContext, meter: CostMeter) -> None:
     pending.clear()
 
 
+def route_max_cost(usd: Decimal | float | str) -> Decimal:
+    """``usd`` as the maximum cost of a route's calls, refusing a negative amount (``ValueError``)."""
+    limit = _decimal(usd)
+    if not limit.is_finite() or limit < 0:
+        raise ValueError("max_cost must be a non-negative amount")
+    return limit
+
+
+def apply_max_cost(ctx: GuardContext, limit: Decimal) -> None:
+    """The framework-free part of ``max_cost(...)``: every Claude call of this request is bounded by ``limit``
+    (the egress ``MeteringHook`` and ``CostMeterMiddleware`` read it from the context).
+
+    Example:
+        >>> from claude_guard.store import MemoryStore
+        >>> ctx = GuardContext(method="POST", path="/analyze")
+        >>> apply_max_cost(ctx, route_max_cost("5"))
+        >>> meter = CostMeter(ledger=Ledger(MemoryStore()), prices=PriceTable.load())
+        >>> meter.limit_for(ctx)
+        (Decimal('5'), 'route')
+    """
+    ctx.state[MAX_COST_STATE] = limit
+
+
 def max_cost(usd: Decimal | float | str) -> Callable[[Any], Awaitable[None]]:
     """A route dependency setting the maximum worst-case cost of each Claude call the route makes.
 
     ``@app.post("/analyze", dependencies=[Depends(max_cost(5.0))])``: the egress ``MeteringHook`` (and
     ``CostMeterMiddleware`` on a gateway route) refuses, with 400, any call whose worst case exceeds it.
     """
-    limit = _decimal(usd)
-    if limit < 0:
-        raise ValueError("max_cost must not be negative")
+    limit = route_max_cost(usd)
 
     async def dependency(request: Any) -> None:
         ctx = current_context()
@@ -538,7 +561,7 @@ def max_cost(usd: Decimal | float | str) -> Callable[[Any], Awaitable[None]]:
             from .._asgi import context_for
 
             ctx = context_for(request.scope)
-        ctx.state[MAX_COST_STATE] = limit
+        apply_max_cost(ctx, limit)
 
     # FastAPI reads the annotation to inject the request: give it starlette's Request, imported lazily.
     try:

@@ -24,7 +24,7 @@ from ._config import (
 )
 from ._egress import PIIEgressHook
 from ._engine import AnalysisUnavailableError, Finding, PIIEngine
-from ._middleware import PIIRedactionMiddleware, pii_redaction, principal_of
+from ._middleware import PIIRedactionMiddleware, pii_redaction, principal_of, redact_route_body
 from ._output import OutputScanner, SSEOutputScanner, TextScanner
 from ._redact import PIIBlockedError, PIIUnavailableError, Redaction, Redactor
 from ._restore import PLACEHOLDER, SSERestorer, StreamRestorer
@@ -57,4 +57,5 @@ __all__ = [
     "TextScanner",
     "pii_redaction",
     "principal_of",
+    "redact_route_body",
 ]

@@ -17,7 +17,7 @@ from ._output import OutputScanner, SSEOutputScanner
 from ._redact import PIIUnavailableError, Redaction, Redactor
 from ._restore import SSERestorer, restore_message
 
-__all__ = ["STATE_KEY", "PIIRedactionMiddleware", "pii_redaction", "principal_of"]
+__all__ = ["STATE_KEY", "PIIRedactionMiddleware", "pii_redaction", "principal_of", "redact_route_body"]
 
 STATE_KEY = "claude_guard.pii"
 """``ctx.state`` key of the request's `Redaction`; it marks the request as redacted (never twice)."""
@@ -257,17 +257,10 @@ def pii_redaction(
 
     async def dependency(request: Any) -> Redaction:
         ctx = context_for(request.scope)
-        existing = ctx.state.get(STATE_KEY)
-        if isinstance(existing, Redaction):
-            return existing
-        if ctx.body is None:
+        if STATE_KEY not in ctx.state and ctx.body is None:
             ctx.body = await request.body()
-        # Strictly, or refused (400): the route would otherwise read a body nobody redacted.
-        body = ctx.json()
-        result = await redactor.redact(body, principal=principal_of(ctx), ctx=ctx)
-        ctx.state[STATE_KEY] = result
+        result = await redact_route_body(redactor, ctx)
         if result.changed:
-            ctx.set_json(result.body)
             # Starlette caches the body on the request; the route must read the redacted one.
             request._body = ctx.body
             request._json = result.body
@@ -276,3 +269,22 @@ def pii_redaction(
     # FastAPI reads the annotation to inject the request; with postponed annotations it would be a string.
     dependency.__annotations__ = {"request": Request, "return": Redaction}
     return dependency
+
+
+async def redact_route_body(redactor: Redactor, ctx: GuardContext) -> Redaction:
+    """The framework-free part of ``pii_redaction(...)``: redact the request body captured on ``ctx`` once
+    (a request a middleware already redacted is not redacted again) and keep the redacted body on ``ctx``.
+
+    The route reads the redacted body from the returned ``Redaction`` (``redaction.body``) and restores
+    what it sends back with it. A body that is not strict JSON is refused (400, ``InvalidJSONError``): the
+    route would otherwise read a body nobody redacted.
+    """
+    existing = ctx.state.get(STATE_KEY)
+    if isinstance(existing, Redaction):
+        return existing
+    body = ctx.json()
+    result = await redactor.redact(body, principal=principal_of(ctx), ctx=ctx)
+    ctx.state[STATE_KEY] = result
+    if result.changed:
+        ctx.set_json(result.body)
+    return result

@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 from ._config import KeyFunction, LimitSpec, RateLimitConfig, RateLimitRule, Strategy, parse_limits
-from ._dependency import rate_limit
+from ._dependency import RouteRateLimit, rate_limit
 from ._engine import Admission, ConcurrencyCheck, LimitCheck, LimitState, RateLimiter
 from ._middleware import RateLimitMiddleware
 from ._policy import rate_limit_headers
@@ -33,6 +33,7 @@ __all__ = [
     "RateLimitMiddleware",
     "RateLimitRule",
     "RateLimiter",
+    "RouteRateLimit",
     "Strategy",
     "TrustedProxies",
     "client_address",

@@ -7,12 +7,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from .._asgi import context_for
+from ..context import GuardContext
 from ._config import KeyFunction, KeyKind, RateLimitRule, Strategy
-from ._engine import RateLimiter
+from ._engine import Admission, RateLimiter
 from ._policy import LIMITER, MIDDLEWARE, admit, plan, rate_limit_headers
 from ._proxies import TrustedProxies, client_address
 
-__all__ = ["rate_limit"]
+__all__ = ["RouteRateLimit", "rate_limit"]
 
 _default_limiter: RateLimiter | None = None
 
@@ -22,6 +23,83 @@ def _fallback_limiter() -> RateLimiter:
     if _default_limiter is None:
         _default_limiter = RateLimiter()
     return _default_limiter
+
+
+class RouteRateLimit:
+    """The framework-free part of a per-route rate limit: what ``rate_limit(...)`` (FastAPI) and
+    ``claude_guard.litestar.rate_limit(...)`` both call, with nothing but the ASGI scope.
+
+    Example:
+        >>> import asyncio
+        >>> from claude_guard.errors import RateLimitedError
+        >>> route = RouteRateLimit("2/minute", key="address", name="demo", limiter=RateLimiter())
+        >>> async def three() -> list[bool]:
+        ...     outcomes = []
+        ...     for _ in range(3):
+        ...         try:
+        ...             await route.admit({"type": "http", "path": "/x", "client": ("10.0.0.1", 1)})
+        ...             outcomes.append(True)
+        ...         except RateLimitedError:
+        ...             outcomes.append(False)
+        ...     return outcomes
+        >>> asyncio.run(three())
+        [True, True, False]
+    """
+
+    __slots__ = (
+        "_by_route",
+        "_template",
+        "legacy_headers",
+        "limiter",
+        "name",
+        "on_store_error",
+        "trusted_proxies",
+    )
+
+    def __init__(
+        self,
+        limits: str,
+        *,
+        key: KeyKind | KeyFunction = "principal",
+        strategy: Strategy = "sliding_window_counter",
+        name: str | None = None,
+        limiter: RateLimiter | None = None,
+        on_store_error: Literal["closed", "open"] = "closed",
+        trusted_proxies: TrustedProxies | None = None,
+        legacy_headers: bool = False,
+    ) -> None:
+        self._template = RateLimitRule(limits=limits, key=key, strategy=strategy, name=name or "dep")
+        self._by_route: dict[str, RateLimitRule] = {}
+        self.name = name
+        self.limiter = limiter
+        self.on_store_error: Literal["closed", "open"] = on_store_error
+        self.trusted_proxies = trusted_proxies
+        self.legacy_headers = legacy_headers
+
+    async def admit(self, scope: Any) -> Admission | None:
+        """Admit the request of ``scope`` or raise ``RateLimitedError`` (429); ``None`` when failing open."""
+        ctx = context_for(scope)
+        if self.trusted_proxies:
+            ctx.client_addr = client_address(scope, self.trusted_proxies)
+        engine = self.limiter or ctx.state.get(LIMITER) or _fallback_limiter()
+        rule_name = self.name or _route_name(scope)
+        rule = self._by_route.get(rule_name)
+        if rule is None:
+            template = self._template
+            rule = self._by_route[rule_name] = RateLimitRule(
+                limits=template.limits, key=template.key, strategy=template.strategy, name=rule_name
+            )
+        checks, caps = await plan(engine, [(rule_name, rule)], ctx, scope)
+        return await admit(
+            engine, ctx, checks, caps, on_store_error=self.on_store_error, legacy_headers=self.legacy_headers
+        )
+
+    def headers(self, ctx: GuardContext, admission: Admission | None) -> list[tuple[str, str]]:
+        """The ``RateLimit`` headers the route's response should carry itself: none when a
+        ``RateLimitMiddleware`` is around the app (it adds them) or when the request was admitted open."""
+        if admission is None or ctx.state.get(MIDDLEWARE):
+            return []
+        return rate_limit_headers(admission.limits, legacy=self.legacy_headers)
 
 
 def rate_limit(
@@ -53,27 +131,21 @@ def rate_limit(
     from starlette.requests import Request
     from starlette.responses import Response
 
-    template = RateLimitRule(limits=limits, key=key, strategy=strategy, name=name or "dep")
-    by_route: dict[str, RateLimitRule] = {}
+    route = RouteRateLimit(
+        limits,
+        key=key,
+        strategy=strategy,
+        name=name,
+        limiter=limiter,
+        on_store_error=on_store_error,
+        trusted_proxies=trusted_proxies,
+        legacy_headers=legacy_headers,
+    )
 
     async def dependency(request: Request, response: Response | None = None) -> None:
-        scope = request.scope
-        ctx = context_for(scope)
-        if trusted_proxies:
-            ctx.client_addr = client_address(scope, trusted_proxies)
-        engine = limiter or ctx.state.get(LIMITER) or _fallback_limiter()
-        rule_name = name or _route_name(scope)
-        rule = by_route.get(rule_name)
-        if rule is None:
-            rule = by_route[rule_name] = RateLimitRule(
-                limits=limits, key=template.key, strategy=template.strategy, name=rule_name
-            )
-        checks, caps = await plan(engine, [(rule_name, rule)], ctx, scope)
-        admission = await admit(
-            engine, ctx, checks, caps, on_store_error=on_store_error, legacy_headers=legacy_headers
-        )
-        if admission is not None and response is not None and not ctx.state.get(MIDDLEWARE):
-            for header, value in rate_limit_headers(admission.limits, legacy=legacy_headers):
+        admission = await route.admit(request.scope)
+        if response is not None:
+            for header, value in route.headers(context_for(request.scope), admission):
                 response.headers[header] = value
 
     # FastAPI reads the signature to inject Request and Response; give it the real classes, not strings.

@@ -29,7 +29,7 @@ from ._config import (
     WorkMeter,
 )
 from ._lexicon import available_languages
-from ._middleware import DEFAULT_ROUTES, PromptValidationMiddleware, validated_messages
+from ._middleware import DEFAULT_ROUTES, PromptValidationMiddleware, validate_route_body, validated_messages
 from ._rules import DEFAULT_RULES, Rule, RuleMode, UnsafePatternError, pattern_cost
 from ._validator import PromptValidator, validate_task_description
 
@@ -57,6 +57,7 @@ __all__ = [
     "canonicalize",
     "pattern_cost",
     "strip_invisible",
+    "validate_route_body",
     "validate_task_description",
     "validated_messages",
 ]

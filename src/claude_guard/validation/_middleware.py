@@ -24,7 +24,7 @@ from ._validator import PromptValidator
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-__all__ = ["DEFAULT_ROUTES", "PromptValidationMiddleware", "validated_messages"]
+__all__ = ["DEFAULT_ROUTES", "PromptValidationMiddleware", "validate_route_body", "validated_messages"]
 
 DEFAULT_ROUTES: Final = ("/v1/messages", "/v1/messages/count_tokens")
 """The Messages routes validated by default (``fnmatch`` patterns)."""
@@ -182,12 +182,33 @@ def validated_messages(
             body = probe.json()
             if not isinstance(ctx, GuardContext):
                 ctx = None
-        result = await _run(validator, ctx, body, count_tokens=count_tokens)
-        if result.sanitized and ctx is not None:
-            ctx.set_json(dict(result.body))
-        return dict(result.body)
+        return await validate_route_body(validator, ctx, body, count_tokens=count_tokens)
 
     # FastAPI reads the parameter's annotation at runtime; with postponed annotations it is a string that
     # this module's globals cannot resolve (starlette is imported lazily), so give it the class itself.
     dependency.__annotations__["request"] = Request
     return dependency
+
+
+async def validate_route_body(
+    validator: PromptValidator, ctx: GuardContext | None, body: object, *, count_tokens: bool = False
+) -> dict[str, Any]:
+    """The framework-free part of ``validated_messages()``: validate a route's parsed Messages body, record
+    the decision on ``ctx``, keep a sanitized body on it, and return the body the route should use.
+
+    Raises the validator's ``GuardError`` (400 naming the rule id or field, 403 naming the model or tool).
+
+    Example:
+        >>> import asyncio
+        >>> ctx = GuardContext(method="POST", path="/chat")
+        >>> body = {"model": "claude-haiku-4-5", "max_tokens": 8,
+        ...         "messages": [{"role": "user", "content": "hi"}]}
+        >>> asyncio.run(validate_route_body(PromptValidator(), ctx, body))["max_tokens"]
+        8
+        >>> [(d.protection, d.outcome) for d in ctx.decisions]
+        [('validation', 'pass')]
+    """
+    result = await _run(validator, ctx, body, count_tokens=count_tokens)
+    if result.sanitized and ctx is not None:
+        ctx.set_json(dict(result.body))
+    return dict(result.body)
