@@ -7,22 +7,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from .context import SCOPE_KEY, GuardContext
 from .errors import RequestTooLargeError, UnsupportedMediaTypeError
 
 __all__ = [
+    "EVENT_STREAM",
     "ASGIApp",
     "ClientDisconnected",
     "Message",
     "Receive",
+    "ResponseHead",
     "Scope",
     "Send",
     "context_for",
     "header",
+    "media_type",
     "read_body",
     "replay_receive",
+    "response_head",
     "rewrite_body",
 ]
 
@@ -37,8 +41,58 @@ logger = logging.getLogger("claude_guard")
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
+EVENT_STREAM = "text/event-stream"
+
+
 class ClientDisconnected(Exception):
     """The client went away before the request body was complete."""
+
+
+def media_type(content_type: str | bytes | None) -> str:
+    """A ``Content-Type`` value without its parameters, lower-cased: the one reading of it every protection
+    shares.
+
+    Example:
+        >>> media_type(b"Text/Event-Stream; charset=utf-8"), media_type(None)
+        ('text/event-stream', '')
+    """
+    if content_type is None:
+        return ""
+    if isinstance(content_type, bytes):
+        content_type = content_type.decode("latin-1")
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+class ResponseHead(NamedTuple):
+    """What the protections that watch a response read from its ``http.response.start``."""
+
+    status: int
+    media_type: str
+    encoded: bool
+    """A ``Content-Encoding`` other than identity: the body's bytes are not the text they carry."""
+
+    @property
+    def event_stream(self) -> bool:
+        return self.media_type == EVENT_STREAM
+
+
+def response_head(message: Message) -> ResponseHead:
+    """Read an ``http.response.start`` message once.
+
+    Example:
+        >>> start = {"status": 200, "headers": [(b"content-type", b"text/event-stream; charset=utf-8")]}
+        >>> response_head(start)
+        ResponseHead(status=200, media_type='text/event-stream', encoded=False)
+    """
+    content_type: bytes | None = None
+    encoded = False
+    for name, value in message.get("headers", ()):
+        lower = bytes(name).lower()
+        if lower == b"content-type":
+            content_type = bytes(value)
+        elif lower == b"content-encoding" and bytes(value).strip().lower() not in (b"", b"identity"):
+            encoded = True
+    return ResponseHead(int(message.get("status", 200)), media_type(content_type), encoded)
 
 
 def header(scope: Scope, name: bytes) -> bytes | None:

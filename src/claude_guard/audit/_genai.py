@@ -15,7 +15,17 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from .._asgi import ASGIApp, Message, Receive, Scope, Send, context_for
+from .._asgi import (
+    EVENT_STREAM,
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    context_for,
+    media_type,
+    response_head,
+)
 from ..context import GuardContext, current_context
 from ..egress import EgressHook
 from ..messages import SSEEvent, SSEParser, StreamUsage, Usage, iter_text_segments, usage_from_response
@@ -327,12 +337,8 @@ class TracedMessagesProxy:
             nonlocal status, event_stream
             await send(message)
             if message["type"] == "http.response.start":
-                status = int(message.get("status", 0))
-                content_type = b""
-                for name, value in message.get("headers", ()):
-                    if bytes(name).lower() == b"content-type":
-                        content_type = bytes(value).lower()
-                event_stream = content_type.startswith(b"text/event-stream")
+                head = response_head(message)
+                status, event_stream = head.status, head.event_stream
                 if call.request_model is None:
                     request = _parsed(ctx)
                     if request is not None:
@@ -448,8 +454,8 @@ class TracingHook(EgressHook):
             if http is None:
                 call.end(status=status)
                 return response
-            content_type = str(http.headers.get("content-type", "")).lower()
-            if status is not None and status < 400 and content_type.startswith("text/event-stream"):
+            event_stream = media_type(http.headers.get("content-type")) == EVENT_STREAM
+            if status is not None and status < 400 and event_stream:
                 _observe_sdk_stream(http, call, status)
                 return response
             raw = await http.aread()

@@ -20,6 +20,7 @@ from typing import Any, Final, TypeVar
 import anthropic
 import httpx2
 
+from .._asgi import EVENT_STREAM, media_type
 from ..context import GuardContext, current_context
 from ..egress import EgressHook
 from ..messages import StreamUsage, Usage, usage_from_response
@@ -54,7 +55,7 @@ def _betas(request: anthropic.APIRequest) -> tuple[str, ...]:
 
 
 def _is_sse(response: httpx2.Response) -> bool:
-    return response.headers.get("content-type", "").lower().startswith("text/event-stream")
+    return media_type(response.headers.get("content-type")) == EVENT_STREAM
 
 
 class _StreamMeter:

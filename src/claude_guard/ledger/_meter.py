@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final, Literal
 
-from .._asgi import ASGIApp, Message, Receive, Scope, Send, ensure_body, observe_send
+from .._asgi import ASGIApp, Message, Receive, Scope, Send, ensure_body, observe_send, response_head
 from ..context import GuardContext, current_context
 from ..errors import ConfigurationError, CostLimitExceededError, GuardError, StoreUnavailableError
 from ..messages import StreamUsage, Usage, usage_from_response
@@ -337,12 +337,9 @@ class _ResponseMeter:
         self.model: str | None = None
 
     def start(self, message: Message) -> None:
-        self.status = int(message.get("status", 0))
-        for name, value in message.get("headers", ()):
-            if bytes(name).lower() == b"content-type" and bytes(value).lower().startswith(
-                b"text/event-stream"
-            ):
-                self.stream = True
+        head = response_head(message)
+        self.status = head.status
+        self.stream = head.event_stream
 
     def body(self, chunk: bytes) -> None:
         if not chunk or self.status >= 400:

@@ -10,6 +10,7 @@ from typing import Any
 import anthropic
 import httpx2
 
+from .._asgi import EVENT_STREAM, media_type
 from ..context import GuardContext, current_context
 from ..egress import EgressHook
 from ._middleware import STATE_KEY, principal_of
@@ -76,8 +77,8 @@ class PIIEgressHook(EgressHook):
         if not isinstance(http, httpx2.Response) or not http.is_success:
             return response
         ctx = current_context()
-        content_type = http.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type == "text/event-stream":
+        content_type = media_type(http.headers.get("content-type"))
+        if content_type == EVENT_STREAM:
             _restore_stream(http, result, scanner, ctx)
         elif content_type == "application/json":
             raw = await http.aread()

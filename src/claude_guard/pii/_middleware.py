@@ -6,7 +6,17 @@ import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Literal
 
-from .._asgi import ASGIApp, Message, Receive, Scope, Send, context_for, ensure_body, rewrite_body
+from .._asgi import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    context_for,
+    ensure_body,
+    response_head,
+    rewrite_body,
+)
 from ..context import GuardContext
 from ..errors import ConfigurationError
 from ..middleware import GuardMiddleware
@@ -140,25 +150,18 @@ class _RestoringSend:
 
     async def _on_start(self, message: Message) -> None:
         headers = message.get("headers", ())
-        content_type = b""
-        encoded = False
-        for name, value in headers:
-            lower = name.lower()
-            if lower == b"content-type":
-                content_type = value.split(b";")[0].strip().lower()
-            elif lower == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
-                encoded = True
-        if message.get("status", 200) >= 300 or encoded:
+        head = response_head(message)
+        if head.status >= 300 or head.encoded:
             await self._send(message)
             return
-        if content_type == b"text/event-stream":
+        if head.event_stream:
             self._mode = "sse"
             self._sse = self._redaction.sse_restorer()
             if self._scanner is not None:
                 self._scan = SSEOutputScanner(self._scanner)
             message = {**message, "headers": [(k, v) for k, v in headers if k.lower() != b"content-length"]}
             await self._send(message)
-        elif content_type == b"application/json":
+        elif head.media_type == "application/json":
             # A JSON answer is one value: hold the start until the body is complete to fix Content-Length.
             self._mode = "json"
             self._start = message

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import anthropic
 import httpx2
 
+from .._asgi import EVENT_STREAM, media_type
 from ..context import current_context
 from ..egress import EgressHook
 from ..errors import ToolCallRefusedError
@@ -84,8 +85,8 @@ class ToolPolicyEgressHook(EgressHook):
         def enforced(violation: Violation) -> bool:
             return _record(ctx, violation, where="answer", mode=self.mode)
 
-        content_type = http.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type == "text/event-stream":
+        content_type = media_type(http.headers.get("content-type"))
+        if content_type == EVENT_STREAM:
             inner = httpx2.Response(
                 http.status_code, headers=http.headers, stream=http.stream, request=http.request
             )

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._asgi import ASGIApp, Message, Receive, Scope, Send, ensure_body
+from .._asgi import EVENT_STREAM, ASGIApp, Message, Receive, Scope, Send, ensure_body, response_head
 from ..context import GuardContext
 from ..errors import ToolCallRefusedError, UpstreamError
 from ..middleware import GuardMiddleware
@@ -185,18 +185,11 @@ class _CheckingSend:
             await self._send(message)
 
     async def _on_start(self, message: Message) -> None:
-        content_type = b""
-        encoded = False
-        for name, value in message.get("headers", ()):
-            lower = name.lower()
-            if lower == b"content-type":
-                content_type = value.split(b";")[0].strip().lower()
-            elif lower == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
-                encoded = True
-        if message.get("status", 200) >= 300:
+        head = response_head(message)
+        if head.status >= 300:
             await self._send(message)
             return
-        if encoded and content_type in (b"text/event-stream", b"application/json"):
+        if head.encoded and head.media_type in (EVENT_STREAM, "application/json"):
             # The proxy asks for identity; an answer compressed anyway cannot be checked: never released.
             violation = Violation("?", "answer.encoded")
             if _record(self._ctx, violation, where="answer", mode=self._owner.mode):
@@ -207,7 +200,7 @@ class _CheckingSend:
                 return
             await self._send(message)
             return
-        if content_type == b"text/event-stream":
+        if head.event_stream:
             self._mode = "sse"
             self._filter = SSEToolCallFilter(
                 self._policies,
@@ -217,7 +210,7 @@ class _CheckingSend:
             )
             headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"content-length"]
             await self._send({**message, "headers": headers})
-        elif content_type == b"application/json":
+        elif head.media_type == "application/json":
             self._mode = "json"
             self._start = message
         else:
