@@ -8,10 +8,19 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .._json import loads_strict
+from ..errors import InvalidJSONError
 from ..messages import SSEEvent, SSEParser
 from ._policy import ToolPolicy, Violation, check_tool_call
 
-__all__ = ["DEFAULT_MAX_HOLD_BYTES", "SSEToolCallFilter", "refusal_text", "rewrite_message"]
+__all__ = [
+    "AMBIGUOUS",
+    "DEFAULT_MAX_HOLD_BYTES",
+    "SSEToolCallFilter",
+    "parse_answer",
+    "refusal_text",
+    "rewrite_message",
+]
 
 DEFAULT_MAX_HOLD_BYTES = 1024 * 1024
 """How much of one tool block's stream is held before the call is refused as too large to check."""
@@ -20,6 +29,35 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 
 # Called with each violation; returns whether the call is replaced (False in shadow mode).
 OnViolation = Callable[[Violation], bool]
+
+
+class _Ambiguous:
+    def __repr__(self) -> str:
+        return "AMBIGUOUS"
+
+
+AMBIGUOUS: Any = _Ambiguous()
+"""What `parse_answer` returns for JSON that parsers may read differently (a duplicated key, a lone
+surrogate): the guard cannot know which reading the app will run, so such an answer is never released."""
+
+
+def parse_answer(raw: bytes) -> Any:
+    """A JSON answer read strictly; `AMBIGUOUS` when only a lenient parser accepts it, ``None`` when it is
+    not JSON at all (then it is no Messages answer, and passes as it came).
+
+    Example:
+        >>> parse_answer(b'{"a": 1}'), parse_answer(b'{"a": 1, "a": 2}'), parse_answer(b"oops")
+        ({'a': 1}, AMBIGUOUS, None)
+    """
+    try:
+        return loads_strict(raw)
+    except InvalidJSONError:
+        pass
+    try:
+        json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return AMBIGUOUS
 
 
 def refusal_text(violation: Violation) -> str:
@@ -214,9 +252,10 @@ class SSEToolCallFilter:
             violation = Violation(str(name) if isinstance(name, str) else "?", "input.too_large")
         else:
             text = "".join(self._json)
+            # Strict: with a duplicated key the app's parser may run the copy the check did not read.
             try:
-                tool_input = json.loads(text) if text.strip() else block.get("input", {})
-            except ValueError:
+                tool_input = loads_strict(text) if text.strip() else block.get("input", {})
+            except InvalidJSONError:
                 tool_input = None
             if tool_input is None:
                 violation = Violation(str(name) if isinstance(name, str) else "?", "input.unparseable")

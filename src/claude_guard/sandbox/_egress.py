@@ -13,8 +13,8 @@ import httpx2
 from .._asgi import EVENT_STREAM, media_type
 from ..context import current_context
 from ..egress import EgressHook
-from ..errors import ToolCallRefusedError
-from ._answers import DEFAULT_MAX_HOLD_BYTES, SSEToolCallFilter, rewrite_message
+from ..errors import ToolCallRefusedError, UpstreamError
+from ._answers import AMBIGUOUS, DEFAULT_MAX_HOLD_BYTES, SSEToolCallFilter, parse_answer, rewrite_message
 from ._middleware import Mode, _declares_tools, _record, check_request, policies_for
 from ._policy import ToolPolicy, Violation
 
@@ -103,9 +103,13 @@ class ToolPolicyEgressHook(EgressHook):
             http.headers.pop("content-length", None)
         elif content_type == "application/json":
             raw = await http.aread()
-            try:
-                message = json.loads(raw)
-            except ValueError:
+            message = parse_answer(raw)
+            if message is AMBIGUOUS:
+                if _record(ctx, Violation("?", "answer.ambiguous"), where="answer", mode=self.mode):
+                    message_text = "The upstream's answer could not be checked."
+                    raise UpstreamError(message_text, code="answer.ambiguous")
+                return response
+            if message is None:
                 return response
             rewritten, violations = rewrite_message(message, policies, enforced)
             if violations and self.mode == "enforce" and self.on_violation == "error":

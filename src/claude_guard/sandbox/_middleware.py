@@ -12,7 +12,7 @@ from ..context import GuardContext
 from ..errors import ToolCallRefusedError, UpstreamError
 from ..middleware import GuardMiddleware
 from ..responses import ErrorFormat, render_error
-from ._answers import DEFAULT_MAX_HOLD_BYTES, SSEToolCallFilter, rewrite_message
+from ._answers import AMBIGUOUS, DEFAULT_MAX_HOLD_BYTES, SSEToolCallFilter, parse_answer, rewrite_message
 from ._policy import DEFAULT_TOOL_POLICIES, ToolPolicy, Violation, check_tool_call
 
 if TYPE_CHECKING:
@@ -223,9 +223,15 @@ class _CheckingSend:
         raw = b"".join(self._chunks)
         self._chunks = []
         assert self._start is not None
-        try:
-            answer: Any = json.loads(raw)
-        except ValueError:
+        answer: Any = parse_answer(raw)
+        if answer is AMBIGUOUS:
+            violation = Violation("?", "answer.ambiguous")
+            if _record(self._ctx, violation, where="answer", mode=self._owner.mode):
+                text = "The upstream's answer could not be checked."
+                unchecked = UpstreamError(text, code="answer.ambiguous")
+                fmt = self._owner.error_format
+                await render_error(unchecked, request_id=self._ctx.request_id, format=fmt).send(self._send)
+                return
             answer = None
         rewritten, violations = rewrite_message(answer, self._policies, self._enforced)
         enforced = [v for v in violations if self._owner.mode == "enforce"]
