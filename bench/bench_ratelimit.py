@@ -214,7 +214,7 @@ async def round_trips(url: str, requests: int) -> dict[str, float]:
         command = str(args[0]).upper()
         if command == "EVALSHA":
             if not names:
-                for name in ("ratelimit_admit", "ratelimit_release", "ratelimit_renew"):
+                for name in ("ratelimit/admit", "ratelimit/release", "ratelimit/renew"):
                     names[store.script(name).sha] = name  # type: ignore[attr-defined]
             command = names.get(str(args[1]), command)
         counts[command] += 1
@@ -241,8 +241,8 @@ async def round_trips(url: str, requests: int) -> dict[str, float]:
                 for _ in range(requests):
                     assert (await http.get("/")).status_code == 200
             results[label] = sum(counts.values()) / requests
-            results[label + " / admission"] = counts["ratelimit_admit"] / requests
-            results[label + " / release"] = counts["ratelimit_release"] / requests
+            results[label + " / admission"] = counts["ratelimit/admit"] / requests
+            results[label + " / release"] = counts["ratelimit/release"] / requests
     finally:
         keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=1000)]
         if keys:

@@ -242,7 +242,7 @@ class Ledger:
         if isinstance(self.store, MemoryStore):
             status, raw_alerts = self._memory_settle(reservation.id, actual, threshold, now)
         else:
-            script = self.store.script("ledger_settle")  # type: ignore[attr-defined]
+            script = self.store.script("ledger/settle")  # type: ignore[attr-defined]
             record_key = self._record_key(reservation.id)
             result = await script(
                 keys=[self._index, record_key],
@@ -339,7 +339,7 @@ class Ledger:
                 }
                 raw.append((limits, used))
         else:
-            script = self.store.script("ledger_show")  # type: ignore[attr-defined]
+            script = self.store.script("ledger/show")  # type: ignore[attr-defined]
             result = await script(
                 keys=[self._config_key(s) for s in scopes],
                 args=["" if now is None else repr(now), *(self._base(s) for s in scopes)],
@@ -374,7 +374,7 @@ class Ledger:
         amounts: Mapping[str, int],
         now: float | None,
     ) -> tuple[str, str, int, int, int, float] | None:
-        script = self.store.script("ledger_reserve")  # type: ignore[attr-defined]
+        script = self.store.script("ledger/reserve")  # type: ignore[attr-defined]
         args: list[str] = [
             "" if now is None else repr(now),
             repr(self.reservation_ttl),

@@ -159,7 +159,7 @@ class PIIVault:
         args: list[Any] = [int(self.ttl * 1000), self.max_entries]
         for placeholder, value in entries.items():
             args.extend((placeholder, value))
-        script = self.store.script("pii_vault_put")  # type: ignore[attr-defined]
+        script = self.store.script("pii/vault_put")  # type: ignore[attr-defined]
         result = await script(keys=[key], args=args)
         return {item.decode() if isinstance(item, bytes) else str(item) for item in result}
 

@@ -1,7 +1,7 @@
 """The rate-limit engine: one atomic admission over every limit and concurrency cap of a request.
 
 ``limits`` checks one limit at a time and its fixed window counts a request even when it denies it, so the
-multi-limit admission is our own: a Lua script on Redis (``store/lua/ratelimit_admit.lua``, by Redis server
+multi-limit admission is our own: a Lua script on Redis (``ratelimit/lua/admit.lua``, by Redis server
 time) and its memory twin (no ``await`` between check and increment). Either all limits have room and all are
 counted, or none is. Concurrency caps are leases in the same round trip: a sorted set of lease ids scored by
 expiry, released in one more round trip, renewed while a long request runs, and gone by themselves when a
@@ -144,7 +144,7 @@ class RateLimiter:
         groups = self._slot_groups(limits, concurrency)
         if len(groups) > 1:
             return await self._admit_across_slots(groups, limits, concurrency, token)
-        raw = await self._redis("ratelimit_admit", *_admit_args(limits, concurrency, token, self.lease_ttl))
+        raw = await self._redis("ratelimit/admit", *_admit_args(limits, concurrency, token, self.lease_ttl))
         return self._admission(raw, limits, concurrency, token)
 
     def _slot_groups(
@@ -177,7 +177,7 @@ class RateLimiter:
         try:
             for group_limits, group_caps in groups:
                 args = _admit_args(group_limits, group_caps, token, self.lease_ttl)
-                raw = await self._redis("ratelimit_admit", *args)
+                raw = await self._redis("ratelimit/admit", *args)
                 parts.append(self._admission(raw, group_limits, group_caps, token, count=False))
         except StoreUnavailableError:
             await self._undo(parts)
@@ -309,7 +309,7 @@ class RateLimiter:
                 index = admission.checks.index(check)
                 args += [_STRATEGY_CODES[check.strategy], int(admission.windows[index]), check.cost]
             try:
-                await self._redis("ratelimit_release", keys, args)
+                await self._redis("ratelimit/release", keys, args)
             except StoreUnavailableError:
                 # The lease expires by itself after lease_ttl; nothing else is left behind.
                 logger.warning("claude_guard: could not release a concurrency lease; it expires by itself")
@@ -332,7 +332,7 @@ class RateLimiter:
         for _, group_leases in self._slot_groups((), admission.leases):
             keys = [lease.key for lease in group_leases]
             renewed += int(
-                await self._redis("ratelimit_renew", keys, [admission.token, int(self.lease_ttl * 1000)])
+                await self._redis("ratelimit/renew", keys, [admission.token, int(self.lease_ttl * 1000)])
             )
         return renewed
 
@@ -368,7 +368,7 @@ class RateLimiter:
     def _admit_memory(
         self, limits: Sequence[LimitCheck], concurrency: Sequence[ConcurrencyCheck], token: str
     ) -> Admission:
-        # Mirrors ratelimit_admit.lua step by step; no await anywhere, so it is atomic on the event loop.
+        # Mirrors ratelimit/lua/admit.lua step by step; no await anywhere, so it is atomic on the event loop.
         state = self._state
         now = time.time() * 1000
         self._sweep(now)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Sequence
 from functools import cache, partial
@@ -12,14 +13,32 @@ from ._url import RedisTarget, parse_redis_url, redact_url
 
 __all__ = ["RedisStore", "ReplicaAckError", "load_script"]
 
-_SCRIPTS = Path(__file__).parent / "lua"
 _REPLICAS_TTL = 1.0
+_PACKAGE = Path(__file__).resolve().parent.parent
+_INCLUDE = re.compile(r"^-- #include ([a-z_]+/[a-z_]+)$", re.MULTILINE)
 
 
 @cache
 def load_script(name: str) -> str:
-    """The text of a Lua script kept beside the Redis code (``store/lua/NAME.lua``)."""
-    return (_SCRIPTS / f"{name}.lua").read_text(encoding="utf-8")
+    """The text of a protection's Lua script: ``"ratelimit/admit"`` is ``claude_guard/ratelimit/lua/admit.lua``.
+
+    Each script lives in the package of the protection that owns it, beside the memory twin of its algorithm.
+    Redis Lua cannot import, so a line ``-- #include ledger/_periods`` is replaced by that file's text (once,
+    not recursively): code shared by two scripts is written once.
+
+    >>> "redis.call" in load_script("ratelimit/admit")
+    True
+    """
+    package, _, script = name.partition("/")
+    if not package.isidentifier() or not script.isidentifier():
+        raise ValueError(f"a script is named 'package/name', not {name!r}")
+    text = (_PACKAGE / package / "lua" / f"{script}.lua").read_text(encoding="utf-8")
+
+    def include(match: re.Match[str]) -> str:
+        part, _, shared = match.group(1).partition("/")
+        return (_PACKAGE / part / "lua" / f"{shared}.lua").read_text(encoding="utf-8").rstrip("\n")
+
+    return _INCLUDE.sub(include, text)
 
 
 class ReplicaAckError(Exception):
