@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from claude_guard import ClaudeGuard, GuardSettings
-from claude_guard import keys as keys_module
 from claude_guard.errors import AuthenticationError, PermissionDeniedError
 from claude_guard.keys import KeyAuthenticator, KeyStore, generate_key, parse_key
+from claude_guard.keys import _keys as keys_module
 from claude_guard.profiles import load_profiles
 from claude_guard.reference_app import create_app
 from claude_guard.secrets import EnvSecretSource
