@@ -1,10 +1,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from .memory import MemoryStore
+    from .redis import RedisStore
 
 __all__ = ["Store", "StoreConfig"]
+
+M = TypeVar("M")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,6 +39,18 @@ class Store:
         """A namespaced key; ``tag`` (a principal) becomes a hash tag so its keys share a cluster slot."""
         tagged = f"{{{tag}}}" if tag is not None else ""
         return ":".join((self.config.prefix, *parts)) + (":" + tagged if tagged else "")
+
+    def pick(self, *, memory: Callable[[MemoryStore], M], redis: Callable[[RedisStore], R]) -> M | R:
+        """A policy's backend for this store: ``memory(store)`` on a `MemoryStore`, ``redis(store)`` on a
+        `RedisStore`.
+
+        Each policy (keys, ledger, PII vault, rate limits) keeps one class per backend behind a small protocol
+        of its own and picks it once, at construction, with this (the way ``limits`` picks a storage class
+        from a URL); no policy tests the store's type on each call::
+
+            self._backend = store.pick(memory=_MemoryVault, redis=_RedisVault)
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no policy backends")
 
     async def now(self) -> float:
         """Seconds since the epoch by the store's clock (Redis uses its server time, shared by replicas)."""

@@ -1,9 +1,16 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._base import Store, StoreConfig
+
+if TYPE_CHECKING:
+    from .redis import RedisStore
+
+M = TypeVar("M")
+R = TypeVar("R")
 
 __all__ = ["MemoryStore"]
 
@@ -21,6 +28,9 @@ class MemoryStore(Store):
         super().__init__(config=config)
         self.data: dict[str, Any] = {}
         self._expiry: dict[str, float] = {}
+
+    def pick(self, *, memory: Callable[[MemoryStore], M], redis: Callable[[RedisStore], R]) -> M | R:
+        return memory(self)
 
     def get(self, key: str) -> Any:
         expires = self._expiry.get(key)

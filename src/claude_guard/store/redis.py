@@ -3,15 +3,23 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import cache, partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from ..errors import StoreUnavailableError
 from ._base import Store, StoreConfig
 from ._url import RedisTarget, parse_redis_url, redact_url
 
+if TYPE_CHECKING:
+    from .memory import MemoryStore
+
 __all__ = ["RedisStore", "ReplicaAckError", "load_script"]
+
+T = TypeVar("T")
+M = TypeVar("M")
+R = TypeVar("R")
 
 _REPLICAS_TTL = 1.0
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -20,7 +28,7 @@ _INCLUDE = re.compile(r"^-- #include ([a-z_]+/[a-z_]+)$", re.MULTILINE)
 
 @cache
 def load_script(name: str) -> str:
-    """The text of a protection's Lua script: ``"ratelimit/admit"`` is ``claude_guard/ratelimit/lua/admit.lua``.
+    """A protection's Lua script: ``"ratelimit/admit"`` is ``claude_guard/ratelimit/lua/admit.lua``.
 
     Each script lives in the package of the protection that owns it, beside the memory twin of its algorithm.
     Redis Lua cannot import, so a line ``-- #include ledger/_periods`` is replaced by that file's text (once,
@@ -60,6 +68,9 @@ class RedisStore(Store):
 
     Commands are bounded by ``StoreConfig.socket_timeout`` so a dead or hanging Redis fails fast, and the
     connection pool reconnects by itself when Redis returns.
+
+    Policies run every operation through `run` (or `run_script`), the one place where a failing Redis
+    becomes ``StoreUnavailableError``.
 
     Scripts that write wait for the replicas of their master (``WAIT``, in the same round trip) on a cluster
     or Sentinel set by default: Redis replication is asynchronous, and a count acknowledged by a master that
@@ -149,15 +160,70 @@ class RedisStore(Store):
         host, port = target.nodes[0]
         return redis_asyncio.Redis(host=host, port=port, db=target.db, health_check_interval=30, **kwargs)
 
-    def script(self, name: str) -> Any:
-        """A registered Lua script (EVALSHA with a transparent reload after a Redis restart).
+    def pick(self, *, memory: Callable[[MemoryStore], M], redis: Callable[[RedisStore], R]) -> M | R:
+        return redis(self)
+
+    def script(self, name: str) -> _Script:
+        """A registered Lua script (EVALSHA with a transparent reload after a Redis restart), untranslated.
 
         Called as ``await script(keys=[...], args=[...])``; on a cluster every key must share one hash slot.
+        Its failures are redis-py's exceptions: policies call `run_script`, which translates them.
         """
         script = self._scripts.get(name)
         if script is None:
             script = self._scripts[name] = _Script(self, load_script(name))
         return script
+
+    async def run(
+        self, call: Callable[[], Awaitable[T]], *, timeout: float | None = None, retries: int = 0
+    ) -> T:
+        """Run one operation on Redis: the one place where a failing store becomes ``StoreUnavailableError``.
+
+        ``call`` makes the awaitable, and is called again for a retry::
+
+            raw = await store.run(lambda: store.client.get(key))
+
+        Any Redis error (a refused, dropped or timed-out connection, a wrong password, ``NOPERM``, a cluster
+        slot nobody serves, a write too few replicas acknowledged: `ReplicaAckError`), ``OSError`` or
+        ``TimeoutError`` raises ``StoreUnavailableError`` (503), with the original as its ``__cause__``: its
+        message never reaches a response, and no policy catches redis-py's exceptions itself. What an
+        unavailable store means (fail closed or open, what to log and audit) is each policy's decision.
+
+        Args:
+            timeout: seconds the whole operation may take, retries included (``None``: only the socket
+                timeouts of ``StoreConfig`` bound it). The rate limiter passes its ``store_timeout``.
+            retries: times to repeat the operation after a dropped connection (a pooled connection that
+                died with a Redis restart fails once; the pool reconnects on the next command), for
+                operations that may run twice. The rate limiter's admission uses 1.
+        """
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        try:
+            async with asyncio.timeout(timeout):
+                for attempt in range(retries + 1):
+                    try:
+                        return await call()
+                    except RedisConnectionError:
+                        if attempt == retries:
+                            raise
+        except _store_errors() as exc:
+            raise StoreUnavailableError() from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def run_script(
+        self,
+        name: str,
+        keys: Sequence[Any] = (),
+        args: Sequence[Any] = (),
+        *,
+        timeout: float | None = None,
+        retries: int = 0,
+    ) -> Any:
+        """Run the Lua script ``name`` (``"ledger/reserve"``) through `run`: failures raise
+        ``StoreUnavailableError``, ``timeout`` and ``retries`` as there. For example the rate limiter's
+        admission: ``await store.run_script("ratelimit/admit", keys, args, timeout=2.0, retries=1)``."""
+        script = self.script(name)
+        return await self.run(lambda: script(keys=keys, args=args), timeout=timeout, retries=retries)
 
     async def now(self) -> float:
         seconds, micros = await self.client.time()
@@ -313,6 +379,15 @@ class _Script:
         if isinstance(acks, Exception) or int(acks) < need:
             raise _replica_error(f"{acks} of {need} replicas acknowledged the write in time")
         return result
+
+
+@cache
+def _store_errors() -> tuple[type[BaseException], ...]:
+    """What a failing store raises: every redis-py error (``RedisClusterException`` is not a ``RedisError``),
+    and the socket's own errors and timeouts."""
+    from redis.exceptions import RedisClusterException, RedisError
+
+    return (RedisError, RedisClusterException, OSError, TimeoutError)
 
 
 @cache

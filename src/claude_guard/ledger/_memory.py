@@ -1,0 +1,189 @@
+"""The ledger in this process's memory: the same steps as the Lua scripts, without an ``await``.
+
+Everything runs on one event loop and no step awaits, so each is atomic. The state lives in the
+``MemoryStore`` (``store.data["ledger"]``), so every ``Ledger`` over one store sees the same counters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..store import MemoryStore
+from ._backend import DIMENSIONS, KEY_TTL, KIND, Denial, LedgerKeys, RawAlert, RawUsage, limits_of
+
+if TYPE_CHECKING:
+    from ._ledger import BudgetScope
+
+__all__ = ["MemoryLedger"]
+
+
+class MemoryLedger:
+    """`LedgerBackend` over a `MemoryStore`; mirrors ``lua/reserve.lua``, ``settle.lua`` and ``show.lua``."""
+
+    def __init__(self, store: MemoryStore, keys: LedgerKeys) -> None:
+        self.store = store
+        self.keys = keys
+
+    def _state(self) -> _State:
+        state = self.store.data.get("ledger")
+        if state is None:
+            state = self.store.data["ledger"] = _State()
+        assert isinstance(state, _State)
+        return state
+
+    async def reserve(
+        self,
+        reservation_id: str,
+        scopes: Sequence[BudgetScope],
+        amounts: Mapping[str, int],
+        ttl: float,
+        now: float | None,
+    ) -> Denial | None:
+        state = self._state()
+        t = time.time() if now is None else now
+        state.sweep(t)
+        entries: list[_Entry] = []
+        for scope in scopes:
+            base = self.keys.base(scope.name)
+            limits: dict[str, int | None] = dict(limits_of(scope.budgets))
+            if scope.stored:
+                for dim, value in (self.store.get(self.keys.config(scope.name)) or {}).items():
+                    limits[dim] = int(value)
+            for dim in DIMENSIONS:
+                pid, left = period(dim, t)
+                key = f"{base}:{dim}:{pid}"
+                amount = amounts[dim]
+                limit = limits.get(dim)
+                state.add(key, amount, t, KEY_TTL[dim])
+                entries.append(_Entry(key, KIND[dim], amount, limit, scope.name, dim, KEY_TTL[dim]))
+                if limit is not None and state.counter(key, t) > limit:
+                    for entry in entries:
+                        state.add(entry.key, -entry.reserved, t, entry.ttl)
+                    return (scope.name, dim, limit, state.counter(key, t), amount, left)
+        state.records[reservation_id] = _Record(entries=entries)
+        state.index[reservation_id] = t + ttl
+        return None
+
+    async def settle(
+        self, reservation_id: str, actual: Mapping[str, int], threshold: int, now: float | None
+    ) -> tuple[str, list[RawAlert]]:
+        state = self._state()
+        t = time.time() if now is None else now
+        record = state.records.pop(reservation_id, None)
+        state.index.pop(reservation_id, None)
+        if record is None:
+            return "missing", []
+        alerts: list[RawAlert] = []
+        for entry in record.entries:
+            delta = actual[entry.kind] - (entry.reserved if record.state == "reserved" else 0)
+            state.add(entry.key, delta, t, entry.ttl)
+            used = state.counter(entry.key, t)
+            if (
+                threshold
+                and entry.kind == "usd"
+                and entry.limit
+                and used * 1_000_000 >= entry.limit * threshold
+            ):
+                flag = entry.key + ":alert"
+                if flag not in state.flags or state.flags[flag] <= t:
+                    state.flags[flag] = t + entry.ttl
+                    alerts.append((self.keys.base(entry.scope), entry.dim, str(entry.limit), str(used)))
+        return ("settled" if record.state == "reserved" else "late"), alerts
+
+    async def set_budget(self, scope: str, values: Mapping[str, str], clear: Sequence[str]) -> None:
+        key = self.keys.config(scope)
+        stored = dict(self.store.get(key) or {})
+        stored.update(values)
+        for dim in clear:
+            stored.pop(dim, None)
+        self.store.set(key, stored)
+
+    async def usages(self, scopes: Sequence[str], now: float | None) -> list[RawUsage]:
+        t = time.time() if now is None else now
+        state = self._state()
+        raw: list[RawUsage] = []
+        for scope in scopes:
+            base = self.keys.base(scope)
+            limits = dict(self.store.get(self.keys.config(scope)) or {})
+            used = {dim: str(state.counter(f"{base}:{dim}:{period(dim, t)[0]}", t)) for dim in DIMENSIONS}
+            raw.append((limits, used))
+        return raw
+
+    async def outstanding(self) -> int:
+        return len(self._state().index)
+
+
+@dataclass(slots=True)
+class _Entry:
+    key: str
+    kind: str
+    reserved: int
+    limit: int | None
+    scope: str
+    dim: str
+    ttl: int
+
+
+@dataclass(slots=True)
+class _Record:
+    entries: list[_Entry]
+    state: str = "reserved"
+
+
+@dataclass(slots=True)
+class _State:
+    counters: dict[str, tuple[int, float]] = field(default_factory=dict)
+    records: dict[str, _Record] = field(default_factory=dict)
+    index: dict[str, float] = field(default_factory=dict)
+    flags: dict[str, float] = field(default_factory=dict)
+
+    def counter(self, key: str, now: float) -> int:
+        value = self.counters.get(key)
+        if value is None or value[1] <= now:
+            return 0
+        return value[0]
+
+    def add(self, key: str, delta: int, now: float, ttl: int) -> None:
+        if delta == 0:
+            return
+        current = self.counters.get(key)
+        if current is None or current[1] <= now:
+            current = (0, now + ttl)
+        value = current[0] + delta
+        if value <= 0:
+            self.counters.pop(key, None)
+        else:
+            self.counters[key] = (value, current[1])
+
+    def sweep(self, now: float) -> None:
+        for reservation_id, expires in list(self.index.items()):
+            if expires > now:
+                continue
+            del self.index[reservation_id]
+            record = self.records.get(reservation_id)
+            if record is not None and record.state == "reserved":
+                for entry in record.entries:
+                    self.add(entry.key, -entry.reserved, now, entry.ttl)
+                record.state = "expired"
+
+
+def period(dim: str, now: float) -> tuple[str, float]:
+    """The period id of ``dim`` at ``now`` and the seconds until it ends (``lua/_periods.lua``'s twin).
+
+    >>> period("usd_day", 86400 * 365), period("usd_month", 0)[0], period("in_min", 90)
+    (('d19710101', 86400.0), 'm197001', ('t1', 30))
+    """
+    moment = dt.datetime.fromtimestamp(int(now), tz=dt.UTC)
+    if dim == "usd_day":
+        end = dt.datetime(moment.year, moment.month, moment.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
+        return moment.strftime("d%Y%m%d"), end.timestamp() - now
+    if dim == "usd_month":
+        year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+        end = dt.datetime(year, month, 1, tzinfo=dt.UTC)
+        return moment.strftime("m%Y%m"), end.timestamp() - now
+    minute = int(now) // 60
+    return f"t{minute}", (minute + 1) * 60 - now
