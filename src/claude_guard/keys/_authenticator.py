@@ -59,9 +59,15 @@ class KeyAuthenticator:
         key_id, key_env = parsed
         try:
             record = await self.keys.get(key_id)
+        except StoreUnavailableError as exc:  # Redis failed (translated by RedisStore.run)
+            logger.warning(
+                "claude_guard: the key store is unavailable (%s)", type(exc.__cause__ or exc).__name__
+            )
+            raise
         except GuardError:
             raise
         except Exception as exc:
+            # A keys file or record that cannot be read: the key cannot be checked, so it is refused.
             logger.warning("claude_guard: the key store is unavailable (%s)", type(exc).__name__)
             raise StoreUnavailableError() from None
         # Hash the presented key even when the id is unknown, so timing says nothing about which ids exist.

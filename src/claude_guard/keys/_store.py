@@ -1,4 +1,10 @@
-"""``KeyStore``: key records in the configured store (memory, a JSON keys file, or Redis)."""
+"""``KeyStore``: key records in the configured store, over one of three backends picked at construction.
+
+- ``_MemoryKeys``: in this process (a ``MemoryStore``);
+- ``_FileKeys``: the same, backed by a JSON keys file that the CLI and the servers share;
+- ``_RedisKeys``: one Redis string per key and a set of ids; failures raise ``StoreUnavailableError``
+  through ``RedisStore.run``.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,16 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Protocol
 
 from ..store import MemoryStore, Store
 from . import _keys
 from ._keys import DAY, ClientKey, IssuedKey, generate_key
 
-__all__ = ["KeyStore"]
+if TYPE_CHECKING:
+    from ..store.redis import RedisStore
+
+__all__ = ["KeyBackend", "KeyStore"]
 
 
 @contextlib.contextmanager
@@ -43,60 +52,82 @@ def _exclusive(fh: IO[str]) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-class KeyStore:
-    """Key records in the configured store.
+class KeyBackend(Protocol):
+    """Where a `KeyStore` keeps its records."""
 
-    - ``memory://``: in this process, optionally backed by a JSON keys file (``keys_file``), so the embedded
-      mode survives restarts and the CLI can write keys that a running server reads (it re-reads the file when
-      its modification time changes, so revocation there takes effect on the next request);
-    - ``redis://``: one hash per key, read on every request (no cache), so revocation takes effect on every
-      replica on the next request.
-    """
+    async def get(self, key_id: str) -> ClientKey | None: ...
 
-    def __init__(self, store: Store, *, keys_file: str | os.PathLike[str] | None = None) -> None:
+    async def put(self, record: ClientKey) -> None: ...
+
+    async def list(self) -> list[ClientKey]:
+        """Every record, oldest first."""
+        ...
+
+
+class _MemoryKeys:
+    """Records in the ``MemoryStore``, so every KeyStore over one store sees the same keys."""
+
+    def __init__(self, store: MemoryStore) -> None:
         self.store = store
-        self.keys_file = Path(keys_file) if keys_file is not None else None
-        self._mtime: float | None = None
 
     @property
-    def _records(self) -> dict[str, ClientKey]:
-        # Kept in the memory store, so every KeyStore over one MemoryStore sees the same keys.
-        assert isinstance(self.store, MemoryStore)
+    def records(self) -> dict[str, ClientKey]:
         records: dict[str, ClientKey] = self.store.data.setdefault(self.store.key("keys"), {})
         return records
 
-    @_records.setter
-    def _records(self, records: dict[str, ClientKey]) -> None:
-        assert isinstance(self.store, MemoryStore)
+    @records.setter
+    def records(self, records: dict[str, ClientKey]) -> None:
         self.store.data[self.store.key("keys")] = records
 
-    def __repr__(self) -> str:
-        return f"KeyStore({self.store!r}, keys_file={str(self.keys_file) if self.keys_file else None!r})"
+    async def get(self, key_id: str) -> ClientKey | None:
+        return self.records.get(key_id)
 
-    # -- memory / file ------------------------------------------------------------------------------
+    async def put(self, record: ClientKey) -> None:
+        self.records[record.key_id] = record
+
+    async def list(self) -> list[ClientKey]:
+        return sorted(self.records.values(), key=lambda r: r.created_at)
+
+
+class _FileKeys(_MemoryKeys):
+    """Records in memory, read from and written through to a JSON keys file (re-read when it changes)."""
+
+    def __init__(self, store: MemoryStore, path: Path) -> None:
+        super().__init__(store)
+        self.keys_file = path
+        self._mtime: int | None = None
+
+    async def get(self, key_id: str) -> ClientKey | None:
+        self._load_file()
+        return self.records.get(key_id)
+
+    async def put(self, record: ClientKey) -> None:
+        await asyncio.to_thread(self._put_file, record)
+
+    async def list(self) -> list[ClientKey]:
+        self._load_file()
+        return sorted(self.records.values(), key=lambda r: r.created_at)
+
     def _load_file(self) -> None:
-        if self.keys_file is None:
-            return
         try:
             mtime = self.keys_file.stat().st_mtime_ns
         except FileNotFoundError:
-            self._records, self._mtime = {}, None
+            self.records, self._mtime = {}, None
             return
         if mtime == self._mtime:
             return
         data = json.loads(self.keys_file.read_text(encoding="utf-8") or "{}")
-        self._records = {k: ClientKey(**v) for k, v in data.get("keys", {}).items()}
+        self.records = {k: ClientKey(**v) for k, v in data.get("keys", {}).items()}
         self._mtime = mtime
 
     @contextlib.contextmanager
     def _file_transaction(self) -> Iterator[dict[str, ClientKey]]:
-        assert self.keys_file is not None
         self.keys_file.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.keys_file.with_name(self.keys_file.name + ".lock")
         with open(lock_path, "a") as lock, _exclusive(lock):
             self._mtime = None
             self._load_file()
-            records = dict(self._records)
+            records = dict(self.records)
             yield records
             tmp = self.keys_file.with_name(self.keys_file.name + ".tmp")
             payload = {"version": 1, "keys": {k: dataclasses.asdict(v) for k, v in records.items()}}
@@ -104,57 +135,90 @@ class KeyStore:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(payload, fh, indent=1, sort_keys=True)
             os.replace(tmp, self.keys_file)
-            self._records = records
+            self.records = records
             self._mtime = self.keys_file.stat().st_mtime_ns
-
-    # -- redis ----------------------------------------------------------------------------------------
-    def _rkey(self, key_id: str) -> str:
-        return self.store.key("key", key_id, tag=self._tag)
-
-    def _rindex(self) -> str:
-        return self.store.key("keys", tag=self._tag)
-
-    @property
-    def _tag(self) -> str | None:
-        # A record and the index are written in one MULTI, which a Redis Cluster runs only on one slot: there
-        # they share a hash tag. One Redis keeps the untagged names it has always used.
-        return "keys" if getattr(self.store, "cluster", False) else None
-
-    # -- public -----------------------------------------------------------------------------------------
-    async def get(self, key_id: str) -> ClientKey | None:
-        if isinstance(self.store, MemoryStore):
-            self._load_file()
-            return self._records.get(key_id)
-        raw = await self.store.client.get(self._rkey(key_id))  # type: ignore[attr-defined]
-        if raw is None:
-            return None
-        return ClientKey(**json.loads(raw))
-
-    async def put(self, record: ClientKey) -> None:
-        if isinstance(self.store, MemoryStore):
-            if self.keys_file is not None:
-                await asyncio.to_thread(self._put_file, record)
-            else:
-                self._records[record.key_id] = record
-            return
-        client: Any = self.store.client  # type: ignore[attr-defined]
-        async with client.pipeline(transaction=True) as pipe:
-            pipe.set(self._rkey(record.key_id), json.dumps(dataclasses.asdict(record)))
-            pipe.sadd(self._rindex(), record.key_id)
-            await pipe.execute()
 
     def _put_file(self, record: ClientKey) -> None:
         with self._file_transaction() as records:
             records[record.key_id] = record
 
+
+def _tag(store: Store) -> str | None:
+    # A record and the index are written in one MULTI, which a Redis Cluster runs only on one slot: there
+    # they share a hash tag. One Redis keeps the untagged names it has always used.
+    return "keys" if getattr(store, "cluster", False) else None
+
+
+def _record_key(store: Store, key_id: str) -> str:
+    return store.key("key", key_id, tag=_tag(store))
+
+
+def _index_key(store: Store) -> str:
+    return store.key("keys", tag=_tag(store))
+
+
+class _RedisKeys:
+    """One string per key (its record as JSON) and a set of the ids; read on every request, no cache."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self.store = store
+
+    async def get(self, key_id: str) -> ClientKey | None:
+        raw = await self.store.run(lambda: self.store.client.get(_record_key(self.store, key_id)))
+        if raw is None:
+            return None
+        return ClientKey(**json.loads(raw))
+
+    async def put(self, record: ClientKey) -> None:
+        async def write() -> None:
+            async with self.store.client.pipeline(transaction=True) as pipe:
+                pipe.set(_record_key(self.store, record.key_id), json.dumps(dataclasses.asdict(record)))
+                pipe.sadd(_index_key(self.store), record.key_id)
+                await pipe.execute()
+
+        await self.store.run(write)
+
     async def list(self) -> list[ClientKey]:
-        if isinstance(self.store, MemoryStore):
-            self._load_file()
-            return sorted(self._records.values(), key=lambda r: r.created_at)
-        client: Any = self.store.client  # type: ignore[attr-defined]
-        ids = sorted(i.decode() for i in await client.smembers(self._rindex()))
-        records = [await self.get(i) for i in ids]
+        members = await self.store.run(lambda: self.store.client.smembers(_index_key(self.store)))
+        records = [await self.get(i) for i in sorted(i.decode() for i in members)]
         return sorted((r for r in records if r is not None), key=lambda r: r.created_at)
+
+
+class KeyStore:
+    """Key records in the configured store.
+
+    - ``memory://``: in this process, optionally backed by a JSON keys file (``keys_file``), so the embedded
+      mode survives restarts and the CLI can write keys that a running server reads (it re-reads the file when
+      its modification time changes, so revocation there takes effect on the next request);
+    - ``redis://``: one record per key, read on every request (no cache), so revocation takes effect on every
+      replica on the next request (``keys_file`` does not apply).
+    """
+
+    def __init__(self, store: Store, *, keys_file: str | os.PathLike[str] | None = None) -> None:
+        self.store = store
+        self.keys_file = Path(keys_file) if keys_file is not None else None
+        path = self.keys_file
+        self._backend: KeyBackend = store.pick(
+            memory=lambda s: _MemoryKeys(s) if path is None else _FileKeys(s, path), redis=_RedisKeys
+        )
+
+    def __repr__(self) -> str:
+        return f"KeyStore({self.store!r}, keys_file={str(self.keys_file) if self.keys_file else None!r})"
+
+    def _rkey(self, key_id: str) -> str:
+        return _record_key(self.store, key_id)
+
+    def _rindex(self) -> str:
+        return _index_key(self.store)
+
+    async def get(self, key_id: str) -> ClientKey | None:
+        return await self._backend.get(key_id)
+
+    async def put(self, record: ClientKey) -> None:
+        await self._backend.put(record)
+
+    async def list(self) -> list[ClientKey]:
+        return await self._backend.list()
 
     async def create(
         self,

@@ -2,6 +2,9 @@
 
 With a `VaultCipher` every value is stored as AES-GCM ciphertext (``cryptography``'s ``AESGCM``, not our own
 crypto), bound to its principal and placeholder, and tagged with the id of the key that wrote it.
+
+`PIIVault` keeps the policy (encryption, which principal); its storage is one of two `VaultBackend` classes
+picked once from the store: ``_MemoryVault`` or ``_RedisVault`` (``lua/vault_put.lua``).
 """
 
 from __future__ import annotations
@@ -10,14 +13,17 @@ import base64
 import binascii
 import os
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigurationError, VaultDecryptionError
 from ..secrets import Secret
 from ..store import MemoryStore, Store
 
-__all__ = ["PIIVault", "VaultCipher", "VaultDecryptionError"]
+if TYPE_CHECKING:
+    from ..store.redis import RedisStore
+
+__all__ = ["PIIVault", "VaultBackend", "VaultCipher", "VaultDecryptionError"]
 
 _PREFIX = "cgv1:"
 _KEY_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
@@ -111,6 +117,65 @@ class VaultCipher:
             raise VaultDecryptionError(code="pii_vault_key") from None
 
 
+class VaultBackend(Protocol):
+    """Where a `PIIVault` keeps one hash (placeholder -> stored value) per principal; each call is atomic."""
+
+    async def put(self, key: str, entries: Mapping[str, str], *, ttl: float, max_entries: int) -> set[str]:
+        """Add the new placeholders while fewer than ``max_entries`` are held (known ones are kept); restart
+        the TTL; return the placeholders that did not fit."""
+        ...
+
+    async def get_many(self, key: str, placeholders: Sequence[str]) -> dict[str, str]: ...
+
+    async def clear(self, key: str) -> None: ...
+
+
+class _MemoryVault:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    async def put(self, key: str, entries: Mapping[str, str], *, ttl: float, max_entries: int) -> set[str]:
+        vault: dict[str, str] = dict(self.store.get(key) or {})
+        rejected = set()
+        for placeholder, value in entries.items():
+            if placeholder in vault:
+                continue
+            if len(vault) < max_entries:
+                vault[placeholder] = value
+            else:
+                rejected.add(placeholder)
+        self.store.set(key, vault, ttl=ttl)
+        return rejected
+
+    async def get_many(self, key: str, placeholders: Sequence[str]) -> dict[str, str]:
+        vault = self.store.get(key) or {}
+        return {p: vault[p] for p in placeholders if p in vault}
+
+    async def clear(self, key: str) -> None:
+        self.store.delete(key)
+
+
+class _RedisVault:
+    """A Redis hash per principal; failures raise ``StoreUnavailableError`` through ``RedisStore.run``."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self.store = store
+
+    async def put(self, key: str, entries: Mapping[str, str], *, ttl: float, max_entries: int) -> set[str]:
+        args: list[Any] = [int(ttl * 1000), max_entries]
+        for placeholder, value in entries.items():
+            args.extend((placeholder, value))
+        result = await self.store.run_script("pii/vault_put", [key], args)
+        return {item.decode() if isinstance(item, bytes) else str(item) for item in result}
+
+    async def get_many(self, key: str, placeholders: Sequence[str]) -> dict[str, str]:
+        values = await self.store.run(lambda: self.store.client.hmget(key, list(placeholders)))
+        return {p: v.decode() for p, v in zip(placeholders, values, strict=True) if v is not None}
+
+    async def clear(self, key: str) -> None:
+        await self.store.run(lambda: self.store.client.delete(key))
+
+
 class PIIVault:
     """Where placeholders are kept so another request, replica or restart can restore them.
 
@@ -132,6 +197,7 @@ class PIIVault:
         self.max_entries = max_entries
         self.cipher = cipher
         """When set, values are stored encrypted and decrypted on the way out (a wrong key fails closed)."""
+        self._backend: VaultBackend = store.pick(memory=_MemoryVault, redis=_RedisVault)
 
     def _key(self, principal: str) -> str:
         return self.store.key("pii", "vault", tag=principal)
@@ -144,38 +210,14 @@ class PIIVault:
         if self.cipher is not None:
             cipher = self.cipher
             entries = {p: cipher.encrypt(principal, p, v) for p, v in entries.items()}
-        if isinstance(self.store, MemoryStore):
-            vault: dict[str, str] = dict(self.store.get(key) or {})
-            rejected = set()
-            for placeholder, value in entries.items():
-                if placeholder in vault:
-                    continue
-                if len(vault) < self.max_entries:
-                    vault[placeholder] = value
-                else:
-                    rejected.add(placeholder)
-            self.store.set(key, vault, ttl=self.ttl)
-            return rejected
-        args: list[Any] = [int(self.ttl * 1000), self.max_entries]
-        for placeholder, value in entries.items():
-            args.extend((placeholder, value))
-        script = self.store.script("pii/vault_put")  # type: ignore[attr-defined]
-        result = await script(keys=[key], args=args)
-        return {item.decode() if isinstance(item, bytes) else str(item) for item in result}
+        return await self._backend.put(key, entries, ttl=self.ttl, max_entries=self.max_entries)
 
     async def get_many(self, principal: str, placeholders: Iterable[str]) -> dict[str, str]:
         """The values of the given placeholders that this principal's vault holds."""
         wanted = list(dict.fromkeys(placeholders))
         if not wanted:
             return {}
-        key = self._key(principal)
-        if isinstance(self.store, MemoryStore):
-            vault = self.store.get(key) or {}
-            found = {p: vault[p] for p in wanted if p in vault}
-        else:
-            client = self.store.client  # type: ignore[attr-defined]
-            values = await client.hmget(key, wanted)
-            found = {p: v.decode() for p, v in zip(wanted, values, strict=True) if v is not None}
+        found = await self._backend.get_many(self._key(principal), wanted)
         if self.cipher is not None:
             cipher = self.cipher
             return {p: cipher.decrypt(principal, p, v) for p, v in found.items()}
@@ -183,8 +225,4 @@ class PIIVault:
 
     async def clear(self, principal: str) -> None:
         """Forget every placeholder of a principal (a user's erasure request)."""
-        key = self._key(principal)
-        if isinstance(self.store, MemoryStore):
-            self.store.delete(key)
-        else:
-            await self.store.client.delete(key)  # type: ignore[attr-defined]
+        await self._backend.clear(self._key(principal))
