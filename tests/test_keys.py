@@ -193,6 +193,40 @@ async def test_keys_file_is_shared_with_the_cli(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "unknown profile" in bad.stderr
 
 
+@pytest.mark.parametrize("where", ["redis", "keys-file"])
+async def test_a_store_that_cannot_be_read_refuses_the_key_with_503(
+    where: str, tmp_path: Path, key_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An unreachable Redis (translated once, by RedisStore.run) or a keys file that does not parse: the key
+    # cannot be checked, so it is refused as "store unavailable", logged with the failure's type only.
+    from _uvicorn import free_port
+    from claude_guard.errors import StoreUnavailableError
+    from claude_guard.store import StoreConfig, store_from_url
+
+    issued = generate_key("production")
+    if where == "redis":
+        store = store_from_url(f"redis://127.0.0.1:{free_port()}/0", config=StoreConfig(prefix=key_prefix))
+        keys = KeyStore(store)
+        cause = "ConnectionError"
+    else:
+        store = MemoryStore()
+        (tmp_path / "keys.json").write_text('{"keys": {"' + issued.key_id + '": ')
+        keys = KeyStore(store, keys_file=tmp_path / "keys.json")
+        cause = "JSONDecodeError"
+    try:
+        with caplog.at_level("WARNING", logger="claude_guard"), pytest.raises(StoreUnavailableError) as info:
+            await KeyAuthenticator(keys, environment="production").check(issued.key)
+        assert info.value.status == 503
+        assert f"the key store is unavailable ({cause})" in caplog.text
+        if where == "redis":
+            with pytest.raises(StoreUnavailableError):
+                await keys.put(issued.record)
+            with pytest.raises(StoreUnavailableError):
+                await keys.list()
+    finally:
+        await store.aclose()
+
+
 def test_cli_memory_storage_needs_a_keys_file() -> None:
     out = _cli("keys", "list", env={"CLAUDE_GUARD_STORAGE_URL": "memory://", "CLAUDE_GUARD_KEYS_FILE": ""})
     assert out.returncode == 2 and "CLAUDE_GUARD_KEYS_FILE" in out.stderr

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from claude_guard.errors import BadRequestError, BudgetExceededError, RateLimitedError
-from claude_guard.ledger import BudgetAlert, BudgetScope, Ledger
+from claude_guard.ledger import BudgetAlert, BudgetScope, Ledger, Reservation
 from claude_guard.profiles import Budgets
 from claude_guard.store import Store
 
@@ -185,3 +185,96 @@ async def test_large_amounts_stay_exact(store: Store) -> None:
     assert (await ledger.usage("key:k1", now=NOW)).used["usd_month"] == big
     with pytest.raises(BudgetExceededError):
         await ledger.reserve([scope], usd=Decimal("0.000000000001"), input_tokens=1, output_tokens=1, now=NOW)
+
+
+# -- the Redis backend's failures and its Lua, against the memory backend ------------------------------
+
+
+async def test_an_unreachable_store_is_store_unavailable_in_every_step(key_prefix: str) -> None:
+    # Every step of the Redis backend goes through RedisStore.run: redis-py's errors never reach the caller.
+    from redis.exceptions import RedisError
+
+    from _uvicorn import free_port
+    from claude_guard.errors import StoreUnavailableError
+    from claude_guard.store import StoreConfig, store_from_url
+
+    store = store_from_url(f"redis://127.0.0.1:{free_port()}/0", config=StoreConfig(prefix=key_prefix))
+    ledger = Ledger(store)
+    scope = key_scope(Budgets(usd_per_day=Decimal(1)))
+    try:
+        with pytest.raises(StoreUnavailableError) as reserving:
+            await ledger.reserve([scope], usd=Decimal("0.1"), input_tokens=1, output_tokens=1)
+        reservation = Reservation(
+            id="r1", usd=Decimal("0.1"), input_tokens=1, output_tokens=1, scopes=("key:k1",)
+        )
+        steps = [
+            lambda: ledger.settle(reservation, usd=Decimal(0), input_tokens=0, output_tokens=0),
+            lambda: ledger.usage("key:k1"),
+            lambda: ledger.set_budget("key:k1", Budgets(usd_per_day=Decimal(2))),
+            ledger.outstanding,
+        ]
+        for step in steps:
+            with pytest.raises(StoreUnavailableError) as failed:
+                await step()
+            assert isinstance(failed.value.__cause__, (RedisError, OSError))
+        assert isinstance(reserving.value.__cause__, (RedisError, OSError))
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.parametrize("script", ["reserve", "show"])
+def test_the_lua_periods_are_written_once(script: str) -> None:
+    from importlib.resources import files
+
+    from claude_guard.store.redis import load_script
+
+    source = files("claude_guard").joinpath(f"ledger/lua/{script}.lua").read_text(encoding="utf-8")
+    assert "-- #include ledger/_periods" in source and "local function civil" not in source
+    loaded = load_script(f"ledger/{script}")
+    assert loaded.count("local function civil(") == 1 and loaded.count("local function period(") == 1
+    assert "#include" not in loaded
+
+
+async def test_lua_periods_match_the_memory_twin(redis_url: str) -> None:
+    # The same period ids, ends and key ttls from ledger/lua/_periods.lua as from ledger/_memory.period, on
+    # the days where calendars go wrong: month and year ends, leap days, the minute's last instant.
+    from claude_guard.ledger._backend import DIMENSIONS, KEY_TTL
+    from claude_guard.ledger._memory import period
+    from claude_guard.store import store_from_url
+    from claude_guard.store.redis import RedisStore, load_script
+
+    probe = "\n".join(
+        [
+            load_script("ledger/show").split("local now = now_seconds()")[0],
+            "local now = now_seconds()",
+            "local out = {}",
+            'for _, dim in ipairs({"usd_day", "usd_month", "in_min", "out_min"}) do',
+            "  local id, left, ttl = period(dim, now)",
+            "  out[#out + 1] = id; out[#out + 1] = tostring(left); out[#out + 1] = ttl",
+            "end",
+            "return out",
+        ]
+    )
+    moments = [
+        dt.datetime(2024, 2, 28, 23, 59, 59, tzinfo=dt.UTC).timestamp() + 0.75,
+        dt.datetime(2024, 2, 29, 0, 0, 0, tzinfo=dt.UTC).timestamp(),
+        dt.datetime(2025, 2, 28, 23, 59, 59, tzinfo=dt.UTC).timestamp(),
+        dt.datetime(2025, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp() + 0.5,
+        dt.datetime(2026, 1, 1, 0, 0, 0, tzinfo=dt.UTC).timestamp(),
+        dt.datetime(2100, 3, 1, 0, 0, 30, tzinfo=dt.UTC).timestamp(),
+        dt.datetime(2000, 2, 29, 12, 0, 0, tzinfo=dt.UTC).timestamp(),
+        NOW,
+        0.0,
+    ]
+    store = store_from_url(redis_url)
+    assert isinstance(store, RedisStore)
+    try:
+        for moment in moments:
+            raw = await store.client.eval(probe, 0, repr(moment))
+            for i, dim in enumerate(DIMENSIONS):
+                pid, left = period(dim, moment)
+                lua_pid, lua_left, lua_ttl = raw[3 * i].decode(), float(raw[3 * i + 1]), int(raw[3 * i + 2])
+                assert (lua_pid, lua_ttl) == (pid, KEY_TTL[dim]), (moment, dim)
+                assert lua_left == pytest.approx(left, abs=1e-6), (moment, dim)
+    finally:
+        await store.aclose()

@@ -68,3 +68,29 @@ async def test_vault_full_degrades_to_irreversible_redaction(engine: PIIEngine, 
     text = result.body["messages"][0]["content"]
     assert len(result.mapping) == 3 and text.count("<EMAIL_ADDRESS>") == 2
     assert not any(e in text for e in emails)
+
+
+async def test_an_unreachable_store_fails_closed_as_pii_vault(engine: PIIEngine, key_prefix: str) -> None:
+    # The vault's Redis calls go through RedisStore.run: StoreUnavailableError, and the redactor's 503.
+    from _uvicorn import free_port
+    from claude_guard.errors import StoreUnavailableError
+    from claude_guard.pii import PIIUnavailableError
+    from claude_guard.store import StoreConfig, store_from_url
+
+    store = store_from_url(f"redis://127.0.0.1:{free_port()}/0", config=StoreConfig(prefix=key_prefix))
+    vault = PIIVault(store, ttl=60, max_entries=10)
+    try:
+        for step in (
+            lambda: vault.put("alice", {"<EMAIL_ADDRESS_0000000001>": "alice@example.com"}),
+            lambda: vault.get_many("alice", ["<EMAIL_ADDRESS_0000000001>"]),
+            lambda: vault.clear("alice"),
+        ):
+            with pytest.raises(StoreUnavailableError):
+                await step()
+        redactor = Redactor(engine=engine, store=store)
+        body = {"messages": [{"role": "user", "content": "I am ada@example.com"}]}
+        with pytest.raises(PIIUnavailableError) as info:
+            await redactor.redact(body, principal="alice")
+        assert info.value.code == "pii_vault" and isinstance(info.value.__cause__, StoreUnavailableError)
+    finally:
+        await store.aclose()

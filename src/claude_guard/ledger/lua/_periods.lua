@@ -1,5 +1,5 @@
 -- claude_guard ledger: the clock and the UTC periods, shared by reserve.lua and show.lua
--- (load_script replaces their line "-- #include ledger/_periods" by this text; Redis Lua cannot import).
+-- (load_script puts this text in place of the include line naming it: Redis Lua cannot import).
 -- The Python twin is ledger/_memory.py:period.
 --
 -- now_seconds(): ARGV[1] when given, else this server's TIME.
