@@ -127,12 +127,11 @@ class AuditLogger:
         """The default logger for a guard's storage: Redis Streams on a Redis store, else the SQLite file."""
         from ._sinks import RedisAuditSink
 
+        queryable: QueryableAuditSink
         if storage is None or isinstance(storage, str):
-            queryable: QueryableAuditSink = audit_store_from_url(storage)
-        elif storage.kind == "redis":
-            queryable = RedisAuditSink.from_store(storage)
+            queryable = audit_store_from_url(storage)
         else:
-            queryable = SQLiteAuditSink()
+            queryable = storage.pick(memory=lambda _: SQLiteAuditSink(), redis=RedisAuditSink.from_store)
         return cls([queryable, *extra_sinks], **kwargs)
 
     def __repr__(self) -> str:

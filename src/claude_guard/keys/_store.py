@@ -25,7 +25,7 @@ from ._keys import DAY, ClientKey, IssuedKey, generate_key
 if TYPE_CHECKING:
     from ..store.redis import RedisStore
 
-__all__ = ["KeyBackend", "KeyStore"]
+__all__ = ["KeyStore"]
 
 
 @contextlib.contextmanager

@@ -17,18 +17,7 @@ from ..store import Store
 if TYPE_CHECKING:
     from ._ledger import BudgetScope
 
-__all__ = [
-    "DIMENSIONS",
-    "KEY_TTL",
-    "KIND",
-    "TAG",
-    "Denial",
-    "LedgerBackend",
-    "LedgerKeys",
-    "RawAlert",
-    "RawUsage",
-    "limits_of",
-]
+__all__ = ["LedgerBackend", "LedgerKeys"]
 
 DIMENSIONS: Final[tuple[str, ...]] = ("usd_day", "usd_month", "in_min", "out_min")
 KIND: Final[Mapping[str, str]] = {"usd_day": "usd", "usd_month": "usd", "in_min": "in", "out_min": "out"}

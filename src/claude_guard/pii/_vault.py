@@ -23,7 +23,7 @@ from ..store import MemoryStore, Store
 if TYPE_CHECKING:
     from ..store.redis import RedisStore
 
-__all__ = ["PIIVault", "VaultBackend", "VaultCipher", "VaultDecryptionError"]
+__all__ = ["PIIVault", "VaultCipher", "VaultDecryptionError"]
 
 _PREFIX = "cgv1:"
 _KEY_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")

@@ -5,8 +5,11 @@ Redis may be one server (``redis://``), a Redis Cluster (``redis+cluster://``) o
 The URL forms and what each protection guarantees while a master fails over are in ``docs/storage.md``.
 
 A ``Store`` is a connection and a key namespace. Each policy (keys, rate limits, ledger, PII vault) keeps
-its own operations, written once for memory and once as an atomic Lua script for Redis, beside its code.
-Redis keys of one principal share a hash tag (``{...}``) so multi-key scripts also run on a cluster.
+its own operations behind a small protocol, with a memory backend and a Redis backend (atomic Lua scripts
+in the policy's ``lua/``) beside its code, and picks one once with ``Store.pick``. Redis backends run every
+command through ``RedisStore.run`` (or ``run_script``), the one place where a failing Redis becomes
+``StoreUnavailableError``. Redis keys of one principal share a hash tag (``{...}``) so multi-key scripts also
+run on a cluster.
 
 Example:
     >>> store = store_from_url("memory://")

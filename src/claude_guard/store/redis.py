@@ -384,10 +384,10 @@ class _Script:
 @cache
 def _store_errors() -> tuple[type[BaseException], ...]:
     """What a failing store raises: every redis-py error (``RedisClusterException`` is not a ``RedisError``),
-    and the socket's own errors and timeouts."""
+    a write the replicas did not acknowledge, and the socket's own errors and timeouts."""
     from redis.exceptions import RedisClusterException, RedisError
 
-    return (RedisError, RedisClusterException, OSError, TimeoutError)
+    return (RedisError, RedisClusterException, ReplicaAckError, OSError, TimeoutError)
 
 
 @cache
