@@ -73,6 +73,21 @@ def _occurrences(text: str) -> list[tuple[int, str]]:
     return found
 
 
+_MATERIAL: Final = re.compile(
+    r"\b(?:transcripts?|chat ?logs?|logs?|dialogues?|dialogs?|conversations?|scripts?|screenplay|scene|"
+    r"excerpts?|interviews?|examples?|samples?|exchange|story)\b"
+)
+
+
+def _introduced(text: str, start: int) -> bool:
+    """Whether the line before ``start`` introduces quoted material ("Transcript of the call:")."""
+    line_end = text.rfind("\n", 0, start)
+    if line_end <= 0:
+        return False
+    line = text[text.rfind("\n", 0, line_end) + 1 : line_end].rstrip()
+    return line.endswith(":") and len(line) <= 200 and _MATERIAL.search(line) is not None
+
+
 def find_role_markers(text: str, meter: WorkMeter, *, hidden: bool = False) -> list[StructureFinding]:
     """Role markers in ``text`` (canonical), scored by the structure they start.
 
@@ -142,7 +157,15 @@ def find_role_markers(text: str, meter: WorkMeter, *, hidden: bool = False) -> l
     if turn_roles:
         first = min(turn_roles.values())
         if set(turn_roles) & _SPEAKERS and set(turn_roles) & _ANSWERERS:
-            found.append(StructureFinding("markers.turns", 0.9, *first, ("alternating roles",)))
+            if not hidden and _introduced(text, first[0]):
+                # "Chat log from our bot, for QA:" on the line before: quoted material, not a forged turn.
+                found.append(
+                    StructureFinding(
+                        "markers.turns", 0.5, *first, ("alternating roles", "introduced transcript")
+                    )
+                )
+            else:
+                found.append(StructureFinding("markers.turns", 0.9, *first, ("alternating roles",)))
         else:
             found.append(StructureFinding("markers.turns", 0.25, *first, ("one role line",)))
     if header is not None:
@@ -199,6 +222,10 @@ _DATA_WORDS: Final = re.compile(
     r"userdata|user_data|email|instructions|system)",
     re.IGNORECASE,
 )
+_READER_PLACEHOLDER: Final = re.compile(
+    r"<?(?:YOUR|MY)[_\-](?:API[_\-]?)?(?:KEY|TOKEN|ID|CLIENT[_\-]ID|APP[_\-]ID|ACCESS[_\-]KEY)>?",
+    re.IGNORECASE,
+)
 _PAYLOAD: Final = re.compile(r"[A-Za-z0-9+_\-]{20,}")
 _HEXLIKE: Final = re.compile(r"(?:[0-9a-fA-F]{2}){12,}")
 
@@ -241,6 +268,8 @@ def _judge_url(url: str) -> tuple[float, str] | None:
                 return 0.95, "encoded data"
     query = urllib.parse.urlsplit(url).query
     for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True)[:32]:
+        if _READER_PLACEHOLDER.fullmatch(value):
+            continue  # key=YOUR_API_KEY: documentation asking the reader for their own credential
         if _DATA_WORDS.search(value) or (_DATA_WORDS.fullmatch(name) and len(value) > 0):
             return 0.85, "parameter names conversation data"
         if len(value) >= 40 and value.count(" ") >= 5:
