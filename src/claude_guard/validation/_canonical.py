@@ -196,8 +196,49 @@ def translate_canonical(text: str) -> str:
     if charmap is None:
         charmap = _alphabet_charmap(text)
     if charmap is None:
-        return text.translate(_TABLE)
+        return _translate_runs(text)
     return charmap.translate(text)
+
+
+# --- ideographic text ----------------------------------------------------------------------------------------
+#
+# Text with thousands of distinct characters (Chinese, Japanese) has no charmap; most of its characters are
+# their own canonical form (every CJK unified ideograph, most kana, the ideographic full stop…), so only the
+# runs of other characters (fullwidth punctuation, Latin capitals…) go through ``str.translate``: a regular
+# expression split (a C loop) finds them. Korean is not sped up (Hangul syllables decompose to jamo).
+_IDENTITY_RANGES: Final = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF))
+"""CJK unified ideographs (and extension A): each is its own canonical form (tests check every one)."""
+
+
+def _identity_class() -> str:
+    codes = [code for code in range(0x80) if _TABLE[code] == chr(code)]
+    # Kana and CJK punctuation: the code points that are their own canonical form (not the voiced kana, which
+    # decompose and lose their mark).
+    codes += [code for code in range(0x3000, 0x3100) if _TABLE[code] == chr(code)]
+    ranges: list[tuple[int, int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    ranges.extend(_IDENTITY_RANGES)
+    return "".join(
+        re.escape(chr(low)) if low == high else f"{re.escape(chr(low))}-{re.escape(chr(high))}"
+        for low, high in ranges
+    )
+
+
+_NOT_IDENTITY: Final = re.compile(f"([^{_identity_class()}]+)")
+
+
+def _translate_runs(text: str) -> str:
+    parts = _NOT_IDENTITY.split(text)
+    if len(parts) == 1:
+        return text
+    if len(parts) > 1 + len(text) // 4:  # mostly other characters (Hangul): one translate is cheaper
+        return text.translate(_TABLE)
+    parts[1::2] = [part.translate(_TABLE) for part in parts[1::2]]
+    return "".join(parts)
 
 
 # --- the charmap fast path ---------------------------------------------------------------------------------

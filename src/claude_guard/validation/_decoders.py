@@ -277,7 +277,8 @@ def encoded_runs(stripped: str, minimum: int, meter: WorkMeter) -> Iterator[Cand
     if "%" in stripped or "&" in stripped or "\\" in stripped:
         meter.scan("decode.escapes", len(stripped))
         mask = ascii_bytes.translate(_ESCAPE_MASK)
-        for start, end in _seeded_runs(mask, (b"p",), (b" ",)):
+        # Every escape is its marker and two characters or more ("%69", "&#103;", "\\u0069").
+        for start, end in _seeded_runs(mask, (b"paa",), (b" ",)):
             if end - start < 12 or mask.count(b"p", start, end) < 3:
                 continue
             run = stripped[start:end]

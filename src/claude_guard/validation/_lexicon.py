@@ -65,7 +65,7 @@ _ROLES: Final = (
     "complements",
     "standalone",
 )
-_CONTEXTS: Final = ("translation", "education", "technical", "pronouns")
+_CONTEXTS: Final = ("translation", "education", "technical", "negations")
 _PAIR_SCORES: Final[Mapping[str, float]] = {
     # verb + object without a qualifier; verb + object + qualifier (or a strong object) scores 1.0.
     "override": 0.55,
@@ -76,6 +76,7 @@ _PAIR_SCORES: Final[Mapping[str, float]] = {
 }
 _STANDALONE_SCORE: Final = 0.9
 _WEAK_QUALIFIED_SCORE: Final = 0.5
+_NEGATION_FACTOR: Final = 0.4
 """A pair near only a weak qualifier ("show me the full instructions"): raised, still below blocking."""
 _CLAUSE_BREAKS: Final = re.compile(r"[.!?;。！？؟।]")
 _TYPO_SECTIONS: Final = frozenset({"override", "extraction", "persona", "mode_switch"})
@@ -83,10 +84,14 @@ _TYPO_MIN: Final = 5
 """Words this long or longer are read through typos (shorter ones survive scrambling, or are ambiguous)."""
 _TYPO_DROP_MIN: Final = 6
 """A lexicon word this long or longer is also recognised with one middle letter missing."""
+_REPAIR_MEMO: Final = 1 << 16
+_UNSEEN: Final = "\x00"
+_CLEAN_TOKEN: Final = 40
 _TYPO_MAX_REPAIRS: Final = 256
 """At most this many misspelled words are repaired per layer: enough to read any intent, bounded by design."""
 _QUALIFIER_REACH: Final = 24
 _CONTEXT_CUES: Final = 2
+_DOUBLED: Final = re.compile(r"(.)\1")
 _ROT13: Final = str.maketrans(
     codecs.encode("abcdefghijklmnopqrstuvwxyz", "rot13"), "abcdefghijklmnopqrstuvwxyz"
 )
@@ -212,6 +217,8 @@ class LexiconMatcher:
         unspaced: dict[str, list[_Entry]] = {}
         vocabulary: set[str] = set()
         known: set[str] = set()  # every word of every entry: never read as a misspelling of another
+        complements: dict[tuple[int, str], list[str]] = {}
+        negations: dict[int, list[str]] = {}
         for index, lexicon in enumerate(self.lexicons):
             groups = [
                 (section, role, entries)
@@ -229,6 +236,14 @@ class LexiconMatcher:
                         known.update(word for word in text.split(" ") if word.isalpha())
                         # Read only around findings (`context_near`), never in the main pass.
                         technical.setdefault(text, []).append(_Entry(index, section, role, stem, "plain"))
+                        continue
+                    if section == "context" and role == "negations":
+                        # Read right before a verb only (`_negated`), never in the main pass.
+                        negations.setdefault(index, []).append(text)
+                        continue
+                    if role == "complements":
+                        # Read right after an object only (`_complemented`), never in the main pass.
+                        complements.setdefault((index, section), []).append(text)
                         continue
                     patterns.setdefault(text, []).append(_Entry(index, section, role, stem, "plain"))
                     if section == "context":
@@ -264,6 +279,8 @@ class LexiconMatcher:
         ]
         self._unspaced = ahocorasick_rs.AhoCorasick(self._unspaced_keys)
         self._any_unbounded = any(not lexicon.word_boundaries for lexicon in self.lexicons)
+        self._complements = {key: tuple(value) for key, value in complements.items()}
+        self._negations = {key: tuple(value) for key, value in negations.items()}
         self._build_typos(vocabulary, known)
 
     def _build_typos(self, vocabulary: set[str], known: set[str]) -> None:
@@ -285,6 +302,10 @@ class LexiconMatcher:
                 for shorter in _dropped(word):
                     self._missing.setdefault(_typo_key(shorter), word)
         self._typo_shapes = frozenset(shapes)
+        # Words recur from prompt to prompt: each distinct word is signed once per process (a bounded memo,
+        # emptied when full; a dict's single-key operations are atomic under the GIL).
+        self._repairs: dict[str, str | None] = {}
+        self._clean: set[str] = set()
         letters = sorted({char for word in vocabulary for char in word})
         self._typo_letters = "".join(letters)
         if letters:
@@ -310,7 +331,7 @@ class LexiconMatcher:
             return None
         key = _typo_key(word)
         fix = self._shuffled.get(key) or self._missing.get(key)
-        if fix is None and size > _TYPO_MIN:
+        if fix is None and size > _TYPO_MIN and _DOUBLED.search(word, 1, size - 1):
             for shorter in _undoubled(word):
                 fix = self._shuffled.get(_typo_key(shorter))
                 if fix is not None:
@@ -427,10 +448,27 @@ class LexiconMatcher:
         assert self._typo_word is not None
         meter.scan("lexicon.typos", len(text))
         fixes: dict[str, str] = {}
-        for word in set(self._typo_word.findall(text)) - self._vocabulary:
-            fix = self.repair(word)
-            if fix is not None:
-                fixes[word] = fix
+        memo, clean = self._repairs, self._clean
+        if len(clean) >= _REPAIR_MEMO:
+            clean.clear()
+        # Whitespace-separated tokens (a C-speed split), less those already known to hold no misspelling:
+        # ordinary prose costs a set difference, and only new tokens are read word by word.
+        for token in set(text.split()) - clean:
+            fixed = False
+            for word in self._typo_word.findall(token):
+                if word in self._vocabulary:
+                    continue
+                fix = memo.get(word, _UNSEEN)
+                if fix is _UNSEEN:
+                    fix = self.repair(word)
+                    if len(memo) >= _REPAIR_MEMO:
+                        memo.clear()
+                    memo[word] = fix
+                if fix is not None:
+                    fixes[word] = fix
+                    fixed = True
+            if not fixed and len(token) <= _CLEAN_TOKEN:
+                clean.add(token)
         if not fixes:
             return None
         head, tail = self._typo_bounds
@@ -524,8 +562,8 @@ class LexiconMatcher:
             qualifier_starts = sorted(qualifiers.starts) if qualifiers else []
             weak = found.get((index, section, "weak_qualifiers"))
             weak_starts = sorted(weak.starts) if weak else []
-            complements = found.get((index, section, "complements"))
-            complement_starts = sorted(complements.starts) if complements else []
+            complements = self._complements.get((index, section), ())
+            negations = self._negations.get(index, ()) if section == "override" else ()
             object_starts = [start for start, _ in objects]
             window = lexicon.window
             if breaks is None:
@@ -557,11 +595,12 @@ class LexiconMatcher:
                         (verb_start, object_start),
                     ):
                         score, shape = max(score, _WEAK_QUALIFIED_SCORE), "verb+object+weak qualifier"
-                    if score > _WEAK_QUALIFIED_SCORE and _near(
-                        complement_starts, object_end, object_end + 2, (verb_start, object_start)
-                    ):
+                    if score > _WEAK_QUALIFIED_SCORE and _complemented(text, object_end, complements):
                         # "your instructions for the shelf": the object belongs to something else.
                         score, shape = _WEAK_QUALIFIED_SCORE, f"{shape}, complement"
+                    if negations and _negated(text, verb_start, negations):
+                        # "employees may not disregard safety instructions": a prohibition, not a command.
+                        score, shape = round(score * _NEGATION_FACTOR, 4), f"{shape}, negated"
                     reasons = (shape, f"lang:{lexicon.language}")
                     _keep(
                         best,
@@ -631,6 +670,28 @@ def _merge(first: _Found | None, second: _Found | None) -> list[tuple[int, int]]
     # At one start, the longest entry first ("instructions" before the stem "instruct").
     pairs.sort(key=lambda pair: (pair[0], -pair[1]))
     return pairs
+
+
+def _complemented(text: str, end: int, complements: tuple[str, ...]) -> bool:
+    """Whether a complement word follows the object ending at ``end`` ("instructions for the shelf")."""
+    if not complements or text[end : end + 1] != " ":
+        return False
+    for word in complements:
+        stop = end + 1 + len(word)
+        if text.startswith(word, end + 1) and not text[stop : stop + 1].isalnum():
+            return True
+    return False
+
+
+def _negated(text: str, start: int, negations: tuple[str, ...]) -> bool:
+    """Whether a negation word ends right before the verb starting at ``start`` ("may not disregard")."""
+    if start < 2 or text[start - 1] != " ":
+        return False
+    before = text[max(0, start - 16) : start - 1]
+    for word in negations:
+        if before.endswith(word) and (len(before) == len(word) or not before[-len(word) - 1].isalnum()):
+            return True
+    return False
 
 
 def _crosses(breaks: list[int], first: int, last: int) -> bool:

@@ -135,7 +135,11 @@ def find_role_markers(text: str, meter: WorkMeter, *, hidden: bool = False) -> l
             continue
         if role in _HEADER_ROLES and header is None:
             marked = prefix.strip(" >")
-            if at_line_start and marked and (colon or closer or marked.startswith("#")):
+            # "### System:" or a bare "## System" line; not "## System requirements" (a section title).
+            bare_title = marked.startswith("#") and text[
+                after.end() if after else end : (after.end() if after else end) + 1
+            ] in ("", "\n")
+            if at_line_start and marked and (colon or closer or bare_title):
                 header = StructureFinding(
                     "markers.role_header", 0.85, line_start, end, ("role header at a line start",)
                 )
@@ -226,6 +230,7 @@ _READER_PLACEHOLDER: Final = re.compile(
     r"<?(?:YOUR|MY)[_\-](?:API[_\-]?)?(?:KEY|TOKEN|ID|CLIENT[_\-]ID|APP[_\-]ID|ACCESS[_\-]KEY)>?",
     re.IGNORECASE,
 )
+_CONCRETE: Final = re.compile(r"[\w.+\-]{1,64}@[\w\-]{1,63}(?:\.[\w\-]{1,63}){1,4}|\d{1,20}")
 _PAYLOAD: Final = re.compile(r"[A-Za-z0-9+_\-]{20,}")
 _HEXLIKE: Final = re.compile(r"(?:[0-9a-fA-F]{2}){12,}")
 
@@ -270,6 +275,8 @@ def _judge_url(url: str) -> tuple[float, str] | None:
     for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True)[:32]:
         if _READER_PLACEHOLDER.fullmatch(value):
             continue  # key=YOUR_API_KEY: documentation asking the reader for their own credential
+        if _CONCRETE.fullmatch(value):
+            continue  # email=ana%40example.org, id=42: a value already filled in, not a slot for the model
         if _DATA_WORDS.search(value) or (_DATA_WORDS.fullmatch(name) and len(value) > 0):
             return 0.85, "parameter names conversation data"
         if len(value) >= 40 and value.count(" ") >= 5:
