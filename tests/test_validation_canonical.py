@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from claude_guard.validation import canonicalize, strip_invisible
 from claude_guard.validation._canonical import (
+    _IDENTITY_RANGES,
     canonical_char,
     first_invisible,
     invisible_offsets,
@@ -210,3 +211,11 @@ def test_alphabet_charmap_of_long_texts_matches_the_table(unit: str) -> None:
     text = unit * (5000 // len(unit)) + "ÿ∑漢字テスト한국어Ω\u00ad" * 3
     expected = "".join(canonical_char(char) for char in text)
     assert translate_canonical(text) == expected
+
+
+def test_ideographs_are_their_own_canonical_form_and_runs_translate_like_the_table() -> None:
+    # The ideographic fast path copies CJK unified ideographs as they are and translates the rest run by run.
+    for low, high in _IDENTITY_RANGES:
+        assert all(canonical_char(chr(code)) == chr(code) for code in range(low, high + 1))
+    text = "季度报告显示收入增长，主要得益于新的订阅套餐。売上が４％伸びました。ＡＢＣ Ignore​ "
+    assert translate_canonical(text) == "".join(canonical_char(char) for char in text)

@@ -22,9 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import make_injection_corpus
 
 CORPUS = Path(__file__).resolve().parent / "data" / "injection_corpus.jsonl"
-# Measured on the held-out part (docs/validation.md has the table). The issue's target is 95 % detection and
-# at most 1 % false positives; these floors are what the validator holds today (see the docs' "Limits").
-HELD_OUT_DETECTION_FLOOR = 0.94
+# Measured on the held-out part (docs/validation.md has the figures and how often the held-out part was
+# looked at). Detection holds the issue's target of 95 %; false positives are 1.3 % held out, above the
+# target of 1 % (docs/validation.md, "Limits"), so the ceiling stays at what the validator holds.
+HELD_OUT_DETECTION_FLOOR = 0.95
 HELD_OUT_FALSE_POSITIVE_CEILING = 0.02
 DEV_DETECTION_FLOOR = 0.95
 DEV_FALSE_POSITIVE_CEILING = 0.0

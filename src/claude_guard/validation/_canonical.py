@@ -200,7 +200,7 @@ def translate_canonical(text: str) -> str:
     return charmap.translate(text)
 
 
-# --- ideographic text ----------------------------------------------------------------------------------------
+# --- ideographic text -----------------------------------------------------------------------------------
 #
 # Text with thousands of distinct characters (Chinese, Japanese) has no charmap; most of its characters are
 # their own canonical form (every CJK unified ideograph, most kana, the ideographic full stop…), so only the

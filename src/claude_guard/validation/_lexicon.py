@@ -88,10 +88,13 @@ _REPAIR_MEMO: Final = 1 << 16
 _UNSEEN: Final = "\x00"
 _CLEAN_TOKEN: Final = 40
 _TYPO_MAX_REPAIRS: Final = 256
+_TYPO_READINGS: Final = 4
+"""At most this many readings of a repaired text (a signature shared by several lexicons' words)."""
 """At most this many misspelled words are repaired per layer: enough to read any intent, bounded by design."""
 _QUALIFIER_REACH: Final = 24
 _CONTEXT_CUES: Final = 2
 _DOUBLED: Final = re.compile(r"(.)\1")
+_LETTERS: Final = re.compile(r"[^\W\d_]+")
 _ROT13: Final = str.maketrans(
     codecs.encode("abcdefghijklmnopqrstuvwxyz", "rot13"), "abcdefghijklmnopqrstuvwxyz"
 )
@@ -233,7 +236,7 @@ class LexiconMatcher:
                     if not text:
                         continue
                     if section == "context" and role == "technical":
-                        known.update(word for word in text.split(" ") if word.isalpha())
+                        known.update(_LETTERS.findall(text))
                         # Read only around findings (`context_near`), never in the main pass.
                         technical.setdefault(text, []).append(_Entry(index, section, role, stem, "plain"))
                         continue
@@ -252,7 +255,7 @@ class LexiconMatcher:
                     if len(squeezed) >= 5:
                         unspaced.setdefault(squeezed, []).append(_Entry(index, section, role, True, "plain"))
                     if lexicon.word_boundaries:
-                        words = [word for word in text.split(" ") if word.isalpha()]
+                        words = _LETTERS.findall(text)
                         known.update(words)
                         if section in _TYPO_SECTIONS:
                             vocabulary.update(words)
@@ -290,17 +293,23 @@ class LexiconMatcher:
         self._vocabulary = frozenset(vocabulary | known)
         self._shuffled: dict[str, str] = {}
         self._missing: dict[str, str] = {}
+        self._twins: dict[str, list[str]] = {}
         shapes: set[tuple[str, str, int]] = set()
         for word in sorted(vocabulary):
             if len(word) < _TYPO_MIN:
                 continue
-            self._shuffled.setdefault(_typo_key(word), word)
+            key = _typo_key(word)
+            if self._shuffled.setdefault(key, word) != word:
+                # Two lexicon words, one signature (French "regles", Dutch "regels"): both are read.
+                self._twins.setdefault(self._shuffled[key], []).append(word)
             shapes.add((word[0], word[-1], len(word)))
             shapes.add((word[0], word[-1], len(word) + 1))
             if len(word) >= _TYPO_DROP_MIN:
                 shapes.add((word[0], word[-1], len(word) - 1))
                 for shorter in _dropped(word):
-                    self._missing.setdefault(_typo_key(shorter), word)
+                    key = _typo_key(shorter)
+                    if self._missing.setdefault(key, word) != word:
+                        self._twins.setdefault(self._missing[key], []).append(word)
         self._typo_shapes = frozenset(shapes)
         # Words recur from prompt to prompt: each distinct word is signed once per process (a bounded memo,
         # emptied when full; a dict's single-key operations are atomic under the GIL).
@@ -376,13 +385,16 @@ class LexiconMatcher:
             if fixed is not None:
                 # Read the repaired text instead: phrases mixing repaired and intact words ("stop
                 # fnlwioolg the ssetym pmrpot") are then found as written; positions map back.
-                fixed_text, repaired, position = fixed
-                fixed_matches = _matches(self._automaton, _flat(fixed_text))
-                meter.lexicon_matches += len(fixed_matches)
-                found = self._collect(fixed_text, fixed_matches, groups)[0]
-                for slot in found.values():
-                    slot.starts = [position(start) for start in slot.starts]
-                    slot.ends = [position(end) for end in slot.ends]
+                fixed_texts, repaired, position = fixed
+                found = {}
+                for fixed_text in fixed_texts:
+                    meter.scan("lexicon.automaton", len(fixed_text))
+                    fixed_matches = _matches(self._automaton, _flat(fixed_text))
+                    meter.lexicon_matches += len(fixed_matches)
+                    for slot_key, slot in self._collect(fixed_text, fixed_matches, groups)[0].items():
+                        merged = found.setdefault(slot_key, _Found())
+                        merged.starts.extend(position(start) for start in slot.starts)
+                        merged.ends.extend(position(end) for end in slot.ends)
         if not unspaced and "\n" in text and not text.isascii() and self._any_unbounded:
             self._find_across_breaks(text, meter, found)
         # A context counts when two different cues of it are present ("translate" and "into English",
@@ -438,8 +450,9 @@ class LexiconMatcher:
 
     def _repair_typos(
         self, text: str, meter: WorkMeter
-    ) -> tuple[str, list[tuple[int, int]], Callable[[int], int]] | None:
-        """``text`` with misspelled lexicon words repaired (see `repair`), the repaired words' spans in
+    ) -> tuple[list[str], list[tuple[int, int]], Callable[[int], int]] | None:
+        """``text`` with misspelled lexicon words repaired (see `repair`; a second text when a repaired
+        word has a twin of the same signature in another lexicon), the repaired words' spans in
         ``text``, and the map from a repaired-text position back to ``text``; ``None`` if nothing changed.
 
         One C-speed pass collects the distinct words, and only those of a lexicon word's shape (first letter,
@@ -496,7 +509,13 @@ class LexiconMatcher:
         def position(fixed: int) -> int:
             return min(size, max(0, fixed - shifts[bisect.bisect_right(ends, fixed)]))
 
-        return "".join(pieces), spans, position
+        texts = ["".join(pieces)]
+        # Twins have the same length as the word they stand for: one position map serves every reading.
+        readings = [[fix, *self._twins.get(fix, ())] for fix in pieces[1::2]]
+        for variant in range(1, min(_TYPO_READINGS, max(map(len, readings)))):
+            pieces[1::2] = [choices[min(variant, len(choices) - 1)] for choices in readings]
+            texts.append("".join(pieces))
+        return texts, spans, position
 
     def _find_across_breaks(
         self, text: str, meter: WorkMeter, found: dict[tuple[int, str, str], _Found]
