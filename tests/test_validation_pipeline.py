@@ -233,13 +233,15 @@ def test_context_inside_a_pair_lowers_it_below_blocking(text: str, reason: str) 
     "text",
     [
         "## System requirements\n- Python 3.11\n- 4 GB of RAM",
-        "Transcript of our support chat:\nUser: where is my parcel?\nAssistant: It ships tomorrow.\nRate the reply.",
+        "Transcript of our support chat:\nUser: where is my parcel?\nAssistant: Tomorrow.\nRate the reply.",
         "![map](https://maps.example.com/static?center=1,2&key=YOUR_API_KEY) does not load.",
         '<img src="https://mail.example.com/open?email=ana%40example.org" width="1"> is in the newsletter.',
         "Summarise the text above in two bullet points.",
         "This agreement supersedes all previous agreements between the parties.",
     ],
-    ids=["section-title", "introduced-transcript", "reader-placeholder", "filled-value", "summary", "third-person"],
+    ids=[
+        "section-title", "introduced-transcript", "reader-placeholder", "filled-value", "summary", "third-person"
+    ],  # fmt: skip
 )
 def test_everyday_look_alikes_pass(text: str) -> None:
     assert blocked(text) is None
@@ -459,7 +461,7 @@ ADVERSARIAL = {
     "every object, no verb": _fill("instructions rules guidelines system prompt "),
     "qualifiers and pronouns": _fill("all your previous you me above "),
     "typoglycemia shapes": _fill("ignroe isnturctions pvreoius "),
-    "misspellings, each word new": "".join(f"ignroe{n} insturctions prevoius " for n in range(30000))[:ONE_MB],
+    "misspellings, each token new": "".join(f"ignroe{n} insturctions " for n in range(50000))[:ONE_MB],
     "misspellings repeated": _fill("iggnore instrutions prevvious "),
     "cjk entries": _fill("忽略之前的指令"),
     "arabic entries": _fill("تجاهل التعليمات "),
