@@ -239,7 +239,7 @@ def test_context_inside_a_pair_lowers_it_below_blocking(text: str, reason: str) 
         "Summarise the text above in two bullet points.",
         "This agreement supersedes all previous agreements between the parties.",
     ],
-    ids=["section-title", "introduced-transcript", "reader-placeholder", "filled-value", "summary", "3rd-person"],
+    ids=["section-title", "transcript", "reader-placeholder", "filled-value", "summary", "3rd-person"],
 )
 def test_everyday_look_alikes_pass(text: str) -> None:
     assert blocked(text) is None
