@@ -202,6 +202,10 @@ def _undoubled(word: str) -> Iterable[str]:
     )
 
 
+_Slot = tuple[int, str, str]
+_Group = tuple[tuple[str, ...], tuple[_Slot, ...], tuple[_Slot, ...], tuple[_Slot, ...]]
+
+
 @dataclass(slots=True)
 class _Found:
     """Positions of one (language, section, role) in one layer."""
@@ -276,9 +280,9 @@ class LexiconMatcher:
         self._technical = ahocorasick_rs.AhoCorasick(self._technical_keys)
         self._unspaced_keys = list(unspaced)
         self._unspaced_entries = [tuple(unspaced[key]) for key in self._unspaced_keys]
-        none: tuple[_Entry, ...] = ()
-        self._unspaced_groups = [
-            (tuple[str, ...](), none, none, entries) for entries in self._unspaced_entries
+        self._unspaced_groups: list[_Group] = [
+            ((), (), (), tuple(dict.fromkeys(entry.slot for entry in entries)))
+            for entries in self._unspaced_entries
         ]
         self._unspaced = ahocorasick_rs.AhoCorasick(self._unspaced_keys)
         self._any_unbounded = any(not lexicon.word_boundaries for lexicon in self.lexicons)
@@ -347,18 +351,18 @@ class LexiconMatcher:
                     break
         return fix
 
-    def _group(
-        self, entries: tuple[_Entry, ...]
-    ) -> tuple[tuple[str, ...], tuple[_Entry, ...], tuple[_Entry, ...], tuple[_Entry, ...]]:
-        # Per automaton key: decoder triggers, entries needing word boundaries (stems, whole words) and
-        # entries matched anywhere, so the per-match loop checks boundaries once.
+    def _group(self, entries: tuple[_Entry, ...]) -> _Group:
+        # Per automaton key: decoder triggers, and the slots its match fills at a word start (stems), at a
+        # whole word (stems and whole words) and anywhere, so the per-match loop checks boundaries once.
         triggers = tuple(dict.fromkeys(entry.transform for entry in entries if entry.transform != "plain"))
         plain = [entry for entry in entries if entry.transform == "plain"]
         bounded = [entry for entry in plain if self.lexicons[entry.language].word_boundaries]
-        stems = tuple(entry for entry in bounded if entry.stem)
-        words = tuple(entry for entry in bounded if not entry.stem)
-        anywhere = tuple(entry for entry in plain if not self.lexicons[entry.language].word_boundaries)
-        return triggers, stems, words, anywhere
+        stems = tuple(dict.fromkeys(entry.slot for entry in bounded if entry.stem))
+        whole = tuple(dict.fromkeys(entry.slot for entry in bounded))
+        anywhere = tuple(
+            dict.fromkeys(entry.slot for entry in plain if not self.lexicons[entry.language].word_boundaries)
+        )
+        return triggers, stems, whole, anywhere
 
     def find(
         self, text: str, meter: WorkMeter, *, unspaced: bool = False
@@ -417,35 +421,32 @@ class LexiconMatcher:
         return findings, spans, contexts
 
     def _collect(
-        self, text: str, matches: list[tuple[int, int, int]], groups: list[Any]
+        self, text: str, matches: list[tuple[int, int, int]], groups: list[_Group]
     ) -> tuple[dict[tuple[int, str, str], _Found], dict[str, list[int]], dict[str, set[int]]]:
         found: dict[tuple[int, str, str], _Found] = {}
         triggers: dict[str, list[int]] = {}
         trigger_keys: dict[str, set[int]] = {}
         size = len(text)
 
-        def add(entry: _Entry, start: int, end: int) -> None:
-            slot = found.get(entry.slot)
-            if slot is None:
-                slot = found[entry.slot] = _Found()
-            slot.starts.append(start)
-            slot.ends.append(end)
-
         for key, start, end in matches:
-            transforms, stems, words, anywhere = groups[key]
-            for transform in transforms:
-                positions = triggers.setdefault(transform, [])
-                positions.append(start)
-                positions.append(end)
-                trigger_keys.setdefault(transform, set()).add(key)
-            if (stems or words) and not (start and text[start - 1].isalnum()):
-                for entry in stems:
-                    add(entry, start, end)
-                if words and (end >= size or not text[end].isalnum()):
-                    for entry in words:
-                        add(entry, start, end)
-            for entry in anywhere:
-                add(entry, start, end)
+            transforms, stems, whole, anywhere = groups[key]
+            if transforms:
+                for transform in transforms:
+                    positions = triggers.setdefault(transform, [])
+                    positions.append(start)
+                    positions.append(end)
+                    trigger_keys.setdefault(transform, set()).add(key)
+            slots = anywhere
+            if whole and not (start and text[start - 1].isalnum()):
+                slots = whole if end >= size or not text[end].isalnum() else stems
+                if anywhere:
+                    slots = slots + anywhere
+            for slot_key in slots:
+                slot = found.get(slot_key)
+                if slot is None:
+                    slot = found[slot_key] = _Found()
+                slot.starts.append(start)
+                slot.ends.append(end)
         return found, triggers, trigger_keys
 
     def _repair_typos(
