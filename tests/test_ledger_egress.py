@@ -16,13 +16,13 @@ from fastapi import Depends, FastAPI
 from apps.ledger_gateway import HeaderKeyMiddleware
 from claude_guard.context import current_context
 from claude_guard.egress import GuardAnthropicMiddleware
+from claude_guard.fastapi import max_cost
 from claude_guard.ledger import (
     CostMeter,
     CostMeterMiddleware,
     Ledger,
     MeteringHook,
     SyncMeteringMiddleware,
-    max_cost,
 )
 from claude_guard.messages import Usage
 from claude_guard.pricing import PriceTable

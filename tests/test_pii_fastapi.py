@@ -13,7 +13,8 @@ import pytest
 from fastapi import Depends, FastAPI, Request
 
 from claude_guard._asgi import context_for
-from claude_guard.pii import PIIConfig, PIIEngine, PIIRedactionMiddleware, Redaction, Redactor, pii_redaction
+from claude_guard.fastapi import pii_redaction
+from claude_guard.pii import PIIConfig, PIIEngine, PIIRedactionMiddleware, Redaction, Redactor
 from claude_guard.pii._middleware import STATE_KEY
 from claude_guard.testing import CANARY_API_KEY, FakeClaude
 

@@ -15,6 +15,7 @@ import pytest
 from claude_guard._asgi import context_for
 from claude_guard.context import GuardContext, Principal
 from claude_guard.errors import RateLimitedError
+from claude_guard.fastapi import rate_limit
 from claude_guard.middleware import SafeErrorMiddleware
 from claude_guard.profiles import Profile
 from claude_guard.ratelimit import (
@@ -26,7 +27,6 @@ from claude_guard.ratelimit import (
     RateLimitMiddleware,
     RateLimitRule,
     Strategy,
-    rate_limit,
 )
 from claude_guard.store import Store
 

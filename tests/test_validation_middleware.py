@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from claude_guard._asgi import ASGIApp, Receive, Scope, Send
 from claude_guard.context import SCOPE_KEY, GuardContext
+from claude_guard.fastapi import validated_messages
 from claude_guard.middleware import GuardMiddleware, SafeErrorMiddleware
 from claude_guard.profiles import BUILTIN_PROFILES, Profile
 from claude_guard.secrets import EnvSecretSource
@@ -28,7 +29,6 @@ from claude_guard.validation import (
     PromptValidationMiddleware,
     RuleMode,
     ValidationConfig,
-    validated_messages,
 )
 
 pytestmark = pytest.mark.server

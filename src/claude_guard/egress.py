@@ -13,6 +13,7 @@ from typing import Any
 
 import anthropic
 
+from ._hooks import EgressHook
 from ._json import check_json_value
 from .context import current_context
 from .errors import GuardError, UpstreamError, UpstreamTimeoutError
@@ -32,20 +33,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("claude_guard")
-
-
-class EgressHook:
-    """One protection's part in outgoing calls; the guard chains these inside ``GuardAnthropicMiddleware``."""
-
-    async def before(self, request: anthropic.APIRequest) -> anthropic.APIRequest:
-        return request
-
-    async def after(self, request: anthropic.APIRequest, response: Any) -> Any:
-        return response
-
-    def failed(self, request: anthropic.APIRequest, exc: BaseException) -> None:
-        """The attempt raised instead of answering; must not raise."""
-        return None
 
 
 def _check_profile(request: anthropic.APIRequest, mode: ProtectionMode | None) -> None:

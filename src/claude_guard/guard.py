@@ -26,7 +26,7 @@ from .audit import (
 )
 from .context import current_context
 from .egress import EgressHook, GuardAnthropicMiddleware, ProfileHook, UpstreamKeyHook
-from .errors import ConfigurationError, GuardError
+from .errors import ConfigurationError
 from .keys import APIKeyMiddleware, KeyAuthenticator, KeyStore, ProfileMiddleware
 from .ledger import CostMeter, CostMeterMiddleware, Ledger, MeteringHook
 from .logscrub import RegisteringSecretSource, install_log_scrubbing
@@ -35,7 +35,6 @@ from .pii import PIIConfig, PIIEgressHook, PIIEngine, PIIRedactionMiddleware, Re
 from .pii._vault import VaultCipher
 from .pricing import PriceTable
 from .ratelimit import RateLimitConfig, RateLimiter, RateLimitMiddleware
-from .responses import render_error
 from .sandbox import ToolPolicyEgressHook, ToolPolicyMiddleware
 from .secret_providers import CachedSecretSource, ensure_source_answers
 from .settings import GuardSettings, ProtectionMode
@@ -368,32 +367,17 @@ class ClaudeGuard:
     def install(self, app: Any) -> Any:
         """Install every protection on a Starlette or FastAPI app (or wrap a plain ASGI app and return it).
 
-        The middlewares go in through ``add_middleware``, so they sit inside the framework's own error
-        boundary and outside its routing; a ``GuardError`` raised by a route dependency is rendered in the
-        configured format; route dependencies find this guard in ``app.state.claude_guard``.
+        The framework's part lives in its face, ``claude_guard.fastapi.install``: the middlewares go in
+        through ``add_middleware``, so they sit inside the framework's own error boundary and outside its
+        routing; a ``GuardError`` raised by a route dependency is rendered in the configured format; route
+        dependencies find this guard in ``app.state.claude_guard``. A Litestar app takes
+        ``claude_guard.litestar.ClaudeGuardPlugin(guard)`` instead.
         """
-        add = getattr(app, "add_middleware", None)
-        if add is None:
+        if getattr(app, "add_middleware", None) is None:
             return self.wrap(app)
-        for cls, options in self.middleware():
-            add(cls, **options)
-        state = getattr(app, "state", None)
-        if state is not None:
-            state.claude_guard = self
-        add_handler = getattr(app, "add_exception_handler", None)
-        if add_handler is not None:
-            add_handler(GuardError, self._starlette_error_handler)
-        return app
+        from .fastapi import install
 
-    async def _starlette_error_handler(self, request: Any, exc: Exception) -> Any:
-        from starlette.responses import Response
-
-        from ._asgi import context_for
-
-        assert isinstance(exc, GuardError)
-        ctx = context_for(request.scope)
-        rendered = render_error(exc, request_id=ctx.request_id, format=self.settings.error_format)
-        return Response(rendered.body, status_code=rendered.status, headers=rendered.headers)
+        return install(self, app)
 
     def anthropic_middleware(self) -> GuardAnthropicMiddleware:
         """The egress hook for a client you build yourself: ``AsyncAnthropic(middleware=[...])``.

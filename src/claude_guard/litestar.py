@@ -23,7 +23,9 @@ mechanism), so the checks run in the order FastAPI's ``dependencies=[...]`` list
 
 A dependency that reads the body reads the one ``ClaudeGuardPlugin`` captured (every ``POST``, ``PUT`` and
 ``PATCH`` body is read once, with the guard's cap, before the route runs); without the plugin's middlewares
-it captures the body itself, with the same cap, and hands Litestar a replay of it.
+it captures the body itself through the same capture (``claude_guard._asgi``: the declared length first,
+then chunks counted, 413 past the cap), with the guard's cap when the app has a guard and 10 MiB otherwise,
+and hands Litestar a replay of it through the connection's public ``receive``.
 
 Example:
     >>> from litestar import Litestar
@@ -47,7 +49,7 @@ from litestar.di import NamedDependency
 from litestar.middleware import DefineMiddleware
 from litestar.plugins import InitPluginProtocol
 
-from ._asgi import Scope, context_for, ensure_body
+from ._asgi import DEFAULT_MAX_BODY_BYTES, Receive, Scope, context_for, ensure_body, replay_receive
 from .context import GuardContext, Principal
 from .errors import ConfigurationError, GuardError
 from .guard import ClaudeGuard
@@ -57,11 +59,12 @@ from .logscrub import install_log_scrubbing
 from .pii import Redaction, Redactor, redact_route_body
 from .ratelimit import Admission, KeyFunction, RateLimiter, RouteRateLimit, Strategy, TrustedProxies
 from .ratelimit._config import KeyKind
-from .responses import render_error
+from .responses import ErrorFormat, render_error
 from .validation import PromptValidator, ValidationConfig, validate_route_body
 
 __all__ = [
     "ClaudeGuardPlugin",
+    "error_handler",
     "get_guard",
     "max_cost",
     "pii_redaction",
@@ -86,17 +89,28 @@ class ClaudeGuardPlugin(InitPluginProtocol):
         # guard.middleware() is innermost first; Litestar's list is outermost first.
         defined = [DefineMiddleware(cls, **options) for cls, options in reversed(guard.middleware())]
         app_config.middleware = [*defined, *app_config.middleware]
-        app_config.exception_handlers = {**app_config.exception_handlers, GuardError: self._handle}
+        handler = error_handler(guard.settings.error_format)
+        app_config.exception_handlers = {**app_config.exception_handlers, GuardError: handler}
         app_config.state["claude_guard"] = guard
         app_config.on_startup = [*app_config.on_startup, _start_log_scrubbing]
         app_config.on_shutdown = [*app_config.on_shutdown, guard.aclose]
         return app_config
 
-    def _handle(self, request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+
+def error_handler(
+    error_format: ErrorFormat = "anthropic",
+) -> Callable[[Request[Any, Any, Any], Exception], Response[bytes]]:
+    """The handler that renders a ``GuardError`` in Anthropic's envelope (or RFC 9457 problem details) with
+    the request's id: ``Litestar(exception_handlers={GuardError: error_handler()})`` for routes that use the
+    dependencies without ``ClaudeGuardPlugin``."""
+
+    def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
         assert isinstance(exc, GuardError)
         ctx = context_for(request.scope)  # type: ignore[arg-type]
-        rendered = render_error(exc, request_id=ctx.request_id, format=self.guard.settings.error_format)
+        rendered = render_error(exc, request_id=ctx.request_id, format=error_format)
         return Response(rendered.body, status_code=rendered.status, headers=rendered.headers)
+
+    return handle
 
 
 def _start_log_scrubbing() -> None:
@@ -105,10 +119,16 @@ def _start_log_scrubbing() -> None:
 
 
 def get_guard(request: Request[Any, Any, Any]) -> ClaudeGuard:
-    guard = request.app.state.get("claude_guard")
-    if not isinstance(guard, ClaudeGuard):
+    """The ``ClaudeGuard`` of ``ClaudeGuardPlugin`` on the request's app."""
+    guard = _installed_guard(request)
+    if guard is None:
         raise ConfigurationError("No ClaudeGuard on this app: add ClaudeGuardPlugin(guard) to its plugins.")
     return guard
+
+
+def _installed_guard(request: Request[Any, Any, Any]) -> ClaudeGuard | None:
+    guard = request.app.state.get("claude_guard")
+    return guard if isinstance(guard, ClaudeGuard) else None
 
 
 def require_profile(
@@ -133,11 +153,12 @@ def rate_limit(
     limits: str,
     *,
     key: KeyKind | KeyFunction = "principal",
-    strategy: Strategy = "sliding_window_counter",
+    strategy: Strategy = "moving_window",
     name: str | None = None,
     limiter: RateLimiter | None = None,
     on_store_error: Literal["closed", "open"] = "closed",
     trusted_proxies: TrustedProxies | None = None,
+    legacy_headers: bool = False,
     after: Sequence[str] = (),
 ) -> Callable[..., Awaitable[Admission | None]]:
     """A dependency (``Provide(rate_limit("10/minute"))``) that admits the request against ``limits`` or
@@ -164,6 +185,7 @@ def rate_limit(
         limiter=limiter,
         on_store_error=on_store_error,
         trusted_proxies=trusted_proxies,
+        legacy_headers=legacy_headers,
     )
 
     async def dependency(request: Request[Any, Any, Any]) -> Admission | None:
@@ -228,8 +250,17 @@ async def _captured(request: Request[Any, Any, Any]) -> GuardContext:
     scope: Scope = request.scope  # type: ignore[assignment]
     ctx = context_for(scope)
     if ctx.body is None:
-        # ``receive`` is the connection's public ASGI callable: Litestar reads the body from it later.
-        request.receive = await ensure_body(ctx, scope, request.receive)  # type: ignore[arg-type,assignment]
+        if ctx.max_body_bytes is None:
+            guard = _installed_guard(request)
+            ctx.max_body_bytes = DEFAULT_MAX_BODY_BYTES if guard is None else guard.settings.max_body_bytes
+        connection: Receive = request.receive  # type: ignore[assignment]
+        receive = connection
+        if not request.is_connected:
+            # Litestar already read the body (for the route's ``data``): capture what it read, with the cap.
+            receive = replay_receive(await request.body(), connection)
+        await ensure_body(ctx, scope, receive)
+        # ``receive`` is the connection's public ASGI callable: Litestar reads the guard's body from it later.
+        request.receive = replay_receive(lambda: ctx.body or b"", connection)  # type: ignore[assignment]
     return ctx
 
 

@@ -26,8 +26,8 @@ from .._asgi import (
     media_type,
     response_head,
 )
+from .._hooks import EgressHook
 from ..context import GuardContext, current_context
-from ..egress import EgressHook
 from ..messages import SSEEvent, SSEParser, StreamUsage, Usage, iter_text_segments, usage_from_response
 from ..secrets import scrub
 from ._otel import Instruments

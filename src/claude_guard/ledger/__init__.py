@@ -3,8 +3,9 @@
 - ``Ledger``: one atomic reservation of a request's worst case across every budget that applies (USD per
   UTC day and month, input and output tokens per minute; per key, per profile, per end user), settled with
   the actual usage exactly once; reservations of a dead worker expire.
-- ``CostMeterMiddleware``: the gateway face; ``max_cost(5.0)``: the per-route dependency;
-  ``MeteringHook``: the egress face for the official SDK.
+- ``CostMeterMiddleware``: the gateway face; ``apply_max_cost``: what the ``max_cost(5.0)`` route
+  dependencies of ``claude_guard.fastapi`` and ``claude_guard.litestar`` call; ``MeteringHook``: the egress
+  face for the official SDK.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from ._meter import (
     CostMeterMiddleware,
     Metered,
     apply_max_cost,
-    max_cost,
     route_max_cost,
 )
 
@@ -48,6 +48,5 @@ __all__ = [
     "SyncMeteringMiddleware",
     "apply_max_cost",
     "estimate_request",
-    "max_cost",
     "route_max_cost",
 ]

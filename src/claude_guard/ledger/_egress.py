@@ -21,8 +21,8 @@ import anthropic
 import httpx2
 
 from .._asgi import EVENT_STREAM, media_type
+from .._hooks import EgressHook
 from ..context import GuardContext, current_context
-from ..egress import EgressHook
 from ..messages import StreamUsage, Usage, usage_from_response
 from ..profiles import parse_betas
 from ._meter import CostMeter, Metered, _background

@@ -1,7 +1,8 @@
 """The cost meter: per-request maximum cost, budget reservation and exact settlement, on both faces.
 
 ``CostMeter`` is the policy (no HTTP in it); ``CostMeterMiddleware`` is its ASGI face for gateway routes,
-``max_cost`` its per-route dependency, and ``MeteringHook`` (in ``_egress``) its face on outgoing SDK calls.
+``apply_max_cost`` what the ``max_cost`` route dependencies of ``claude_guard.fastapi`` and
+``claude_guard.litestar`` call, and ``MeteringHook`` (in ``_egress``) its face on outgoing SDK calls.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from decimal import Decimal
 from typing import Any, Final, Literal
 
 from .._asgi import ASGIApp, Message, Receive, Scope, Send, ensure_body, observe_send, response_head
-from ..context import GuardContext, current_context
+from ..context import GuardContext
 from ..errors import ConfigurationError, CostLimitExceededError, GuardError, StoreUnavailableError
 from ..messages import StreamUsage, Usage, usage_from_response
 from ..middleware import GuardMiddleware
@@ -33,7 +34,6 @@ __all__ = [
     "CostMeterMiddleware",
     "Metered",
     "apply_max_cost",
-    "max_cost",
     "route_max_cost",
 ]
 
@@ -530,8 +530,9 @@ def route_max_cost(usd: Decimal | float | str) -> Decimal:
 
 
 def apply_max_cost(ctx: GuardContext, limit: Decimal) -> None:
-    """The framework-free part of ``max_cost(...)``: every Claude call of this request is bounded by ``limit``
-    (the egress ``MeteringHook`` and ``CostMeterMiddleware`` read it from the context).
+    """The framework-free part of the ``max_cost(...)`` route dependencies: every Claude call of this
+    request is bounded by ``limit`` (the egress ``MeteringHook`` and ``CostMeterMiddleware`` read it from the
+    context).
 
     Example:
         >>> from claude_guard.store import MemoryStore
@@ -542,29 +543,3 @@ def apply_max_cost(ctx: GuardContext, limit: Decimal) -> None:
         (Decimal('5'), 'route')
     """
     ctx.state[MAX_COST_STATE] = limit
-
-
-def max_cost(usd: Decimal | float | str) -> Callable[[Any], Awaitable[None]]:
-    """A route dependency setting the maximum worst-case cost of each Claude call the route makes.
-
-    ``@app.post("/analyze", dependencies=[Depends(max_cost(5.0))])``: the egress ``MeteringHook`` (and
-    ``CostMeterMiddleware`` on a gateway route) refuses, with 400, any call whose worst case exceeds it.
-    """
-    limit = route_max_cost(usd)
-
-    async def dependency(request: Any) -> None:
-        ctx = current_context()
-        if ctx is None:
-            from .._asgi import context_for
-
-            ctx = context_for(request.scope)
-        apply_max_cost(ctx, limit)
-
-    # FastAPI reads the annotation to inject the request: give it starlette's Request, imported lazily.
-    try:
-        from starlette.requests import Request
-
-        dependency.__annotations__["request"] = Request
-    except ImportError:  # pragma: no cover - depends on the install
-        pass
-    return dependency

@@ -4,7 +4,8 @@
   bounded pool of its own with a time budget and a fail-closed or fail-open policy.
 - `Redactor`: one analysis of a Messages request's joined text; operators per entity (``placeholder``,
   ``mask``, ``redact``, ``hash``, ``block``); the principal-scoped vault in the store.
-- `PIIRedactionMiddleware` and `pii_redaction` (ingress), `PIIEgressHook` (the SDK path).
+- `PIIRedactionMiddleware` (ingress; `redact_route_body` for the `pii_redaction` route dependencies of
+  `claude_guard.fastapi` and `claude_guard.litestar`), `PIIEgressHook` (the SDK path).
 - `StreamRestorer`: placeholders restored in text split anywhere, with a hold-back shorter than a placeholder.
 - `OutputScanner`, `TextScanner`, `SSEOutputScanner`: optional scanning of the model's output for PII it wrote
   itself (``PIIConfig.output_scan``), reported or redacted, with a bounded hold-back on streams.
@@ -24,7 +25,7 @@ from ._config import (
 )
 from ._egress import PIIEgressHook
 from ._engine import AnalysisUnavailableError, Finding, PIIEngine
-from ._middleware import PIIRedactionMiddleware, pii_redaction, principal_of, redact_route_body
+from ._middleware import PIIRedactionMiddleware, principal_of, redact_route_body
 from ._output import OutputScanner, SSEOutputScanner, TextScanner
 from ._redact import PIIBlockedError, PIIUnavailableError, Redaction, Redactor
 from ._restore import PLACEHOLDER, SSERestorer, StreamRestorer
@@ -55,7 +56,6 @@ __all__ = [
     "SSERestorer",
     "StreamRestorer",
     "TextScanner",
-    "pii_redaction",
     "principal_of",
     "redact_route_body",
 ]

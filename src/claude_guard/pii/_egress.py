@@ -11,8 +11,8 @@ import anthropic
 import httpx2
 
 from .._asgi import EVENT_STREAM, media_type
+from .._hooks import EgressHook
 from ..context import GuardContext, current_context
-from ..egress import EgressHook
 from ._middleware import STATE_KEY, principal_of
 from ._output import OutputScanner, SSEOutputScanner
 from ._redact import Redaction, Redactor

@@ -1,9 +1,10 @@
-"""The ingress faces: ``PIIRedactionMiddleware`` for gateway routes and the ``pii_redaction`` dependency."""
+"""The ingress face, ``PIIRedactionMiddleware`` for gateway routes, and ``redact_route_body``, what the
+``pii_redaction`` route dependencies of ``claude_guard.fastapi`` and ``claude_guard.litestar`` call."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from .._asgi import (
@@ -12,7 +13,6 @@ from .._asgi import (
     Receive,
     Scope,
     Send,
-    context_for,
     ensure_body,
     response_head,
     rewrite_body,
@@ -27,7 +27,7 @@ from ._output import OutputScanner, SSEOutputScanner
 from ._redact import PIIUnavailableError, Redaction, Redactor
 from ._restore import SSERestorer, restore_message
 
-__all__ = ["STATE_KEY", "PIIRedactionMiddleware", "pii_redaction", "principal_of", "redact_route_body"]
+__all__ = ["STATE_KEY", "PIIRedactionMiddleware", "principal_of", "redact_route_body"]
 
 STATE_KEY = "claude_guard.pii"
 """``ctx.state`` key of the request's `Redaction`; it marks the request as redacted (never twice)."""
@@ -236,47 +236,10 @@ class _RestoringSend:
             await scan.feed(chunk)
 
 
-def pii_redaction(
-    redactor: Redactor,
-) -> Callable[[Any], Awaitable[Redaction]]:
-    """A FastAPI/Starlette dependency that redacts the route's Messages request body.
-
-    The route then reads the redacted body (``await request.json()``) and restores what it sends back with
-    the returned `Redaction` (``redaction.restore(message)``, ``redaction.sse_restorer()``). A request that a
-    middleware already redacted is not redacted again.
-
-    Example:
-        >>> redactor = Redactor(config=PIIConfig(phone_regions=("US",)))
-        >>> redacted = pii_redaction(redactor)   # def route(r: Redaction = Depends(redacted)): ...
-        >>> redactor.close()
-    """
-
-    try:
-        from starlette.requests import Request
-    except ImportError:  # pragma: no cover - depends on the install
-        raise ImportError(
-            "pii_redaction() needs the fastapi extra: pip install 'claude-guard[fastapi]'"
-        ) from None
-
-    async def dependency(request: Any) -> Redaction:
-        ctx = context_for(request.scope)
-        if STATE_KEY not in ctx.state and ctx.body is None:
-            ctx.body = await request.body()
-        result = await redact_route_body(redactor, ctx)
-        if result.changed:
-            # Starlette caches the body on the request; the route must read the redacted one.
-            request._body = ctx.body
-            request._json = result.body
-        return result
-
-    # FastAPI reads the annotation to inject the request; with postponed annotations it would be a string.
-    dependency.__annotations__ = {"request": Request, "return": Redaction}
-    return dependency
-
-
 async def redact_route_body(redactor: Redactor, ctx: GuardContext) -> Redaction:
-    """The framework-free part of ``pii_redaction(...)``: redact the request body captured on ``ctx`` once
-    (a request a middleware already redacted is not redacted again) and keep the redacted body on ``ctx``.
+    """The framework-free part of the ``pii_redaction(...)`` route dependencies: redact the request body
+    captured on ``ctx`` once (a request a middleware already redacted is not redacted again) and keep the
+    redacted body on ``ctx``.
 
     The route reads the redacted body from the returned ``Redaction`` (``redaction.body``) and restores
     what it sends back with it. A body that is not strict JSON is refused (400, ``InvalidJSONError``): the

@@ -1,8 +1,9 @@
 """Rate limits and concurrency caps that hold exactly across replicas.
 
 One engine (``RateLimiter``) admits a request against all of its limits and caps in one atomic operation:
-a Lua script on Redis, by Redis server time, or its memory twin. Two faces share it: ``RateLimitMiddleware``
-(rules by route pattern and method) and the ``rate_limit("10/minute;1000/day")`` dependency.
+a Lua script on Redis, by Redis server time, or its memory twin. ``RateLimitMiddleware`` (rules by route
+pattern and method) is its ASGI face; ``RouteRateLimit`` is what the ``rate_limit("10/minute;1000/day")``
+route dependencies of ``claude_guard.fastapi`` and ``claude_guard.litestar`` call.
 
 Example:
     >>> config = RateLimitConfig(
@@ -16,11 +17,11 @@ Example:
 from __future__ import annotations
 
 from ._config import KeyFunction, LimitSpec, RateLimitConfig, RateLimitRule, Strategy, parse_limits
-from ._dependency import RouteRateLimit, rate_limit
 from ._engine import Admission, ConcurrencyCheck, LimitCheck, LimitState, RateLimiter
 from ._middleware import RateLimitMiddleware
 from ._policy import rate_limit_headers
 from ._proxies import TrustedProxies, client_address
+from ._route import RouteRateLimit
 
 __all__ = [
     "Admission",
@@ -38,6 +39,5 @@ __all__ = [
     "TrustedProxies",
     "client_address",
     "parse_limits",
-    "rate_limit",
     "rate_limit_headers",
 ]

@@ -11,8 +11,8 @@ import anthropic
 import httpx2
 
 from .._asgi import EVENT_STREAM, media_type
+from .._hooks import EgressHook
 from ..context import current_context
-from ..egress import EgressHook
 from ..errors import ToolCallRefusedError, UpstreamError
 from ._answers import AMBIGUOUS, DEFAULT_MAX_HOLD_BYTES, SSEToolCallFilter, parse_answer, rewrite_message
 from ._middleware import Mode, _declares_tools, _record, check_request, policies_for

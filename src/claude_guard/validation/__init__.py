@@ -6,7 +6,8 @@
 - Findings come from pattern rules (``_rules``), per-language intent lexicons (``_lexicon``, data files in
   ``lexicons/``), role markup and URLs (``_structure``) and user detectors, over the prompt and every layer
   the decoders (``_decoders``) reveal; they are scored and combined (``_scoring``).
-- `PromptValidationMiddleware` and `validated_messages` are its ASGI and FastAPI faces.
+- `PromptValidationMiddleware` is its ASGI face; `validate_route_body` is what the `validated_messages()`
+  route dependencies of `claude_guard.fastapi` and `claude_guard.litestar` call.
 - `validate_task_description` keeps the checklist's behaviour for task-style routes.
 
 See docs/validation.md.
@@ -29,7 +30,7 @@ from ._config import (
     WorkMeter,
 )
 from ._lexicon import available_languages
-from ._middleware import DEFAULT_ROUTES, PromptValidationMiddleware, validate_route_body, validated_messages
+from ._middleware import DEFAULT_ROUTES, PromptValidationMiddleware, validate_route_body
 from ._rules import DEFAULT_RULES, Rule, RuleMode, UnsafePatternError, pattern_cost
 from ._validator import PromptValidator, validate_task_description
 
@@ -59,5 +60,4 @@ __all__ = [
     "strip_invisible",
     "validate_route_body",
     "validate_task_description",
-    "validated_messages",
 ]

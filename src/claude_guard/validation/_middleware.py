@@ -1,5 +1,5 @@
-"""The faces of prompt validation: ``PromptValidationMiddleware`` (pure ASGI) and ``validated_messages()``
-(a FastAPI dependency).
+"""The ASGI face of prompt validation, ``PromptValidationMiddleware``, and ``validate_route_body``, what the
+``validated_messages()`` route dependencies of ``claude_guard.fastapi`` and ``claude_guard.litestar`` call.
 
 Both run one ``PromptValidator`` (``validate_async``, so the user's detectors run too) and record
 ``ctx.decide("validation", …)`` with rule ids and scores only, never text. In shadow mode a request that
@@ -10,21 +10,18 @@ rule_ids=[...], score=...)`` and as a span event.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
 
 from .._asgi import ASGIApp, Receive, Scope, Send, ensure_body, require_json, rewrite_body
-from ..context import SCOPE_KEY, GuardContext, current_context
+from ..context import GuardContext
 from ..errors import BadRequestError, GuardError, InvalidJSONError
 from ..middleware import GuardMiddleware
 from ..responses import ErrorFormat
 from ._config import PromptBlockedError, ValidationConfig, ValidationResult
 from ._validator import PromptValidator
 
-if TYPE_CHECKING:
-    from starlette.requests import Request
-
-__all__ = ["DEFAULT_ROUTES", "PromptValidationMiddleware", "validate_route_body", "validated_messages"]
+__all__ = ["DEFAULT_ROUTES", "PromptValidationMiddleware", "validate_route_body"]
 
 DEFAULT_ROUTES: Final = ("/v1/messages", "/v1/messages/count_tokens")
 """The Messages routes validated by default (``fnmatch`` patterns)."""
@@ -153,48 +150,12 @@ class PromptValidationMiddleware(GuardMiddleware):
         await self.app(scope, receive, send)
 
 
-def validated_messages(
-    config: ValidationConfig | None = None, *, count_tokens: bool = False
-) -> Callable[[Request], Awaitable[dict[str, Any]]]:
-    """A FastAPI dependency that validates the Messages request body and returns it (sanitized if need be).
-
-    GuardErrors it raises are rendered by claude_guard's middlewares (``guard.install(app)`` or
-    ``SafeErrorMiddleware``) in Anthropic's envelope.
-
-    Example:
-        >>> from fastapi import Depends, FastAPI
-        >>> app = FastAPI()
-        >>> @app.post("/chat")
-        ... async def chat(body: dict = Depends(validated_messages(ValidationConfig(max_tokens_cap=1024)))):
-        ...     return {"messages": len(body["messages"])}
-    """
-    from starlette.requests import Request
-
-    validator = PromptValidator(config)
-
-    async def dependency(request: Request) -> dict[str, Any]:
-        ctx = request.scope.get(SCOPE_KEY) or current_context()
-        if isinstance(ctx, GuardContext) and ctx.body is not None:
-            body = ctx.json()
-        else:
-            raw = await request.body()
-            probe = GuardContext(method=request.method, path=request.url.path, body=raw)
-            body = probe.json()
-            if not isinstance(ctx, GuardContext):
-                ctx = None
-        return await validate_route_body(validator, ctx, body, count_tokens=count_tokens)
-
-    # FastAPI reads the parameter's annotation at runtime; with postponed annotations it is a string that
-    # this module's globals cannot resolve (starlette is imported lazily), so give it the class itself.
-    dependency.__annotations__["request"] = Request
-    return dependency
-
-
 async def validate_route_body(
     validator: PromptValidator, ctx: GuardContext | None, body: object, *, count_tokens: bool = False
 ) -> dict[str, Any]:
-    """The framework-free part of ``validated_messages()``: validate a route's parsed Messages body, record
-    the decision on ``ctx``, keep a sanitized body on it, and return the body the route should use.
+    """The framework-free part of the ``validated_messages()`` route dependencies: validate a route's parsed
+    Messages body, record the decision on ``ctx``, keep a sanitized body on it, and return the body the route
+    should use.
 
     Raises the validator's ``GuardError`` (400 naming the rule id or field, 403 naming the model or tool).
 

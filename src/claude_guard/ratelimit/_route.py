@@ -1,9 +1,8 @@
-"""``rate_limit(...)``: the same engine as a per-route dependency (FastAPI ``Depends``, or awaited)."""
+"""``RouteRateLimit``: the framework-free part of a per-route rate limit, which the ``rate_limit(...)``
+dependencies of ``claude_guard.fastapi`` and ``claude_guard.litestar`` both call with the ASGI scope."""
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from .._asgi import context_for
@@ -13,7 +12,7 @@ from ._engine import Admission, RateLimiter
 from ._policy import LIMITER, MIDDLEWARE, admit, plan, rate_limit_headers
 from ._proxies import TrustedProxies, client_address
 
-__all__ = ["RouteRateLimit", "rate_limit"]
+__all__ = ["RouteRateLimit"]
 
 _default_limiter: RateLimiter | None = None
 
@@ -26,8 +25,12 @@ def _fallback_limiter() -> RateLimiter:
 
 
 class RouteRateLimit:
-    """The framework-free part of a per-route rate limit: what ``rate_limit(...)`` (FastAPI) and
+    """The framework-free part of a per-route rate limit: what ``claude_guard.fastapi.rate_limit(...)`` and
     ``claude_guard.litestar.rate_limit(...)`` both call, with nothing but the ASGI scope.
+
+    The engine is ``limiter``, else the one of the ``RateLimitMiddleware`` the request passed through, else a
+    process-wide memory engine. Counters are per route (its path template) unless ``name`` is given: routes
+    sharing a ``name`` share a budget.
 
     Example:
         >>> import asyncio
@@ -61,7 +64,7 @@ class RouteRateLimit:
         limits: str,
         *,
         key: KeyKind | KeyFunction = "principal",
-        strategy: Strategy = "sliding_window_counter",
+        strategy: Strategy = "moving_window",
         name: str | None = None,
         limiter: RateLimiter | None = None,
         on_store_error: Literal["closed", "open"] = "closed",
@@ -100,65 +103,6 @@ class RouteRateLimit:
         if admission is None or ctx.state.get(MIDDLEWARE):
             return []
         return rate_limit_headers(admission.limits, legacy=self.legacy_headers)
-
-
-def rate_limit(
-    limits: str,
-    *,
-    key: KeyKind | KeyFunction = "principal",
-    strategy: Strategy = "moving_window",
-    name: str | None = None,
-    limiter: RateLimiter | None = None,
-    on_store_error: Literal["closed", "open"] = "closed",
-    trusted_proxies: TrustedProxies | None = None,
-    legacy_headers: bool = False,
-) -> Callable[..., Awaitable[None]]:
-    """A dependency that admits the request against ``limits`` or raises ``RateLimitedError`` (429).
-
-    The engine is ``limiter``, else the one of the ``RateLimitMiddleware`` the request passed through, else a
-    process-wide memory engine. Counters are per route (its path template) unless ``name`` is given: routes
-    sharing a ``name`` share a budget. The 429 is rendered by the guard middleware around the app
-    (``ClaudeGuard.install`` puts one there). With a ``RateLimitMiddleware`` around the app, the headers are
-    added by it; without one, FastAPI adds them from the injected ``Response``.
-
-    Example:
-        >>> from fastapi import Depends, FastAPI
-        >>> app = FastAPI()
-        >>> @app.post("/analyze", dependencies=[Depends(rate_limit("10/minute;100/day"))])
-        ... async def analyze() -> dict[str, str]:
-        ...     return {"result": "ok"}
-    """
-    from starlette.requests import Request
-    from starlette.responses import Response
-
-    route = RouteRateLimit(
-        limits,
-        key=key,
-        strategy=strategy,
-        name=name,
-        limiter=limiter,
-        on_store_error=on_store_error,
-        trusted_proxies=trusted_proxies,
-        legacy_headers=legacy_headers,
-    )
-
-    async def dependency(request: Request, response: Response | None = None) -> None:
-        admission = await route.admit(request.scope)
-        if response is not None:
-            for header, value in route.headers(context_for(request.scope), admission):
-                response.headers[header] = value
-
-    # FastAPI reads the signature to inject Request and Response; give it the real classes, not strings.
-    dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [
-            inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
-            inspect.Parameter(
-                "response", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Response, default=None
-            ),
-        ],
-        return_annotation=None,
-    )
-    return dependency
 
 
 def _route_name(scope: Any) -> str:
