@@ -292,7 +292,7 @@ async def test_a_route_that_also_takes_the_body_itself(face: str, redactor: Reda
             dependencies={"redaction": Provide(litestar_face.pii_redaction(redactor))},
         )
         async def litestar_chat(
-            data: dict[str, Any], redaction: NamedDependency[Redaction]
+            data: JSONBody[dict[str, Any]], redaction: NamedDependency[Redaction]
         ) -> dict[str, Any]:
             return {"payload": data == PERSONAL, "email_sent": EMAIL in json.dumps(redaction.body)}
 
