@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -331,6 +333,29 @@ def test_the_protections_hold_no_framework_code(found: list[Import]) -> None:
         "claude_guard.cli",
         "claude_guard.testing._server",
     }, framework_users
+
+
+_IMPORT_EVERYTHING_BELOW_THE_FACES = """
+import importlib, pkgutil, sys
+import claude_guard
+from claude_guard import ClaudeGuard, GuardSettings
+below = {BELOW}
+for info in pkgutil.walk_packages(claude_guard.__path__, prefix="claude_guard."):
+    if info.name in below:
+        importlib.import_module(info.name)
+ClaudeGuard(settings=GuardSettings())
+print(sorted({{m.split(".")[0] for m in sys.modules}} & {FRAMEWORKS}))
+"""
+
+
+def test_importing_everything_below_the_faces_loads_no_framework() -> None:
+    # What the scan says, at run time: the core, the protections and the assembly, imported and built.
+    below = sorted(m for m in module_files(*_tree()) if layer_of(m) in ("core", "protection", "assembly"))
+    code = _IMPORT_EVERYTHING_BELOW_THE_FACES.format(BELOW=set(below), FRAMEWORKS=set(FRAMEWORKS))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert "claude_guard.pii._middleware" in below and "claude_guard.guard" in below
 
 
 # -- the scanner sees what it must ---------------------------------------------------------------------------
