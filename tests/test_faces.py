@@ -304,3 +304,29 @@ async def test_a_route_that_also_takes_the_body_itself(face: str, redactor: Reda
             answer = await client.post("/chat", json=PERSONAL)
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"payload": True, "email_sent": False}
+
+
+async def test_the_twins_count_a_chunked_body_against_the_cap(
+    guards: dict[str, ClaudeGuard], redactor: Redactor
+) -> None:
+    """No Content-Length to check first: chunks are counted as they come, and reading stops past the cap."""
+    seen = {}
+    for face, build in BUILDERS.items():
+        app = build(guards[face], redactor, guarded=False)
+        sent = 0
+
+        async def chunks() -> AsyncIterator[bytes]:
+            nonlocal sent
+            for _ in range(40):
+                sent += 1
+                yield b" " * (512 * 1024)
+
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
+            response = await client.post(
+                "/validated", content=chunks(), headers={"content-type": "application/json"}
+            )
+        seen[face] = outcome(response)
+        assert "content-length" not in response.request.headers
+        assert sent < 40  # the rest was never read
+    assert seen["fastapi"] == seen["litestar"]
+    assert seen["fastapi"][:2] == (413, "request_too_large")
