@@ -8,8 +8,9 @@ functions and ``TYPE_CHECKING`` blocks included): core ← protections ← assem
   import time: ``ClaudeGuard.install`` reaches the FastAPI face inside the call.
 - No import cycle, lazy imports included (``TYPE_CHECKING`` imports excluded: they never run).
 
-Every module must be placed in a layer, so a new module is a decision, not an accident. The layers are drawn
-in docs/architecture.md.
+A module of ``claude_guard`` that ``LAYERS`` does not place is held to the strictest rules, the core's: it
+passes as long as it imports only the core, and otherwise the failure says where to place it. The layers
+are drawn in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -200,12 +201,14 @@ def imports_of(root: Path, package: str) -> list[Import]:
 def layer_of(module: str, layers: Mapping[str, str] = LAYERS) -> str | None:
     best: tuple[int, str] | None = None
     for pattern, layer in layers.items():
-        matches = (
-            module == pattern or module.startswith(pattern + ".") or fnmatch.fnmatchcase(module, pattern)
-        )
+        # A package covers its submodules; the root package (the top-level names) only itself.
+        inside = "." in pattern and module.startswith(pattern + ".")
+        matches = module == pattern or inside or fnmatch.fnmatchcase(module, pattern)
         if matches and (best is None or len(pattern) > best[0]):
             best = (len(pattern), layer)
-    return best[1] if best else None
+    if best is None:
+        return "core" if module.split(".")[0] == "claude_guard" else None
+    return best[1]
 
 
 def protection_of(module: str, layers: Mapping[str, str] = LAYERS) -> str | None:
@@ -232,7 +235,10 @@ def violations(
             if framework:
                 broken.append(f"{imp}: the {source} imports no web framework")
             elif target in ABOVE_PROTECTIONS:
-                broken.append(f"{imp}: the {source} imports nothing above the protections ({target})")
+                broken.append(
+                    f"{imp}: the {source} imports nothing above the protections ({target});"
+                    " a module that must is placed in LAYERS"
+                )
             elif any((imp.target, name) in gateway for name in imp.names):
                 broken.append(f"{imp}: the gateway face is above the {source}")
         if source == "core" and target == "protection" and (imp.importer, imp.target) not in CORE_MAY_IMPORT:
@@ -300,8 +306,10 @@ def found() -> list[Import]:
 
 
 def test_every_module_has_a_layer() -> None:
-    unplaced = [m for m in module_files(*_tree()) if layer_of(m) is None]
-    assert unplaced == [], f"place these modules in LAYERS (and in docs/architecture.md): {unplaced}"
+    assert all(layer_of(m) is not None for m in module_files(*_tree()))
+    # Unplaced, a module is held to the core's rules.
+    assert layer_of("claude_guard._not_yet_placed") == "core"
+    assert layer_of("claude_guard._cli_new") == "tool" and layer_of("claude_guard.pii._new") == "protection"
 
 
 def test_imports_follow_the_layers(found: list[Import]) -> None:
