@@ -5,6 +5,7 @@ when they pass; used alone (only the face's error handler) and with the guard's 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -330,3 +331,17 @@ async def test_the_twins_count_a_chunked_body_against_the_cap(
         assert sent < 40  # the rest was never read
     assert seen["fastapi"] == seen["litestar"]
     assert seen["fastapi"][:2] == (413, "request_too_large")
+
+
+@pytest.mark.parametrize(
+    "name", ["require_profile", "rate_limit", "max_cost", "validated_messages", "pii_redaction"]
+)
+def test_the_twins_take_the_same_arguments(name: str) -> None:
+    """Same names, kinds and defaults; Litestar's adds ``after`` (its way to order dependencies)."""
+
+    def parameters(face: Any) -> list[tuple[str, Any, Any]]:
+        signature = inspect.signature(getattr(face, name))
+        return [(p.name, p.kind, p.default) for p in signature.parameters.values() if p.name != "after"]
+
+    assert parameters(fastapi_face) == parameters(litestar_face)
+    assert name in fastapi_face.__all__ and name in litestar_face.__all__
