@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from ._proxies import TrustedProxies
 from .errors import ConfigurationError
 from .messages import UNKNOWN_CONTENT_POLICIES, UnknownContent
 from .pii._config import PIIConfig
@@ -182,11 +182,10 @@ class GuardSettings:
                 raise ConfigurationError(f"CLAUDE_GUARD_STORAGE_URL: {exc}") from None
         if self.key_max_age_days is not None and self.key_max_age_days <= 0:
             raise ConfigurationError("CLAUDE_GUARD_KEY_MAX_AGE_DAYS must be positive.")
-        for cidr in self.trusted_proxies:
-            try:
-                ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                raise ConfigurationError("CLAUDE_GUARD_TRUSTED_PROXIES must list CIDRs.") from None
+        try:
+            TrustedProxies(self.trusted_proxies)
+        except ConfigurationError:
+            raise ConfigurationError("CLAUDE_GUARD_TRUSTED_PROXIES must list CIDRs.") from None
         if self.pii not in ("auto", "on", "off"):
             raise ConfigurationError("CLAUDE_GUARD_PII must be auto, on or off.")
         if self.rate_limit_on_store_error not in ("closed", "open"):

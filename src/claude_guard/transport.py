@@ -27,11 +27,11 @@ Example:
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable
 
 from ._asgi import ASGIApp, Message, Receive, Scope, Send
+from ._proxies import TrustedProxies, forwarded_protos
 from .context import GuardContext
 from .errors import ConfigurationError, PermissionDeniedError
 from .middleware import GuardMiddleware
@@ -39,44 +39,19 @@ from .responses import ErrorFormat
 
 __all__ = ["HTTPSOnlyMiddleware", "is_secure_request"]
 
-_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _HOST = re.compile(r"[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]")
 _SECURE_SCHEMES = frozenset({"https", "wss"})
 
 
-def _forwarded_protos(scope: Scope) -> list[str]:
-    protos: list[str] = []
-    for name, value in scope.get("headers", ()):
-        lower = name.lower()
-        if lower == b"x-forwarded-proto":
-            protos.extend(p.strip().lower() for p in value.decode("latin-1").split(","))
-        elif lower == b"forwarded":
-            for element in value.decode("latin-1").split(","):
-                for pair in element.split(";"):
-                    key, _, raw = pair.partition("=")
-                    if key.strip().lower() == "proto":
-                        protos.append(raw.strip().strip('"').lower())
-    return protos
-
-
-def is_secure_request(scope: Scope, trusted_proxies: Iterable[_Network] = ()) -> bool:
+def is_secure_request(scope: Scope, trusted_proxies: TrustedProxies | Iterable[str] = ()) -> bool:
     """Whether the client reached us over TLS: directly, or through a trusted proxy that says so.
 
     Every protocol a trusted proxy chain reports must be https: one ``http`` hop anywhere is not secure.
     """
     if scope.get("scheme") in _SECURE_SCHEMES:
         return True
-    client = scope.get("client")
-    if not client:
-        return False
-    try:
-        peer = ipaddress.ip_address(str(client[0]))
-    except ValueError:
-        return False
-    if not any(peer in network for network in trusted_proxies):
-        return False
-    protos = _forwarded_protos(scope)
-    return bool(protos) and all(p in ("https", "wss") for p in protos)
+    protos = forwarded_protos(scope, TrustedProxies.of(trusted_proxies))
+    return bool(protos) and all(p in _SECURE_SCHEMES for p in protos)
 
 
 class HTTPSOnlyMiddleware(GuardMiddleware):
@@ -108,17 +83,10 @@ class HTTPSOnlyMiddleware(GuardMiddleware):
         error_format: ErrorFormat = "anthropic",
     ) -> None:
         super().__init__(app, error_format=error_format)
-        if isinstance(trusted_proxies, str):
-            raise ConfigurationError("trusted_proxies is a list of CIDRs, not one string.")
-        networks: list[_Network] = []
-        for cidr in trusted_proxies:
-            try:
-                networks.append(ipaddress.ip_network(cidr.strip(), strict=False))
-            except ValueError:
-                raise ConfigurationError(f"trusted_proxies: {cidr!r} is not an IP network (CIDR).") from None
+        trusted = TrustedProxies(trusted_proxies)
         if hsts_max_age < 0:
             raise ConfigurationError("hsts_max_age must not be negative.")
-        self.trusted_proxies = tuple(networks)
+        self.trusted_proxies = trusted
         self.redirect = redirect
         self.active = force or environment == "production"
         directives = [f"max-age={hsts_max_age}"]

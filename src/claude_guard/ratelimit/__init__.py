@@ -20,7 +20,7 @@ from ._config import KeyFunction, LimitSpec, RateLimitConfig, RateLimitRule, Str
 from ._engine import Admission, ConcurrencyCheck, LimitCheck, LimitState, RateLimiter
 from ._middleware import RateLimitMiddleware
 from ._policy import rate_limit_headers
-from ._proxies import TrustedProxies, client_address
+from .._proxies import TrustedProxies, client_address
 from ._route import RouteRateLimit
 
 __all__ = [

@@ -9,7 +9,7 @@ from typing import Literal
 
 from .._asgi import Scope
 from ..context import GuardContext
-from ._proxies import TrustedProxies
+from .._proxies import TrustedProxies
 
 __all__ = [
     "KeyFunction",

@@ -29,7 +29,7 @@ from ._policy import (
     plan,
     rate_limit_headers,
 )
-from ._proxies import TrustedProxies, client_address
+from .._proxies import TrustedProxies, client_address
 
 __all__ = ["RateLimitMiddleware"]
 

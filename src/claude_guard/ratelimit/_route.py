@@ -10,7 +10,7 @@ from ..context import GuardContext
 from ._config import KeyFunction, KeyKind, RateLimitRule, Strategy
 from ._engine import Admission, RateLimiter
 from ._policy import LIMITER, MIDDLEWARE, admit, plan, rate_limit_headers
-from ._proxies import TrustedProxies, client_address
+from .._proxies import TrustedProxies, client_address
 
 __all__ = ["RouteRateLimit"]
 
