@@ -5,8 +5,8 @@ when the socket peer is a configured trusted proxy. The client address is then r
 right-most address that is not itself a trusted proxy is the client; everything to its left was written by the
 client and may be spoofed. The scheme is secure only when every protocol the proxies report is https.
 
-Rate limits (``client_address``), HTTPS-only (``forwarded_protos``) and ``GuardSettings`` (the CIDRs are checked
-when the settings are made) all use ``TrustedProxies``.
+Rate limits (``client_address``), HTTPS-only (``forwarded_protos``) and ``GuardSettings`` (the CIDRs are
+checked when the settings are made) all use ``TrustedProxies``.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class TrustedProxies:
     def trusts_peer(self, scope: Scope) -> bool:
         """Whether the socket peer of ``scope`` is one of these proxies."""
         client = scope.get("client")
-        return bool(client) and bool(self.networks) and self.trusts(str(client[0]))
+        return client is not None and bool(self.networks) and self.trusts(str(client[0]))
 
 
 def _parse_ip(value: str) -> _Address | None:
@@ -120,7 +120,7 @@ def _joined(scope: Scope, name: bytes) -> str | None:
 
 
 def _forwarded(scope: Scope, parameter: str) -> list[str | None] | None:
-    """The ``parameter`` (``for``, ``proto``…) of every element of ``Forwarded``; ``None`` where one has none."""
+    """The ``parameter`` (``for``, ``proto``…) of each ``Forwarded`` element; ``None`` where one has none."""
     joined = _joined(scope, b"forwarded")
     if joined is None:
         return None

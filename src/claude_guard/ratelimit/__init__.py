@@ -16,11 +16,11 @@ Example:
 
 from __future__ import annotations
 
+from .._proxies import TrustedProxies, client_address
 from ._config import KeyFunction, LimitSpec, RateLimitConfig, RateLimitRule, Strategy, parse_limits
 from ._engine import Admission, ConcurrencyCheck, LimitCheck, LimitState, RateLimiter
 from ._middleware import RateLimitMiddleware
 from ._policy import rate_limit_headers
-from .._proxies import TrustedProxies, client_address
 from ._route import RouteRateLimit
 
 __all__ = [

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .._asgi import Scope
-from ..context import GuardContext
 from .._proxies import TrustedProxies
+from ..context import GuardContext
 
 __all__ = [
     "KeyFunction",

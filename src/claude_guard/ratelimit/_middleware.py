@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from .._asgi import ASGIApp, Message, Receive, Scope, Send
+from .._proxies import TrustedProxies, client_address
 from ..context import GuardContext
 from ..errors import ConfigurationError, RateLimitedError
 from ..middleware import GuardMiddleware
@@ -29,7 +30,6 @@ from ._policy import (
     plan,
     rate_limit_headers,
 )
-from .._proxies import TrustedProxies, client_address
 
 __all__ = ["RateLimitMiddleware"]
 

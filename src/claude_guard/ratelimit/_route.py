@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from .._asgi import context_for
+from .._proxies import TrustedProxies, client_address
 from ..context import GuardContext
 from ._config import KeyFunction, KeyKind, RateLimitRule, Strategy
 from ._engine import Admission, RateLimiter
 from ._policy import LIMITER, MIDDLEWARE, admit, plan, rate_limit_headers
-from .._proxies import TrustedProxies, client_address
 
 __all__ = ["RouteRateLimit"]
 
