@@ -89,7 +89,9 @@ class TrustedProxies:
     def trusts_peer(self, scope: Scope) -> bool:
         """Whether the socket peer of ``scope`` is one of these proxies."""
         client = scope.get("client")
-        return client is not None and bool(self.networks) and self.trusts(str(client[0]))
+        if not client or not self.networks:
+            return False
+        return self.trusts(str(client[0]))
 
 
 def _parse_ip(value: str) -> _Address | None:
