@@ -20,7 +20,6 @@ from claude_guard.secrets import (
     Secret,
     SecretSource,
     scrub,
-    upstream_key_source,
 )
 from claude_guard.settings import GuardSettings, check_upstream_url
 from claude_guard.upstream import UpstreamClient
@@ -193,7 +192,7 @@ def test_key_file_with_only_whitespace(tmp_path: Path) -> None:
 def test_key_file_is_stripped_and_re_read(tmp_path: Path) -> None:
     path = tmp_path / "key"
     path.write_text("sk-ant-fake-first-1111\n")
-    source = upstream_key_source({"CLAUDE_API_KEY_FILE": str(path)})
+    source = FileSecretSource(path, variable="CLAUDE_API_KEY_FILE")
     assert isinstance(source, FileSecretSource)
 
     async def run() -> list[str]:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from .errors import ConfigurationError
+from .secret_providers import KEY_VARIABLES
 
 __all__ = ["SCHEMA", "CheckResult", "Status", "key_shaped_literals", "register", "run", "run_checks"]
 
@@ -40,7 +41,6 @@ SCHEMA = "claude-guard-check/1"
 Status = Literal["pass", "warn", "fail"]
 DAY = 86_400.0
 MAX_KEY_AGE_DAYS = 90.0
-_KEY_VARIABLES = ("CLAUDE_API_KEY", "CLAUDE_API_KEY_FILE", "CLAUDE_API_KEY_SOURCE")
 # Obviously fake literals (documentation, canaries) are not findings.
 _FAKE_MARKERS = ("fake", "example", "canary", "dummy", "placeholder", "xxxxxxxx", "redacted", "your-key")
 _SOURCE_SUFFIXES = frozenset(
@@ -202,7 +202,7 @@ def _check_upstream_key(i: _Inputs, probed: str | None) -> CheckResult:
 
     problems: list[tuple[Status, str, str]] = []
     fix_literal = "move the key to CLAUDE_API_KEY_FILE or CLAUDE_API_KEY_SOURCE and rotate it"
-    chosen = [name for name in _KEY_VARIABLES if name in i.env]
+    chosen = [name for name in KEY_VARIABLES if name in i.env]
     ok = ""
     try:
         from .secret_providers import describe_source
@@ -213,7 +213,7 @@ def _check_upstream_key(i: _Inputs, probed: str | None) -> CheckResult:
         if probed is not None:
             problems.append(("fail", f"the key source did not answer: {probed}", "check the source's access"))
     except ConfigurationError as exc:
-        problems.append(("fail", exc.message, "set exactly one of " + ", ".join(_KEY_VARIABLES)))
+        problems.append(("fail", exc.message, "set exactly one of " + ", ".join(KEY_VARIABLES)))
     for index, argument in enumerate(i.arguments):
         if key_shaped_literals(argument):
             who = f"process {i.pid}" if i.pid is not None else "this process"
@@ -643,7 +643,7 @@ def run_checks(
     # The key's source is checked on its own (its errors are a finding); everything else resolves as
     # ClaudeGuard.from_env would. No PII engine is built and no upstream is called.
     settings = GuardSettings.from_env(
-        {k: v for k, v in environ.items() if k not in _KEY_VARIABLES}, require_api_key=False
+        {k: v for k, v in environ.items() if k not in KEY_VARIABLES}, require_api_key=False
     )
     inspect = dataclasses.replace(settings, pii="off", count_tokens=False)
     guard = ClaudeGuard(settings=inspect)
@@ -660,7 +660,7 @@ def run_checks(
     async def gather() -> str | None:
         try:
             await _store_state(inputs)
-            if not any(name in environ for name in _KEY_VARIABLES):
+            if not any(name in environ for name in KEY_VARIABLES):
                 return None
             from .secret_providers import source_from_env
 

@@ -36,7 +36,7 @@ from .pii._vault import VaultCipher
 from .pricing import PriceTable
 from .ratelimit import RateLimitConfig, RateLimiter, RateLimitMiddleware
 from .sandbox import ToolPolicyEgressHook, ToolPolicyMiddleware
-from .secret_providers import CachedSecretSource, ensure_source_answers
+from .secret_providers import NO_KEY_MESSAGE, CachedSecretSource, ensure_source_answers
 from .settings import GuardSettings, ProtectionMode
 from .store import Store, StoreConfig, store_from_url
 from .transport import HTTPSOnlyMiddleware
@@ -140,10 +140,7 @@ class ClaudeGuard:
     def upstream(self) -> UpstreamClient:
         if self._upstream is None:
             if self.settings.api_key_source is None:
-                raise ConfigurationError(
-                    "No upstream Claude key: set CLAUDE_API_KEY, CLAUDE_API_KEY_FILE to a file holding it, "
-                    "or CLAUDE_API_KEY_SOURCE to a secrets manager."
-                )
+                raise ConfigurationError(NO_KEY_MESSAGE)
             source = self.settings.api_key_source
             cached = isinstance(source, CachedSecretSource)
             self._upstream = UpstreamClient(

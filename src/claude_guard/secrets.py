@@ -1,7 +1,8 @@
-"""Secret values that never show themselves, and where the upstream key comes from.
+"""Secret values that never show themselves, and the simplest sources of them (a variable, a file).
 
-The upstream Claude key is read from ``CLAUDE_API_KEY`` or from the file named by ``CLAUDE_API_KEY_FILE``
-(Docker and Kubernetes secrets), never from code, a command line or a request.
+The upstream Claude key is read from ``CLAUDE_API_KEY``, the file named by ``CLAUDE_API_KEY_FILE`` (Docker and
+Kubernetes secrets) or a secrets manager (``CLAUDE_API_KEY_SOURCE``), never from code, a command line or a
+request: ``claude_guard.secret_providers.source_from_env`` picks the one that is set.
 
 Example:
     >>> s = Secret("sk-ant-fake-canary")
@@ -33,7 +34,6 @@ __all__ = [
     "check_https_url",
     "is_loopback",
     "scrub",
-    "upstream_key_source",
 ]
 
 _MASK = "**********"
@@ -140,30 +140,6 @@ class FileSecretSource:
 
     def __repr__(self) -> str:
         return f"FileSecretSource({self.name!r})"
-
-
-def upstream_key_source(environ: Mapping[str, str] | None = None) -> SecretSource:
-    """The upstream key's source from ``CLAUDE_API_KEY`` or ``CLAUDE_API_KEY_FILE``: exactly one must be set.
-
-    Errors name the variables, never a value.
-    """
-    env = os.environ if environ is None else environ
-    direct = "CLAUDE_API_KEY" in env
-    from_file = "CLAUDE_API_KEY_FILE" in env
-    if direct and from_file:
-        raise ConfigurationError(
-            "Both CLAUDE_API_KEY and CLAUDE_API_KEY_FILE are set; set exactly one of them."
-        )
-    if direct:
-        return EnvSecretSource("CLAUDE_API_KEY", env)
-    if from_file:
-        path = env["CLAUDE_API_KEY_FILE"].strip()
-        if not path:
-            raise ConfigurationError("CLAUDE_API_KEY_FILE is set but empty.")
-        return FileSecretSource(path, variable="CLAUDE_API_KEY_FILE")
-    raise ConfigurationError(
-        "No upstream Claude key: set CLAUDE_API_KEY, or CLAUDE_API_KEY_FILE to a file holding it."
-    )
 
 
 # Key-shaped strings that must never leave in an error body or a log line, whatever their origin: every row

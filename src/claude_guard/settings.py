@@ -23,12 +23,10 @@ from .messages import UNKNOWN_CONTENT_POLICIES, UnknownContent
 from .pii._config import PIIConfig
 from .profiles import Profile, load_profiles
 from .responses import ErrorFormat
-from .secret_providers import source_from_env
+from .secret_providers import KEY_VARIABLES, source_from_env
 from .secrets import Secret, SecretSource, check_https_url
 from .store._url import REDIS_SCHEMES, parse_redis_url
 from .validation import ValidationConfig
-
-_KEY_VARIABLES = ("CLAUDE_API_KEY", "CLAUDE_API_KEY_FILE", "CLAUDE_API_KEY_SOURCE")
 
 __all__ = ["Environment", "GuardSettings", "ProtectionMode", "check_upstream_url"]
 
@@ -217,7 +215,7 @@ class GuardSettings:
         """Read settings from the environment; problems raise ``ConfigurationError`` naming the variable."""
         env = os.environ if environ is None else environ
         source: SecretSource | None = None
-        if require_api_key or any(name in env for name in _KEY_VARIABLES):
+        if require_api_key or any(name in env for name in KEY_VARIABLES):
             source = source_from_env(env)
         profiles_file = env.get("CLAUDE_GUARD_PROFILES_FILE", "").strip()
         environment = env.get("CLAUDE_GUARD_ENV", "development").strip().lower() or "development"

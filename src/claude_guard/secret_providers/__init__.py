@@ -74,8 +74,14 @@ __all__ = [
     "source_from_url",
 ]
 
-_KEY_VARIABLES = ("CLAUDE_API_KEY", "CLAUDE_API_KEY_FILE", "CLAUDE_API_KEY_SOURCE")
+KEY_VARIABLES = ("CLAUDE_API_KEY", "CLAUDE_API_KEY_FILE", "CLAUDE_API_KEY_SOURCE")
+"""The variables that name the upstream key's source; exactly one of them is set."""
 _SCHEMES = "aws-secretsmanager://, azure-keyvault://, gcp-secretmanager:// or vault://"
+NO_KEY_MESSAGE = (
+    "No upstream Claude key: set CLAUDE_API_KEY, CLAUDE_API_KEY_FILE to a file holding it, or "
+    f"CLAUDE_API_KEY_SOURCE to a secrets manager ({_SCHEMES})."
+)
+"""What a guard that must call Claude says when none of ``KEY_VARIABLES`` is set."""
 _DEFAULT_TTL = 300.0
 
 
@@ -169,16 +175,13 @@ def source_from_env(environ: Mapping[str, str] | None = None) -> SecretSource:
     again when the file or its Kubernetes ``..data`` link changes). Errors name the variables, never a value.
     """
     env = os.environ if environ is None else environ
-    chosen = [name for name in _KEY_VARIABLES if name in env]
+    chosen = [name for name in KEY_VARIABLES if name in env]
     if len(chosen) > 1:
         raise ConfigurationError(
-            f"{' and '.join(chosen)} are set; set exactly one of {', '.join(_KEY_VARIABLES)}."
+            f"{' and '.join(chosen)} are set; set exactly one of {', '.join(KEY_VARIABLES)}."
         )
     if not chosen:
-        raise ConfigurationError(
-            "No upstream Claude key: set CLAUDE_API_KEY, CLAUDE_API_KEY_FILE to a file holding it, or "
-            f"CLAUDE_API_KEY_SOURCE to a secrets manager ({_SCHEMES})."
-        )
+        raise ConfigurationError(NO_KEY_MESSAGE)
     if chosen[0] == "CLAUDE_API_KEY_SOURCE":
         return source_from_url(env["CLAUDE_API_KEY_SOURCE"], env)
     if chosen[0] == "CLAUDE_API_KEY_FILE":
