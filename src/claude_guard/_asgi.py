@@ -21,13 +21,19 @@ __all__ = [
     "ResponseHead",
     "Scope",
     "Send",
+    "add_response_headers",
+    "client_host",
     "context_for",
+    "ensure_body",
     "header",
     "media_type",
+    "observe_send",
     "read_body",
     "replay_receive",
+    "require_json",
     "response_head",
     "rewrite_body",
+    "with_headers",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -223,15 +229,54 @@ def observe_send(send: Send, observer: Callable[[Message], None]) -> Send:
     return observed
 
 
-def add_response_headers(send: Send, headers: Callable[[], Iterable[tuple[str, str]]]) -> Send:
-    """Wrap ``send`` to append headers (computed when the response starts) to ``http.response.start``."""
+_STARTS = ("http.response.start", "websocket.accept")
+Header = tuple[bytes, bytes]
+_AnyHeader = tuple[str | bytes, str | bytes]
 
-    async def with_headers(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            extra = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers()]
-            if extra:
-                message = dict(message)
-                message["headers"] = [*message.get("headers", ()), *extra]
+
+def _encoded(headers: Iterable[_AnyHeader]) -> list[Header]:
+    return [(_latin1(k), _latin1(v)) for k, v in headers]
+
+
+def _latin1(text: str | bytes) -> bytes:
+    return text if isinstance(text, bytes) else text.encode("latin-1")
+
+
+def with_headers(
+    message: Message, extra: Iterable[_AnyHeader], *, keep: bool = False
+) -> Message:
+    """A copy of a response start (``http.response.start``, ``websocket.accept``) with ``extra`` after its own
+    headers; the app's message is never changed. ``keep``: a header the app already set is not added again.
+
+    Example:
+        >>> start = {"type": "http.response.start", "status": 200, "headers": [(b"a", b"1")]}
+        >>> with_headers(start, [("b", "2")])["headers"], start["headers"]
+        ([(b'a', b'1'), (b'b', b'2')], [(b'a', b'1')])
+        >>> with_headers(start, [(b"A", b"other")], keep=True) is start
+        True
+    """
+    added = _encoded(extra)
+    own = message.get("headers", ())
+    if keep and added:
+        present = {bytes(name).lower() for name, _ in own}
+        added = [(name, value) for name, value in added if name.lower() not in present]
+    if not added:
+        return message
+    return {**message, "headers": [*own, *added]}
+
+
+def add_response_headers(
+    send: Send,
+    headers: Iterable[_AnyHeader] | Callable[[], Iterable[_AnyHeader]],
+    *,
+    keep: bool = False,
+) -> Send:
+    """Wrap ``send`` to append ``headers`` (or what a function of none returns, called when the response
+    starts) to the response start; every other message passes as it is (see ``with_headers``)."""
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] in _STARTS:
+            message = with_headers(message, headers() if callable(headers) else headers, keep=keep)
         await send(message)
 
-    return with_headers
+    return send_with_headers

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ._asgi import ASGIApp, Message, Receive, Scope, Send
+from ._asgi import ASGIApp, Receive, Scope, Send, add_response_headers
 from ._proxies import TrustedProxies, forwarded_protos
 from .context import GuardContext
 from .errors import ConfigurationError, PermissionDeniedError
@@ -122,17 +122,7 @@ class HTTPSOnlyMiddleware(GuardMiddleware):
         raise PermissionDeniedError("HTTPS is required.", code="https_required")
 
     def _with_hsts(self, send: Send) -> Send:
-        header = self._hsts_header
-
-        async def with_hsts(message: Message) -> None:
-            if message["type"] in ("http.response.start", "websocket.accept"):
-                headers = list(message.get("headers", ()))
-                if not any(name.lower() == header[0] for name, _ in headers):
-                    headers.append(header)
-                    message = {**message, "headers": headers}
-            await send(message)
-
-        return with_hsts
+        return add_response_headers(send, (self._hsts_header,), keep=True)
 
 
 def _https_location(scope: Scope) -> str | None:

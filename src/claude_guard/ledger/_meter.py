@@ -17,7 +17,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final, Literal
 
-from .._asgi import ASGIApp, Message, Receive, Scope, Send, ensure_body, observe_send, response_head
+from .._asgi import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    ensure_body,
+    observe_send,
+    response_head,
+    with_headers,
+)
 from ..context import GuardContext
 from ..errors import ConfigurationError, CostLimitExceededError, GuardError, StoreUnavailableError
 from ..messages import StreamUsage, Usage, usage_from_response
@@ -495,13 +505,8 @@ class CostMeterMiddleware(GuardMiddleware):
     ) -> None:
         usage, model = observer.usage()
         cost = await self.meter.settle_safely(ctx, metered, usage, model=model)
-        start = dict(held[0])
         if cost is not None and self.cost_header:
-            start["headers"] = [
-                *start.get("headers", ()),
-                (self.cost_header.encode("latin-1"), str(cost.total).encode("latin-1")),
-            ]
-        held[0] = start
+            held[0] = with_headers(held[0], [(self.cost_header, str(cost.total))])
         messages = list(held)
         held.clear()
         await _send_all(messages, send)

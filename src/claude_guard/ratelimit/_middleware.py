@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from .._asgi import ASGIApp, Message, Receive, Scope, Send
+from .._asgi import ASGIApp, Message, Receive, Scope, Send, with_headers
 from .._proxies import TrustedProxies, client_address
 from ..context import GuardContext
 from ..errors import ConfigurationError, RateLimitedError
@@ -229,8 +229,7 @@ class RateLimitMiddleware(GuardMiddleware):
             # One admission (the common case) already holds its states in order.
             states = (held[0].limits if len(held) == 1 else all_states(ctx)) if held else ()
             if states:
-                message = dict(message)
-                message["headers"] = [*raw, *_encoded_headers(states, self.config.legacy_headers)]
+                message = with_headers(message, _encoded_headers(states, self.config.legacy_headers))
         return message
 
 
