@@ -8,7 +8,6 @@ format when the response has not started yet.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from ._asgi import (
     context_for,
     ensure_body,
 )
+from ._routes import RouteMap
 from .context import GuardContext
 from .context import _current as _current_context
 from .errors import GuardError, RateLimitedError, RequestTimeoutError, UpstreamTimeoutError
@@ -115,7 +115,8 @@ class SafeErrorMiddleware(GuardMiddleware):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RouteLimits:
-    """Limits for the routes matching a path pattern (``fnmatch`` syntax, e.g. ``/v1/messages*``)."""
+    """Limits for the routes matching a path pattern (an exact path or an ``fnmatch`` glob, e.g.
+    ``/v1/messages*``; see ``claude_guard._routes``)."""
 
     max_body_bytes: int | None = None
     """Largest body for these routes; ``None`` keeps the middleware's default."""
@@ -167,6 +168,7 @@ class RequestLimitsMiddleware(GuardMiddleware):
         self.max_in_flight = max_in_flight
         self.max_in_flight_per_principal = max_in_flight_per_principal
         self.routes = dict(routes or {})
+        self._routes = RouteMap(self.routes)
         # In-flight counts are shared by every request of this process, so they live on the instance;
         # they are only touched between awaits on one event loop.
         self._in_flight = 0
@@ -174,15 +176,14 @@ class RequestLimitsMiddleware(GuardMiddleware):
 
     def _limits_for(self, path: str) -> tuple[int, float, float | None]:
         body, body_timeout, timeout = self.max_body_bytes, self.body_timeout, self.timeout
-        for pattern, limits in self.routes.items():
-            if fnmatch.fnmatchcase(path, pattern):
-                if limits.max_body_bytes is not None:
-                    body = limits.max_body_bytes
-                if limits.body_timeout is not None:
-                    body_timeout = limits.body_timeout
-                if limits.timeout is not None:
-                    timeout = limits.timeout
-                break
+        limits = self._routes.get(path)
+        if limits is not None:
+            if limits.max_body_bytes is not None:
+                body = limits.max_body_bytes
+            if limits.body_timeout is not None:
+                body_timeout = limits.body_timeout
+            if limits.timeout is not None:
+                timeout = limits.timeout
         return body, body_timeout, timeout
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:

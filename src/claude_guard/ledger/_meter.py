@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import fnmatch
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -28,6 +27,7 @@ from .._asgi import (
     response_head,
     with_headers,
 )
+from .._routes import PathPatterns, RouteMap
 from ..context import GuardContext
 from ..errors import ConfigurationError, CostLimitExceededError, GuardError, StoreUnavailableError
 from ..messages import StreamUsage, Usage, usage_from_response
@@ -423,20 +423,19 @@ class CostMeterMiddleware(GuardMiddleware):
         self.meter = meter
         self.routes = {pattern: None if v is None else _decimal(v) for pattern, v in (routes or {}).items()}
         self.paths = paths
+        self._routes = RouteMap(self.routes)
+        self._paths = PathPatterns(paths)
         self.cost_header = cost_header
 
     def _route_max(self, path: str) -> Decimal | None:
-        for pattern, limit in self.routes.items():
-            if fnmatch.fnmatchcase(path, pattern):
-                return limit
-        return None
+        return self._routes.get(path)
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
         ctx.state.setdefault("cost_meter", self.meter)
         # Sync SDK calls from worker threads settle on this loop (SyncMeteringMiddleware).
         ctx.state.setdefault("event_loop", asyncio.get_running_loop())
         try:
-            if ctx.method == "POST" and any(fnmatch.fnmatchcase(ctx.path, p) for p in self.paths):
+            if ctx.method == "POST" and self._paths.matches(ctx.path):
                 await self._metered(ctx, scope, receive, send)
             else:
                 await self.app(scope, receive, send)

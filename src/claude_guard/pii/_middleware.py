@@ -17,6 +17,7 @@ from .._asgi import (
     response_head,
     rewrite_body,
 )
+from .._routes import PathPatterns
 from ..context import GuardContext
 from ..errors import ConfigurationError
 from ..middleware import GuardMiddleware
@@ -70,14 +71,14 @@ class PIIRedactionMiddleware(GuardMiddleware):
     ) -> None:
         super().__init__(app, error_format=error_format)
         self.redactor = redactor if redactor is not None else Redactor(config=config, store=store)
-        self.paths = frozenset(p.rstrip("/") for p in paths)
+        self.paths = PathPatterns(paths)
         if mode not in ("enforce", "shadow"):
             raise ConfigurationError("PIIRedactionMiddleware mode must be enforce or shadow.")
         self.shadow = mode == "shadow"
         """Refusals (``block`` operator, analysis unavailable) are recorded as ``would_refuse``, not sent."""
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
-        if ctx.method != "POST" or (ctx.path.rstrip("/") or "/") not in self.paths or STATE_KEY in ctx.state:
+        if ctx.method != "POST" or not self.paths.matches(ctx.path) or STATE_KEY in ctx.state:
             await self.app(scope, receive, send)
             return
         receive = await ensure_body(ctx, scope, receive)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from .._asgi import Scope
 from .._proxies import TrustedProxies
+from .._routes import PathPatterns
 from ..context import GuardContext
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
 
 Strategy = Literal["fixed_window", "moving_window", "sliding_window_counter"]
 STRATEGIES: tuple[Strategy, ...] = ("fixed_window", "moving_window", "sliding_window_counter")
+_EVERY_PATH = PathPatterns(["*"])
 
 KeyFunction = Callable[[Scope, GuardContext], Awaitable[str | None]]
 """``async def key(scope, ctx) -> str | None``: the identity a rule counts by; ``None`` exempts it."""
@@ -78,7 +79,8 @@ class RateLimitRule:
     """
 
     path: str = "*"
-    """Path pattern in ``fnmatch`` syntax (``/v1/messages*``); ``*`` matches every path."""
+    """Path pattern: an exact path or an ``fnmatch`` glob (``/v1/messages*``), trailing slash ignored
+    (``claude_guard._routes``); ``*`` matches every path."""
     methods: Iterable[str] | None = None
     """HTTP methods the rule applies to (``("POST",)``); ``None`` for every method."""
     limits: str | None = None
@@ -97,6 +99,8 @@ class RateLimitRule:
     """Name of the rule in headers, keys and audit records; defaults to ``r<index>`` in the config."""
     specs: tuple[LimitSpec, ...] = field(init=False, repr=False, compare=False, default=())
     """The parsed ``limits`` (set from ``limits``)."""
+    route: PathPatterns = field(init=False, repr=False, compare=False, default=_EVERY_PATH)
+    """``path`` compiled."""
 
     def __post_init__(self) -> None:
         if self.methods is not None:
@@ -115,11 +119,12 @@ class RateLimitRule:
             )
         if self.limits is not None:
             object.__setattr__(self, "specs", parse_limits(self.limits))
+        object.__setattr__(self, "route", PathPatterns([self.path]))
 
     def matches(self, method: str, path: str) -> bool:
         if self.methods is not None and method.upper() not in self.methods:
             return False
-        return self.path == "*" or fnmatch.fnmatchcase(path, self.path)
+        return self.path == "*" or self.route.matches(path)
 
 
 def _valid_name(name: str) -> bool:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._asgi import EVENT_STREAM, ASGIApp, Message, Receive, Scope, Send, ensure_body, response_head
+from .._routes import PathPatterns
 from ..context import GuardContext
 from ..errors import ToolCallRefusedError, UpstreamError
 from ..middleware import GuardMiddleware
@@ -122,10 +123,10 @@ class ToolPolicyMiddleware(GuardMiddleware):
         self.on_violation = on_violation
         self.max_hold_bytes = max_hold_bytes
         self.default_policies = default_policies
-        self.paths = frozenset(p.rstrip("/") for p in paths)
+        self.paths = PathPatterns(paths)
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.mode == "off" or ctx.method != "POST" or (ctx.path.rstrip("/") or "/") not in self.paths:
+        if self.mode == "off" or ctx.method != "POST" or not self.paths.matches(ctx.path):
             await self.app(scope, receive, send)
             return
         policies = policies_for(ctx.profile, self.default_policies)

@@ -9,11 +9,11 @@ rule_ids=[...], score=...)`` and as a span event.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from .._asgi import ASGIApp, Receive, Scope, Send, ensure_body, require_json, rewrite_body
+from .._routes import RouteMap
 from ..context import GuardContext
 from ..errors import BadRequestError, GuardError, InvalidJSONError
 from ..middleware import GuardMiddleware
@@ -120,15 +120,14 @@ class PromptValidationMiddleware(GuardMiddleware):
         else:
             self.routes = tuple((pattern, self.validator) for pattern in routes)
         self.profiles = {name: PromptValidator(c) for name, c in (profiles or {}).items()}
+        self._routes = RouteMap(self.routes)
 
     def validator_for(self, path: str, profile_name: str | None) -> PromptValidator | None:
         """The validator for a request, or ``None`` when the path is not validated."""
-        for pattern, validator in self.routes:
-            if fnmatch.fnmatchcase(path, pattern):
-                if profile_name is not None and profile_name in self.profiles:
-                    return self.profiles[profile_name]
-                return validator
-        return None
+        validator = self._routes.get(path)
+        if validator is not None and profile_name is not None and profile_name in self.profiles:
+            return self.profiles[profile_name]
+        return validator
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
         validator = None
