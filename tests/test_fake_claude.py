@@ -33,8 +33,10 @@ from claude_guard.testing import (
     TextBlock,
     ToolUseBlock,
     UsageOverride,
+    _behaviours,
     _fake,
     _server,
+    _tokens,
     count_input_tokens,
     count_text_tokens,
     serve,
@@ -187,7 +189,7 @@ async def test_drop_connection_raises_without_finishing_the_body() -> None:
     fake = FakeClaude()
     fake.enqueue(DropConnection(3))
     sent: list[dict[str, Any]] = []
-    with pytest.raises(_fake.ConnectionDroppedError):
+    with pytest.raises(_behaviours.ConnectionDroppedError):
         sent = await call_asgi(fake, messages_body(stream=True))
     assert fake.pending == 0
     assert not any(m.get("more_body") is False for m in sent)
@@ -425,7 +427,7 @@ async def test_dropped_connection_in_process_raises_api_connection_error(
     fake.enqueue(DropConnection(2), DropConnection())
     with pytest.raises(anthropic.APIConnectionError) as caught:
         await client.messages.create(**messages_body(), stream=True)
-    assert isinstance(caught.value.__cause__, _fake.ConnectionDroppedError)
+    assert isinstance(caught.value.__cause__, _behaviours.ConnectionDroppedError)
     with pytest.raises(anthropic.APIConnectionError):
         await client.messages.create(**messages_body())
 
@@ -804,7 +806,7 @@ def test_plugin_import_stays_cheap() -> None:
     assert completed.returncode == 0, completed.stderr
 
 
-@pytest.mark.parametrize("module", [_fake, _server], ids=["fake", "server"])
+@pytest.mark.parametrize("module", [_fake, _tokens, _server], ids=["fake", "tokens", "server"])
 def test_docstring_examples(module: Any) -> None:
     failures, attempted = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert attempted > 0

@@ -5,17 +5,13 @@ The pytest fixtures `fake_claude` and `fake_claude_server` live in `claude_guard
 
 from __future__ import annotations
 
-from claude_guard.testing._fake import (
-    CANARY_API_KEY,
-    CHARS_PER_TOKEN,
+from claude_guard.testing._behaviours import (
     Behaviour,
     ConnectionDroppedError,
     ContentBlock,
     DropConnection,
     ErrorResponse,
-    FakeClaude,
     Hold,
-    RecordedRequest,
     Reply,
     SlowStream,
     StreamError,
@@ -23,10 +19,10 @@ from claude_guard.testing._fake import (
     TextBlock,
     ToolUseBlock,
     UsageOverride,
-    count_input_tokens,
-    count_text_tokens,
 )
+from claude_guard.testing._fake import CANARY_API_KEY, FakeClaude, RecordedRequest
 from claude_guard.testing._server import RunningServer, serve
+from claude_guard.testing._tokens import CHARS_PER_TOKEN, count_input_tokens, count_text_tokens
 
 __all__ = [
     "CANARY_API_KEY",

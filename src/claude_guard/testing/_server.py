@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from claude_guard.testing._fake import ConnectionDroppedError
+from claude_guard.testing._behaviours import ConnectionDroppedError
 
 ASGIApp: TypeAlias = Callable[
     [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
