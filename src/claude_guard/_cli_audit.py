@@ -186,15 +186,3 @@ def _line(record: AuditRecord) -> str:
     if record.pii_counts:
         parts.append("pii=" + ",".join(f"{k}:{v}" for k, v in sorted(record.pii_counts.items())))
     return "  ".join(parts)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m claude_guard._cli_audit``), until ``cli.py`` registers the command."""
-    parser = argparse.ArgumentParser(prog="claude-guard")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

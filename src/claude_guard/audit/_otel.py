@@ -7,7 +7,7 @@ global providers, which `configure_telemetry` or the user's own setup installs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
@@ -262,11 +262,3 @@ def _family(protection: str) -> str:
 def _validation_result(ctx: GuardContext) -> str | None:
     outcomes = [d.outcome for d in ctx.decisions if d.protection in VALIDATION]
     return outcomes[-1] if outcomes else None
-
-
-def attributes_without_none(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
-
-
-def string_list(values: Sequence[str | None]) -> list[str]:
-    return [v for v in values if v]

@@ -350,8 +350,3 @@ class WorkMeter:
     def scan(self, name: str, length: int) -> None:
         self.regex_calls[name] = self.regex_calls.get(name, 0) + 1
         self.chars_scanned[name] = self.chars_scanned.get(name, 0) + length
-
-    @property
-    def total_chars_scanned(self) -> int:
-        """Characters handed to every search, summed over ids."""
-        return sum(self.chars_scanned.values())
