@@ -24,11 +24,11 @@ from ._ledger import (
 from ._meter import (
     COST_HEADER,
     CostMeter,
-    CostMeterMiddleware,
     Metered,
     apply_max_cost,
     route_max_cost,
 )
+from ._middleware import CostMeterMiddleware
 
 __all__ = [
     "COST_HEADER",
