@@ -112,6 +112,19 @@ class EnvSecretSource:
         return f"EnvSecretSource({self.name!r})"
 
 
+def read_secret_file(path: Path, name: str, error: type[Exception] = ConfigurationError) -> Secret:
+    """The content of a secret file, stripped (and without an editor's byte-order mark); ``error`` names
+    ``name`` (the variable that gave the path) when the file cannot be read or is empty, never the content."""
+    try:
+        value = path.read_text(encoding="utf-8-sig").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        # The path is configuration, not a secret; the content never appears.
+        raise error(f"{name} names a file that cannot be read ({type(exc).__name__}).") from None
+    if not value:
+        raise error(f"{name} names an empty file.")
+    return Secret(value)
+
+
 class FileSecretSource:
     """A secret read from a file, re-read on every ``get`` so a rotated file is picked up without restart."""
 
@@ -121,16 +134,7 @@ class FileSecretSource:
         self._secret = self._read()
 
     def _read(self) -> Secret:
-        try:
-            value = self.path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            # The path is configuration, not a secret; the content never appears.
-            raise ConfigurationError(
-                f"{self.name} names a file that cannot be read ({type(exc).__name__})."
-            ) from None
-        if not value:
-            raise ConfigurationError(f"{self.name} names an empty file.")
-        return Secret(value)
+        return read_secret_file(self.path, self.name)
 
     async def get(self) -> Secret:
         # A file briefly missing during a rotation keeps the last good value.

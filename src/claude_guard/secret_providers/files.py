@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..errors import ConfigurationError
-from ..secrets import Secret
+from ..secrets import Secret, read_secret_file
 from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource, SecretSourceError, check_value
 
 __all__ = ["MountedSecretFileSource"]
@@ -105,18 +105,9 @@ class MountedSecretFileSource(CachedSecretSource):
 
     def _read(self) -> Secret:
         identity = self._current_identity()
-        try:
-            # utf-8-sig: an editor's byte-order mark is not part of the key.
-            value = self.path.read_text(encoding="utf-8-sig").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            # The path is configuration, not a secret; the content never appears.
-            raise SecretSourceError(
-                f"{self.variable} names a file that cannot be read ({type(exc).__name__})."
-            ) from None
-        if not value:
-            raise SecretSourceError(f"{self.variable} names an empty file.")
+        secret = read_secret_file(self.path, self.variable, SecretSourceError)
         self._identity = self._observed = identity
-        return Secret(value)
+        return secret
 
     async def _fetch(self) -> Secret:
         return self._read()

@@ -6,22 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, Protocol, TypeAlias
 
-__all__ = [
-    "Behaviour",
-    "ConnectionDroppedError",
-    "ContentBlock",
-    "DropConnection",
-    "ErrorResponse",
-    "Hold",
-    "Reply",
-    "SlowStream",
-    "StreamError",
-    "SupportsIsSet",
-    "TextBlock",
-    "ToolUseBlock",
-    "UsageOverride",
-]
-
 
 class SupportsIsSet(Protocol):
     """Anything with `is_set()`: `threading.Event` (any thread) or `asyncio.Event` (same loop)."""
