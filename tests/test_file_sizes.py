@@ -19,8 +19,6 @@ PENDING: dict[str, str] = {
     "validation/_lexicon.py": "inject",
     "validation/_validator.py": "inject",
     "ratelimit/_engine.py": "ratelimit",
-    "keys.py": "backends",
-    "ledger/_ledger.py": "backends",
 }
 
 

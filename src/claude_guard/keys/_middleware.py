@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Literal
 
-from .._asgi import ASGIApp, Receive, Scope, Send, ensure_body, require_json
+from .._asgi import ASGIApp, Receive, Scope, Send, add_response_headers, ensure_body, require_json
+from .._routes import PathPatterns
 from ..context import GuardContext
 from ..errors import ConfigurationError, PermissionDeniedError
 from ..middleware import GuardMiddleware
@@ -20,7 +21,8 @@ logger = logging.getLogger("claude_guard")
 
 
 class APIKeyMiddleware(GuardMiddleware):
-    """Authenticates every HTTP request (except ``exempt_paths``) with a client key.
+    """Authenticates every HTTP request (except ``exempt_paths``: exact paths or globs, compared as they are,
+    trailing slash included) with a client key.
 
     Puts the ``Principal`` and its ``Profile`` on the ``GuardContext``; 401 for a missing, malformed, unknown,
     revoked or expired key; 403 for a key of another environment. A key near its expiry gets a
@@ -38,7 +40,7 @@ class APIKeyMiddleware(GuardMiddleware):
     ) -> None:
         super().__init__(app, error_format=error_format)
         self.authenticator = authenticator
-        self.exempt_paths = frozenset(exempt_paths)
+        self.exempt_paths = PathPatterns(exempt_paths, strict_slash=True)
         if profile_mode not in ("enforce", "shadow", "off"):
             raise ConfigurationError("profile_mode must be enforce, shadow or off.")
         self.profile_mode = profile_mode
@@ -46,7 +48,7 @@ class APIKeyMiddleware(GuardMiddleware):
         always enforced."""
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
-        if ctx.path in self.exempt_paths:
+        if self.exempt_paths.matches(ctx.path):
             await self.app(scope, receive, send)
             return
         check = await authenticate(ctx, scope, self.authenticator)
@@ -59,14 +61,7 @@ class APIKeyMiddleware(GuardMiddleware):
         assert check is not None
         logger.warning("claude_guard: key %s expires at %s; rotate it", check.principal.key_id, warning)
         ctx.decide("auth", "key_expiring", expires_at=warning)
-        extra = (b"claude-guard-key-expires", warning.encode())
-
-        async def send_with_warning(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), extra]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_warning)
+        await self.app(scope, receive, add_response_headers(send, [("claude-guard-key-expires", warning)]))
 
 
 PROFILE_ROUTES: tuple[str, ...] = ("/v1/messages", "/v1/messages/count_tokens")
@@ -127,7 +122,7 @@ class ProfileMiddleware(GuardMiddleware):
         super().__init__(app, error_format=error_format)
         if mode not in ("enforce", "shadow", "off", None):
             raise ConfigurationError("ProfileMiddleware mode must be enforce, shadow or off.")
-        self.routes = frozenset(route.rstrip("/") for route in routes)
+        self.routes = PathPatterns(routes)
         self.mode: ProtectionMode | None = mode
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
@@ -135,7 +130,7 @@ class ProfileMiddleware(GuardMiddleware):
             self.mode != "off"
             and ctx.profile is not None
             and ctx.method == "POST"
-            and ctx.path.rstrip("/") in self.routes
+            and self.routes.matches(ctx.path)
         ):
             require_json(scope)
             receive = await ensure_body(ctx, scope, receive)
