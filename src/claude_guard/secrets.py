@@ -112,16 +112,26 @@ class EnvSecretSource:
         return f"EnvSecretSource({self.name!r})"
 
 
-def read_secret_file(path: Path, name: str, error: type[Exception] = ConfigurationError) -> Secret:
-    """The content of a secret file, stripped (and without an editor's byte-order mark); ``error`` names
-    ``name`` (the variable that gave the path) when the file cannot be read or is empty, never the content."""
+def read_secret_file(
+    path: Path,
+    name: str,
+    error: type[Exception] = ConfigurationError,
+    *,
+    unreadable: str = "{name} names a file that cannot be read ({reason}).",
+    empty: str = "{name} names an empty file.",
+) -> Secret:
+    """The content of a secret file, stripped (and without an editor's byte-order mark).
+
+    ``error`` says which file (``name``: the variable that gave the path) when it cannot be read or is empty,
+    never what it holds.
+    """
     try:
         value = path.read_text(encoding="utf-8-sig").strip()
     except (OSError, UnicodeDecodeError) as exc:
         # The path is configuration, not a secret; the content never appears.
-        raise error(f"{name} names a file that cannot be read ({type(exc).__name__}).") from None
+        raise error(unreadable.format(name=name, reason=type(exc).__name__)) from None
     if not value:
-        raise error(f"{name} names an empty file.")
+        raise error(empty.format(name=name))
     return Secret(value)
 
 

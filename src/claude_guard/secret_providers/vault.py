@@ -39,7 +39,14 @@ import httpx
 
 from ..errors import ConfigurationError
 from ..logscrub import register
-from ..secrets import EnvSecretSource, FileSecretSource, Secret, SecretSource, check_https_url
+from ..secrets import (
+    EnvSecretSource,
+    FileSecretSource,
+    Secret,
+    SecretSource,
+    check_https_url,
+    read_secret_file,
+)
 from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource, SecretSourceError
 
 __all__ = [
@@ -65,13 +72,14 @@ class _Login:
 
 
 def _read_file(path: Path, what: str) -> str:
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SecretSourceError(f"Vault login: {what} file cannot be read ({type(exc).__name__})") from None
-    if not value:
-        raise SecretSourceError(f"Vault login: {what} file is empty")
-    return value
+    secret = read_secret_file(
+        path,
+        f"Vault login: {what}",
+        SecretSourceError,
+        unreadable="{name} file cannot be read ({reason})",
+        empty="{name} file is empty",
+    )
+    return secret.get_secret_value()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
