@@ -121,3 +121,26 @@ async def test_clients_behind_a_trusted_proxy_are_told_apart(store: Store) -> No
         b = (await client.get("/", headers={"x-forwarded-for": "192.0.2.2"})).status_code
     assert a == [200, 429]
     assert b == 200
+
+
+def test_one_reading_of_trusted_proxies_for_every_protection() -> None:
+    from claude_guard import GuardSettings
+    from claude_guard._proxies import forwarded_protos
+    from claude_guard.errors import ConfigurationError
+    from claude_guard.transport import is_secure_request
+
+    with pytest.raises(ConfigurationError, match="list of CIDRs"):
+        TrustedProxies("10.0.0.0/8")
+    with pytest.raises(ConfigurationError, match="not an IP network"):
+        TrustedProxies(["10.0.0.0/33"])
+    with pytest.raises(ConfigurationError, match="CLAUDE_GUARD_TRUSTED_PROXIES"):
+        GuardSettings(trusted_proxies=("not-a-cidr",))
+    assert TrustedProxies.of(TRUSTED) is TRUSTED
+    proxied = scope("10.0.0.1", ("x-forwarded-proto", "https"), ("forwarded", 'for=1.2.3.4;proto="HTTPS"'))
+    assert forwarded_protos(proxied, TRUSTED) == ["https", "https"]
+    assert forwarded_protos(proxied, TrustedProxies()) == []
+    assert is_secure_request(proxied, TRUSTED)
+    # An empty entry is no https: one hop that did not say so makes the request insecure.
+    assert not is_secure_request(scope("10.0.0.1", ("x-forwarded-proto", "https,")), TRUSTED)
+    # The same peer written as an IPv4-mapped IPv6 address is the same trusted proxy.
+    assert is_secure_request(scope("::ffff:10.0.0.1", ("x-forwarded-proto", "https")), TRUSTED)

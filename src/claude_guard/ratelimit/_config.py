@@ -172,8 +172,7 @@ class RateLimitConfig:
         if len(set(names)) != len(names):
             raise ValueError("rule names must be unique")
         object.__setattr__(self, "rules", tuple(named))
-        if not isinstance(self.trusted_proxies, TrustedProxies):
-            object.__setattr__(self, "trusted_proxies", TrustedProxies(self.trusted_proxies))
+        object.__setattr__(self, "trusted_proxies", TrustedProxies.of(self.trusted_proxies))
         if self.on_store_error not in ("closed", "open"):
             raise ValueError("on_store_error must be 'closed' or 'open'")
         if self.profile_strategy not in STRATEGIES:
