@@ -6,7 +6,7 @@ Nothing here imports a web framework.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any, NamedTuple
 
 from .context import SCOPE_KEY, GuardContext
@@ -242,27 +242,24 @@ def _latin1(text: str | bytes) -> bytes:
     return text if isinstance(text, bytes) else text.encode("latin-1")
 
 
-def with_headers(
-    message: Message, extra: Iterable[_AnyHeader], *, keep: bool = False
-) -> Message:
+def with_headers(message: Message, extra: Sequence[Header], *, keep: bool = False) -> Message:
     """A copy of a response start (``http.response.start``, ``websocket.accept``) with ``extra`` after its own
     headers; the app's message is never changed. ``keep``: a header the app already set is not added again.
 
     Example:
         >>> start = {"type": "http.response.start", "status": 200, "headers": [(b"a", b"1")]}
-        >>> with_headers(start, [("b", "2")])["headers"], start["headers"]
+        >>> with_headers(start, [(b"b", b"2")])["headers"], start["headers"]
         ([(b'a', b'1'), (b'b', b'2')], [(b'a', b'1')])
         >>> with_headers(start, [(b"A", b"other")], keep=True) is start
         True
     """
-    added = _encoded(extra)
     own = message.get("headers", ())
-    if keep and added:
+    if keep and extra:
         present = {bytes(name).lower() for name, _ in own}
-        added = [(name, value) for name, value in added if name.lower() not in present]
-    if not added:
+        extra = [(name, value) for name, value in extra if name.lower() not in present]
+    if not extra:
         return message
-    return {**message, "headers": [*own, *added]}
+    return {**message, "headers": [*own, *extra]}
 
 
 def add_response_headers(
@@ -272,11 +269,14 @@ def add_response_headers(
     keep: bool = False,
 ) -> Send:
     """Wrap ``send`` to append ``headers`` (or what a function of none returns, called when the response
-    starts) to the response start; every other message passes as it is (see ``with_headers``)."""
+    starts; names and values as ``str`` or ``bytes``) to the response start; every other message passes as it
+    is (see ``with_headers``)."""
+    fixed = None if callable(headers) else _encoded(headers)
 
     async def send_with_headers(message: Message) -> None:
         if message["type"] in _STARTS:
-            message = with_headers(message, headers() if callable(headers) else headers, keep=keep)
+            extra = fixed if fixed is not None else _encoded(headers() if callable(headers) else ())
+            message = with_headers(message, extra, keep=keep)
         await send(message)
 
     return send_with_headers

@@ -207,7 +207,8 @@ class CostMeterMiddleware(GuardMiddleware):
         usage, model = observer.usage()
         cost = await self.meter.settle_safely(ctx, metered, usage, model=model)
         if cost is not None and self.cost_header:
-            held[0] = with_headers(held[0], [(self.cost_header, str(cost.total))])
+            header = (self.cost_header.encode("latin-1"), str(cost.total).encode("latin-1"))
+            held[0] = with_headers(held[0], [header])
         messages = list(held)
         held.clear()
         await _send_all(messages, send)
