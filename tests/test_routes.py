@@ -49,6 +49,10 @@ def test_strict_slash_compares_paths_as_they_are() -> None:
     assert not exempt.matches("/healthz/")
     assert exempt.matches("/static/app.js")
     assert not PathPatterns(["/healthz/"], strict_slash=True).matches("/healthz")
+    exact_only = PathPatterns(["/healthz"], strict_slash=True)
+    assert exact_only.matches("/healthz")
+    assert not exact_only.matches("/healthz/")
+    assert PathPatterns(["/healthz"]).matches("/healthz/")
 
 
 def test_one_string_is_one_pattern() -> None:

@@ -86,6 +86,8 @@ class PathPatterns:
         return found
 
     def matches(self, path: str) -> bool:
+        if not self._globs:  # the common case: a few exact paths, one dict lookup
+            return (path if self._strict else path.rstrip("/") or "/") in self._exact
         return self.index(path) is not None
 
 
