@@ -24,7 +24,7 @@ from ._validator import PromptValidator
 __all__ = ["DEFAULT_ROUTES", "PromptValidationMiddleware", "validate_route_body"]
 
 DEFAULT_ROUTES: Final = ("/v1/messages", "/v1/messages/count_tokens")
-"""The Messages routes validated by default (``fnmatch`` patterns)."""
+"""The Messages routes validated by default (route patterns: ``claude_guard._routes``)."""
 
 _SPAN_EVENT: Final = "claude_guard.validation"
 
