@@ -31,8 +31,8 @@ from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from ._check_rules import CHECKS, DAY, CheckResult, Status, _check_upstream_key, _Inputs
-from ._check_scan import key_shaped_literals, process_arguments
+from ._cli_check_rules import CHECKS, DAY, CheckResult, Status, _check_upstream_key, _Inputs
+from ._cli_check_scan import key_shaped_literals, process_arguments
 from .errors import ConfigurationError
 from .secret_providers import KEY_VARIABLES
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ._check_scan import key_shaped_literals, scan_source
+from ._cli_check_scan import key_shaped_literals, scan_source
 from .errors import ConfigurationError
 from .secret_providers import KEY_VARIABLES
 
