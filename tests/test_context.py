@@ -220,3 +220,79 @@ async def test_context_is_reset_after_an_error_in_the_app() -> None:
     with pytest.raises(RuntimeError, match="boom"):
         await GuardMiddleware(broken)(scope, receive, send)
     assert current_context() is None
+
+
+# Objects whose ``.state`` is a web framework's application state (``app.state.claude_guard``), not a context's.
+_APP_STATE_OWNERS = frozenset({"app", "app_config"})
+
+
+def _stringly_state_uses(tree: Any) -> list[int]:
+    import ast
+
+    def owner(node: ast.expr) -> str | None:
+        return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+
+    def is_state(node: ast.expr) -> bool:
+        return (
+            isinstance(node, ast.Attribute) and node.attr == "state" and owner(node.value) not in _APP_STATE_OWNERS
+        )
+
+    found: list[int] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and is_state(node.value):
+            found.append(node.lineno)  # ctx.state["key"] / ctx.state[KEY]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in {"get", "setdefault", "pop", "__contains__"}
+            and is_state(node.func.value)
+        ):
+            found.append(node.lineno)  # ctx.state.get("key")
+        elif isinstance(node, ast.Compare) and any(
+            isinstance(op, ast.In | ast.NotIn) and is_state(right)
+            for op, right in zip(node.ops, node.comparators, strict=True)
+        ):
+            found.append(node.lineno)  # "key" in ctx.state
+        elif isinstance(node, ast.Assign) and is_state(node.value):
+            found.append(node.lineno)  # state = ctx.state (then state["key"])
+    return sorted(found)
+
+
+def test_the_scan_finds_stringly_state() -> None:
+    import ast
+
+    source = (
+        "x = ctx.state['cost_usd']\n"
+        "y = self.ctx.state.get(KEY)\n"
+        "if 'k' in ctx.state: pass\n"
+        "s = ctx.state\n"
+        "app.state.claude_guard = guard\n"
+        "g = request.app.state.get('claude_guard')\n"
+        "app_config.state['claude_guard'] = guard\n"
+    )
+    assert _stringly_state_uses(ast.parse(source)) == [1, 2, 3, 4]
+
+
+def test_no_protection_passes_facts_through_ctx_state() -> None:
+    """What crosses modules is a typed ``GuardContext`` field; ``ctx.state`` stays free for user extensions."""
+    import ast
+    from pathlib import Path
+
+    import claude_guard
+
+    root = Path(claude_guard.__file__).parent
+    offenders = [
+        f"{path.relative_to(root)}:{line}"
+        for path in sorted(root.rglob("*.py"))
+        for line in _stringly_state_uses(ast.parse(path.read_text(encoding="utf-8")))
+    ]
+    assert offenders == []
+
+
+def test_the_shared_facts_are_typed_fields() -> None:
+    ctx = GuardContext(method="POST", path="/v1/messages")
+    assert dict(ctx.state) == {}
+    assert (ctx.cost_usd, ctx.usage, ctx.upstream_status, ctx.rate_limit, ctx.redaction) == (None,) * 5
+    assert ctx.response_started is False and ctx.audited is False
+    with pytest.raises(AttributeError):
+        ctx.costs = []  # type: ignore[attr-defined]  # slots: a misspelt fact fails at once

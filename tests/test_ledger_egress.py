@@ -76,7 +76,7 @@ def build(
         return {
             "first": first.usage.model_dump(),
             "text": "".join(streamed),
-            "cost_usd": str(ctx.state["cost_usd"]),
+            "cost_usd": str(ctx.cost_usd),
         }
 
     @app.post("/cheap", dependencies=[Depends(max_cost(0.001))])

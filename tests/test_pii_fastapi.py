@@ -15,7 +15,6 @@ from fastapi import Depends, FastAPI, Request
 from claude_guard._asgi import context_for
 from claude_guard.fastapi import pii_redaction
 from claude_guard.pii import PIIConfig, PIIEngine, PIIRedactionMiddleware, Redaction, Redactor
-from claude_guard.pii._middleware import STATE_KEY
 from claude_guard.testing import CANARY_API_KEY, FakeClaude
 
 MODEL = "claude-sonnet-4-6"
@@ -143,7 +142,7 @@ async def test_dependency_does_not_redact_twice_after_the_middleware(
     )
     assert counting.calls == 1
     # The dependency handed the route the middleware's own redaction.
-    assert entry["ctx"].state[STATE_KEY] is entry["redaction"]
+    assert entry["ctx"].redaction is entry["redaction"]
     assert entry["redaction"].changed
     # Restored once by the route and again by the middleware: restoring is idempotent.
     assert message.content[0].text == "echo: " + PROMPT  # type: ignore[union-attr]

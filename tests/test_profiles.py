@@ -326,12 +326,11 @@ async def test_profile_middleware_modes_over_raw_asgi() -> None:
 def test_the_request_s_mode_applies_when_the_face_names_none() -> None:
     from claude_guard.context import GuardContext
     from claude_guard.keys import enforce_profile
-    from claude_guard.profiles import PROFILE_MODE_STATE
 
     ctx = GuardContext(method="POST", path="/v1/messages", profile=ANALYSIS)
     with pytest.raises(PermissionDeniedError):
         enforce_profile(ctx, body(speed="fast"), ())
-    ctx.state[PROFILE_MODE_STATE] = "shadow"
+    ctx.profile_mode = "shadow"
     enforce_profile(ctx, body(speed="fast"), ())
     assert ctx.decisions[-1].outcome == "would_refuse"
     with pytest.raises(PermissionDeniedError):

@@ -50,7 +50,9 @@ async def test_upstream_rate_limit_headers_are_recorded_and_passed_on(store: Sto
     assert response.status_code == 200
     assert "anthropic-ratelimit-requests-remaining" in response.headers
     assert response.headers["ratelimit-policy"] == '"r0-60s";q=2;w=60'
-    recorded = seen[0].state["upstream_ratelimit"]
+    assert seen[0].rate_limit is not None
+    recorded = seen[0].rate_limit.upstream_limits
+    assert recorded is not None
     assert (
         recorded["anthropic-ratelimit-requests-remaining"]
         == response.headers["anthropic-ratelimit-requests-remaining"]

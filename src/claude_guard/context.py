@@ -6,16 +6,24 @@ outermost guard, stored in the ASGI scope and in a contextvar, and reset with it
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import os
 import time
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._json import dumps_forward, loads_strict
 from .profiles import Profile
+
+if TYPE_CHECKING:
+    from .ledger._meter import Metered
+    from .messages import Usage
+    from .pii._redact import Redaction
+    from .ratelimit._policy import RateLimitState
 
 __all__ = [
     "Decision",
@@ -87,6 +95,10 @@ class Decision:
 class GuardContext:
     """What one request learns once and later steps reuse.
 
+    Every fact one protection learns and another (or the app, or the audit) reads is a typed attribute
+    below, written by the protection named in its docstring. ``state`` is left to user extensions: no
+    protection reads or writes it.
+
     Example:
         >>> ctx = GuardContext(method="POST", path="/v1/messages")
         >>> with use_context(ctx):
@@ -99,13 +111,54 @@ class GuardContext:
     method: str = "GET"
     path: str = "/"
     client_addr: str | None = None
+    """The caller's address: the socket's, or the one trusted proxies name (rate limits rewrite it)."""
     request_id: str = field(default_factory=new_request_id)
     principal: Principal | None = None
+    """Who is calling, set by authentication (``APIKeyMiddleware``)."""
     profile: Profile | None = None
+    """The principal's least-privilege profile, set by authentication."""
+    profile_mode: Literal["enforce", "shadow", "off"] | None = None
+    """Mode of the profile's model and tool bounds for this request when it is not the default ``enforce``
+    (``APIKeyMiddleware(profile_mode=...)``, ``CLAUDE_GUARD_PROFILE_MODE``)."""
     max_body_bytes: int | None = None
     body: bytes | None = None
     decisions: list[Decision] = field(default_factory=list)
+    """Every protection's verdicts, in order, for the audit record and the span."""
+    model: str | None = None
+    """The model the request named, as the audit's GenAI span read it (a safe identifier)."""
+    max_cost: Decimal | None = None
+    """The route's maximum cost of each Claude call (``max_cost(...)`` dependency, ``apply_max_cost``)."""
+    cost_usd: Decimal | None = None
+    """What the request's Claude calls cost, summed over its calls, once the ledger settled them; ``None``
+    when nothing was metered."""
+    usage: Usage | None = None
+    """The request's token usage summed over its metered calls (set with ``cost_usd``)."""
+    observed_usage: Usage | None = None
+    """The usage of the last answer the audit's GenAI span read (the record's fallback without a meter)."""
+    unsettled: dict[str, Metered] | None = None
+    """Calls the egress ``MeteringHook`` reserved and has not settled yet, by reservation id; the
+    ``CostMeterMiddleware`` settles what is left when the request ends."""
+    event_loop: asyncio.AbstractEventLoop | None = None
+    """The loop serving the request (``CostMeterMiddleware``), where sync SDK calls from worker threads
+    settle (``SyncMeteringMiddleware``)."""
+    redaction: Redaction | None = None
+    """The request's PII redaction (``PIIRedactionMiddleware``, ``pii_redaction()``); set once, it marks the
+    request as redacted, so it is never redacted twice."""
+    rate_limit: RateLimitState | None = None
+    """The request's rate-limit admissions and what the rate-limit middlewares share about it."""
+    upstream_status: int | None = None
+    """The status of the upstream answer ``MessagesProxy`` relayed."""
+    upstream_headers: Mapping[str, str] | None = None
+    """The headers of the upstream answer ``MessagesProxy`` relayed (before filtering)."""
+    upstream_seconds: float | None = None
+    """Seconds spent waiting on the upstream, summed over the request's calls (the audit's GenAI spans)."""
+    response_started: bool = False
+    """``http.response.start`` has been sent: an error can no longer be rendered. Tracked by the outermost
+    guard middleware (and ``MessagesProxy``)."""
+    audited: bool = False
+    """An ``AuditMiddleware`` (or ``AuditLogger.log_request``) records this request: a nested one does not."""
     state: MutableMapping[str, Any] = field(default_factory=dict)
+    """Free for user extensions (the app's own middlewares and routes); claude_guard never touches it."""
     started_at: float = field(default_factory=time.perf_counter)
     _json: Any = None
     _json_parsed: bool = False

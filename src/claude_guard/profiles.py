@@ -45,7 +45,6 @@ from .sandbox._policy import ToolPolicy, parse_tool_policies
 
 __all__ = [
     "BUILTIN_PROFILES",
-    "PROFILE_MODE_STATE",
     "SAFE_BETAS",
     "Budgets",
     "Profile",
@@ -65,10 +64,6 @@ SAFE_BETAS: Final[tuple[str, ...]] = (
 )
 """The betas the working profiles allow: they add no tool, no remote access and no price of their own (the
 1-hour cache TTL is priced from the request's ``cache_control``)."""
-
-PROFILE_MODE_STATE: Final = "claude_guard.profile_mode"
-"""``ctx.state`` key: the mode (``enforce``, ``shadow``, ``off``) of the profile bounds for this request,
-when it is not the default ``enforce``."""
 
 
 
@@ -353,7 +348,7 @@ def allow_list_mode() -> Iterator[None]:
         yield
     except PermissionDeniedError as exc:
         ctx = current_context()
-        mode = ctx.state.get(PROFILE_MODE_STATE, "enforce") if ctx is not None else "enforce"
+        mode = (ctx.profile_mode or "enforce") if ctx is not None else "enforce"
         if mode == "enforce" or ctx is None:
             raise
         already = any(d.protection == "profile" and d.outcome == "would_refuse" for d in ctx.decisions)

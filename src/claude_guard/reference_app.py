@@ -70,7 +70,7 @@ def create_app(guard: ClaudeGuard | None = None) -> FastAPI:
             raise guard_error_from_sdk(exc) from None
         text = "".join(block.text for block in message.content if block.type == "text")
         ctx = current_context()
-        cost = ctx.state.get("cost_usd", Decimal(0)) if ctx is not None else Decimal(0)
+        cost = (ctx.cost_usd or Decimal(0)) if ctx is not None else Decimal(0)
         # A string keeps the exact Decimal the ledger settled.
         return {"result": text, "cost_usd": str(cost), "usage": message.usage.model_dump(exclude_none=True)}
 

@@ -204,7 +204,7 @@ class MessagesProxy:
         try:
             await self._forward(ctx, scope, receive, send)
         except GuardError as exc:
-            if ctx.state.get("response_started"):
+            if ctx.response_started:
                 raise
             await render_error(exc, request_id=ctx.request_id, format=self.error_format).send(send)
         except ClientDisconnected:
@@ -226,8 +226,7 @@ class MessagesProxy:
             for k, v in scope.get("headers", ())
             if k.lower() in _FORWARDED_REQUEST_HEADERS or k.lower().startswith(b"anthropic-beta")
         }
-        deadline = ctx.state.get("upstream_timeout")
-        response = await self.upstream.send(scope["path"], body, forwarded, deadline=deadline)
+        response = await self.upstream.send(scope["path"], body, forwarded)
         try:
             if response.status_code >= 400:
                 await self._relay_error(ctx, response, send)
@@ -245,8 +244,8 @@ class MessagesProxy:
             lower = name.lower()
             if lower in _FORWARDED_RESPONSE_HEADERS or lower.startswith("anthropic-ratelimit-"):
                 headers.append((lower.encode("latin-1"), value.encode("latin-1")))
-        ctx.state["upstream_status"] = response.status_code
-        ctx.state["upstream_headers"] = response.headers
+        ctx.upstream_status = response.status_code
+        ctx.upstream_headers = response.headers
 
         # A client that goes away mid-stream must stop the upstream read at once (and let the meter see the
         # cut): watch for http.disconnect while relaying.
@@ -266,7 +265,7 @@ class MessagesProxy:
         watcher = asyncio.ensure_future(watch_disconnect())
         try:
             await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-            ctx.state["response_started"] = True
+            ctx.response_started = True
             async for chunk in response.aiter_raw():
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -297,7 +296,7 @@ class MessagesProxy:
             raw += chunk
             if len(raw) > _MAX_ERROR_BODY:
                 break
-        ctx.state["upstream_status"] = response.status_code
+        ctx.upstream_status = response.status_code
         ctx.decide("upstream", "error", status=response.status_code)
         try:
             body: Any = json.loads(raw)

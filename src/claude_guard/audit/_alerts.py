@@ -125,17 +125,15 @@ class Alerts:
                 )
             )
 
-        upstream_status = ctx.state.get("upstream_status")
-        upstream_failed = isinstance(upstream_status, int) and (
-            upstream_status >= 500 or upstream_status == 429
-        )
+        upstream_status = ctx.upstream_status
+        upstream_failed = upstream_status is not None and (upstream_status >= 500 or upstream_status == 429)
         upstream_decision = next(
             (d for d in ctx.decisions if d.protection == "upstream" and d.outcome != "called"), None
         )
         if upstream_failed or upstream_decision is not None:
             add(
                 "upstream_error",
-                status=upstream_status if isinstance(upstream_status, int) else record.status,
+                status=upstream_status if upstream_status is not None else record.status,
                 outcome=upstream_decision.outcome if upstream_decision else "error",
             )
         for decision in ctx.decisions:

@@ -98,8 +98,8 @@ class GenAICall:
             return
         self.request_model = safe_identifier(request.get("model"))
         self.streaming = request.get("stream") is True
-        if self.ctx is not None and self.request_model:
-            self.ctx.state.setdefault("claude_guard.genai.model", self.request_model)
+        if self.ctx is not None and self.request_model and self.ctx.model is None:
+            self.ctx.model = self.request_model
         span = self.span
         if span is None or not span.is_recording():
             return
@@ -210,10 +210,9 @@ class GenAICall:
         if error_type is None and status is None:
             error_type = "no_response"
         if self.ctx is not None:
-            seconds = self.ctx.state.get("claude_guard.upstream_seconds", 0.0)
-            self.ctx.state["claude_guard.upstream_seconds"] = float(seconds) + duration
+            self.ctx.upstream_seconds = (self.ctx.upstream_seconds or 0.0) + duration
             if usage is not None:
-                self.ctx.state["claude_guard.genai.usage"] = usage
+                self.ctx.observed_usage = usage
         model = self.request_model or safe_identifier(response_model) or "unknown"
         metric_attributes: dict[str, Any] = {
             "gen_ai.operation.name": "chat",

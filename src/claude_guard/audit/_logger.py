@@ -33,7 +33,6 @@ logger = logging.getLogger("claude_guard")
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-ACTIVE = "claude_guard.audit.active"
 DAY = 86_400.0
 
 
@@ -416,10 +415,10 @@ class AuditLogger:
             @functools.wraps(fn)
             async def audited(*args: _P.args, **kwargs: _P.kwargs) -> _R:
                 outer = current_context()
-                if outer is not None and outer.state.get(ACTIVE):
+                if outer is not None and outer.audited:
                     return await fn(*args, **kwargs)
                 ctx = outer if outer is not None else GuardContext(method="CALL", path=name)
-                ctx.state[ACTIVE] = True
+                ctx.audited = True
                 wall = time.time()
                 status: int | None = None
                 failed = False

@@ -7,7 +7,7 @@ import time
 
 from .._asgi import ASGIApp, Message, Receive, Scope, Send, context_for
 from ..context import use_context
-from ._logger import ACTIVE, AuditLogger
+from ._logger import AuditLogger
 
 __all__ = ["AuditMiddleware"]
 
@@ -45,11 +45,11 @@ class AuditMiddleware:
             await self.app(scope, receive, send)
             return
         ctx = context_for(scope)
-        if ctx.state.get(ACTIVE):
+        if ctx.audited:
             # Installed twice (or a nested audited app): the outer one records.
             await self.app(scope, receive, send)
             return
-        ctx.state[ACTIVE] = True
+        ctx.audited = True
         wall = time.time()
         status: int | None = None
         failed = False

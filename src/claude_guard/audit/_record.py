@@ -250,11 +250,10 @@ def _decimal(value: object) -> Decimal | None:
 
 
 def model_of(ctx: GuardContext) -> str | None:
-    """The model the request named: from the context state, or the captured body."""
-    for key in ("model", "claude_guard.genai.model"):
-        model = safe_identifier(ctx.state.get(key))
-        if model is not None:
-            return model
+    """The model the request named: from the context (the GenAI span), or the captured body."""
+    model = safe_identifier(ctx.model)
+    if model is not None:
+        return model
     if ctx.body is not None:
         try:
             body = ctx.json()
@@ -266,11 +265,7 @@ def model_of(ctx: GuardContext) -> str | None:
 
 
 def usage_of(ctx: GuardContext) -> Usage | None:
-    for key in ("usage", "claude_guard.genai.usage"):
-        usage = ctx.state.get(key)
-        if isinstance(usage, Usage):
-            return usage
-    return None
+    return ctx.usage if ctx.usage is not None else ctx.observed_usage
 
 
 def outcome_of(ctx: GuardContext, status: int | None, failed: bool) -> str:
@@ -279,8 +274,8 @@ def outcome_of(ctx: GuardContext, status: int | None, failed: bool) -> str:
         return "error"
     if status is None:
         return "disconnected"
-    upstream_status = ctx.state.get("upstream_status")
-    upstream_failed = isinstance(upstream_status, int) and upstream_status >= 400
+    upstream_status = ctx.upstream_status
+    upstream_failed = upstream_status is not None and upstream_status >= 400
     if upstream_failed or any(d.protection == "upstream" and d.outcome != "called" for d in ctx.decisions):
         return "upstream_error" if status >= 400 or upstream_failed else "allowed"
     if status >= 500:
@@ -310,12 +305,8 @@ def record_from_context(
     started = wall_time if wall_time is not None else time.time() - elapsed
     principal = ctx.principal
     usage = usage_of(ctx)
-    upstream_seconds = ctx.state.get("claude_guard.upstream_seconds")
-    guard_ms = (
-        max(elapsed - float(upstream_seconds), 0.0) * 1000.0
-        if isinstance(upstream_seconds, int | float)
-        else None
-    )
+    upstream_seconds = ctx.upstream_seconds
+    guard_ms = max(elapsed - upstream_seconds, 0.0) * 1000.0 if upstream_seconds is not None else None
     return AuditRecord(
         time=started,
         request_id=ctx.request_id,
@@ -329,7 +320,7 @@ def record_from_context(
         status=status,
         input_tokens=usage.total_input_tokens if usage else 0,
         output_tokens=usage.output_tokens if usage else 0,
-        cost_usd=_decimal(ctx.state.get("cost_usd")),
+        cost_usd=ctx.cost_usd,
         rule_ids=rule_ids_of(ctx.decisions),
         pii_counts=pii_counts_of(ctx.decisions),
         decisions=tuple(f"{d.protection}:{d.outcome}" for d in ctx.decisions),

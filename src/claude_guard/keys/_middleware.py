@@ -11,7 +11,7 @@ from .._routes import PathPatterns
 from ..context import GuardContext
 from ..errors import ConfigurationError, PermissionDeniedError
 from ..middleware import GuardMiddleware
-from ..profiles import PROFILE_MODE_STATE, check_request, parse_betas
+from ..profiles import check_request, parse_betas
 from ..responses import ErrorFormat
 from ._authenticator import KeyAuthenticator, authenticate
 
@@ -53,7 +53,7 @@ class APIKeyMiddleware(GuardMiddleware):
             return
         check = await authenticate(ctx, scope, self.authenticator)
         if self.profile_mode != "enforce":
-            ctx.state[PROFILE_MODE_STATE] = self.profile_mode
+            ctx.profile_mode = self.profile_mode
         warning = self.authenticator.expiry_warning(check) if check is not None else None
         if warning is None:
             await self.app(scope, receive, send)
@@ -79,13 +79,13 @@ def enforce_profile(
     The gateway face (`ProfileMiddleware`) and the SDK egress face (``egress.ProfileHook``) both call this.
     In ``shadow`` mode a refusal is recorded as ``would_refuse`` (with its code as the reason) and the
     request goes on; ``off`` checks nothing. ``None`` takes the request's mode from
-    ``ctx.state[PROFILE_MODE_STATE]`` (set where ``CLAUDE_GUARD_PROFILE_MODE`` is applied), else enforces.
+    ``ctx.profile_mode`` (set where ``CLAUDE_GUARD_PROFILE_MODE`` is applied), else enforces.
 
     Raises:
         PermissionDeniedError: the request asks for something the profile does not allow (403).
     """
     if mode is None:
-        mode = ctx.state.get(PROFILE_MODE_STATE, "enforce")
+        mode = ctx.profile_mode or "enforce"
     profile = ctx.profile
     if mode == "off" or profile is None or not isinstance(body, Mapping):
         return

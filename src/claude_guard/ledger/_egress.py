@@ -35,7 +35,6 @@ _T = TypeVar("_T")
 _pending: contextvars.ContextVar[tuple[Metered, ...]] = contextvars.ContextVar(
     "claude_guard_metering", default=()
 )
-LOOP_STATE: Final = "event_loop"
 _SYNC_TIMEOUT: Final = 10.0
 
 
@@ -142,7 +141,9 @@ class MeteringHook(EgressHook):
         if parsed is None:
             return request
         metered = await self.meter.admit(ctx, *parsed, betas=_betas(request))
-        ctx.state.setdefault("ledger_pending", {})[metered.reservation.id] = metered
+        if ctx.unsettled is None:
+            ctx.unsettled = {}
+        ctx.unsettled[metered.reservation.id] = metered
         _pending.set((*_pending.get(), metered))
         return request
 
@@ -202,10 +203,8 @@ class MeteringHook(EgressHook):
     async def _settle(
         self, ctx: GuardContext | None, metered: Metered, usage: Usage, model: str | None
     ) -> None:
-        if ctx is not None:
-            pending = ctx.state.get("ledger_pending")
-            if isinstance(pending, dict):
-                pending.pop(metered.reservation.id, None)
+        if ctx is not None and ctx.unsettled is not None:
+            ctx.unsettled.pop(metered.reservation.id, None)
         await self.meter.settle_safely(ctx, metered, usage, model=model)
 
 
@@ -248,8 +247,8 @@ class SyncMeteringMiddleware(anthropic.Middleware):
         self.timeout = timeout
 
     def _run(self, ctx: GuardContext, coroutine: Coroutine[Any, Any, _T]) -> _T:
-        loop = ctx.state.get(LOOP_STATE)
-        if not isinstance(loop, asyncio.AbstractEventLoop):
+        loop = ctx.event_loop
+        if loop is None:
             coroutine.close()
             raise RuntimeError("no event loop recorded for this request: install CostMeterMiddleware")
         try:

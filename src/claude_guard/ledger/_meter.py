@@ -34,7 +34,6 @@ __all__ = [
 logger = logging.getLogger("claude_guard")
 
 COST_HEADER: Final = "claude-guard-cost-usd"
-MAX_COST_STATE: Final = "max_cost"
 _background: set[asyncio.Task[Any]] = set()
 
 
@@ -118,9 +117,8 @@ class CostMeter:
         """The maximum cost of one request and where it comes from: route, then profile, then default."""
         if route_max is not None:
             return route_max, "route"
-        state_max = ctx.state.get(MAX_COST_STATE)
-        if state_max is not None:
-            return _decimal(state_max), "route"
+        if ctx.max_cost is not None:
+            return ctx.max_cost, "route"
         if ctx.profile is not None and ctx.profile.max_cost is not None:
             return ctx.profile.max_cost, "profile"
         return self.max_cost, "default"
@@ -205,7 +203,7 @@ class CostMeter:
     async def settle(
         self, ctx: GuardContext | None, metered: Metered, usage: Usage, *, model: str | None = None
     ) -> Cost | None:
-        """Settle once with the actual usage; the cost lands in ``ctx.state["cost_usd"]`` and ``"usage"``."""
+        """Settle once with the actual usage; the cost lands in ``ctx.cost_usd`` and ``ctx.usage``."""
         if metered.settled:
             return metered.cost
         metered.settled = True
@@ -230,10 +228,8 @@ class CostMeter:
                 ctx.decide("budget", "settle_failed", reservation=metered.reservation.id)
             return cost
         if ctx is not None:
-            total = ctx.state.get("cost_usd", Decimal(0)) + cost.total
-            ctx.state["cost_usd"] = total
-            ctx.state["usage"] = _add_usage(ctx.state.get("usage"), usage)
-            ctx.state.setdefault("costs", []).append(cost)
+            ctx.cost_usd = (ctx.cost_usd or Decimal(0)) + cost.total
+            ctx.usage = _add_usage(ctx.usage, usage)
             ctx.decide(
                 "budget",
                 settlement.status,
@@ -337,4 +333,4 @@ def apply_max_cost(ctx: GuardContext, limit: Decimal) -> None:
         >>> meter.limit_for(ctx)
         (Decimal('5'), 'route')
     """
-    ctx.state[MAX_COST_STATE] = limit
+    ctx.max_cost = limit

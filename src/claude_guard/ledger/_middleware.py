@@ -133,9 +133,9 @@ class CostMeterMiddleware(GuardMiddleware):
         return self._routes.get(path)
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
-        ctx.state.setdefault("cost_meter", self.meter)
         # Sync SDK calls from worker threads settle on this loop (SyncMeteringMiddleware).
-        ctx.state.setdefault("event_loop", asyncio.get_running_loop())
+        if ctx.event_loop is None:
+            ctx.event_loop = asyncio.get_running_loop()
         try:
             if ctx.method == "POST" and self._paths.matches(ctx.path):
                 await self._metered(ctx, scope, receive, send)
@@ -220,7 +220,9 @@ async def _send_all(messages: list[Message], send: Send) -> None:
 
 
 async def _settle_leftovers(ctx: GuardContext, meter: CostMeter) -> None:
-    pending: dict[str, Any] = ctx.state.get("ledger_pending") or {}
+    pending = ctx.unsettled
+    if not pending:
+        return
     for metered in list(pending.values()):
         if isinstance(metered, Metered) and not metered.settled:
             usage = metered.observed() if metered.observed is not None else Usage()

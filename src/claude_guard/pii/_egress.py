@@ -13,7 +13,7 @@ import httpx2
 from .._asgi import EVENT_STREAM, media_type
 from .._hooks import EgressHook
 from ..context import GuardContext, current_context
-from ._middleware import STATE_KEY, principal_of
+from ._middleware import principal_of
 from ._output import OutputScanner, SSEOutputScanner
 from ._redact import Redaction, Redactor
 from ._restore import SSERestorer, restore_message
@@ -58,8 +58,6 @@ class PIIEgressHook(EgressHook):
             return request
         ctx = current_context()
         result = await self.redactor.redact(body, principal=principal_of(ctx), ctx=ctx, shadow=self.shadow)
-        if ctx is not None:
-            ctx.state.setdefault(STATE_KEY + ".egress", result)
         _attempt.set(result)
         if result.changed:
             return request.copy(body=result.body)

@@ -28,10 +28,8 @@ from ._output import OutputScanner, SSEOutputScanner
 from ._redact import PIIUnavailableError, Redaction, Redactor
 from ._restore import SSERestorer, restore_message
 
-__all__ = ["STATE_KEY", "PIIRedactionMiddleware", "principal_of", "redact_route_body"]
+__all__ = ["PIIRedactionMiddleware", "principal_of", "redact_route_body"]
 
-STATE_KEY = "claude_guard.pii"
-"""``ctx.state`` key of the request's `Redaction`; it marks the request as redacted (never twice)."""
 
 DEFAULT_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
 
@@ -78,7 +76,7 @@ class PIIRedactionMiddleware(GuardMiddleware):
         """Refusals (``block`` operator, analysis unavailable) are recorded as ``would_refuse``, not sent."""
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
-        if ctx.method != "POST" or not self.paths.matches(ctx.path) or STATE_KEY in ctx.state:
+        if ctx.redaction is not None or ctx.method != "POST" or not self.paths.matches(ctx.path):
             await self.app(scope, receive, send)
             return
         receive = await ensure_body(ctx, scope, receive)
@@ -90,7 +88,7 @@ class PIIRedactionMiddleware(GuardMiddleware):
             await self.app(scope, receive, send)
             return
         result = await self.redactor.redact(body, principal=principal_of(ctx), ctx=ctx, shadow=self.shadow)
-        ctx.state[STATE_KEY] = result
+        ctx.redaction = result
         if result.changed:
             scope = rewrite_body(ctx, scope, result.body)
         scanner = self.redactor.output_scanner()
@@ -246,12 +244,12 @@ async def redact_route_body(redactor: Redactor, ctx: GuardContext) -> Redaction:
     what it sends back with it. A body that is not strict JSON is refused (400, ``InvalidJSONError``): the
     route would otherwise read a body nobody redacted.
     """
-    existing = ctx.state.get(STATE_KEY)
+    existing = ctx.redaction
     if isinstance(existing, Redaction):
         return existing
     body = ctx.json()
     result = await redactor.redact(body, principal=principal_of(ctx), ctx=ctx)
-    ctx.state[STATE_KEY] = result
+    ctx.redaction = result
     if result.changed:
         ctx.set_json(result.body)
     return result

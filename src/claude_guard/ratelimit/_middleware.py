@@ -17,11 +17,6 @@ from ..store import Store
 from ._config import RateLimitConfig, RateLimitRule
 from ._engine import LimitState, RateLimiter
 from ._policy import (
-    ADMISSIONS,
-    DENIED,
-    LIMITER,
-    MIDDLEWARE,
-    UPSTREAM,
     admit,
     all_states,
     build_checks,
@@ -29,24 +24,19 @@ from ._policy import (
     judge,
     plan,
     rate_limit_headers,
+    state_of,
 )
 
 __all__ = ["RateLimitMiddleware"]
 
 _OVERLOADED = frozenset({429, 529})
-# ctx.state keys of one request: the middleware that adds the headers (the outermost), whether it has, and
-# whether the upstream answered 429 or 529.
-_HEADERS_BY = "rate_limit.headers_by"
-_HEADERS_SENT = "rate_limit.headers_sent"
-_UPSTREAM_OVERLOADED = "rate_limit.upstream_overloaded"
 _MAX_ROUTES = 4096
-_SHADOW_ADMITTING = "rate_limit.shadow_admitting"
 
 
 def _shadowed(ctx: GuardContext, exc: RateLimitedError) -> None:
     # The engine recorded a denial: in shadow it is a "would refuse" with the same detail and a reason, and
     # it refunds nothing (a denied admission counted against no limit).
-    ctx.state.pop(DENIED, None)
+    state_of(ctx).denied = False
     detail: dict[str, Any] = {}
     for index in range(len(ctx.decisions) - 1, -1, -1):
         decision = ctx.decisions[index]
@@ -131,7 +121,9 @@ class RateLimitMiddleware(GuardMiddleware):
             try:
                 await self._admit(ctx, scope, receive, send)
             except RateLimitedError as exc:
-                if not ctx.state.pop(_SHADOW_ADMITTING, False):
+                state = state_of(ctx)
+                admitting, state.shadow_admitting = state.shadow_admitting, False
+                if not admitting:
                     raise  # from further in (a route dependency): not this middleware's to shadow
                 _shadowed(ctx, exc)
                 await self.app(scope, receive, send)
@@ -143,10 +135,11 @@ class RateLimitMiddleware(GuardMiddleware):
         limiter = self.limiter
         if self._trusted:
             ctx.client_addr = client_address(scope, self._trusted)
-        state = ctx.state
-        state.setdefault(LIMITER, limiter)
-        outermost = MIDDLEWARE not in state
-        state[MIDDLEWARE] = True
+        state = state_of(ctx)
+        if state.limiter is None:
+            state.limiter = limiter
+        outermost = not state.middleware
+        state.middleware = True
         rules, kinds = self._matching(ctx.method, ctx.path)
         if kinds is not None:
             checks, caps = build_checks(
@@ -169,7 +162,7 @@ class RateLimitMiddleware(GuardMiddleware):
         if checks or caps:
             shadow = self.mode == "shadow"
             if shadow:
-                state[_SHADOW_ADMITTING] = True
+                state.shadow_admitting = True
             # The memory engine decides without an await; a store answers through admit's failure policy.
             admission = limiter.admit_nowait(checks, caps)
             if admission is not None:
@@ -184,9 +177,9 @@ class RateLimitMiddleware(GuardMiddleware):
                     legacy_headers=config.legacy_headers,
                 )
             if shadow:
-                state.pop(_SHADOW_ADMITTING, None)
+                state.shadow_admitting = False
         if outermost:
-            state[_HEADERS_BY] = self
+            state.headers_by = self
         renewer = None
         if admission is not None and admission.leases:
             renewer = asyncio.ensure_future(limiter.renew_while_running(admission))
@@ -202,9 +195,9 @@ class RateLimitMiddleware(GuardMiddleware):
             if outermost:
                 # A limit further in (a route dependency, a nested middleware) denied: what was counted out
                 # here is given back, so a denied request consumes none of its limits.
-                refund = refund or bool(state.get(DENIED))
-                refund = refund or (config.refund_upstream_overload and bool(state.get(_UPSTREAM_OVERLOADED)))
-                for held in state.get(ADMISSIONS, ()):
+                refund = refund or state.denied
+                refund = refund or (config.refund_upstream_overload and state.upstream_overloaded)
+                for held in state.admissions:
                     if not limiter.release_nowait(held, refund=refund):
                         await limiter.release(held, refund=refund)
 
@@ -213,19 +206,19 @@ class RateLimitMiddleware(GuardMiddleware):
     def _response_start(self, ctx: GuardContext, message: Message) -> Message:
         # The response starts (GuardMiddleware's send wrapper calls this): note upstream rate limits, and the
         # outermost rate-limit middleware adds the headers. A stream passes on unbuffered.
-        state = ctx.state
+        state = state_of(ctx)
         status = int(message.get("status", 200))
         raw = message.get("headers", ())
-        if "upstream_headers" in state or "upstream_status" in state:
-            upstream = _upstream_rate_limits(state.get("upstream_headers"), raw)
+        if ctx.upstream_headers is not None or ctx.upstream_status is not None:
+            upstream = _upstream_rate_limits(ctx.upstream_headers, raw)
             if upstream:
-                state[UPSTREAM] = upstream
-        if status in _OVERLOADED and state.get("upstream_status") in _OVERLOADED:
-            state[_UPSTREAM_OVERLOADED] = True
+                state.upstream_limits = upstream
+        if status in _OVERLOADED and ctx.upstream_status in _OVERLOADED:
+            state.upstream_overloaded = True
             ctx.decide("rate_limit", "upstream_overloaded", status=status)
-        if self.config.headers and state.get(_HEADERS_BY) is self and _HEADERS_SENT not in state:
-            state[_HEADERS_SENT] = True
-            held = state.get(ADMISSIONS)
+        if self.config.headers and state.headers_by is self and not state.headers_sent:
+            state.headers_sent = True
+            held = state.admissions
             # One admission (the common case) already holds its states in order.
             states = (held[0].limits if len(held) == 1 else all_states(ctx)) if held else ()
             if states:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .._asgi import Scope
@@ -15,16 +16,36 @@ from ._engine import Admission, ConcurrencyCheck, LimitCheck, LimitState, RateLi
 
 logger = logging.getLogger("claude_guard")
 
-ADMISSIONS = "rate_limit.admissions"
-"""``ctx.state`` key: every admission of the request (middleware, dependencies), for headers, release."""
-LIMITER = "rate_limiter"
-"""``ctx.state`` key: the engine of the outermost ``RateLimitMiddleware``, which dependencies share."""
-MIDDLEWARE = "rate_limit.middleware"
-"""``ctx.state`` key: set when a ``RateLimitMiddleware`` adds the headers at response start."""
-DENIED = "rate_limit.denied"
-"""``ctx.state`` key: set when some limit denied the request, so limits counted before it are given back."""
-UPSTREAM = "upstream_ratelimit"
-"""``ctx.state`` key: the ``anthropic-ratelimit-*`` headers of the upstream response, for the audit."""
+
+@dataclass(slots=True, eq=False)
+class RateLimitState:
+    """What the rate-limit middlewares and dependencies of one request share (``GuardContext.rate_limit``)."""
+
+    admissions: list[Admission] = field(default_factory=list)
+    """Every admission of the request (middleware, dependencies), for headers and release."""
+    limiter: RateLimiter | None = None
+    """The engine of the outermost ``RateLimitMiddleware``, which dependencies share."""
+    middleware: bool = False
+    """A ``RateLimitMiddleware`` is around the app: it adds the headers at response start."""
+    denied: bool = False
+    """Some limit denied the request, so limits counted before it are given back."""
+    upstream_limits: dict[str, str] | None = None
+    """The ``anthropic-ratelimit-*`` headers of the upstream response, for the audit."""
+    headers_by: object = None
+    """The (outermost) middleware that adds the headers."""
+    headers_sent: bool = False
+    upstream_overloaded: bool = False
+    """The upstream answered 429 or 529."""
+    shadow_admitting: bool = False
+    """A shadow-mode middleware is admitting: a denial raised now is its own to shadow."""
+
+
+def state_of(ctx: GuardContext) -> RateLimitState:
+    """The request's ``RateLimitState``, created on first use."""
+    state = ctx.rate_limit
+    if state is None:
+        state = ctx.rate_limit = RateLimitState()
+    return state
 
 
 def identity(kind: str, ctx: GuardContext) -> str:
@@ -173,7 +194,7 @@ def judge(ctx: GuardContext, admission: Admission, *, legacy_headers: bool = Fal
     Raises ``RateLimitedError`` when the admission was denied.
     """
     if not admission.allowed:
-        ctx.state[DENIED] = True
+        state_of(ctx).denied = True
         ctx.decide(
             "rate_limit",
             "denied",
@@ -198,11 +219,7 @@ def judge(ctx: GuardContext, admission: Admission, *, legacy_headers: bool = Fal
         policy = [s.policy for s in limits] + [c.policy for c in admission.leases]
         remaining = min((s.remaining for s in limits), default=None)
     ctx.decide("rate_limit", "allowed", policy=policy, remaining=remaining)
-    held = ctx.state.get(ADMISSIONS)
-    if held is None:
-        ctx.state[ADMISSIONS] = [admission]
-    else:
-        held.append(admission)
+    state_of(ctx).admissions.append(admission)
     return admission
 
 
@@ -231,4 +248,5 @@ def rate_limit_headers(states: Sequence[LimitState], *, legacy: bool = False) ->
 
 
 def all_states(ctx: GuardContext) -> list[LimitState]:
-    return [state for admission in ctx.state.get(ADMISSIONS, ()) for state in admission.limits]
+    held = ctx.rate_limit.admissions if ctx.rate_limit is not None else ()
+    return [state for admission in held for state in admission.limits]

@@ -10,7 +10,7 @@ from .._proxies import TrustedProxies, client_address
 from ..context import GuardContext
 from ._config import KeyFunction, KeyKind, RateLimitRule, Strategy
 from ._engine import Admission, RateLimiter
-from ._policy import LIMITER, MIDDLEWARE, admit, plan, rate_limit_headers
+from ._policy import admit, plan, rate_limit_headers, state_of
 
 __all__ = ["RouteRateLimit"]
 
@@ -84,7 +84,7 @@ class RouteRateLimit:
         ctx = context_for(scope)
         if self.trusted_proxies:
             ctx.client_addr = client_address(scope, self.trusted_proxies)
-        engine = self.limiter or ctx.state.get(LIMITER) or _fallback_limiter()
+        engine = self.limiter or state_of(ctx).limiter or _fallback_limiter()
         rule_name = self.name or _route_name(scope)
         rule = self._by_route.get(rule_name)
         if rule is None:
@@ -100,7 +100,7 @@ class RouteRateLimit:
     def headers(self, ctx: GuardContext, admission: Admission | None) -> list[tuple[str, str]]:
         """The ``RateLimit`` headers the route's response should carry itself: none when a
         ``RateLimitMiddleware`` is around the app (it adds them) or when the request was admitted open."""
-        if admission is None or ctx.state.get(MIDDLEWARE):
+        if admission is None or state_of(ctx).middleware:
             return []
         return rate_limit_headers(admission.limits, legacy=self.legacy_headers)
 
