@@ -222,7 +222,7 @@ async def test_context_is_reset_after_an_error_in_the_app() -> None:
     assert current_context() is None
 
 
-# Objects whose ``.state`` is a web framework's application state (``app.state.claude_guard``), not a context's.
+# Objects whose ``.state`` is a framework's application state (``app.state.claude_guard``), not a context's.
 _APP_STATE_OWNERS = frozenset({"app", "app_config"})
 
 
@@ -230,11 +230,15 @@ def _stringly_state_uses(tree: Any) -> list[int]:
     import ast
 
     def owner(node: ast.expr) -> str | None:
-        return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+        return (
+            node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+        )
 
     def is_state(node: ast.expr) -> bool:
         return (
-            isinstance(node, ast.Attribute) and node.attr == "state" and owner(node.value) not in _APP_STATE_OWNERS
+            isinstance(node, ast.Attribute)
+            and node.attr == "state"
+            and owner(node.value) not in _APP_STATE_OWNERS
         )
 
     found: list[int] = []
@@ -274,7 +278,7 @@ def test_the_scan_finds_stringly_state() -> None:
 
 
 def test_no_protection_passes_facts_through_ctx_state() -> None:
-    """What crosses modules is a typed ``GuardContext`` field; ``ctx.state`` stays free for user extensions."""
+    """What crosses modules is a typed ``GuardContext`` field; ``ctx.state`` is left to user extensions."""
     import ast
     from pathlib import Path
 
