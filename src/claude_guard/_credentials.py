@@ -753,6 +753,20 @@ def _compiled(rows: tuple[Credential, ...]) -> tuple[_Compiled, ...]:
     return tuple(out)
 
 
+_by_identity: dict[int, tuple[tuple[Credential, ...], tuple[_Compiled, ...]]] = {}
+
+
+def _compiled_for(rows: tuple[Credential, ...]) -> tuple[_Compiled, ...]:
+    # Tables are looked up by identity first: hashing every row for the cache on each call cost more than
+    # the search of a short text.
+    hit = _by_identity.get(id(rows))
+    if hit is None or hit[0] is not rows:
+        if len(_by_identity) >= 64:
+            _by_identity.clear()
+        hit = _by_identity[id(rows)] = (rows, _compiled(rows))
+    return hit[1]
+
+
 def find_credentials(text: str, *, rows: tuple[Credential, ...] | None = None) -> list[CredentialMatch]:
     """Every match of the table's rows in ``text`` (possibly overlapping; callers merge).
 
@@ -764,7 +778,7 @@ def find_credentials(text: str, *, rows: tuple[Credential, ...] | None = None) -
     # Lower-casing keeps offsets except for a few characters (İ becomes two); then the slower folded match.
     same_offsets = len(lowered) == len(text)
     found: list[CredentialMatch] = []
-    for compiled in _compiled(CREDENTIALS if rows is None else rows):
+    for compiled in _compiled_for(CREDENTIALS if rows is None else rows):
         row = compiled.row
         if not any(anchor in lowered for anchor in row.anchors):
             continue

@@ -160,6 +160,7 @@ class GuardContext:
     state: MutableMapping[str, Any] = field(default_factory=dict)
     """Free for user extensions (the app's own middlewares and routes); claude_guard never touches it."""
     started_at: float = field(default_factory=time.perf_counter)
+    _response_hooks: list[Any] | None = None  # the guards' on_response_start, for the outermost's wrapper
     _json: Any = None
     _json_parsed: bool = False
     _forward: bytes | None = None

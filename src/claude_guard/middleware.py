@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ._asgi import (
@@ -35,49 +35,67 @@ logger = logging.getLogger("claude_guard")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
+ResponseStartHook = Callable[[GuardContext, Message], Message]
+
+
+def _tracking_send(ctx: GuardContext, hooks: list[ResponseStartHook], send: Send) -> Send:
+    # The one send wrapper of a response, put in by the outermost guard: the guards further in see the
+    # start through their hooks (innermost first, as if each had wrapped send itself).
+    async def tracking_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            for hook in reversed(hooks):
+                message = hook(ctx, message)
+            ctx.response_started = True
+        await send(message)
+
+    return tracking_send
+
+
 class GuardMiddleware:
-    """Base of the guard middlewares: subclasses implement ``handle``.
+    """Base of the guard middlewares: subclasses implement ``handle``, and ``on_response_start`` to see (and
+    rewrite) the response's ``http.response.start`` as it passes.
+
+    ``send`` is wrapped once per response, by the outermost guard, which tracks
+    ``GuardContext.response_started`` and calls each guard's ``on_response_start`` (innermost first); the
+    guards further in pass ``send`` on untouched. A guard that renders an error itself does not pass it to
+    its own hook nor to those of guards inside it, which never saw the response.
 
     ``catch_all`` turns any unexpected exception into a 500 ``api_error`` carrying only the request id, with
     the traceback sent to the ``claude_guard`` logger.
     """
 
     catch_all = False
-    # A subclass that sets this sees each http.response.start in ``_response_start`` as it passes, inside
-    # the one send wrapper that tracks the start, so the response is not wrapped twice.
-    _sees_response_start = False
 
     def __init__(self, app: ASGIApp, *, error_format: ErrorFormat = "anthropic") -> None:
         self.app = app
         self.error_format: ErrorFormat = error_format
+        self._hooks_start = type(self).on_response_start is not GuardMiddleware.on_response_start
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         ctx = context_for(scope)
-        started = False
-        on_start = self._response_start if self._sees_response_start else None
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                if on_start is not None:
-                    message = on_start(ctx, message)
-                started = True
-            await send(message)
-
+        hooks = ctx._response_hooks
+        inner_send = send
+        if hooks is None:
+            hooks = ctx._response_hooks = []
+            inner_send = _tracking_send(ctx, hooks, send)
+        mark = len(hooks)
+        if self._hooks_start:
+            hooks.append(self.on_response_start)
         # Nested guards share one context: the first makes it current and resets it with its token.
         token = None if _current_context.get() is ctx else _current_context.set(ctx)
         try:
-            await self.handle(ctx, scope, receive, tracking_send)
+            await self.handle(ctx, scope, receive, inner_send)
         except GuardError as exc:
-            if started:
+            if ctx.response_started:
                 # Too late to render; the outermost boundary still lets nothing reach the server.
                 if not self.catch_all:
                     raise
                 logger.exception("claude_guard: error after the response started in %s", ctx.request_id)
                 return
+            del hooks[mark:]
             ctx.decide("error", "refused", status=exc.status, code=exc.code)
             await render_error(exc, request_id=ctx.request_id, format=self.error_format).send(send)
         except ClientDisconnected:
@@ -86,7 +104,8 @@ class GuardMiddleware:
             if not self.catch_all:
                 raise
             logger.exception("claude_guard: unhandled error in request %s", ctx.request_id)
-            if not started:
+            if not ctx.response_started:
+                del hooks[mark:]
                 await render_error(GuardError(), request_id=ctx.request_id, format=self.error_format).send(
                     send
                 )
@@ -97,7 +116,10 @@ class GuardMiddleware:
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
 
-    def _response_start(self, ctx: GuardContext, message: Message) -> Message:
+    def on_response_start(self, ctx: GuardContext, message: Message) -> Message:
+        """Called with the response's ``http.response.start`` as it passes this guard (not for an error this
+        guard renders itself); returns it, or a copy with changes (added headers). Never awaits: the start
+        is not held."""
         return message
 
 

@@ -6,16 +6,22 @@ turns upstream failures into errors that carry neither the upstream key nor upst
 
 What goes upstream is ``GuardContext.forward_body()``: the value every protection checked, serialized again,
 never the caller's bytes (see docs/request-coverage.md).
+
+The HTTP client is chosen here and nowhere else: a pooled ``aiohttp`` session by default (its C HTTP parser
+spends a quarter of httpx's CPU on the hop, docs/benchmarks.md), or the ``httpx.AsyncClient`` a caller
+passes (an ``ASGITransport`` in tests, a custom transport). Both answer with an `UpstreamResponse`, so the
+rest of the package never sees which one served.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -32,7 +38,10 @@ from .messages import UnknownContent, first_unknown
 from .responses import ErrorFormat, render_error
 from .secrets import Secret, SecretSource, scrub
 
-__all__ = ["MessagesProxy", "UpstreamClient", "refuse_unknown_content", "upstream_error"]
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["MessagesProxy", "UpstreamClient", "UpstreamResponse", "refuse_unknown_content", "upstream_error"]
 
 logger = logging.getLogger("claude_guard")
 
@@ -49,11 +58,111 @@ _CALLER_ERROR_TYPES = frozenset(
 )
 
 
+class _StreamTimeout(Exception):
+    """The upstream went quiet mid-body for longer than the read timeout."""
+
+
+class _StreamBroken(Exception):
+    """The upstream connection failed mid-body (the argument names the client's exception type)."""
+
+
+class UpstreamResponse:
+    """An upstream answer whose body is not read yet: status, headers, and the body as it arrives.
+
+    ``aiter_raw()`` yields the bytes as they came (never decompressed: ``accept-encoding: identity`` is
+    asked for); ``aclose()`` gives the connection back to the pool, or drops it when the body was not read
+    to its end.
+    """
+
+    __slots__ = ("headers", "status_code")
+
+    status_code: int
+    headers: Mapping[str, str]
+
+    def aiter_raw(self) -> AsyncIterator[bytes]:
+        raise NotImplementedError
+
+    async def aread(self) -> bytes:
+        return b"".join([chunk async for chunk in self.aiter_raw()])
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+
+class _HttpxResponse(UpstreamResponse):
+    __slots__ = ("_chunks", "_response")
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self._response = response
+        self._chunks: AsyncIterator[bytes] | None = None
+
+    def aiter_raw(self) -> AsyncIterator[bytes]:
+        return self
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._chunks is None:
+            self._chunks = self._response.aiter_raw()
+        try:
+            return await self._chunks.__anext__()
+        except httpx.TimeoutException:
+            raise _StreamTimeout() from None
+        except httpx.HTTPError as exc:
+            raise _StreamBroken(type(exc).__name__) from None
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+class _AiohttpResponse(UpstreamResponse):
+    __slots__ = ("_response",)
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.status_code = response.status
+        self.headers = response.headers
+        self._response = response
+
+    def aiter_raw(self) -> AsyncIterator[bytes]:
+        return self
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        import aiohttp
+
+        try:
+            chunk = await self._response.content.readany()
+        except TimeoutError:
+            raise _StreamTimeout() from None
+        except aiohttp.ClientError as exc:
+            raise _StreamBroken(type(exc).__name__) from None
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk
+
+    async def aclose(self) -> None:
+        response = self._response
+        if response.content.is_eof():
+            response.release()  # read to its end: the connection goes back to the pool
+        else:
+            response.close()  # cut short (a disconnect, an error cap): the connection cannot be reused
+
+
 class UpstreamClient:
     """The connection to Claude: base URL, the upstream key's source, timeouts and one pooled HTTP client.
 
     The key is re-read from its source every ``key_refresh`` seconds and right after an upstream 401, so a
     rotated upstream key is picked up without a restart.
+
+    Without ``client``, calls go through one pooled ``aiohttp`` session (HTTP/1.1 keep-alive, up to 1000
+    connections, proxies from ``HTTPS_PROXY``/``NO_PROXY`` as httpx reads them, certifi's CA bundle as
+    httpx uses it, no cookie jar), created on first use in the running event loop. With ``client``
+    (an ``httpx.AsyncClient``), calls go through it.
     """
 
     def __init__(
@@ -70,11 +179,10 @@ class UpstreamClient:
         self.key_source = key_source
         self.timeout = timeout
         self.key_refresh = key_refresh
-        self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
-            follow_redirects=False,
-        )
+        self.connect_timeout = connect_timeout
+        self._client = client
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
         self._key: Secret | None = None
         self._key_read_at = 0.0
         # Sources that keep an old key until a new one is accepted are told when one is.
@@ -120,8 +228,13 @@ class UpstreamClient:
 
     async def send(
         self, path: str, body: bytes, headers: Mapping[str, str], *, deadline: float | None = None
-    ) -> httpx.Response:
-        """Send one request upstream and return the response with its body not yet read (streamed)."""
+    ) -> UpstreamResponse:
+        """Send one request upstream and return the response with its body not yet read (streamed).
+
+        Raises:
+            UpstreamTimeoutError: no answer within the timeout (``deadline`` seconds, else ``timeout``).
+            UpstreamError: the upstream could not be reached.
+        """
         key = await self.key()
         request_headers = {
             **headers,
@@ -132,22 +245,87 @@ class UpstreamClient:
             "accept-encoding": "identity",
         }
         request_headers.setdefault("anthropic-version", ANTHROPIC_VERSION)
-        request = self._client.build_request(
+        timeout = deadline or self.timeout
+        connect = min(self.connect_timeout, timeout)
+        response: UpstreamResponse
+        if self._client is not None:
+            response = await self._send_httpx(self._client, path, body, request_headers, timeout, connect)
+        else:
+            response = await self._send_aiohttp(path, body, request_headers, timeout, connect)
+        self.key_answered(key, response.status_code)
+        return response
+
+    async def _send_httpx(
+        self,
+        client: httpx.AsyncClient,
+        path: str,
+        body: bytes,
+        headers: dict[str, str],
+        timeout: float,
+        connect: float,
+    ) -> UpstreamResponse:
+        request = client.build_request(
             "POST",
             self.base_url + path,
             content=body,
-            headers=request_headers,
-            timeout=httpx.Timeout(deadline or self.timeout, connect=min(10.0, deadline or self.timeout)),
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=connect),
         )
         try:
-            response = await self._client.send(request, stream=True)
+            return _HttpxResponse(await client.send(request, stream=True, follow_redirects=False))
         except httpx.TimeoutException:
             raise UpstreamTimeoutError() from None
         except httpx.HTTPError as exc:
             logger.warning("claude_guard: upstream unreachable (%s)", type(exc).__name__)
             raise UpstreamError() from None
-        self.key_answered(key, response.status_code)
-        return response
+
+    async def _send_aiohttp(
+        self, path: str, body: bytes, headers: dict[str, str], timeout: float, connect: float
+    ) -> UpstreamResponse:
+        import aiohttp
+
+        session = self._aiohttp_session()
+        try:
+            response = await session.post(
+                self.base_url + path,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(
+                    total=None, connect=timeout, sock_connect=connect, sock_read=timeout
+                ),
+            )
+        except TimeoutError:
+            raise UpstreamTimeoutError() from None
+        except (aiohttp.ClientError, ValueError) as exc:
+            logger.warning("claude_guard: upstream unreachable (%s)", type(exc).__name__)
+            raise UpstreamError() from None
+        return _AiohttpResponse(response)
+
+    def _aiohttp_session(self) -> aiohttp.ClientSession:
+        # A session belongs to the loop it was made in: a new loop (a new test, a worker's asyncio.run) gets
+        # its own, and the old one is closed with its loop.
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is not None and self._session_loop is loop and not session.closed:
+            return session
+        import aiohttp
+
+        ssl: Any = True
+        if self.base_url.startswith("https:"):
+            import ssl as _ssl
+
+            import certifi
+
+            ssl = _ssl.create_default_context(cafile=certifi.where())
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=1000, limit_per_host=0, ssl=ssl, keepalive_timeout=30.0),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            trust_env=True,
+        )
+        self._session_loop = loop
+        return self._session
 
     async def count_tokens(self, body: Mapping[str, Any]) -> int | None:
         """The upstream's exact count of a Messages request's input tokens, or ``None`` when it cannot say
@@ -164,13 +342,18 @@ class UpstreamClient:
                 return None
             count = json.loads(await response.aread()).get("input_tokens")
             return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
-        except (ValueError, AttributeError, httpx.HTTPError):
+        except (ValueError, AttributeError, _StreamTimeout, _StreamBroken):
             return None
         finally:
             await response.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            with contextlib.suppress(RuntimeError):  # its loop is gone: the connections went with it
+                await session.close()
 
 
 class MessagesProxy:
@@ -201,16 +384,20 @@ class MessagesProxy:
         if scope["type"] != "http":
             raise RuntimeError("MessagesProxy serves HTTP only")
         ctx = context_for(scope)
+        # Whether this endpoint sent the start (held further out or not): then an error is too late to render.
+        started: list[bool] = []
         try:
-            await self._forward(ctx, scope, receive, send)
+            await self._forward(ctx, scope, receive, send, started)
         except GuardError as exc:
-            if ctx.response_started:
+            if started:
                 raise
             await render_error(exc, request_id=ctx.request_id, format=self.error_format).send(send)
         except ClientDisconnected:
             ctx.decide("request", "client_disconnected")
 
-    async def _forward(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _forward(
+        self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send, started: list[bool]
+    ) -> None:
         if scope.get("method") != "POST":
             raise BadRequestError("Only POST is supported here.", code="method")
         require_json(scope)
@@ -231,11 +418,13 @@ class MessagesProxy:
             if response.status_code >= 400:
                 await self._relay_error(ctx, response, send)
             else:
-                await self._relay(ctx, response, receive, send)
+                await self._relay(ctx, response, receive, send, started)
         finally:
             await response.aclose()
 
-    async def _relay(self, ctx: GuardContext, response: httpx.Response, receive: Receive, send: Send) -> None:
+    async def _relay(
+        self, ctx: GuardContext, response: UpstreamResponse, receive: Receive, send: Send, started: list[bool]
+    ) -> None:
         headers = [(b"request-id", ctx.request_id.encode())]
         upstream_id = response.headers.get("request-id")
         if upstream_id:
@@ -265,7 +454,7 @@ class MessagesProxy:
         watcher = asyncio.ensure_future(watch_disconnect())
         try:
             await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-            ctx.response_started = True
+            started.append(True)
             async for chunk in response.aiter_raw():
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -276,26 +465,27 @@ class MessagesProxy:
             if relay_task is not None:
                 relay_task.uncancel()
             ctx.decide("request", "client_disconnected")
-        except httpx.TimeoutException:
+        except _StreamTimeout:
             # Mid-stream, the status line is sent: end the body; the SDK sees a truncated stream.
             ctx.decide("upstream", "timeout")
             logger.warning("claude_guard: upstream stream timed out in request %s", ctx.request_id)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except httpx.HTTPError as exc:
+        except _StreamBroken as exc:
             ctx.decide("upstream", "stream_error")
-            logger.warning(
-                "claude_guard: upstream stream broke (%s) in %s", type(exc).__name__, ctx.request_id
-            )
+            logger.warning("claude_guard: upstream stream broke (%s) in %s", exc.args[0], ctx.request_id)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             watcher.cancel()
 
-    async def _relay_error(self, ctx: GuardContext, response: httpx.Response, send: Send) -> None:
+    async def _relay_error(self, ctx: GuardContext, response: UpstreamResponse, send: Send) -> None:
         raw = b""
-        async for chunk in response.aiter_raw():
-            raw += chunk
-            if len(raw) > _MAX_ERROR_BODY:
-                break
+        try:
+            async for chunk in response.aiter_raw():
+                raw += chunk
+                if len(raw) > _MAX_ERROR_BODY:
+                    break
+        except (_StreamTimeout, _StreamBroken):
+            pass  # the status is known; the (partial) body only adds a message
         ctx.upstream_status = response.status_code
         ctx.decide("upstream", "error", status=response.status_code)
         try:

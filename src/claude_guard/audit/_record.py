@@ -7,6 +7,7 @@ in its detail does not leak it here.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -61,9 +62,15 @@ _IDENTIFIER: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_.:\-]{0,79}$")
 
 def safe_identifier(value: object) -> str | None:
     """``value`` if it looks like an identifier (a rule id, an entity type), else ``None``."""
-    if isinstance(value, str) and _IDENTIFIER.match(value) and scrub(value) == value:
+    if isinstance(value, str) and _is_identifier(value):
         return value
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_identifier(value: str) -> bool:
+    # Identifiers repeat (models, rule ids, entity types, policies): the key-shape scan runs once for each.
+    return bool(_IDENTIFIER.match(value)) and scrub(value) == value
 
 
 def safe_detail(detail: Mapping[str, Any] | None) -> dict[str, Any]:

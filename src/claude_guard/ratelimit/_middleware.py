@@ -201,11 +201,9 @@ class RateLimitMiddleware(GuardMiddleware):
                     if not limiter.release_nowait(held, refund=refund):
                         await limiter.release(held, refund=refund)
 
-    _sees_response_start = True
-
-    def _response_start(self, ctx: GuardContext, message: Message) -> Message:
-        # The response starts (GuardMiddleware's send wrapper calls this): note upstream rate limits, and the
-        # outermost rate-limit middleware adds the headers. A stream passes on unbuffered.
+    def on_response_start(self, ctx: GuardContext, message: Message) -> Message:
+        # The response starts (the outermost guard's send wrapper calls this): note upstream rate limits, and
+        # the outermost rate-limit middleware adds the headers. A stream passes on unbuffered.
         state = state_of(ctx)
         status = int(message.get("status", 200))
         raw = message.get("headers", ())
