@@ -53,3 +53,26 @@ def gateway() -> Any:
         pii=os.environ.get("CLAUDE_GUARD_PII", "auto"),  # type: ignore[arg-type]
     )
     return create_app(ClaudeGuard(settings=settings))
+
+
+def passthrough() -> Any:
+    """The gateway's forwarding alone (``MessagesProxy``, no protection): what the hop itself costs."""
+    from claude_guard.secrets import EnvSecretSource
+    from claude_guard.upstream import MessagesProxy, UpstreamClient
+
+    source = EnvSecretSource("BENCH_UPSTREAM_KEY")
+    proxy = MessagesProxy(UpstreamClient(base_url=os.environ["BENCH_UPSTREAM_URL"], key_source=source))
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["path"] == "/healthz":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+            return
+        await proxy(scope, receive, send)
+
+    return app

@@ -4,9 +4,12 @@ uvicorn servers, measured side by side in one run."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
+import time
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -25,6 +28,16 @@ from claude_guard.testing import FakeClaude
 UPSTREAM_KEY = "sk-ant-fake-bench-upstream-0000"
 BODY = {"model": "claude-haiku-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hello"}]}
 N = int(os.environ.get("BENCH_N", "2000"))
+PROMPT = (
+    "Summarise the attached incident notes for the on-call channel. The outage began at 09:12 UTC when the "
+    "queue workers lost their database connections; retries piled up until the autoscaler added nodes. "
+) * 5
+BODY_1K = {
+    "model": "claude-haiku-4-5",
+    "max_tokens": 64,
+    "messages": [{"role": "user", "content": PROMPT[:1024]}],
+}
+CONCURRENCY = 8
 
 
 def rows(stats: dict[str, Stats], base: str, upstream: str) -> list[list[str]]:
@@ -119,6 +132,159 @@ async def over_servers(keys_file: str, key: str) -> dict[str, Stats]:
             server.stop()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process so far (``/proc/<pid>/stat``)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def load(url: str, headers: dict[str, str], n: int, pids: list[int]) -> tuple[float, float]:
+    """requests/s with CONCURRENCY callers, and the CPU seconds per request of the processes ``pids``
+    (the server under test, not the load generator). The load generator is aiohttp: its own CPU per
+    request is a quarter of httpx's, so it is not what limits the rate."""
+    import aiohttp
+
+    body = json.dumps(BODY_1K).encode()
+    hdrs = {**headers, "content-type": "application/json", "anthropic-version": "2023-06-01"}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
+
+        async def one() -> None:
+            async with session.post(url + "/v1/messages", data=body, headers=hdrs) as r:
+                await r.read()
+                assert r.status == 200, r.status
+
+        for _ in range(50):
+            await one()
+        per = n // CONCURRENCY
+
+        async def worker() -> None:
+            for _ in range(per):
+                await one()
+
+        cpu0 = sum(cpu_seconds(p) for p in pids)
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        wall = time.perf_counter() - t0
+        cpu = sum(cpu_seconds(p) for p in pids) - cpu0
+    total = per * CONCURRENCY
+    return total / wall, cpu / total
+
+
+async def throughput(keys_file: str, key: str) -> list[list[str]]:
+    env = {
+        "BENCH_UPSTREAM_KEY": UPSTREAM_KEY,
+        "CLAUDE_GUARD_AUDIT_DB": os.path.join(os.path.dirname(keys_file), "audit.sqlite3"),
+    }
+    fake = ServerProcess("apps:fake", env)
+    fake.wait("/")
+    gw_env = {**env, "BENCH_UPSTREAM_URL": fake.url, "CLAUDE_GUARD_KEYS_FILE": keys_file}
+    servers = {
+        "gateway, every protection": ServerProcess("apps:gateway", {**gw_env, "CLAUDE_GUARD_PII": "on"}),
+        "gateway, PII off": ServerProcess("apps:gateway", {**gw_env, "CLAUDE_GUARD_PII": "off"}),
+        "bare pass-through (MessagesProxy alone)": ServerProcess("apps:passthrough", gw_env),
+    }
+    try:
+        for server in servers.values():
+            server.wait(timeout=120.0)  # three start at once, one loading the PII models
+        runs: dict[str, list[tuple[float, float]]] = {}
+        for _ in range(3):  # interleaved rounds, so drift hits every row alike
+            runs.setdefault("FakeClaude alone", []).append(
+                await load(fake.url, {"x-api-key": UPSTREAM_KEY}, N // 2, [fake.proc.pid])
+            )
+            for name, server in servers.items():
+                runs.setdefault(name, []).append(
+                    await load(server.url, {"x-api-key": key}, N // 2, [server.proc.pid])
+                )
+    finally:
+        for server in (*servers.values(), fake):
+            server.stop()
+    base_rps = sorted(r for r, _ in runs["FakeClaude alone"])[1]
+    out = []
+    for name, samples in runs.items():
+        rps = sorted(r for r, _ in samples)[1]
+        cpu = sorted(c for _, c in samples)[1]
+        out.append([name, f"{rps:.0f}", f"{rps / base_rps:.2f}", f"{cpu * 1e6:.0f}"])
+    return out
+
+
+async def upstream_clients() -> list[list[str]]:
+    """The gateway's upstream hop alone: one client process posting the 1 KB request to a uvicorn
+    FakeClaude, reading the answer as the proxy does (streamed, raw bytes), with each HTTP client."""
+    import aiohttp
+    import httpcore
+
+    fake = ServerProcess("apps:fake", {"BENCH_UPSTREAM_KEY": UPSTREAM_KEY})
+    fake.wait("/")
+    body = json.dumps(BODY_1K).encode()
+    headers = {
+        "x-api-key": UPSTREAM_KEY,
+        "content-type": "application/json",
+        "anthropic-version": "2023-06-01",
+        "accept-encoding": "identity",
+    }
+    url = fake.url + "/v1/messages"
+    hx = httpx.AsyncClient(
+        timeout=httpx.Timeout(300.0, connect=10.0),
+        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
+    )
+    pool = httpcore.AsyncConnectionPool(max_connections=1000, max_keepalive_connections=100)
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=1000), auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
+    )
+
+    async def with_httpx() -> None:
+        request = hx.build_request("POST", url, content=body, headers=headers)
+        response = await hx.send(request, stream=True)
+        async for _ in response.aiter_raw():
+            pass
+        await response.aclose()
+
+    raw_headers = [(k.encode(), v.encode()) for k, v in headers.items()]
+
+    async def with_httpcore() -> None:
+        async with pool.stream("POST", url, headers=raw_headers, content=body) as response:
+            async for _ in response.aiter_stream():
+                pass
+
+    async def with_aiohttp() -> None:
+        async with session.post(url, data=body, headers=headers, allow_redirects=False) as response:
+            while await response.content.readany():
+                pass
+
+    clients: dict[str, Callable[[], Awaitable[None]]] = {
+        f"httpx {httpx.__version__} (AsyncClient, pooled, HTTP/1.1 keep-alive)": with_httpx,
+        f"httpcore {httpcore.__version__} (AsyncConnectionPool, no httpx models)": with_httpcore,
+        f"aiohttp {aiohttp.__version__} (ClientSession, C parser)": with_aiohttp,
+    }
+    samples: dict[str, list[tuple[float, float]]] = {}
+    try:
+        for call in clients.values():
+            for _ in range(50):
+                await call()
+        for _ in range(3):
+            for name, call in clients.items():
+                n = N // 6
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                for _ in range(n):
+                    await call()
+                samples.setdefault(name, []).append(
+                    ((time.process_time() - cpu0) / n, n / (time.perf_counter() - t0))
+                )
+    finally:
+        await hx.aclose()
+        await pool.aclose()
+        await session.close()
+        fake.stop()
+    base = sorted(c for c, _ in samples[next(iter(clients))])[1]
+    rows = []
+    for name, values in samples.items():
+        cpu = sorted(c for c, _ in values)[1]
+        rps = sorted(r for _, r in values)[1]
+        rows.append([name, f"{cpu * 1e6:.0f}", f"{cpu / base:.2f}×", f"{rps:.0f}"])
+    return rows
+
+
 async def main() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         keys_file = os.path.join(tmp, "keys.json")
@@ -129,6 +295,8 @@ async def main() -> str:
         ).key
         local = await in_process(keys_file)
         served = await over_servers(keys_file, key)
+        rates = await throughput(keys_file, key)
+        hop = await upstream_clients()
     header = ["app", "median µs", "p99 µs", "vs bare Starlette", "added by the gateway (µs, median)"]
     return "\n".join(
         [
@@ -152,6 +320,26 @@ async def main() -> str:
             f"Over real uvicorn servers (one process each, loopback, keep-alive), {N // 2} requests per row:",
             "",
             table(header, rows(served, "bare Starlette", "FakeClaude alone")),
+            "",
+            "### Throughput and CPU per request",
+            "",
+            f"A 1 KB prompt, {CONCURRENCY} concurrent callers (an aiohttp load generator, its own process), "
+            f"{N // 2} requests per row and round, three interleaved rounds (medians). Each server is one "
+            "uvicorn process; 'CPU µs per request' is that process's user and system CPU (`/proc`) over "
+            "the run divided by the requests, so the gateway rows leave out FakeClaude's own CPU. The "
+            "machine was shared with other work, so read the ratios.",
+            "",
+            table(["server", "requests/s", "vs FakeClaude alone", "CPU µs per request"], rates),
+            "",
+            "### The upstream hop: which HTTP client",
+            "",
+            "The gateway's upstream hop alone, one request at a time: the 1 KB request posted to a uvicorn "
+            "FakeClaude and the answer read streamed, as `MessagesProxy` does; CPU per request of the "
+            f"calling process (`process_time`), {N // 6} requests per client and round, three rounds. "
+            "`UpstreamClient` uses aiohttp (an injected `httpx.AsyncClient` still works: tests pass an "
+            "`ASGITransport`).",
+            "",
+            table(["client", "client CPU µs per request", "vs httpx", "requests/s (one at a time)"], hop),
             "",
         ]
     )

@@ -180,8 +180,8 @@ async def main() -> str:
         [
             "## Where a request's CPU goes",
             "",
-            f"A 1 KB prompt through the reference gateway, every protection on, with PII on and off, in-process, "
-            f"{N} requests. CPU per request (`process_time`, every thread):",
+            "A 1 KB prompt through the reference gateway, every protection on, with PII on and off, "
+            f"in-process, {N} requests. CPU per request (`process_time`, every thread):",
             "",
             table(
                 ["path", "PII on: CPU µs per request", "PII off: CPU µs per request"],
@@ -204,8 +204,8 @@ async def main() -> str:
                 ],
             ),
             "",
-            "Self time by package (a built-in charged to its caller's package), as a share of the profiled run "
-            "(client, gateway and FakeClaude together) and that share of the measured CPU per request:",
+            "Self time by package (a built-in charged to its caller's package), as a share of the profiled "
+            "run (client, gateway and FakeClaude together) and that share of the measured CPU per request:",
             "",
             table(["package", "PII on: share", "µs", "PII off: share", "µs"], rows),
             "",

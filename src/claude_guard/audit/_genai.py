@@ -171,6 +171,31 @@ class GenAICall:
         with contextlib.suppress(Exception):
             self._end(status, error_type)
 
+    def _record_metrics(
+        self, duration: float, usage: Usage | None, response_model: str | None, error_type: str | None
+    ) -> None:
+        # Only with a meter provider: the attribute dicts are not built for nobody.
+        model = self.request_model or safe_identifier(response_model) or "unknown"
+        metric_attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "anthropic",
+            "gen_ai.request.model": model,
+        }
+        if response_model and safe_identifier(response_model):
+            metric_attributes["gen_ai.response.model"] = response_model
+        if error_type:
+            metric_attributes["error.type"] = error_type
+        if self.instruments.operation_duration is not None:
+            self.instruments.operation_duration.record(duration, metric_attributes)
+        if usage is not None and self.instruments.token_usage is not None:
+            token_attributes = {k: v for k, v in metric_attributes.items() if k != "error.type"}
+            self.instruments.token_usage.record(
+                usage.total_input_tokens, {**token_attributes, "gen_ai.token.type": "input"}
+            )
+            self.instruments.token_usage.record(
+                usage.output_tokens, {**token_attributes, "gen_ai.token.type": "output"}
+            )
+
     def _end(self, status: int | None, error_type: str | None) -> None:
         duration = time.perf_counter() - self.started
         body: Any = getattr(self, "_json_body", None)
@@ -213,26 +238,9 @@ class GenAICall:
             self.ctx.upstream_seconds = (self.ctx.upstream_seconds or 0.0) + duration
             if usage is not None:
                 self.ctx.observed_usage = usage
-        model = self.request_model or safe_identifier(response_model) or "unknown"
-        metric_attributes: dict[str, Any] = {
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": "anthropic",
-            "gen_ai.request.model": model,
-        }
-        if response_model and safe_identifier(response_model):
-            metric_attributes["gen_ai.response.model"] = response_model
-        if error_type:
-            metric_attributes["error.type"] = error_type
-        if self.instruments.operation_duration is not None:
-            self.instruments.operation_duration.record(duration, metric_attributes)
-        if usage is not None and self.instruments.token_usage is not None:
-            token_attributes = {k: v for k, v in metric_attributes.items() if k != "error.type"}
-            self.instruments.token_usage.record(
-                usage.total_input_tokens, {**token_attributes, "gen_ai.token.type": "input"}
-            )
-            self.instruments.token_usage.record(
-                usage.output_tokens, {**token_attributes, "gen_ai.token.type": "output"}
-            )
+        instruments = self.instruments
+        if instruments.operation_duration is not None or instruments.token_usage is not None:
+            self._record_metrics(duration, usage, response_model, error_type)
         span = self.span
         if span is None:
             return
