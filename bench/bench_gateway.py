@@ -107,8 +107,8 @@ async def over_servers(keys_file: str, key: str) -> dict[str, Stats]:
     gateway_no_pii = ServerProcess("apps:gateway", {**gw_env, "CLAUDE_GUARD_PII": "off"})
     try:
         bare_server.wait()
-        gateway.wait()
-        gateway_no_pii.wait()
+        gateway.wait(timeout=120.0)  # loading the PII models on a busy machine takes a while
+        gateway_no_pii.wait(timeout=120.0)
         async with httpx.AsyncClient() as client:
 
             def call(url: str, h: dict[str, str]) -> object:
@@ -179,11 +179,21 @@ async def throughput(keys_file: str, key: str) -> list[list[str]]:
     fake = ServerProcess("apps:fake", env)
     fake.wait("/")
     gw_env = {**env, "BENCH_UPSTREAM_URL": fake.url, "CLAUDE_GUARD_KEYS_FILE": keys_file}
-    servers = {
-        "gateway, every protection": ServerProcess("apps:gateway", {**gw_env, "CLAUDE_GUARD_PII": "on"}),
-        "gateway, PII off": ServerProcess("apps:gateway", {**gw_env, "CLAUDE_GUARD_PII": "off"}),
-        "bare pass-through (MessagesProxy alone)": ServerProcess("apps:passthrough", gw_env),
-    }
+    trees = {"": gw_env}
+    baseline = os.environ.get("BENCH_BASELINE_SRC")
+    if baseline:  # the same servers on an earlier tree (``git archive <commit> src``), for before/after rows
+        trees[" (before)"] = {**gw_env, "PYTHONPATH": baseline}
+    servers = {}
+    for label, tree_env in trees.items():
+        servers[f"gateway, every protection{label}"] = ServerProcess(
+            "apps:gateway", {**tree_env, "CLAUDE_GUARD_PII": "on"}
+        )
+        servers[f"gateway, PII off{label}"] = ServerProcess(
+            "apps:gateway", {**tree_env, "CLAUDE_GUARD_PII": "off"}
+        )
+        servers[f"bare pass-through (MessagesProxy alone){label}"] = ServerProcess(
+            "apps:passthrough", tree_env
+        )
     try:
         for server in servers.values():
             server.wait(timeout=120.0)  # three start at once, one loading the PII models
@@ -326,8 +336,9 @@ async def main() -> str:
             f"A 1 KB prompt, {CONCURRENCY} concurrent callers (an aiohttp load generator, its own process), "
             f"{N // 2} requests per row and round, three interleaved rounds (medians). Each server is one "
             "uvicorn process; 'CPU µs per request' is that process's user and system CPU (`/proc`) over "
-            "the run divided by the requests, so the gateway rows leave out FakeClaude's own CPU. The "
-            "machine was shared with other work, so read the ratios.",
+            "the run divided by the requests, so the gateway rows leave out FakeClaude's own CPU. Rows "
+            "marked 'before' are the same servers on the tree of `BENCH_BASELINE_SRC`, in the same rounds. "
+            "The machine was shared with other work, so read the ratios.",
             "",
             table(["server", "requests/s", "vs FakeClaude alone", "CPU µs per request"], rates),
             "",

@@ -7,13 +7,17 @@ threads, so the PII pool counts) for the gateway path minus the same client call
 breakdown is each function's own CPU time (yappi ``tsub``) summed by the package it lives in, as a share
 of the profiled total (the profiler's overhead inflates every row alike, so read the shares). yappi, not
 cProfile: cProfile sees only the thread it runs in and times wall-clock, so the PII pool's work would show
-as the event loop waiting.
+as the event loop waiting. A built-in's time is charged to its caller's package. Measured with PII on and
+off; ``BENCH_BASELINE_SRC=/tmp/old/src`` (a tree from ``git archive <commit> src``) runs the same
+measurement on that tree first and adds its figures as "before" columns.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -168,14 +172,66 @@ def shares(by_group: dict[str, float], cpu_us: float) -> dict[str, tuple[float, 
     return {name: (100 * t / total, cpu_us * t / total) for name, t in by_group.items()}
 
 
+def baseline() -> dict[str, Any] | None:
+    """The same measurement on an earlier tree (``BENCH_BASELINE_SRC``: its ``src`` directory, e.g. from
+    ``git archive <commit> src``), run in a child process, for the before/after columns."""
+    src = os.environ.get("BENCH_BASELINE_SRC")
+    if not src:
+        return None
+    env = {**os.environ, "PYTHONPATH": src, "BENCH_PROFILE_JSON": "1", "BENCH_BASELINE_SRC": ""}
+    done = subprocess.run(
+        [sys.executable, os.path.abspath(__file__)], env=env, capture_output=True, text=True, check=True
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
 async def main() -> str:
+    if os.environ.get("BENCH_PROFILE_JSON"):
+        return json.dumps({pii: await profile(pii) for pii in ("on", "off")})
+    before = baseline()
     results = {pii: await profile(pii) for pii in ("on", "off")}
     on = shares(results["on"][2], results["on"][0] * 1e6)
     off = shares(results["off"][2], results["off"][0] * 1e6)
+    was_on = shares(before["on"][2], before["on"][0] * 1e6) if before else {}
+    was_off = shares(before["off"][2], before["off"][0] * 1e6) if before else {}
+    none = (0.0, 0.0)
     rows = []
-    for name in sorted(on.keys() | off.keys(), key=lambda n: -on.get(n, (0.0, 0.0))[0]):
-        a, b = on.get(name, (0.0, 0.0)), off.get(name, (0.0, 0.0))
-        rows.append([name, f"{a[0]:.1f} %", f"{a[1]:.0f}", f"{b[0]:.1f} %", f"{b[1]:.0f}"])
+    for name in sorted(on.keys() | off.keys(), key=lambda n: -on.get(n, none)[0]):
+        a, b = on.get(name, none), off.get(name, none)
+        row = [name, f"{a[0]:.1f} %", f"{a[1]:.0f}"]
+        row += [f"{was_on.get(name, none)[1]:.0f}"] if before else []
+        row += [f"{b[0]:.1f} %", f"{b[1]:.0f}"]
+        row += [f"{was_off.get(name, none)[1]:.0f}"] if before else []
+        rows.append(row)
+    header = ["package", "PII on: share", "µs"] + (["µs before"] if before else [])
+    header += ["PII off: share", "µs"] + (["µs before"] if before else [])
+
+    def cpu_rows(data: dict[str, Any], label: str) -> list[list[str]]:
+        on_gw, on_alone, off_gw, off_alone = data["on"][0], data["on"][1], data["off"][0], data["off"][1]
+        return [
+            [f"client → gateway → FakeClaude{label}", f"{on_gw * 1e6:.0f}", f"{off_gw * 1e6:.0f}"],
+            [f"client → FakeClaude alone{label}", f"{on_alone * 1e6:.0f}", f"{off_alone * 1e6:.0f}"],
+            [
+                f"added by the gateway{label}",
+                f"{(on_gw - on_alone) * 1e6:.0f}",
+                f"{(off_gw - off_alone) * 1e6:.0f}",
+            ],
+        ]
+
+    cpu_table = cpu_rows(results, "")
+    if before:
+        cpu_table += cpu_rows(before, " (before)")
+    note = (
+        [
+            "'Before' is the same run, in the same session, on the tree of `BENCH_BASELINE_SRC` "
+            f"({os.environ['BENCH_BASELINE_SRC']!s}). The in-process upstream hop is httpx's ASGITransport "
+            "on both sides, so the upstream client change is not in these rows (see the gateway section).",
+            "",
+        ]
+        if before
+        else []
+    )
     return "\n".join(
         [
             "## Where a request's CPU goes",
@@ -183,31 +239,13 @@ async def main() -> str:
             "A 1 KB prompt through the reference gateway, every protection on, with PII on and off, "
             f"in-process, {N} requests. CPU per request (`process_time`, every thread):",
             "",
-            table(
-                ["path", "PII on: CPU µs per request", "PII off: CPU µs per request"],
-                [
-                    [
-                        "client → gateway → FakeClaude",
-                        f"{results['on'][0] * 1e6:.0f}",
-                        f"{results['off'][0] * 1e6:.0f}",
-                    ],
-                    [
-                        "client → FakeClaude alone",
-                        f"{results['on'][1] * 1e6:.0f}",
-                        f"{results['off'][1] * 1e6:.0f}",
-                    ],
-                    [
-                        "added by the gateway",
-                        f"{(results['on'][0] - results['on'][1]) * 1e6:.0f}",
-                        f"{(results['off'][0] - results['off'][1]) * 1e6:.0f}",
-                    ],
-                ],
-            ),
+            table(["path", "PII on: CPU µs per request", "PII off: CPU µs per request"], cpu_table),
             "",
+            *note,
             "Self time by package (a built-in charged to its caller's package), as a share of the profiled "
             "run (client, gateway and FakeClaude together) and that share of the measured CPU per request:",
             "",
-            table(["package", "PII on: share", "µs", "PII off: share", "µs"], rows),
+            table(header, rows),
             "",
         ]
     )

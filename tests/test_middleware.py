@@ -483,3 +483,56 @@ async def test_safe_errors_in_a_fastapi_app(caplog: pytest.LogCaptureFixture) ->
     assert len(logged) == 1
     assert rid in logged[0].getMessage()
     assert isinstance(logged[0].exc_info[1], ValueError)  # type: ignore[index]
+
+
+class _Hooked(GuardMiddleware):
+    """A guard that records the ``send`` it is handed and tags the response start in its hook."""
+
+    def __init__(self, app: Any, *, name: str, seen: list[tuple[str, Any]], refuse: bool = False) -> None:
+        super().__init__(app)
+        self.name, self.seen, self.refuse = name, seen, refuse
+
+    async def handle(self, ctx: GuardContext, scope: Any, receive: Any, send: Any) -> None:
+        self.seen.append((self.name, send))
+        if self.refuse:
+            raise PermissionDeniedError("no")
+        await self.app(scope, receive, send)
+
+    def on_response_start(self, ctx: GuardContext, message: Any) -> Any:
+        return {**message, "headers": [*message.get("headers", ()), (b"x-hook", self.name.encode())]}
+
+
+async def test_one_send_wrapper_per_response_and_hooks_innermost_first() -> None:
+    seen: list[tuple[str, Any]] = []
+    app = _Hooked(
+        _Hooked(_Hooked(ok_app, name="inner", seen=seen), name="middle", seen=seen), name="outer", seen=seen
+    )
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = http_scope()
+    await app(scope, body_receive(), send)
+    # The outermost guard wraps send once; the guards further in pass that one wrapper on untouched.
+    assert [name for name, _ in seen] == ["outer", "middle", "inner"]
+    assert seen[0][1] is not send
+    assert seen[0][1] is seen[1][1] is seen[2][1]
+    hooks = [value for name, value in sent[0]["headers"] if name == b"x-hook"]
+    assert hooks == [b"inner", b"middle", b"outer"]
+    assert scope[SCOPE_KEY].response_started is True
+
+
+async def test_a_guard_s_own_error_skips_its_hook_and_those_inside() -> None:
+    seen: list[tuple[str, Any]] = []
+    refusing = _Hooked(_Hooked(ok_app, name="inner", seen=seen), name="middle", seen=seen, refuse=True)
+    app = _Hooked(refusing, name="outer", seen=seen)
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(http_scope(), body_receive(), send)
+    assert sent[0]["status"] == 403
+    # The error passed the outer guard only: as before, when each guard wrapped send itself.
+    assert [value for name, value in sent[0]["headers"] if name == b"x-hook"] == [b"outer"]
