@@ -20,10 +20,7 @@ from ._json import dumps_forward, loads_strict
 from .profiles import Profile
 
 if TYPE_CHECKING:
-    from .ledger._meter import Metered
     from .messages import Usage
-    from .pii._redact import Redaction
-    from .ratelimit._policy import RateLimitState
 
 __all__ = [
     "Decision",
@@ -96,8 +93,10 @@ class GuardContext:
     """What one request learns once and later steps reuse.
 
     Every fact one protection learns and another (or the app, or the audit) reads is a typed attribute
-    below, written by the protection named in its docstring. ``state`` is left to user extensions: no
-    protection reads or writes it.
+    below, written by the protection named in its docstring. An object a protection owns (its redaction, its
+    rate-limit state) is typed ``object`` here, since the core imports no protection, and read back through
+    the owner's typed accessor (``ratelimit.state_of``, an ``isinstance`` check). ``state`` is left to user
+    extensions: no protection reads or writes it.
 
     Example:
         >>> ctx = GuardContext(method="POST", path="/v1/messages")
@@ -135,17 +134,18 @@ class GuardContext:
     """The request's token usage summed over its metered calls (set with ``cost_usd``)."""
     observed_usage: Usage | None = None
     """The usage of the last answer the audit's GenAI span read (the record's fallback without a meter)."""
-    unsettled: dict[str, Metered] | None = None
-    """Calls the egress ``MeteringHook`` reserved and has not settled yet, by reservation id; the
-    ``CostMeterMiddleware`` settles what is left when the request ends."""
+    unsettled: dict[str, object] | None = None
+    """Calls (``ledger.Metered``) the egress ``MeteringHook`` reserved and has not settled yet, by
+    reservation id; the ``CostMeterMiddleware`` settles what is left when the request ends."""
     event_loop: asyncio.AbstractEventLoop | None = None
     """The loop serving the request (``CostMeterMiddleware``), where sync SDK calls from worker threads
     settle (``SyncMeteringMiddleware``)."""
-    redaction: Redaction | None = None
-    """The request's PII redaction (``PIIRedactionMiddleware``, ``pii_redaction()``); set once, it marks the
-    request as redacted, so it is never redacted twice."""
-    rate_limit: RateLimitState | None = None
-    """The request's rate-limit admissions and what the rate-limit middlewares share about it."""
+    redaction: object | None = None
+    """The request's ``pii.Redaction`` (``PIIRedactionMiddleware``, ``pii_redaction()``); set once, it marks
+    the request as redacted, so it is never redacted twice."""
+    rate_limit: object | None = None
+    """The request's ``RateLimitState`` (``ratelimit.state_of(ctx)``): its admissions and what the rate-limit
+    middlewares and dependencies share about it."""
     upstream_status: int | None = None
     """The status of the upstream answer ``MessagesProxy`` relayed."""
     upstream_headers: Mapping[str, str] | None = None

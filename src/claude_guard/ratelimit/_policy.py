@@ -43,8 +43,9 @@ class RateLimitState:
 def state_of(ctx: GuardContext) -> RateLimitState:
     """The request's ``RateLimitState``, created on first use."""
     state = ctx.rate_limit
-    if state is None:
-        state = ctx.rate_limit = RateLimitState()
+    if not isinstance(state, RateLimitState):
+        state = RateLimitState()
+        ctx.rate_limit = state
     return state
 
 
@@ -248,5 +249,4 @@ def rate_limit_headers(states: Sequence[LimitState], *, legacy: bool = False) ->
 
 
 def all_states(ctx: GuardContext) -> list[LimitState]:
-    held = ctx.rate_limit.admissions if ctx.rate_limit is not None else ()
-    return [state for admission in held for state in admission.limits]
+    return [state for admission in state_of(ctx).admissions for state in admission.limits]
