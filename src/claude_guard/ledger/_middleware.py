@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Final
+from typing import Final
 
 from .._asgi import (
     ASGIApp,
