@@ -125,8 +125,8 @@ class Prefilter:
         >>> prefilter = _Analyzer(PIIConfig(phone_regions=("US",))).prefilter
         >>> prefilter.admit("The outage began at 09:12 UTC.")
         []
-        >>> prefilter.admit("Call +1 415 555 0100 or ping 10.1.2.3")
-        ['PHONE_NUMBER', 'IP_ADDRESS']
+        >>> prefilter.admit("Call +1 415 555 0100 or ping 10.1.2.3")  # 3-3-4 digits could be an NHS number
+        ['PHONE_NUMBER', 'UK_NHS', 'IP_ADDRESS']
     """
 
     __slots__ = ("entities", "gated", "tests")
