@@ -16,7 +16,7 @@ import pytest
 from claude_guard.pii import PIIConfig, PIIEngine, Redactor
 from claude_guard.pii._canonical import base64_runs, canonicalize
 from claude_guard.pii._engine import SHORT_WINDOW, WINDOW, _Analyzer
-from claude_guard.pii._prefilter import _CHEAP, PHONE_GAP, Prefilter, fingerprint, phone_min_digits
+from claude_guard.pii._prefilter import _CHEAP, _PLUS, PHONE_GAP, Prefilter, fingerprint, phone_min_digits
 from data.secrets_corpus import body_of, corpus
 
 ZERO_WIDTH = ["\u200b", "\u200d", "\u2060", "\ufeff"]
@@ -216,8 +216,9 @@ def test_phone_bound_against_the_phone_recognizer(regions: tuple[str, ...]) -> N
 
     recognizer = PhoneRecognizer(supported_regions=regions)
     prefilter = Prefilter.build([recognizer], ["PHONE_NUMBER"], phone_regions=regions)
-    minimum = phone_min_digits(regions)
-    assert prefilter.tests[0].digits == minimum >= 4
+    test = prefilter.tests[0]
+    assert test.digits == max(phone_min_digits(regions), test.digits_plus) >= test.digits_plus >= 4
+    assert test.digits_plus == phone_min_digits(regions, international=True)
     rng = random.Random(f"phones:{regions}")
     found = 0
     for _ in range(3000):
@@ -226,6 +227,21 @@ def test_phone_bound_against_the_phone_recognizer(regions: tuple[str, ...]) -> N
             found += 1
             assert prefilter.admit(text) == ["PHONE_NUMBER"], text
     assert found > 100  # the fuzzer reaches real numbers
+
+
+def test_phone_bounds_read_from_phonenumbers() -> None:
+    from phonenumbers.phonenumberutil import _PLUS_CHARS
+
+    assert set(_PLUS) == set(_PLUS_CHARS)
+    # US numbers have ten digits, or 011 before another country's; GB has seven-digit numbers (0800 1111).
+    assert phone_min_digits(("US",)) == 9
+    assert phone_min_digits(("US", "GB")) == 7
+    assert phone_min_digits(("US",), international=True) == 6
+    prefilter = _Analyzer(PIIConfig(phone_regions=("US",))).prefilter
+    assert "PHONE_NUMBER" not in prefilter.admit("release 2024.06, build 31-12")
+    assert "PHONE_NUMBER" in prefilter.admit("call +49 1234 56")
+    assert "PHONE_NUMBER" in prefilter.admit("call (+49) 1234 56")
+    assert "PHONE_NUMBER" not in prefilter.admit("call 49 1234 56")
 
 
 def test_cheap_conditions_against_their_patterns(analyzer: _Analyzer) -> None:

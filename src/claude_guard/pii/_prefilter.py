@@ -13,7 +13,8 @@ admits it:
   new Presidio version turns the cheap condition off, never the exact one;
 - the phone recognizer (``phonenumbers``' matcher) needs, in one run of digits joined by at most four of its
   punctuation characters, at least as many digits as the shortest valid number of the configured regions
-  (national form) or of any country (international form), read from ``phonenumbers``' own metadata;
+  (national form, or after their international prefix), or, after a ``+``, of any country, read from
+  ``phonenumbers``' own metadata;
 - any other recognizer (a NER model, one whose ``analyze`` is its own) is always admitted: nothing cheap
   proves a model finds no name.
 
@@ -62,12 +63,16 @@ def fingerprint(patterns: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(patterns).encode()).hexdigest()[:16]
 
 
-def phone_min_digits(regions: Sequence[str], *, valid: bool = True) -> int:
-    """The fewest digits a phone number the matcher reports can have when parsed for ``regions``: the
-    shortest national significant number of those regions (written nationally), or country code plus
-    shortest national number of any country (written with ``+`` or an international prefix). ``valid``:
-    the matcher's leniency is ``VALID`` or stricter (a valid number has one of its type's lengths; a merely
-    possible one may also have a local-only length)."""
+def phone_min_digits(regions: Sequence[str], *, valid: bool = True, international: bool = False) -> int:
+    """The fewest digits a phone number the matcher reports can have when parsed for ``regions``.
+
+    ``international``: the number is preceded by a ``+`` (any country: its code plus its shortest national
+    number). Otherwise it is national to one of ``regions`` (that region's shortest national number) or
+    starts with that region's international prefix (``011``, ``00``: the prefix's digits plus any country's
+    shortest). ``valid``: the matcher's leniency is ``VALID`` or stricter (a valid number has one of its
+    type's lengths; a merely possible one may also have a local-only length). Read from ``phonenumbers``'
+    own metadata.
+    """
     import phonenumbers
     from phonenumbers import PhoneMetadata
 
@@ -77,20 +82,42 @@ def phone_min_digits(regions: Sequence[str], *, valid: bool = True) -> int:
         lengths = [n for n in (*desc.possible_length, *local) if n > 0]
         return min(lengths) if lengths else 1
 
-    international = []
+    any_country = []
     for region in phonenumbers.SUPPORTED_REGIONS:
         metadata = PhoneMetadata.metadata_for_region(region)
         if metadata is not None:
-            international.append(len(str(metadata.country_code)) + shortest(metadata))
+            any_country.append(len(str(metadata.country_code)) + shortest(metadata))
     for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS:
         nongeo = PhoneMetadata.metadata_for_nongeo_region(code)
         if nongeo is not None:
-            international.append(len(str(code)) + shortest(nongeo))
+            any_country.append(len(str(code)) + shortest(nongeo))
+    plus = max(1, min(any_country))
+    if international:
+        return plus
     national = []
     for region in regions:
         metadata = PhoneMetadata.metadata_for_region(region.upper())
-        national.append(shortest(metadata) if metadata is not None else 1)
-    return max(1, min([*national, *international]))
+        if metadata is None:
+            return plus
+        national.append(min(shortest(metadata), _prefix_length(metadata.international_prefix) + plus))
+    return max(1, min(national, default=plus))
+
+
+def _prefix_length(pattern: str | None) -> int:
+    # The fewest digits of a region's international prefix (a regular expression, "011", "0(?:0|1[2-9])"):
+    # tried on every digit string up to three long; none that short means four or more.
+    if not pattern:
+        return 0
+    compiled = re.compile(pattern)
+    for length in (1, 2, 3):
+        for number in range(10**length):
+            if compiled.fullmatch(str(number).zfill(length)):
+                return length
+    return 4
+
+
+_PLUS: Final = "+\uff0b"
+"""``phonenumbers``' plus characters (checked against its ``_PLUS_CHARS`` by a test)."""
 
 
 def _phone_cluster() -> re.Pattern[str]:
@@ -112,6 +139,9 @@ class _Test:
     exact: tuple[Any, ...] = ()
     """``regex`` patterns compiled with the recognizer's flags."""
     digits: int = 0
+    """Phone: the fewest digits of a number written without a ``+``."""
+    digits_plus: int = 0
+    """Phone: the fewest digits of a number written with a ``+`` (at most ten characters before it)."""
     cluster: re.Pattern[str] | None = None
 
 
@@ -193,9 +223,19 @@ def _passes(test: _Test, text: str) -> bool:
         assert test.cluster is not None
         for match in test.cluster.finditer(text):
             run = match.group()
+            if len(run) < test.digits_plus:
+                continue
             # An "x" may be read as a digit (vanity numbers): count it as one.
-            if len(run) >= test.digits and sum(c.isdecimal() or c in "xX" for c in run) >= test.digits:
+            digits = sum(c.isdecimal() or c in "xX" for c in run)
+            if digits >= test.digits:
                 return True
+            # Fewer digits make a number only after a "+": in the run, or among the at most two opening
+            # brackets or plus signs, each with up to four punctuation characters, the matcher allows before
+            # a number's first digit.
+            if digits >= test.digits_plus:
+                lead = text[max(0, match.start() - 2 * (1 + PHONE_GAP)) : match.start()]
+                if any(c in _PLUS for c in run) or any(c in _PLUS for c in lead):
+                    return True
         return False
     if test.cheap is not None and test.cheap.search(text) is None:
         return False
@@ -231,7 +271,8 @@ def _phone_test(served: tuple[str, ...], recognizer: Any, regions: Sequence[str]
     except ImportError:  # a phonenumbers without these constants: not proved
         return _Test(served, "always")
     leniency = getattr(recognizer, "leniency", 0)
-    minimum = phone_min_digits(
-        tuple(getattr(recognizer, "supported_regions", regions)), valid=leniency is not None and leniency >= 1
-    )
-    return _Test(served, "phone", digits=minimum, cluster=cluster)
+    valid = leniency is not None and leniency >= 1
+    regions = tuple(getattr(recognizer, "supported_regions", regions))
+    national = phone_min_digits(regions, valid=valid)
+    plus = phone_min_digits(regions, valid=valid, international=True)
+    return _Test(served, "phone", digits=max(national, plus), digits_plus=plus, cluster=cluster)
