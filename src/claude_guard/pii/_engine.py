@@ -408,8 +408,8 @@ class PIIEngine:
                 except (concurrent.futures.BrokenExecutor, OSError, RuntimeError) as exc:
                     logger.warning(
                         "claude_guard: PII analysis runs in threads: its worker processes could not start "
-                        "(%s). A script that builds the guard must do so under "
-                        'if __name__ == "__main__":.',
+                        "(%s). Spawned workers re-import the main module: a script must build the guard "
+                        'under if __name__ == "__main__": and be a file (not standard input).',
                         type(exc).__name__,
                     )
                     self._pool.shutdown(wait=False, cancel_futures=True)
