@@ -52,6 +52,8 @@ N = int(os.environ.get("BENCH_N", "600"))
 # First match wins: a claude_guard file is attributed to its protection, libraries to what they serve.
 GROUPS: list[tuple[str, str]] = [
     ("/claude_guard/pii/", "PII (claude_guard side)"),
+    ("/claude_guard/_credentials", "PII (credential table, claude_guard's own rows)"),
+    ("/regex/", "PII (Presidio analysis)"),
     ("/presidio", "PII (Presidio analysis)"),
     ("spacy/", "PII (spaCy tokenizer)"),
     ("/phonenumbers/", "PII (phone numbers)"),

@@ -211,7 +211,7 @@ def test_card_look_alikes(engine: PIIEngine) -> None:
 def test_national_ids_are_enabled_by_a_setting() -> None:
     assert "ES_NIF" not in PIIConfig().resolved_entities()
     assert set(NATIONAL_ID_ENTITIES) <= set(PIIConfig(national_ids=True).resolved_entities())
-    national = PIIEngine(PIIConfig(phone_regions=("US",), national_ids=True), warm=False)
+    national = PIIEngine(PIIConfig(phone_regions=("US",), national_ids=True, executor="thread"), warm=False)
     plain = PIIEngine(PIIConfig(phone_regions=("US",)), warm=False)
     try:
         for text, entity in (

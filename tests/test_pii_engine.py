@@ -24,6 +24,7 @@ from claude_guard.pii import (
     _config,
     _engine,
     _output,
+    _prefilter,
     _redact,
     _restore,
     _vault,
@@ -233,7 +234,9 @@ async def test_process_pool_executor() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", [_canonical, _config, _engine, _output, _redact, _restore, _vault], ids=lambda m: m.__name__
+    "module",
+    [_canonical, _config, _engine, _output, _prefilter, _redact, _restore, _vault],
+    ids=lambda m: m.__name__,
 )
 def test_doctests(module: Any) -> None:
     failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

@@ -36,7 +36,7 @@ def test_pii_variables_map_into_pii_config() -> None:
     ("variable", "value", "field", "expected"),
     [
         ("CLAUDE_GUARD_PII_OUTPUT_SCAN", "report", "output_scan", "report"),
-        ("CLAUDE_GUARD_PII_EXECUTOR", "process", "executor", "process"),
+        ("CLAUDE_GUARD_PII_EXECUTOR", "thread", "executor", "thread"),
         ("CLAUDE_GUARD_PII_ENTITIES", "US_SSN", "entities", ("US_SSN",)),
     ],
     ids=["output-scan", "executor", "entities"],
@@ -46,7 +46,7 @@ def test_each_pii_variable_alone(variable: str, value: str, field: str, expected
     assert config is not None
     assert getattr(config, field) == expected
     # The others keep their defaults.
-    defaults = {"output_scan": "off", "executor": "thread", "entities": None}
+    defaults = {"output_scan": "off", "executor": "process", "entities": None}
     for other, default in defaults.items():
         if other != field:
             assert getattr(config, other) == default

@@ -296,7 +296,7 @@ def _pii_config(env: Mapping[str, str]) -> PIIConfig | None:
     entities = tuple(e.strip().upper() for e in raw.split(",") if e.strip()) or None
     # Read before the try: a ConfigurationError is a ValueError too, and must keep its own message.
     output_scan = _choice(env, "CLAUDE_GUARD_PII_OUTPUT_SCAN", ("off", "report", "redact"))
-    executor = _choice(env, "CLAUDE_GUARD_PII_EXECUTOR", ("thread", "process"))
+    executor = _choice(env, "CLAUDE_GUARD_PII_EXECUTOR", ("process", "thread"))
     try:
         return PIIConfig(entities=entities, output_scan=output_scan, executor=executor)
     except ValueError:

@@ -149,11 +149,16 @@ class PIIConfig:
     """Seconds a principal's placeholder vault lives after its last write."""
     vault_max_entries: int = 10_000
     """Most placeholders kept per principal; past it new values are redacted irreversibly."""
-    executor: Literal["thread", "process"] = "thread"
-    """Where analysis runs: a thread pool (shares the GIL) or a process pool (no GIL contention with the
-    event loop; each worker builds its own engine at start-up)."""
+    executor: Literal["thread", "process"] = "process"
+    """Where analysis that needs Presidio runs: a process pool (no GIL contention with the event loop; each
+    worker builds its own engine at start-up; a dead worker's pool is replaced) or a thread pool (shares
+    the GIL: a large analysis delays the event loop)."""
     workers: int = 2
     """Threads or processes in the analysis pool (a pool of claude_guard's own)."""
+    inline_chars: int = 4096
+    """A text of at most this many characters in which Presidio has nothing to find (the prefilter proves
+    it) is analysed at once by claude_guard's own rows on the calling thread, without the pool's hand-off;
+    ``0`` sends every text to the pool."""
     max_pending: int = 64
     """Analyses admitted at once (running or queued); past it a request gets the failure policy."""
     timeout: float = 2.0
@@ -175,6 +180,8 @@ class PIIConfig:
     def __post_init__(self) -> None:
         if self.workers <= 0 or self.max_pending <= 0:
             raise ValueError("workers and max_pending must be positive")
+        if self.inline_chars < 0:
+            raise ValueError("inline_chars must not be negative")
         if self.timeout <= 0 or self.vault_ttl <= 0 or self.vault_max_entries <= 0:
             raise ValueError("timeout, vault_ttl and vault_max_entries must be positive")
         if self.executor not in ("thread", "process"):

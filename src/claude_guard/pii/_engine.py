@@ -10,7 +10,9 @@ import logging
 import multiprocessing
 import os
 import re
+import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
@@ -18,8 +20,11 @@ from .._credentials import CREDENTIALS, Credential, find_credentials
 from ._canonical import base64_runs, canonicalize
 from ._config import PIIConfig
 from ._patterns import PII_PATTERNS
+from ._prefilter import Prefilter
 
 __all__ = ["AnalysisUnavailableError", "Finding", "PIIEngine"]
+
+logger = logging.getLogger("claude_guard")
 
 _LEMMA_COMPONENT = "claude_guard_lemma"
 _WARM_TEXT = (
@@ -32,6 +37,8 @@ WINDOW = 4096
 SHORT_WINDOW = 64
 """Characters on each side of a block boundary Presidio analyses."""
 _WINDOW_SEPARATOR = "\n\x00\n"
+_START_TIMEOUT = 120.0
+"""Seconds a request waits for a (re)starting process pool, outside its own time budget."""
 _T = TypeVar("_T")
 
 
@@ -81,10 +88,36 @@ def _lemma_pipeline(spacy: Any, language: str) -> Any:
     return nlp
 
 
-class _Analyzer:
-    """The Presidio objects; built where the analysis runs (this process, or each pool process)."""
+class PresidioNeededError(Exception):
+    """Raised by an analyzer without Presidio (the parent of a process pool) for a text that needs it."""
 
-    def __init__(self, config: PIIConfig) -> None:
+
+class _Analyzer:
+    """The Presidio objects; built where the analysis runs (this process, or each pool process).
+
+    With ``prefilter`` given (the parent of a process pool, from a worker), no Presidio is built: only
+    claude_guard's own rows run, and a text the prefilter sends to Presidio raises `PresidioNeededError`.
+    """
+
+    def __init__(self, config: PIIConfig, *, prefilter: Prefilter | None = None) -> None:
+        self.config = config
+        self.entities = config.resolved_entities()
+        wanted = set(self.entities)
+        # Our own rows replace Presidio's e-mail (public suffixes only) and card (some IIN ranges) ones.
+        rows = (*CREDENTIALS, *PII_PATTERNS)
+        self.own_rows: tuple[Credential, ...] = tuple(row for row in rows if row.entity in wanted)
+        self.own_entities = frozenset(row.entity for row in self.own_rows)
+        self.lowest = min([config.score_threshold, *config.thresholds.values()])
+        self.allow = frozenset(config.allow_list)
+        self.analyzer: Any = None
+        self.presidio_calls = 0
+        """Presidio ``analyze`` calls made (a counter for benchmarks and tests)."""
+        self.use_prefilter = True
+        """Off: every non-blank text goes to Presidio with every entity (benchmarks compare the two)."""
+        if prefilter is not None:
+            self.prefilter = prefilter
+            self.presidio_entities = list(prefilter.entities)
+            return
         presidio, spacy = _import_presidio()
         from presidio_analyzer.nlp_engine import SpacyNlpEngine
         from presidio_analyzer.predefined_recognizers import (
@@ -94,7 +127,6 @@ class _Analyzer:
             SpacyRecognizer,
         )
 
-        self.config = config
         language = config.language
         ner_model = config.ner_model
 
@@ -106,8 +138,6 @@ class _Analyzer:
 
         nlp_engine = OfflineSpacyEngine(models=[{"lang_code": language, "model_name": ner_model or "blank"}])
         nlp_engine.load()
-        self.entities = config.resolved_entities()
-        wanted = set(self.entities)
         registry = presidio.RecognizerRegistry(supported_languages=[language])
         presidio_log = logging.getLogger("presidio-analyzer")
         level = presidio_log.level
@@ -117,10 +147,6 @@ class _Analyzer:
             registry.load_predefined_recognizers(languages=[language], nlp_engine=nlp_engine)
         finally:
             presidio_log.setLevel(level)
-        # Our own rows replace Presidio's e-mail (public suffixes only) and card (some IIN ranges) ones.
-        rows = (*CREDENTIALS, *PII_PATTERNS)
-        self.own_rows: tuple[Credential, ...] = tuple(row for row in rows if row.entity in wanted)
-        self.own_entities = frozenset(row.entity for row in self.own_rows)
         kept = []
         for recognizer in registry.recognizers:
             if isinstance(recognizer, PhoneRecognizer | EmailRecognizer | CreditCardRecognizer):
@@ -156,15 +182,11 @@ class _Analyzer:
         registry.recognizers = kept
         served = {entity for recognizer in kept for entity in recognizer.supported_entities}
         self.presidio_entities = [e for e in self.entities if e in served]
-        # Without a NER model, custom patterns or deny lists, every entity Presidio still looks for has a
-        # digit (phones, IBANs, SSNs, passports, IP addresses, wallets, national ids): text without one is
-        # not worth its analysis. (IPv6 without digits, "fe::", is the exception the ":" check keeps.)
-        self.needs_digit = not (ner_model or config.patterns or config.deny_lists)
+        # What Presidio is asked for, per text: only entities some kept recognizer may find in it.
+        self.prefilter = Prefilter.build(kept, self.presidio_entities, phone_regions=config.phone_regions)
         self.analyzer = presidio.AnalyzerEngine(
             nlp_engine=nlp_engine, registry=registry, supported_languages=[language]
         )
-        self.lowest = min([config.score_threshold, *config.thresholds.values()])
-        self.allow = frozenset(config.allow_list)
 
     def analyze(self, text: str) -> list[Finding]:
         return self._analyze(text, decode=self.config.decode_base64)
@@ -251,12 +273,16 @@ class _Analyzer:
         body = canonical.text
         if not body.strip():
             return []
+        entities = self.prefilter.admit(body) if self.use_prefilter else self.presidio_entities
+        if entities and self.analyzer is None:
+            raise PresidioNeededError
         found = self._own(body)
-        if self.presidio_entities and (not self.needs_digit or ":" in body or any(c.isdigit() for c in body)):
+        if entities:
+            self.presidio_calls += 1
             results = self.analyzer.analyze(
                 text=body,
                 language=config.language,
-                entities=self.presidio_entities,
+                entities=entities,
                 score_threshold=self.lowest,
                 allow_list=list(config.allow_list) or None,
             )
@@ -316,6 +342,8 @@ _worker_analyzer: _Analyzer | None = None
 
 def _init_worker(config: PIIConfig) -> None:
     global _worker_analyzer
+    # Ctrl-C reaches the whole process group: the parent shuts the pool down, workers must not die first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_analyzer = _Analyzer(config)
     _worker_analyzer.analyze(_WARM_TEXT)
 
@@ -330,15 +358,25 @@ def _analyze_windows_in_worker(windows: Sequence[tuple[str, str]]) -> list[list[
     return _worker_analyzer.analyze_windows(windows)
 
 
+def _worker_prefilter() -> tuple[Prefilter, int]:
+    assert _worker_analyzer is not None
+    return _worker_analyzer.prefilter, os.getpid()
+
+
 class PIIEngine:
     """Presidio with an explicitly built spaCy pipeline: no network at import, build or first use.
 
-    Built once (import, recognizers, warm-up) when constructed; `analyze` runs in a pool of the engine's own
-    (``config.workers`` threads or processes) under ``config.timeout``, and admits at most
-    ``config.max_pending`` analyses at once.
+    Built once (import, recognizers, warm-up) when constructed. `analyze` first asks the prefilter
+    (`claude_guard.pii._prefilter`) whether Presidio has anything to find: a text of at most
+    ``config.inline_chars`` characters that needs no Presidio call is analysed right away by claude_guard's
+    own rows, on the calling thread (well under a millisecond per KB). Everything else runs in a pool of the
+    engine's own (``config.workers`` processes, or threads) under ``config.timeout``, with at most
+    ``config.max_pending`` analyses admitted at once. A process pool whose worker died is replaced (and the
+    analysis retried once); one whose workers cannot start at all (a script that builds the guard at import
+    without ``if __name__ == "__main__":``) is replaced by a thread pool, with a warning.
 
     Example:
-        >>> engine = PIIEngine(PIIConfig(phone_regions=("US",)))
+        >>> engine = PIIEngine(PIIConfig(phone_regions=("US",), executor="thread"))
         >>> [f.entity for f in engine.analyze_sync("write to ada@example.com")]
         ['EMAIL_ADDRESS']
         >>> engine.close()
@@ -347,23 +385,39 @@ class PIIEngine:
     def __init__(self, config: PIIConfig | None = None, *, warm: bool = True) -> None:
         self.config = config or PIIConfig()
         self.entities = self.config.resolved_entities()
+        self.executor: str = self.config.executor
+        """Where analyses run: ``process`` or ``thread`` (``thread`` also after a process pool could not
+        start)."""
+        self.rebuilds = 0
+        """Process pools replaced after a worker died."""
         self._pending = 0
+        self._lock = threading.Lock()
+        self._closed = False
         self._analyzer: _Analyzer | None = None
+        self._light: _Analyzer | None = None
         self._pool: concurrent.futures.Executor
-        if self.config.executor == "process":
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.config.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                # Workers only analyse: the placeholder key never leaves this process.
-                initargs=(dataclasses.replace(self.config, hmac_key=None),),
-            )
+        self._starting: list[concurrent.futures.Future[Any]] = []
+        if self.executor == "process":
+            self._pool = self._process_pool()
+            # Every process starts now (each builds and warms its engine), not on the first request.
+            self._start(self._pool)
             if warm:
-                # Start every process now (each builds and warms its engine), not on the first request.
-                for future in [self._pool.submit(_analyze_in_worker, "") for _ in range(self.config.workers)]:
-                    future.result()
-        else:
+                try:
+                    for future in self._starting:
+                        future.result()
+                except (concurrent.futures.BrokenExecutor, OSError, RuntimeError) as exc:
+                    logger.warning(
+                        "claude_guard: PII analysis runs in threads: its worker processes could not start "
+                        "(%s). Spawned workers re-import the main module: a script must build the guard "
+                        'under if __name__ == "__main__": and be a file (not standard input).',
+                        type(exc).__name__,
+                    )
+                    self._pool.shutdown(wait=False, cancel_futures=True)
+                    self._starting = []
+                    self.executor = "thread"
+        if self.executor == "thread":
             self._analyzer = _Analyzer(self.config)
+            self._light = _Analyzer(self.config, prefilter=self._analyzer.prefilter)
             self._pool = concurrent.futures.ThreadPoolExecutor(
                 max_workers=self.config.workers, thread_name_prefix="claude-guard-pii"
             )
@@ -376,7 +430,42 @@ class PIIEngine:
 
     def __repr__(self) -> str:
         c = self.config
-        return f"PIIEngine(executor={c.executor!r}, workers={c.workers}, entities={len(self.entities)})"
+        return f"PIIEngine(executor={self.executor!r}, workers={c.workers}, entities={len(self.entities)})"
+
+    def _process_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        return concurrent.futures.ProcessPoolExecutor(
+            max_workers=self.config.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            # Workers only analyse: the placeholder key never leaves this process.
+            initargs=(dataclasses.replace(self.config, hmac_key=None),),
+        )
+
+    def _start(self, pool: concurrent.futures.Executor) -> None:
+        # The first worker's answer carries its prefilter: from then on, clean texts skip the pool.
+        futures = [pool.submit(_worker_prefilter) for _ in range(self.config.workers)]
+
+        def started(future: concurrent.futures.Future[tuple[Prefilter, int]]) -> None:
+            if self._light is None and not future.cancelled() and future.exception() is None:
+                self._light = _Analyzer(self.config, prefilter=future.result()[0])
+
+        futures[0].add_done_callback(started)
+        self._starting = list(futures)
+
+    async def _until_started(self) -> None:
+        # A pool's start-up (about a second per worker) is not counted in a request's time budget.
+        starting = self._starting
+        if starting and not all(f.done() for f in starting):
+            waiting = asyncio.gather(*(asyncio.wrap_future(f) for f in starting))
+            try:
+                await asyncio.wait_for(waiting, _START_TIMEOUT)
+            except TimeoutError:
+                raise AnalysisUnavailableError("timeout") from None
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the pool's workers (empty for a thread pool)."""
+        processes = getattr(self._pool, "_processes", None) or {}
+        return sorted(processes)
 
     def analyze_sync(self, text: str) -> list[Finding]:
         """Analyse ``text`` in the calling thread (blocking; never call it on the event loop)."""
@@ -385,11 +474,18 @@ class PIIEngine:
         return self._pool.submit(_analyze_in_worker, text).result()
 
     async def analyze(self, text: str, *, timeout: float | None = None) -> list[Finding]:
-        """Analyse ``text`` in the pool, without blocking the event loop.
+        """Analyse ``text``: inline when it is small and Presidio has nothing to find in it, else in the pool,
+        without blocking the event loop.
 
         Raises:
             AnalysisUnavailableError: the budget ran out, too many analyses are pending, or analysis failed.
         """
+        light = self._light
+        if light is not None and len(text) <= self.config.inline_chars:
+            try:
+                return light.analyze(text)
+            except PresidioNeededError:
+                pass
         if self._analyzer is not None:
             return await self._run(self._analyzer.analyze, (text,), timeout)
         return await self._run(_analyze_in_worker, (text,), timeout)
@@ -405,6 +501,13 @@ class PIIEngine:
         """
         if not windows:
             return []
+        light = self._light
+        size = sum(min(len(tail), WINDOW) + min(len(head), WINDOW) for tail, head in windows)
+        if light is not None and size <= self.config.inline_chars:
+            try:
+                return light.analyze_windows(windows)
+            except PresidioNeededError:
+                pass
         if self._analyzer is not None:
             return await self._run(self._analyzer.analyze_windows, (tuple(windows),), timeout)
         return await self._run(_analyze_windows_in_worker, (tuple(windows),), timeout)
@@ -413,21 +516,46 @@ class PIIEngine:
         if self._pending >= self.config.max_pending:
             raise AnalysisUnavailableError("overloaded")
         budget = self.config.timeout if timeout is None else timeout
+        deadline: float | None = None
         self._pending += 1
         try:
-            future = self._pool.submit(fn, *args)
-            try:
-                # A timed-out analysis still queued is cancelled; one already running finishes in its thread.
-                return await asyncio.wait_for(asyncio.wrap_future(future), budget)
-            except TimeoutError:
-                raise AnalysisUnavailableError("timeout") from None
-            except (concurrent.futures.BrokenExecutor, RuntimeError, ValueError, MemoryError) as exc:
-                raise AnalysisUnavailableError("failed") from exc
+            for attempt in (0, 1):
+                pool = self._pool
+                try:
+                    await self._until_started()
+                    if deadline is None:
+                        deadline = time.monotonic() + budget
+                    future = pool.submit(fn, *args)
+                    # A timed-out analysis still queued is cancelled; one already running finishes.
+                    return await asyncio.wait_for(asyncio.wrap_future(future), deadline - time.monotonic())
+                except TimeoutError:
+                    raise AnalysisUnavailableError("timeout") from None
+                except concurrent.futures.BrokenExecutor as exc:
+                    # A worker died (the OOM killer, a signal): a new pool serves this and later requests.
+                    self._replace(pool)
+                    if attempt or (deadline is not None and time.monotonic() >= deadline):
+                        raise AnalysisUnavailableError("failed") from exc
+                except (RuntimeError, ValueError, MemoryError) as exc:
+                    raise AnalysisUnavailableError("failed") from exc
+            raise AssertionError("unreachable")  # pragma: no cover
         finally:
             self._pending -= 1
 
+    def _replace(self, broken: concurrent.futures.Executor) -> None:
+        with self._lock:
+            if self._pool is not broken or self._closed or self.executor != "process":
+                return
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._pool = pool = self._process_pool()
+            self.rebuilds += 1
+            # The new workers start now, in the background; requests wait for them.
+            self._start(pool)
+        logger.warning("claude_guard: a PII worker process died; its pool was replaced")
+
     def close(self) -> None:
         """Stop the pool (running analyses finish first)."""
+        with self._lock:
+            self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -130,6 +130,8 @@ PII_PATTERNS: Final[tuple[Credential, ...]] = (
         anchors=("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"),
         validator=_card,
         score=0.95,
+        # A card is 12+ characters of digits, spaces and hyphens: only such runs are worth the pattern.
+        within=r"\d[\d \-]{11,}",
     ),
     Credential(
         id="ssn_with_context",

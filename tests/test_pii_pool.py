@@ -1,0 +1,167 @@
+"""The default process pool: a worker killed mid-load is replaced and later requests succeed without a
+restart, in-process and under a real uvicorn; shutdown stops the workers; a script that cannot spawn
+workers (no ``if __name__ == "__main__":``) falls back to threads; and the pool is warm when built."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from _uvicorn import ROOT, uvicorn_processes
+from claude_guard.pii import PIIConfig, PIIEngine
+
+PHONE_TEXT = "Call me on +1 415 555 0100 or mail ada@example.com. " * 40
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (dead, not yet reaped) is not alive either.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def test_a_killed_worker_is_replaced_and_later_analyses_succeed() -> None:
+    engine = PIIEngine(PIIConfig(phone_regions=("US",), workers=2, timeout=60))
+    try:
+        assert engine.executor == "process"
+        pids = engine.worker_pids()
+        assert len(pids) == 2
+        # Warm: both workers built their engine before the constructor returned, and the parent has the
+        # prefilter, so a clean small text needs no worker at all.
+        assert engine._light is not None
+        load = [asyncio.create_task(engine.analyze(PHONE_TEXT)) for _ in range(4)]
+        await asyncio.sleep(0.05)
+        os.kill(pids[0], signal.SIGKILL)
+        outcomes = await asyncio.gather(*load, return_exceptions=True)
+        # In-flight analyses are retried once on the new pool.
+        assert all(isinstance(o, list) and o for o in outcomes), outcomes
+        for _ in range(3):
+            found = {f.entity for f in await engine.analyze(PHONE_TEXT)}
+            assert {"PHONE_NUMBER", "EMAIL_ADDRESS"} <= found
+        assert engine.rebuilds == 1
+        assert not set(engine.worker_pids()) & set(pids)
+    finally:
+        engine.close()
+    assert not any(_alive(pid) for pid in pids)
+
+
+def test_close_stops_every_worker() -> None:
+    engine = PIIEngine(PIIConfig(phone_regions=("US",), workers=2))
+    pids = engine.worker_pids()
+    assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+    engine.close()
+    assert not any(_alive(pid) for pid in pids)
+
+
+def test_a_script_without_a_main_guard_falls_back_to_threads(tmp_path: Path) -> None:
+    # Spawned workers re-run such a script's top level, which builds the engine again and cannot start
+    # processes while bootstrapping: the worker dies, and the parent's engine uses threads instead.
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            from claude_guard.pii import PIIConfig, PIIEngine
+
+            engine = PIIEngine(PIIConfig(phone_regions=("US",), workers=1))
+            print("EXECUTOR", engine.executor, flush=True)
+            found = engine.analyze_sync("call +1 415 555 0100")
+            print("FOUND", sorted({f.entity for f in found}), flush=True)
+            engine.close()
+            """
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=180, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "EXECUTOR thread" in done.stdout
+    assert "FOUND ['PHONE_NUMBER']" in done.stdout
+    assert "could not start" in done.stderr
+
+
+APP = """
+import json
+
+from claude_guard.pii import PIIConfig, Redactor
+
+redactor = Redactor(config=PIIConfig(hmac_key="k", workers=1, phone_regions=("US",), timeout=60))
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                redactor.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    engine = redactor.engine
+    if scope["path"] == "/pool":
+        out = {"pids": engine.worker_pids(), "executor": engine.executor, "rebuilds": engine.rebuilds}
+    else:
+        out = (await redactor.redact(json.loads(body), principal="p")).body
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": json.dumps(out).encode()})
+"""
+
+
+@pytest.mark.server
+def test_under_uvicorn_a_killed_worker_is_replaced_without_a_restart(tmp_path: Path) -> None:
+    (tmp_path / "pool_app.py").write_text(APP)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    body = {"messages": [{"role": "user", "content": PHONE_TEXT}]}
+    server = uvicorn_processes("pool_app:app", app_dir=tmp_path, env=env, timeout=120)
+    with server as (url,), httpx.Client(base_url=url, timeout=90) as client:
+        pool = client.get("/pool").json()
+        assert pool["executor"] == "process" and len(pool["pids"]) == 1
+        statuses: list[int] = []
+
+        def load() -> None:
+            with httpx.Client(base_url=url, timeout=90) as c:
+                statuses.append(c.post("/redact", json=body).status_code)
+
+        threads = [threading.Thread(target=load) for _ in range(6)]
+        for t in threads:
+            t.start()
+        time.sleep(0.2)
+        os.kill(pool["pids"][0], signal.SIGKILL)
+        for t in threads:
+            t.join()
+        assert statuses == [200] * 6  # in-flight analyses were retried on the new pool
+        # The same server process, no restart: later requests are redacted by the new worker.
+        for _ in range(3):
+            answer = client.post("/redact", json=body)
+            assert answer.status_code == 200
+            assert "415 555 0100" not in json.dumps(answer.json())
+        after = client.get("/pool").json()
+        assert after["rebuilds"] == 1
+        assert after["pids"] and after["pids"] != pool["pids"]
+        assert not _alive(pool["pids"][0])
+    assert not _alive(after["pids"][0])  # the server's shutdown stopped its worker
