@@ -100,14 +100,16 @@ class RateLimiter:
         self, limits: Sequence[LimitCheck], concurrency: Sequence[ConcurrencyCheck] = ()
     ) -> Admission | None:
         """``admit`` without an ``await`` in memory; ``None`` for a store that needs a round trip."""
+        memory = self._memory
+        if memory is not None and len(limits) == 1 and not concurrency:  # the common case, without loops
+            check = limits[0]
+            if 0 < check.cost <= check.amount:
+                return memory.admit_one(check, memory.token(), time.time() * 1000)
         for check in limits:
             if not 0 < check.cost <= check.amount:
                 raise ValueError(f"cost of {check.policy} must be between 1 and its amount")
-        memory = self._memory
         if memory is None:
             return None
-        if not concurrency and len(limits) == 1:
-            return memory.admit_one(limits[0], memory.token(), time.time() * 1000)
         return memory.admit(limits, concurrency, memory.token(), time.time() * 1000)
 
     def _admit_memory(

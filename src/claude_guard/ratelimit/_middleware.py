@@ -9,13 +9,13 @@ from typing import Any, Literal
 
 from .._asgi import ASGIApp, Message, Receive, Scope, Send, with_headers
 from .._proxies import TrustedProxies, client_address
-from ..context import GuardContext
+from ..context import Decision, GuardContext
 from ..errors import ConfigurationError, RateLimitedError
 from ..middleware import GuardMiddleware
 from ..responses import ErrorFormat
 from ..store import Store
 from ._config import RateLimitConfig, RateLimitRule
-from ._engine import LimitState, RateLimiter
+from ._engine import ConcurrencyCheck, LimitCheck, LimitState, RateLimiter
 from ._policy import (
     admit,
     all_states,
@@ -48,8 +48,25 @@ def _shadowed(ctx: GuardContext, exc: RateLimitedError) -> None:
     ctx.decide("rate_limit", "would_refuse", **detail)
 
 
-# The rules of a route as (name, rule), and as (name, rule, key kind) when no rule has a key function.
-_Matched = tuple[tuple[tuple[str, RateLimitRule], ...], tuple[tuple[str, RateLimitRule, str], ...] | None]
+_MAX_PLANS = 4096
+
+
+class _Route:
+    """The rules of one (method, path), and the checks already built for each identity seen on it."""
+
+    __slots__ = ("kind", "kinds", "plans", "rules")
+
+    def __init__(self, rules: tuple[tuple[str, RateLimitRule], ...]) -> None:
+        self.rules = rules
+        kinds = tuple((name, rule, rule.key) for name, rule in rules if isinstance(rule.key, str))
+        self.kinds: tuple[tuple[str, RateLimitRule, str], ...] | None = (
+            kinds if len(kinds) == len(rules) else None
+        )
+        """(name, rule, key kind) per rule when no rule has a key function: every identity known at once."""
+        self.kind = kinds[0][2] if self.kinds is not None and len(kinds) == 1 else None
+        """The key kind of the route's one rule, when it has one."""
+        self.plans: dict[str, tuple[tuple[LimitCheck, ...], tuple[ConcurrencyCheck, ...]]] = {}
+        """The checks without profile limits, per identity (joined by NUL for several rules)."""
 
 
 class RateLimitMiddleware(GuardMiddleware):
@@ -95,23 +112,60 @@ class RateLimitMiddleware(GuardMiddleware):
         self._rules: tuple[RateLimitRule, ...] = tuple(self.config.rules)
         trusted = self.config.trusted_proxies
         self._trusted = trusted if isinstance(trusted, TrustedProxies) else TrustedProxies(trusted)
-        self._routes: dict[tuple[str, str], _Matched] = {}
+        self._has_trusted = bool(self._trusted)
+        self._headers = self.config.headers
+        self._enforce = mode == "enforce"
+        self._profile_limits = self.config.profile_limits
+        self._legacy = self.config.legacy_headers
+        self._routes: dict[tuple[str, str], _Route] = {}
+        self._by_rules: dict[tuple[tuple[str, RateLimitRule], ...], _Route] = {}
 
     def __repr__(self) -> str:
         return f"RateLimitMiddleware(rules={len(self._rules)}, limiter={self.limiter!r})"
 
-    def _matching(self, method: str, path: str) -> _Matched:
+    def _matching(self, method: str, path: str) -> _Route:
         # Which rules apply depends on the method and path alone: matched once per route, and whether every
         # identity is known without an await (no key functions). Bounded, since clients choose paths.
-        matched = self._routes.get((method, path))
-        if matched is None:
+        # Paths with the same rules share one _Route, so its plans are bounded by the rule sets of the config,
+        # not by the paths clients choose.
+        route = self._routes.get((method, path))
+        if route is None:
             rules = tuple((r.name or "", r) for r in self._rules if r.matches(method, path))
-            kinds = tuple((name, rule, rule.key) for name, rule in rules if isinstance(rule.key, str))
-            matched = (rules, kinds if len(kinds) == len(rules) else None)
+            route = self._by_rules.get(rules)
+            if route is None:
+                if len(self._by_rules) >= _MAX_ROUTES:
+                    self._by_rules.clear()
+                route = self._by_rules[rules] = _Route(rules)
             if len(self._routes) >= _MAX_ROUTES:
                 self._routes.clear()
-            self._routes[method, path] = matched
-        return matched
+            self._routes[method, path] = route
+        return route
+
+    def _checks(
+        self, route: _Route, ctx: GuardContext
+    ) -> tuple[Sequence[LimitCheck], Sequence[ConcurrencyCheck]] | None:
+        # The checks of a route whose identities are all known, without profile limits, built once per
+        # identity; None when a key function or the caller's profile decides.
+        kinds = route.kinds
+        if kinds is None or (self.config.profile_limits and ctx.profile is not None):
+            return None
+        kind = route.kind
+        if kind is not None:
+            who = identity(kind, ctx)
+        else:
+            who = "\0".join([identity(k, ctx) for _, _, k in kinds])
+        planned = route.plans.get(who)
+        if planned is None:
+            checks, caps = build_checks(
+                self.limiter,
+                [(name, rule, identity(k, ctx)) for name, rule, k in kinds],
+                ctx,
+                profile_limits=False,
+            )
+            if len(route.plans) >= _MAX_PLANS:  # bounded: many identities only cost building them again
+                route.plans.clear()
+            planned = route.plans[who] = (tuple(checks), tuple(caps))
+        return planned
 
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
         if self.mode != "enforce":
@@ -133,18 +187,27 @@ class RateLimitMiddleware(GuardMiddleware):
     async def _admit(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
         config = self.config
         limiter = self.limiter
-        if self._trusted:
+        if self._has_trusted:
             ctx.client_addr = client_address(scope, self._trusted)
         state = state_of(ctx)
         if state.limiter is None:
             state.limiter = limiter
         outermost = not state.middleware
         state.middleware = True
-        rules, kinds = self._matching(ctx.method, ctx.path)
-        if kinds is not None:
+        route = self._routes.get((ctx.method, ctx.path)) or self._matching(ctx.method, ctx.path)
+        planned: tuple[Sequence[LimitCheck], Sequence[ConcurrencyCheck]] | None = None
+        checks: Sequence[LimitCheck]
+        caps: Sequence[ConcurrencyCheck]
+        if route.kind is not None and not (self._profile_limits and ctx.profile is not None):
+            planned = route.plans.get(identity(route.kind, ctx))  # one rule, its checks already built
+        if planned is None:
+            planned = self._checks(route, ctx)
+        if planned is not None:
+            checks, caps = planned
+        elif route.kinds is not None:
             checks, caps = build_checks(
                 limiter,
-                [(name, rule, identity(kind, ctx)) for name, rule, kind in kinds],
+                [(name, rule, identity(kind, ctx)) for name, rule, kind in route.kinds],
                 ctx,
                 profile_limits=config.profile_limits,
                 profile_strategy=config.profile_strategy,
@@ -152,14 +215,33 @@ class RateLimitMiddleware(GuardMiddleware):
         else:
             checks, caps = await plan(
                 limiter,
-                rules,
+                route.rules,
                 ctx,
                 scope,
                 profile_limits=config.profile_limits,
                 profile_strategy=config.profile_strategy,
             )
         admission = None
-        if checks or caps:
+        if planned is not None and self._enforce and len(checks) == 1 and not caps:
+            # The common case, one limit and no cap: admit_nowait and judge's allowed path without the loops.
+            admission = limiter.admit_nowait(checks)
+            if admission is not None and admission.allowed:
+                limit = admission.limits[0]
+                detail = {"policy": [limit.policy], "remaining": limit.remaining}
+                ctx.decisions.append(Decision(protection="rate_limit", outcome="allowed", detail=detail))
+                state.admissions.append(admission)
+            elif admission is not None:
+                judge(ctx, admission, legacy_headers=config.legacy_headers)
+            else:
+                admission = await admit(
+                    limiter,
+                    ctx,
+                    checks,
+                    caps,
+                    on_store_error=config.on_store_error,
+                    legacy_headers=self._legacy,
+                )
+        elif checks or caps:
             shadow = self.mode == "shadow"
             if shadow:
                 state.shadow_admitting = True
@@ -205,23 +287,47 @@ class RateLimitMiddleware(GuardMiddleware):
         # The response starts (the outermost guard's send wrapper calls this): note upstream rate limits, and
         # the outermost rate-limit middleware adds the headers. A stream passes on unbuffered.
         state = state_of(ctx)
-        status = int(message.get("status", 200))
-        raw = message.get("headers", ())
         if ctx.upstream_headers is not None or ctx.upstream_status is not None:
-            upstream = _upstream_rate_limits(ctx.upstream_headers, raw)
-            if upstream:
-                state.upstream_limits = upstream
+            self._upstream_response(ctx, message)
+        if self._headers and state.headers_by is self and not state.headers_sent:
+            state.headers_sent = True
+            held = state.admissions
+            if held:
+                limits = held[0].limits if len(held) == 1 else all_states(ctx)
+                if len(limits) == 1 and not self._legacy:  # the common case
+                    s = limits[0]
+                    policy, start = _one_policy.get((s.policy, s.quota, s.window)) or _encode_one(s)
+                    current = b"%b%d;t=%d" % (start, s.remaining, math.ceil(s.reset))
+                    message = with_headers(message, ((b"ratelimit-policy", policy), (b"ratelimit", current)))
+                elif limits:
+                    message = with_headers(message, _encoded_headers(limits, self._legacy))
+        return message
+
+    def _upstream_response(self, ctx: GuardContext, message: Message) -> None:
+        # Note the upstream's rate limits for the audit, and whether it was overloaded (for the refund).
+        state = state_of(ctx)
+        status = int(message.get("status", 200))
+        upstream = _upstream_rate_limits(ctx.upstream_headers, message.get("headers", ()))
+        if upstream:
+            state.upstream_limits = upstream
         if status in _OVERLOADED and ctx.upstream_status in _OVERLOADED:
             state.upstream_overloaded = True
             ctx.decide("rate_limit", "upstream_overloaded", status=status)
-        if self.config.headers and state.headers_by is self and not state.headers_sent:
-            state.headers_sent = True
-            held = state.admissions
-            # One admission (the common case) already holds its states in order.
-            states = (held[0].limits if len(held) == 1 else all_states(ctx)) if held else ()
-            if states:
-                message = with_headers(message, _encoded_headers(states, self.config.legacy_headers))
-        return message
+
+
+_one_policy: dict[tuple[str, int, int], tuple[bytes, bytes]] = {}
+
+
+def _encode_one(s: LimitState) -> tuple[bytes, bytes]:
+    # One limit: RateLimit-Policy and the start of RateLimit are the same for every request of a route,
+    # encoded once; only remaining and reset are formatted per response.
+    if len(_one_policy) > 1024:
+        _one_policy.clear()
+    encoded = _one_policy[s.policy, s.quota, s.window] = (
+        f'"{s.policy}";q={s.quota};w={s.window}'.encode(),
+        f'"{s.policy}";r='.encode(),
+    )
+    return encoded
 
 
 _policy_headers: dict[tuple[Any, ...], bytes] = {}
@@ -229,14 +335,6 @@ _policy_headers: dict[tuple[Any, ...], bytes] = {}
 
 def _encoded_headers(states: Sequence[LimitState], legacy: bool) -> list[tuple[bytes, bytes]]:
     # RateLimit-Policy is the same for every request of a route: encode it once.
-    if len(states) == 1 and not legacy:  # the common case, without the generators
-        s = states[0]
-        shape: tuple[Any, ...] = (s.policy, s.quota, s.window)
-        policy = _policy_headers.get(shape)
-        if policy is None:
-            policy = _remember_policy(shape, f'"{s.policy}";q={s.quota};w={s.window}'.encode())
-        current = f'"{s.policy}";r={s.remaining};t={math.ceil(s.reset)}'.encode()
-        return [(b"ratelimit-policy", policy), (b"ratelimit", current)]
     shape = tuple((s.policy, s.quota, s.window) for s in states)
     policy = _policy_headers.get(shape)
     if policy is None:
