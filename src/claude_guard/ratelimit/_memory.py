@@ -246,11 +246,10 @@ class MemoryLimits:
             used += cost
         left = a - used  # remaining: max(0, floor(a - used)), without the calls for a whole count
         remaining = (left if left > 0 else 0) if left.__class__ is int else max(0, math.floor(left))
+        limit = limit_state(check.policy, a, check.window, remaining, math.ceil(reset) / 1000, ok)
         if ok:
-            limit = limit_state(check.policy, a, check.window, remaining, math.ceil(reset) / 1000, True)
             self.counters["allowed"] += 1
             return Admission(True, (limit,), None, None, token, (check,), (), (), (win,))
-        limit = limit_state(check.policy, a, check.window, remaining, math.ceil(reset) / 1000, False)
         self.counters["denied"] += 1
         return Admission(
             False, (limit,), math.ceil(retry) / 1000, check.policy, token, (check,), (), (), (win,)
