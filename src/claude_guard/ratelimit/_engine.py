@@ -20,9 +20,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ConfigurationError, StoreUnavailableError
+from ..errors import StoreUnavailableError
 from ..store import MemoryStore, Store
-from ..store.redis import RedisStore
 from ._admission import Admission, ConcurrencyCheck, LimitCheck, LimitState
 from ._memory import MemoryLimits
 from ._redis import RedisLimits
@@ -64,19 +63,18 @@ class RateLimiter:
         self._background: set[asyncio.Task[None]] = set()
         self.plan_cache: dict[tuple[int, str, str], Any] = {}
         """Checks already built per (rule, name, identity), so a hot path does not rebuild keys."""
-        # The backend, chosen once: exactly one of the two is set.
-        self._memory: MemoryLimits | None = None
-        self._redis: RedisLimits | None = None
-        if isinstance(self.store, MemoryStore):
-            self._memory = MemoryLimits(self.store, lease_ttl=lease_ttl, counters=self.counters)
+        # The backend, chosen once by the store: exactly one of the two is set.
+        backend: MemoryLimits | RedisLimits = self.store.pick(
+            memory=lambda store: MemoryLimits(store, lease_ttl=lease_ttl, counters=self.counters),
+            redis=lambda store: RedisLimits(
+                store, lease_ttl=lease_ttl, store_timeout=store_timeout, counters=self.counters
+            ),
+        )
+        self._memory = backend if isinstance(backend, MemoryLimits) else None
+        self._redis = backend if isinstance(backend, RedisLimits) else None
+        if self._memory is not None:
             self._state = self._memory.state
             self._expires = self._memory.expires
-        elif isinstance(self.store, RedisStore):
-            self._redis = RedisLimits(
-                self.store, lease_ttl=lease_ttl, store_timeout=store_timeout, counters=self.counters
-            )
-        else:
-            raise ConfigurationError(f"RateLimiter needs a MemoryStore or a RedisStore, not {self.store!r}")
 
     def __repr__(self) -> str:
         return f"RateLimiter(store={self.store!r}, lease_ttl={self.lease_ttl})"

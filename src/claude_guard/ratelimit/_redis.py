@@ -8,7 +8,6 @@ admission (see ``_admit_across_slots``).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import os
@@ -30,29 +29,6 @@ _STRATEGY_CODES: dict[Strategy, int] = {"fixed_window": 1, "moving_window": 2, "
 _Group = tuple[list[LimitCheck], list[ConcurrencyCheck]]
 
 
-async def run_script(
-    store: RedisStore, name: str, keys: Sequence[str], args: Sequence[Any], *, timeout: float
-) -> Any:
-    """Run one of the rate limiter's scripts; every failure to reach the store is ``StoreUnavailableError``.
-
-    The one place where this backend translates Redis errors.
-    """
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import RedisError
-
-    script = store.script(name)
-    try:
-        async with asyncio.timeout(timeout):
-            try:
-                return await script(keys=list(keys), args=list(args))
-            except RedisConnectionError:
-                # A pooled connection that died with a Redis restart fails once; the pool reconnects on the
-                # next command, so one immediate retry makes recovery seamless.
-                return await script(keys=list(keys), args=list(args))
-    except (RedisError, OSError, TimeoutError) as exc:
-        raise StoreUnavailableError() from exc
-
-
 class RedisLimits:
     """Admissions, releases and renewals by the scripts in ``lua/``, for ``RateLimiter``.
 
@@ -72,7 +48,10 @@ class RedisLimits:
         self.counters = counters
 
     async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        return await run_script(self.store, name, keys, args, timeout=self.store_timeout)
+        # RedisStore.run_script is the one place where a store failure becomes StoreUnavailableError. One
+        # retry on a dropped connection: a pooled connection that died with a Redis restart fails once and the
+        # pool reconnects on the next command, so recovery is seamless.
+        return await self.store.run_script(name, keys, args, timeout=self.store_timeout, retries=1)
 
     # -- admit.lua ---------------------------------------------------------------------------------------
 
