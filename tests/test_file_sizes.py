@@ -19,7 +19,6 @@ PENDING: dict[str, str] = {
     "validation/_canonical.py": "inject",
     "validation/_lexicon.py": "inject",
     "validation/_validator.py": "inject",
-    "ratelimit/_engine.py": "ratelimit",
 }
 
 
