@@ -102,7 +102,7 @@ class RateLimiter:
         if memory is not None and len(limits) == 1 and not concurrency:  # the common case, without loops
             check = limits[0]
             if 0 < check.cost <= check.amount:
-                return memory.admit_one(check, memory.token(), time.time() * 1000)
+                return memory.admit_one(check, time.time() * 1000)
         for check in limits:
             if not 0 < check.cost <= check.amount:
                 raise ValueError(f"cost of {check.policy} must be between 1 and its amount")

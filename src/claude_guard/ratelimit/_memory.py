@@ -180,11 +180,12 @@ class MemoryLimits:
             windows=tuple(windows),
         )
 
-    def admit_one(self, check: LimitCheck, token: str, now: float) -> Admission:
-        """``admit`` for the common case, one limit and no cap, without its loops.
+    def admit_one(self, check: LimitCheck, now: float) -> Admission:
+        """``admit`` for the common case, one limit and no cap, without its loops (and its own ``token``).
 
         The same arithmetic, so the same verdicts, states and counters (a test holds the two side by side).
         """
+        token = str(next(self._sequence))
         state = self.state
         self._ops += 1
         if not self._ops % _SWEEP_EVERY:
