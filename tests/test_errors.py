@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -18,13 +19,19 @@ from claude_guard.errors import (
     InvalidJSONError,
     NotFoundError,
     PermissionDeniedError,
+    PIIBlockedError,
+    PIIUnavailableError,
+    PromptBlockedError,
     PromptRejectedError,
     RateLimitedError,
     RequestTimeoutError,
     RequestTooLargeError,
     SchemaError,
+    SecretSourceError,
     StoreUnavailableError,
     ToolCallRefusedError,
+    UnknownModelError,
+    UnsafePatternError,
     UnsupportedMediaTypeError,
     UpstreamError,
     UpstreamTimeoutError,
@@ -37,10 +44,14 @@ from claude_guard.responses import ErrorResponse, render_error
 TREE: list[tuple[type[GuardError], int, str, bool | None]] = [
     (GuardError, 500, "api_error", None),
     (ConfigurationError, 500, "api_error", None),
+    (UnsafePatternError, 500, "api_error", None),
     (BadRequestError, 400, "invalid_request_error", False),
     (InvalidJSONError, 400, "invalid_request_error", False),
     (SchemaError, 400, "invalid_request_error", False),
     (PromptRejectedError, 400, "invalid_request_error", False),
+    (PromptBlockedError, 400, "invalid_request_error", False),
+    (PIIBlockedError, 400, "invalid_request_error", False),
+    (UnknownModelError, 400, "invalid_request_error", False),
     (CostLimitExceededError, 400, "invalid_request_error", False),
     (AuthenticationError, 401, "authentication_error", False),
     (BudgetExceededError, 402, "billing_error", False),
@@ -52,11 +63,16 @@ TREE: list[tuple[type[GuardError], int, str, bool | None]] = [
     (UnsupportedMediaTypeError, 415, "invalid_request_error", False),
     (RateLimitedError, 429, "rate_limit_error", True),
     (UpstreamError, 502, "api_error", True),
+    (SecretSourceError, 502, "api_error", True),
     (StoreUnavailableError, 503, "api_error", True),
     (VaultDecryptionError, 503, "api_error", True),
+    (PIIUnavailableError, 503, "api_error", True),
     (UpstreamTimeoutError, 504, "timeout_error", True),
     (ValidationUnavailableError, 503, "api_error", True),
 ]
+
+# The one error whose ``code`` is fixed by its class: every secret-provider failure is ``secret_source``.
+FIXED_CODE: dict[type[GuardError], str] = {SecretSourceError: "secret_source"}
 
 
 def test_the_table_covers_every_public_error() -> None:
@@ -77,7 +93,7 @@ def test_each_error_knows_how_it_is_shown(
     assert err.message
     assert str(err) == err.message
     assert err.headers == {}
-    assert err.code is None
+    assert err.code == FIXED_CODE.get(cls)
 
 
 @pytest.mark.parametrize(
@@ -92,6 +108,83 @@ def test_each_error_knows_how_it_is_shown(
 )
 def test_bad_request_family(cls: type[GuardError], parent: type[GuardError]) -> None:
     assert issubclass(cls, parent)
+
+
+@pytest.mark.parametrize(
+    ("cls", "parent"),
+    [
+        (UnsafePatternError, ConfigurationError),
+        (PromptBlockedError, PromptRejectedError),
+        (PIIBlockedError, BadRequestError),
+        (UnknownModelError, BadRequestError),
+        (SecretSourceError, UpstreamError),
+        (PIIUnavailableError, StoreUnavailableError),
+    ],
+    ids=lambda c: c.__name__,
+)
+def test_errors_moved_into_the_tree_keep_their_family(
+    cls: type[GuardError], parent: type[GuardError]
+) -> None:
+    assert issubclass(cls, parent)
+
+
+def test_configuration_errors_are_value_errors_too() -> None:
+    # callers' ``except ValueError`` around a constructor keeps working
+    assert issubclass(ConfigurationError, ValueError)
+    assert issubclass(UnsafePatternError, ValueError)
+    with pytest.raises(ValueError, match="bad setting"):
+        raise ConfigurationError("bad setting")
+
+
+def test_every_public_error_is_drawn_once_in_the_module_docstring() -> None:
+    drawn = re.findall(r"^[ │├└─]*(\w+Error)\b", errors.__doc__ or "", re.MULTILINE)
+    assert sorted(drawn) == sorted(errors.__all__)
+
+
+def test_secret_source_error_logs_its_detail_and_shows_a_generic_message() -> None:
+    err = SecretSourceError("Vault could not read secret 'kv/claude': 403")
+    assert str(err) == "Vault could not read secret 'kv/claude': 403"
+    assert err.message == SecretSourceError.default_message
+    assert err.code == "secret_source"
+
+
+def test_prompt_blocked_error_carries_its_hits() -> None:
+    from claude_guard.validation import RuleHit, RuleMode
+
+    hit = RuleHit(
+        rule_id="override.instructions",
+        mode=RuleMode.BLOCK,
+        layer="text",
+        path=(),
+        kind="message",
+        start=0,
+        end=3,
+    )
+    err = PromptBlockedError("Refused.", code="override.instructions", hits=[hit, hit], score=0.9)
+    assert (err.code, err.hits, err.score, err.rule_ids) == (
+        "override.instructions",
+        (hit, hit),
+        0.9,
+        ["override.instructions"],
+    )
+    assert PromptBlockedError().hits == ()
+
+
+@pytest.mark.parametrize(
+    ("old_path", "name"),
+    [
+        ("claude_guard.pricing", "UnknownModelError"),
+        ("claude_guard.secret_providers", "SecretSourceError"),
+        ("claude_guard.pii", "PIIBlockedError"),
+        ("claude_guard.pii", "PIIUnavailableError"),
+        ("claude_guard.validation", "PromptBlockedError"),
+        ("claude_guard.validation", "UnsafePatternError"),
+    ],
+)
+def test_old_import_paths_still_work(old_path: str, name: str) -> None:
+    import importlib
+
+    assert getattr(importlib.import_module(old_path), name) is getattr(errors, name)
 
 
 def test_message_code_headers_and_retry_override() -> None:
@@ -149,9 +242,12 @@ def test_anthropic_envelope(
 ) -> None:
     response = render_error(cls(), request_id="req_0123456789abcdef01234567")
     assert response.status == status
+    expected_error = {"type": error_type, "message": cls.default_message}
+    if cls in FIXED_CODE:
+        expected_error["code"] = FIXED_CODE[cls]
     assert _json(response) == {
         "type": "error",
-        "error": {"type": error_type, "message": cls.default_message},
+        "error": expected_error,
         "request_id": "req_0123456789abcdef01234567",
     }
     assert response.headers["request-id"] == "req_0123456789abcdef01234567"

@@ -17,10 +17,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._json import dumps_forward, loads_strict
-from .profiles import Profile
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: profiles reads the current context (lazily)
     from .messages import Usage
+    from .profiles import Profile
 
 __all__ = [
     "Decision",

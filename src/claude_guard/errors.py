@@ -6,11 +6,15 @@ can help (sent as ``x-should-retry``). Messages are written for callers and neve
 a detected PII value.
 
     GuardError                      500 api_error
-    ├── ConfigurationError          start-up: a setting is missing or unsafe
+    ├── ConfigurationError          start-up: a setting is missing or unsafe (also a ``ValueError``)
+    │   └── UnsafePatternError      a validation rule's pattern could backtrack without a bound
     ├── BadRequestError             400 invalid_request_error
     │   ├── InvalidJSONError
     │   ├── SchemaError
-    │   ├── PromptRejectedError
+    │   ├── PromptRejectedError     a validation rule refused the prompt (``code`` is the rule id)
+    │   │   └── PromptBlockedError  the prompt's risk score reached the block threshold (with ``hits``)
+    │   ├── PIIBlockedError         the request holds a PII entity type whose operator is ``block``
+    │   ├── UnknownModelError       no price is known for the model, so it is refused, never free
     │   └── CostLimitExceededError
     ├── AuthenticationError         401 authentication_error
     ├── BudgetExceededError         402 billing_error (never retried)
@@ -22,16 +26,24 @@ a detected PII value.
     ├── UnsupportedMediaTypeError   415 invalid_request_error
     ├── RateLimitedError            429 rate_limit_error (with retry-after)
     ├── UpstreamError               502 api_error (the upstream failed in a way the caller cannot fix)
+    │   └── SecretSourceError       502 (the upstream key could not be read from its secret provider)
     ├── StoreUnavailableError       503 api_error (the shared store is down and the policy fails closed)
-    │   └── VaultDecryptionError    503 (a PII vault value does not decrypt with the configured keys)
+    │   ├── VaultDecryptionError    503 (a PII vault value does not decrypt with the configured keys)
+    │   └── PIIUnavailableError     503 (PII analysis timed out or failed and the policy fails closed)
     ├── ValidationUnavailableError  503 api_error (a prompt detector failed and validation fails closed)
     └── UpstreamTimeoutError        504 timeout_error
+
+Every class here is also importable from the top level (``from claude_guard import RateLimitedError``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for the annotation only: errors.py imports nothing of the package at run time
+    from .validation._config import RuleHit
 
 __all__ = [
     "AuthenticationError",
@@ -42,14 +54,20 @@ __all__ = [
     "GuardError",
     "InvalidJSONError",
     "NotFoundError",
+    "PIIBlockedError",
+    "PIIUnavailableError",
     "PermissionDeniedError",
+    "PromptBlockedError",
     "PromptRejectedError",
     "RateLimitedError",
     "RequestTimeoutError",
     "RequestTooLargeError",
     "SchemaError",
+    "SecretSourceError",
     "StoreUnavailableError",
     "ToolCallRefusedError",
+    "UnknownModelError",
+    "UnsafePatternError",
     "UnsupportedMediaTypeError",
     "UpstreamError",
     "UpstreamTimeoutError",
@@ -106,6 +124,12 @@ class ConfigurationError(GuardError, ValueError):
     default_message = "claude_guard is misconfigured."
 
 
+class UnsafePatternError(ConfigurationError):
+    """A validation rule's pattern could backtrack without a bound; the message says which construct."""
+
+    default_message = "A rule pattern could backtrack without a bound."
+
+
 class BadRequestError(GuardError):
     status = 400
     error_type = "invalid_request_error"
@@ -123,6 +147,39 @@ class SchemaError(BadRequestError):
 
 class PromptRejectedError(BadRequestError):
     """A validation rule refused the prompt; ``code`` holds the rule id, the text is never echoed."""
+
+
+class PromptBlockedError(PromptRejectedError):
+    """The risk score reached the block threshold; ``code`` is the top rule id, ``hits`` all (no text)."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        hits: Sequence[RuleHit] = (),
+        score: float = 1.0,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.hits = tuple(hits)
+        self.score = score
+
+    @property
+    def rule_ids(self) -> list[str]:
+        """Distinct rule ids hit, in order."""
+        return list(dict.fromkeys(hit.rule_id for hit in self.hits))
+
+
+class PIIBlockedError(BadRequestError):
+    """The request holds an entity type whose operator is ``block``; the message names types, never values."""
+
+    default_message = "The request contains sensitive data that is not allowed."
+
+
+class UnknownModelError(BadRequestError):
+    """No price is known for the model (and no fallback is configured): the request is refused, never free."""
+
+    default_message = "No price is configured for this model."
 
 
 class CostLimitExceededError(BadRequestError):
@@ -214,6 +271,23 @@ class UpstreamError(GuardError):
     default_message = "The upstream API could not be reached."
 
 
+class SecretSourceError(UpstreamError):
+    """A secret could not be read from its provider while serving.
+
+    The caller sees a generic 502; ``str(exc)`` (what logs show) names the provider and the secret id, never
+    the value, a token or a signature. ``code`` is always ``"secret_source"``.
+    """
+
+    default_message = "The gateway could not read its upstream credentials."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(code="secret_source")
+        self.detail = detail if detail is not None else self.message
+
+    def __str__(self) -> str:
+        return self.detail
+
+
 class StoreUnavailableError(GuardError):
     status = 503
     error_type = "api_error"
@@ -224,6 +298,12 @@ class StoreUnavailableError(GuardError):
 class VaultDecryptionError(StoreUnavailableError):
     """A PII vault value does not decrypt (a wrong or unknown key, a tampered or a plaintext value): the
     request fails closed with 503, never with a value restored from the wrong bytes."""
+
+    default_message = "PII redaction is temporarily unavailable."
+
+
+class PIIUnavailableError(StoreUnavailableError):
+    """PII analysis did not finish in time or failed, and the policy fails closed (503)."""
 
     default_message = "PII redaction is temporarily unavailable."
 

@@ -31,7 +31,8 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any, Final
 
 from ._price_rows import LongContext, ModelPrice, read_price_files
-from .errors import BadRequestError, ConfigurationError, GuardError
+from .errors import BadRequestError, ConfigurationError
+from .errors import UnknownModelError as UnknownModelError  # its old path keeps working
 from .messages import Usage
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
     "LongContext",
     "ModelPrice",
     "PriceTable",
-    "UnknownModelError",
     "server_tool_uses",
     "to_pico",
 ]
@@ -57,15 +57,6 @@ SPEEDS: Final = ("standard", "fast")
 SERVICE_TIERS: Final = ("auto", "standard_only")
 """The request ``service_tier`` values the Messages API defines; any other is refused before it is priced."""
 _SAFE_NAME: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-
-
-class UnknownModelError(GuardError):
-    """No price is known for the model (and no fallback is configured): the request is refused, never free."""
-
-    status = 400
-    error_type = "invalid_request_error"
-    should_retry = False
-    default_message = "No price is configured for this model."
 
 
 def to_pico(usd: Decimal, *, round_up: bool = False) -> int:

@@ -13,6 +13,9 @@
 
 from __future__ import annotations
 
+# The errors live in ``claude_guard.errors`` (and the top level); these imports keep the old paths working.
+from ..errors import PIIBlockedError as PIIBlockedError
+from ..errors import PIIUnavailableError as PIIUnavailableError
 from ._config import (
     DEFAULT_ENTITIES,
     NATIONAL_ID_ENTITIES,
@@ -27,7 +30,7 @@ from ._egress import PIIEgressHook
 from ._engine import AnalysisUnavailableError, Finding, PIIEngine
 from ._middleware import PIIRedactionMiddleware, principal_of, redact_route_body
 from ._output import OutputScanner, SSEOutputScanner, TextScanner
-from ._redact import PIIBlockedError, PIIUnavailableError, Redaction, Redactor
+from ._redact import Redaction, Redactor
 from ._restore import PLACEHOLDER, SSERestorer, StreamRestorer
 from ._vault import PIIVault
 
@@ -42,13 +45,11 @@ __all__ = [
     "Operator",
     "OutputScan",
     "OutputScanner",
-    "PIIBlockedError",
     "PIIConfig",
     "PIIEgressHook",
     "PIIEngine",
     "PIIPattern",
     "PIIRedactionMiddleware",
-    "PIIUnavailableError",
     "PIIVault",
     "Redaction",
     "Redactor",

@@ -19,13 +19,13 @@ from .._asgi import (
 )
 from .._routes import PathPatterns
 from ..context import GuardContext
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, PIIUnavailableError
 from ..middleware import GuardMiddleware
 from ..responses import ErrorFormat, render_error
 from ..store import Store
 from ._config import PIIConfig
 from ._output import OutputScanner, SSEOutputScanner
-from ._redact import PIIUnavailableError, Redaction, Redactor
+from ._redact import Redaction, Redactor
 from ._restore import SSERestorer, restore_message
 
 __all__ = ["PIIRedactionMiddleware", "principal_of", "redact_route_body"]

@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any, Final
 
 from ..context import GuardContext
+from ..errors import PIIUnavailableError
 from ..messages import SSEEvent, iter_text_segments, joined_text, replace_text_segments
 from ._config import OutputScan
 from ._engine import AnalysisUnavailableError, Finding, PIIEngine, merge_findings
@@ -66,8 +67,6 @@ class OutputScanner:
         except AnalysisUnavailableError as exc:
             self.failure = exc.reason
             if self.redacts and self.engine.config.on_failure == "closed":
-                from ._redact import PIIUnavailableError
-
                 raise PIIUnavailableError(code=f"pii_{exc.reason}") from None
             return []
         if not findings:
@@ -296,8 +295,6 @@ class SSEOutputScanner(_SSERewriter):
         return b"".join(out)
 
     def _fail(self, exc: Exception) -> bytes:
-        from ._redact import PIIUnavailableError
-
         if not isinstance(exc, PIIUnavailableError):
             raise exc
         self._failed = True

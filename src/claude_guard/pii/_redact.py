@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..context import GuardContext
-from ..errors import BadRequestError, StoreUnavailableError
+from ..errors import PIIBlockedError, PIIUnavailableError
 from ..messages import TextSegment, UnknownContent, iter_text_segments, joined_text, replace_text_segments
 from ..store import MemoryStore, Store
 from ._config import PIIConfig
@@ -22,21 +22,9 @@ from ._output import OutputScanner
 from ._restore import PLACEHOLDER, SSERestorer, StreamRestorer, restore_message, restore_text, restore_value
 from ._vault import PIIVault, VaultCipher
 
-__all__ = ["PIIBlockedError", "PIIUnavailableError", "Redaction", "Redactor"]
+__all__ = ["Redaction", "Redactor"]
 
 _SEPARATOR = "\n\n"
-
-
-class PIIBlockedError(BadRequestError):
-    """The request holds an entity type whose operator is ``block``; the message names types, never values."""
-
-    default_message = "The request contains sensitive data that is not allowed."
-
-
-class PIIUnavailableError(StoreUnavailableError):
-    """PII analysis did not finish in time or failed, and the policy fails closed (503)."""
-
-    default_message = "PII redaction is temporarily unavailable."
 
 
 @dataclass(slots=True, eq=False, kw_only=True)

@@ -35,8 +35,11 @@ from collections.abc import Mapping
 from urllib.parse import parse_qsl, unquote
 
 from ..errors import ConfigurationError, GuardError
+
+# The errors live in ``claude_guard.errors`` (and the top level); these imports keep the old paths working.
+from ..errors import SecretSourceError as SecretSourceError
 from ..secrets import EnvSecretSource, FileSecretSource, SecretSource
-from ._cached import CachedSecretSource, SecretSourceError, SourceStatus
+from ._cached import CachedSecretSource, SourceStatus
 from ._sigv4 import AWSCredentials, sign_v4  # noqa: F401 - sign_v4 stays importable, out of __all__
 from .aws import AWSSecretsManagerSource
 from .azure import AzureKeyVaultSource
@@ -59,7 +62,6 @@ __all__ = [
     "CachedSecretSource",
     "GCPSecretManagerSource",
     "MountedSecretFileSource",
-    "SecretSourceError",
     "SourceStatus",
     "VaultAppRoleAuth",
     "VaultAuth",

@@ -39,33 +39,16 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 
-from ..errors import ConfigurationError, UpstreamError
+from ..errors import ConfigurationError, SecretSourceError
 from ..logscrub import register
 from ..secrets import Secret
 
-__all__ = ["CachedSecretSource", "SecretSourceError", "SourceStatus"]
+__all__ = ["CachedSecretSource", "SourceStatus"]
 
 logger = logging.getLogger("claude_guard.secrets")
 
 DEFAULT_RETRY_AFTER_ERROR = 10.0
 DEFAULT_STALE_GRACE = 5.0
-
-
-class SecretSourceError(UpstreamError):
-    """A secret could not be read from its provider while serving.
-
-    The caller sees a generic 502; ``str(exc)`` (what logs show) names the provider and the secret id, never
-    the value, a token or a signature.
-    """
-
-    default_message = "The gateway could not read its upstream credentials."
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(code="secret_source")
-        self.detail = detail
-
-    def __str__(self) -> str:
-        return self.detail
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -41,10 +41,10 @@ from typing import Any
 
 import httpx
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, SecretSourceError
 from ..logscrub import register
 from ..secrets import Secret, check_https_url
-from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource, SecretSourceError, send_request
+from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource, send_request
 from ._sigv4 import AWSCredentials, sign_v4
 
 __all__ = ["AWSSecretsManagerSource", "botocore_available"]

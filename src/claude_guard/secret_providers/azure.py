@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, SecretSourceError
 from ..secrets import Secret
-from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource, SecretSourceError
+from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource
 from .aws import pick_field
 
 __all__ = ["AzureKeyVaultSource", "vault_url"]

@@ -30,9 +30,9 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, SecretSourceError
 from ..secrets import Secret, read_secret_file
-from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource, SecretSourceError, check_value
+from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource, check_value
 
 __all__ = ["MountedSecretFileSource"]
 

@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, SecretSourceError
 from ..secrets import Secret, check_https_url
-from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource, SecretSourceError
+from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource
 from .aws import pick_field
 
 __all__ = ["GCPSecretManagerSource"]

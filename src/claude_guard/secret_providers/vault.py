@@ -37,7 +37,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, SecretSourceError
 from ..logscrub import register
 from ..secrets import (
     EnvSecretSource,
@@ -47,7 +47,7 @@ from ..secrets import (
     check_https_url,
     read_secret_file,
 )
-from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource, SecretSourceError
+from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource
 
 __all__ = [
     "VaultAppRoleAuth",

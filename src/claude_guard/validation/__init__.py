@@ -15,13 +15,15 @@ See docs/validation.md.
 
 from __future__ import annotations
 
+# The errors live in ``claude_guard.errors`` (and the top level); these imports keep the old paths working.
+from ..errors import PromptBlockedError as PromptBlockedError
+from ..errors import UnsafePatternError as UnsafePatternError
 from ._canonical import Canonical, canonicalize, strip_invisible
 from ._config import (
     BUILTIN_RULE_IDS,
     INVISIBLE_RULE_ID,
     DetectorRule,
     FailurePolicy,
-    PromptBlockedError,
     RuleHit,
     ScoringDetector,
     ValidationConfig,
@@ -31,7 +33,7 @@ from ._config import (
 )
 from ._lexicon import available_languages
 from ._middleware import DEFAULT_ROUTES, PromptValidationMiddleware, validate_route_body
-from ._rules import DEFAULT_RULES, Rule, RuleMode, UnsafePatternError, pattern_cost
+from ._rules import DEFAULT_RULES, Rule, RuleMode, pattern_cost
 from ._validator import PromptValidator, validate_task_description
 
 __all__ = [
@@ -42,14 +44,12 @@ __all__ = [
     "Canonical",
     "DetectorRule",
     "FailurePolicy",
-    "PromptBlockedError",
     "PromptValidationMiddleware",
     "PromptValidator",
     "Rule",
     "RuleHit",
     "RuleMode",
     "ScoringDetector",
-    "UnsafePatternError",
     "ValidationConfig",
     "ValidationMode",
     "ValidationResult",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
@@ -20,7 +20,6 @@ __all__ = [
     "Detector",
     "DetectorRule",
     "FailurePolicy",
-    "PromptBlockedError",
     "RuleHit",
     "ScoringDetector",
     "ValidationConfig",
@@ -308,19 +307,6 @@ class ValidationResult:
         if self.sanitized:
             return "sanitized"
         return "flagged" if self.hits else "pass"
-
-
-class PromptBlockedError(PromptRejectedError):
-    """The score reached the block threshold; ``code`` is the top rule id, ``hits`` all hits (no text)."""
-
-    def __init__(self, message: str, *, code: str, hits: Sequence[RuleHit], score: float = 1.0) -> None:
-        super().__init__(message, code=code)
-        self.hits = tuple(hits)
-        self.score = score
-
-    @property
-    def rule_ids(self) -> list[str]:
-        return list(dict.fromkeys(hit.rule_id for hit in self.hits))
 
 
 @dataclass(slots=True)

@@ -29,13 +29,15 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import ahocorasick_rs
 
 from ..errors import ConfigurationError
 from ._canonical import canonicalize
-from ._config import WorkMeter
+
+if TYPE_CHECKING:  # annotations only: _config imports this module (lazily) for its languages
+    from ._config import WorkMeter
 
 __all__ = [
     "INTENT_RULE_IDS",

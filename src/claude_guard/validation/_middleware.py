@@ -15,10 +15,10 @@ from typing import Any, Final
 from .._asgi import ASGIApp, Receive, Scope, Send, ensure_body, require_json, rewrite_body
 from .._routes import RouteMap
 from ..context import GuardContext
-from ..errors import BadRequestError, GuardError, InvalidJSONError
+from ..errors import BadRequestError, GuardError, InvalidJSONError, PromptBlockedError
 from ..middleware import GuardMiddleware
 from ..responses import ErrorFormat
-from ._config import PromptBlockedError, ValidationConfig, ValidationResult
+from ._config import ValidationConfig, ValidationResult
 from ._validator import PromptValidator
 
 __all__ = ["DEFAULT_ROUTES", "PromptValidationMiddleware", "validate_route_body"]

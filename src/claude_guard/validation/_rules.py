@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ..errors import UnsafePatternError
+
 __all__ = [
     "CODE_RULE_IDS",
     "DEFAULT_RULES",
@@ -24,7 +26,6 @@ __all__ = [
     "MAX_PATTERN_WIDTH",
     "Rule",
     "RuleMode",
-    "UnsafePatternError",
     "pattern_cost",
 ]
 
@@ -50,10 +51,6 @@ class RuleMode(enum.StrEnum):
     BLOCK = "block"
     FLAG = "flag"
     SANITIZE = "sanitize"
-
-
-class UnsafePatternError(ValueError):
-    """A rule pattern could backtrack without a bound; the message says which construct."""
 
 
 RuleCheck = Callable[[str], bool | Iterable[tuple[int, int]]]
@@ -180,7 +177,7 @@ def pattern_cost(pattern: str) -> int:
         >>> pattern_cost(r"(a+)+b")
         Traceback (most recent call last):
         ...
-        claude_guard.validation._rules.UnsafePatternError: unbounded repeat in (a+)+b
+        claude_guard.errors.UnsafePatternError: unbounded repeat in (a+)+b
     """
     try:
         parsed = _sre.parse(pattern)

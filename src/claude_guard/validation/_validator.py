@@ -20,6 +20,7 @@ from typing import Any, Final
 from ..errors import (
     BadRequestError,
     GuardError,
+    PromptBlockedError,
     PromptRejectedError,
     SchemaError,
     ValidationUnavailableError,
@@ -30,7 +31,6 @@ from ._canonical import canonicalize, first_invisible, invisible_offsets, strip_
 from ._config import (
     INVISIBLE_RULE_ID,
     DetectorRule,
-    PromptBlockedError,
     RuleHit,
     ValidationConfig,
     ValidationResult,
@@ -584,7 +584,7 @@ def validate_task_description(
         >>> validate_task_description("run EVAL(input)")
         Traceback (most recent call last):
         ...
-        claude_guard.validation._config.PromptBlockedError: The task was rejected by validation rule ...
+        claude_guard.errors.PromptBlockedError: The task was rejected by validation rule ...
     """
     if not isinstance(text, str):
         raise BadRequestError("The task must be a string.", code="task")
