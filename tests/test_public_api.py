@@ -120,3 +120,62 @@ def test_no_import_cycle_among_the_modules() -> None:
 
 def test_errors_imports_nothing_of_the_package_at_run_time() -> None:
     assert import_graph()["claude_guard.errors"] == set()
+
+
+# --- the top level ------------------------------------------------------------------------------------
+
+
+def _type_checking_imports() -> dict[str, str]:
+    """Name -> module of the ``if TYPE_CHECKING:`` imports of the top-level ``__init__.py``."""
+    import importlib
+
+    tree = ast.parse((SRC / "__init__.py").read_text(encoding="utf-8"))
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom) and imp.level == 1 and imp.module
+                for alias in imp.names:
+                    if alias.name == "*":
+                        module = importlib.import_module(f"claude_guard.{imp.module}")
+                        found.update(dict.fromkeys(module.__all__, imp.module))
+                    else:
+                        # ``X as X``: an explicit re-export for mypy's strict mode
+                        assert alias.asname == alias.name, alias.name
+                        found[alias.name] = imp.module
+    return found
+
+
+def test_the_type_checking_imports_agree_with_the_lazy_table() -> None:
+    assert _type_checking_imports() == claude_guard._WHERE
+
+
+def test_the_top_level_all_is_the_lazy_table() -> None:
+    assert claude_guard.__all__ == sorted(claude_guard._WHERE)
+    assert len(claude_guard.__all__) == len(set(claude_guard.__all__))
+
+
+def test_each_top_level_name_is_the_object_of_its_module() -> None:
+    import importlib
+
+    for name, module_name in claude_guard._WHERE.items():
+        module = importlib.import_module(f"claude_guard.{module_name}")
+        assert name in module.__all__, f"{name} is not public in claude_guard.{module_name}"
+        assert getattr(claude_guard, name) is getattr(module, name)
+
+
+def test_every_error_is_at_the_top_level() -> None:
+    from claude_guard import errors
+
+    assert set(errors.__all__) <= set(claude_guard.__all__)
+    from claude_guard import ConfigurationError, RateLimitedError
+
+    assert RateLimitedError is errors.RateLimitedError
+    assert issubclass(ConfigurationError, ValueError)
+
+
+def test_an_unknown_top_level_name_is_an_attribute_error() -> None:
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
+        _ = claude_guard.NoSuchThing

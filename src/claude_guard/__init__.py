@@ -9,59 +9,42 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from .audit import AuditLogger, AuditMiddleware
-    from .context import GuardContext, Principal, current_context
-    from .errors import GuardError
-    from .guard import ClaudeGuard
-    from .keys import APIKeyMiddleware
-    from .ledger import CostMeterMiddleware, Ledger
-    from .middleware import RequestLimitsMiddleware, RouteLimits, SafeErrorMiddleware
-    from .pii import PIIRedactionMiddleware
-    from .pricing import PriceTable
-    from .profiles import Profile
-    from .ratelimit import RateLimitMiddleware
-    from .secrets import Secret
-    from .settings import GuardSettings
-    from .transport import HTTPSOnlyMiddleware
-    from .upstream import MessagesProxy, UpstreamClient
-    from .validation import PromptValidationMiddleware
+from .errors import __all__ as _ERRORS
 
-__all__ = [
-    "APIKeyMiddleware",
-    "AuditLogger",
-    "AuditMiddleware",
-    "ClaudeGuard",
-    "CostMeterMiddleware",
-    "GuardContext",
-    "GuardError",
-    "GuardSettings",
-    "HTTPSOnlyMiddleware",
-    "Ledger",
-    "MessagesProxy",
-    "PIIRedactionMiddleware",
-    "PriceTable",
-    "Principal",
-    "Profile",
-    "PromptValidationMiddleware",
-    "RateLimitMiddleware",
-    "RequestLimitsMiddleware",
-    "RouteLimits",
-    "SafeErrorMiddleware",
-    "Secret",
-    "UpstreamClient",
-    "current_context",
-]
+if TYPE_CHECKING:  # for type checkers only; tests/test_public_api.py checks these agree with _WHERE
+    from .audit import AuditLogger as AuditLogger
+    from .audit import AuditMiddleware as AuditMiddleware
+    from .context import GuardContext as GuardContext
+    from .context import Principal as Principal
+    from .context import current_context as current_context
+    from .errors import *  # noqa: F403 - every error, as listed in errors.__all__
+    from .guard import ClaudeGuard as ClaudeGuard
+    from .keys import APIKeyMiddleware as APIKeyMiddleware
+    from .ledger import CostMeterMiddleware as CostMeterMiddleware
+    from .ledger import Ledger as Ledger
+    from .middleware import RequestLimitsMiddleware as RequestLimitsMiddleware
+    from .middleware import RouteLimits as RouteLimits
+    from .middleware import SafeErrorMiddleware as SafeErrorMiddleware
+    from .pii import PIIRedactionMiddleware as PIIRedactionMiddleware
+    from .pricing import PriceTable as PriceTable
+    from .profiles import Profile as Profile
+    from .ratelimit import RateLimitMiddleware as RateLimitMiddleware
+    from .secrets import Secret as Secret
+    from .settings import GuardSettings as GuardSettings
+    from .transport import HTTPSOnlyMiddleware as HTTPSOnlyMiddleware
+    from .upstream import MessagesProxy as MessagesProxy
+    from .upstream import UpstreamClient as UpstreamClient
+    from .validation import PromptValidationMiddleware as PromptValidationMiddleware
 
-
-_WHERE = {
+# The one table of the top level: each public name and the module it is imported from on first use. Every
+# error of ``claude_guard.errors`` is here too (``from claude_guard import RateLimitedError``, as in httpx).
+_WHERE: dict[str, str] = {
     "APIKeyMiddleware": "keys",
     "AuditLogger": "audit",
     "AuditMiddleware": "audit",
     "ClaudeGuard": "guard",
     "CostMeterMiddleware": "ledger",
     "GuardContext": "context",
-    "GuardError": "errors",
     "GuardSettings": "settings",
     "HTTPSOnlyMiddleware": "transport",
     "Ledger": "ledger",
@@ -78,7 +61,10 @@ _WHERE = {
     "Secret": "secrets",
     "UpstreamClient": "upstream",
     "current_context": "context",
+    **dict.fromkeys(_ERRORS, "errors"),
 }
+
+__all__ = sorted(_WHERE)  # derived from the table, so each name is written once
 
 
 def __getattr__(name: str) -> Any:

@@ -116,7 +116,7 @@ def require_profile(*profiles: str, allow_admin: bool = True) -> Callable[[Reque
     Returns the ``Principal``.
     """
     if not profiles:
-        raise ValueError("require_profile needs at least one profile name")
+        raise ConfigurationError("require_profile needs at least one profile name")
     names = tuple(profiles)
 
     async def dependency(request: Request) -> Principal:

@@ -137,7 +137,7 @@ def require_profile(
     """A dependency (``Provide(require_profile("analysis"))``) that authenticates the caller unless the
     middleware did, requires one of ``profiles`` (or ``admin``) and returns the ``Principal``."""
     if not profiles:
-        raise ValueError("require_profile needs at least one profile name")
+        raise ConfigurationError("require_profile needs at least one profile name")
     names = tuple(profiles)
 
     async def dependency(request: Request[Any, Any, Any]) -> Principal:

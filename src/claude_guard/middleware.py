@@ -25,7 +25,13 @@ from ._asgi import (
 from ._routes import RouteMap
 from .context import GuardContext
 from .context import _current as _current_context
-from .errors import GuardError, RateLimitedError, RequestTimeoutError, UpstreamTimeoutError
+from .errors import (
+    ConfigurationError,
+    GuardError,
+    RateLimitedError,
+    RequestTimeoutError,
+    UpstreamTimeoutError,
+)
 from .responses import ErrorFormat, render_error
 
 __all__ = ["GuardMiddleware", "RequestLimitsMiddleware", "RouteLimits", "SafeErrorMiddleware"]
@@ -180,10 +186,10 @@ class RequestLimitsMiddleware(GuardMiddleware):
     ) -> None:
         super().__init__(app, error_format=error_format)
         if max_body_bytes <= 0 or body_timeout <= 0 or (timeout is not None and timeout <= 0):
-            raise ValueError("limits must be positive")
+            raise ConfigurationError("limits must be positive")
         for cap in (max_in_flight, max_in_flight_per_principal):
             if cap is not None and cap <= 0:
-                raise ValueError("in-flight caps must be positive or None")
+                raise ConfigurationError("in-flight caps must be positive or None")
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
         self.timeout = timeout

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from ..context import GuardContext
+from ..errors import ConfigurationError
 from ._record import BUDGET, RATE_LIMIT, REFUSED_OUTCOMES, VALIDATION, AuditRecord, safe_detail
 
 __all__ = ["Alert", "AlertCallback", "AlertKind", "Alerts", "WebhookAlertSender"]
@@ -93,7 +94,7 @@ class Alerts:
         max_tracked_addresses: int = 10_000,
     ) -> None:
         if auth_failure_threshold < 1 or auth_failure_window <= 0:
-            raise ValueError("auth_failure_threshold and auth_failure_window must be positive")
+            raise ConfigurationError("auth_failure_threshold and auth_failure_window must be positive")
         self._callbacks: list[tuple[AlertKind | None, AlertCallback]] = [(None, cb) for cb in callbacks]
         self.budget_thresholds = tuple(sorted(budget_thresholds))
         self.auth_failure_threshold = auth_failure_threshold
@@ -106,7 +107,7 @@ class Alerts:
     def on(self, kind: AlertKind | None, callback: AlertCallback) -> None:
         """Call ``callback`` for alerts of ``kind`` (every kind when ``None``)."""
         if kind is not None and kind not in ALERT_KINDS:
-            raise ValueError(f"unknown alert kind {kind!r}")
+            raise ConfigurationError(f"unknown alert kind {kind!r}")
         self._callbacks.append((kind, callback))
 
     def evaluate(self, ctx: GuardContext, record: AuditRecord) -> list[Alert]:
@@ -258,7 +259,7 @@ class WebhookAlertSender:
         client: Any = None,
     ) -> None:
         if timeout <= 0:
-            raise ValueError("timeout must be positive")
+            raise ConfigurationError("timeout must be positive")
         self.url = url
         self.timeout = timeout
         self.headers = dict(headers or {})

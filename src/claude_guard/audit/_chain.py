@@ -27,6 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ConfigurationError
+
 __all__ = ["AuditChain", "ChainProblem", "VerifyReport", "canonical", "compute_covers", "verify_chain"]
 
 Cover = tuple[str, int, int, str]
@@ -61,7 +63,7 @@ class AuditChain:
 
     def __init__(self, key: bytes, *, chain_id: str | None = None) -> None:
         if len(key) < 16:
-            raise ValueError("the audit chain key must be at least 16 bytes")
+            raise ConfigurationError("the audit chain key must be at least 16 bytes")
         self._key = key
         self.chain_id = chain_id or os.urandom(8).hex()
         self._seq = 0

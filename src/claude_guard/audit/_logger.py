@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from ..context import GuardContext, current_context, use_context
-from ..errors import GuardError
+from ..errors import ConfigurationError, GuardError
 from ._alerts import Alerts
 from ._chain import AuditChain, compute_covers
 from ._otel import Instruments, enrich_span
@@ -99,9 +99,9 @@ class AuditLogger:
         chain: AuditChain | None = None,
     ) -> None:
         if queue_size < 1 or batch_size < 1 or retries < 1:
-            raise ValueError("queue_size, batch_size and retries must be at least 1")
+            raise ConfigurationError("queue_size, batch_size and retries must be at least 1")
         if retention_days is not None and retention_days <= 0:
-            raise ValueError("retention_days must be positive")
+            raise ConfigurationError("retention_days must be positive")
         self.sinks: list[AuditSink] = list(sinks) if sinks is not None else [SQLiteAuditSink()]
         self.queue_size = queue_size
         self.batch_size = batch_size

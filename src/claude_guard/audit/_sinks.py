@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
+from ..errors import ConfigurationError
 from ._record import AuditRecord
 
 if TYPE_CHECKING:
@@ -248,7 +249,7 @@ class RedisAuditSink:
         page_size: int = 1000,
     ) -> None:
         if maxlen <= 0 or page_size <= 0 or slack < 0:
-            raise ValueError("maxlen and page_size must be positive, slack not negative")
+            raise ConfigurationError("maxlen and page_size must be positive, slack not negative")
         self.client = client
         self.stream = stream
         self.maxlen = maxlen
@@ -262,7 +263,7 @@ class RedisAuditSink:
         """A sink on a ``RedisStore``'s connection, with the stream under the store's key prefix."""
         client = getattr(store, "client", None)
         if client is None:
-            raise ValueError("RedisAuditSink needs a Redis store")
+            raise ConfigurationError("RedisAuditSink needs a Redis store")
         kwargs.setdefault("stream", store.key("audit"))
         return cls(client, **kwargs)
 

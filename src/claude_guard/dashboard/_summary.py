@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..audit import AuditRecord
 from ..audit._record import REFUSED_OUTCOMES
+from ..errors import ConfigurationError
 from ..ledger import ScopeUsage
 from ..profiles import BUILTIN_PROFILES, Profile
 from ..ratelimit import parse_limits
@@ -68,9 +69,9 @@ class DashboardConfig:
 
     def __post_init__(self) -> None:
         if self.window_hours <= 0 or self.buckets <= 0 or self.recent < 0 or self.top <= 0:
-            raise ValueError("window_hours, buckets and top must be positive, recent non-negative")
+            raise ConfigurationError("window_hours, buckets and top must be positive, recent non-negative")
         if self.refresh_seconds <= 0:
-            raise ValueError("refresh_seconds must be positive")
+            raise ConfigurationError("refresh_seconds must be positive")
 
 
 def refusal_reason(record: AuditRecord) -> str | None:

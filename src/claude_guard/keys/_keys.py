@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from ..errors import ConfigurationError
+
 __all__ = ["DAY", "ENV_CODES", "ClientKey", "IssuedKey", "generate_key", "hash_key", "parse_key"]
 
 ENV_CODES = {"development": "dev", "staging": "stg", "production": "prod"}
@@ -70,7 +72,7 @@ def generate_key(environment: str) -> IssuedKey:
     """A fresh key for ``environment``; returns ``IssuedKey`` with an unsaved record."""
     code = ENV_CODES.get(environment)
     if code is None:
-        raise ValueError(f"unknown environment {environment!r}")
+        raise ConfigurationError(f"unknown environment {environment!r}")
     key_id = "".join(secrets.choice(_ALPHABET) for _ in range(12))
     key = f"cg_{code}_{key_id}_{secrets.token_urlsafe(32)}"
     record = ClientKey(

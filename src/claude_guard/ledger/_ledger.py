@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
-from ..errors import BadRequestError, BudgetExceededError, RateLimitedError
+from ..errors import BadRequestError, BudgetExceededError, ConfigurationError, RateLimitedError
 from ..pricing import PICO, to_pico
 from ..profiles import Budgets
 from ..store import Store
@@ -138,7 +138,7 @@ class Ledger:
         on_alert: AlertCallback | None = None,
     ) -> None:
         if reservation_ttl <= 0:
-            raise ValueError("reservation_ttl must be positive")
+            raise ConfigurationError("reservation_ttl must be positive")
         self.store = store
         self.reservation_ttl = reservation_ttl
         self.alert_threshold = None if alert_threshold is None else Decimal(str(alert_threshold))

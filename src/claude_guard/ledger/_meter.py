@@ -316,7 +316,7 @@ def route_max_cost(usd: Decimal | float | str) -> Decimal:
     """``usd`` as the maximum cost of a route's calls, refusing a negative amount (``ValueError``)."""
     limit = _decimal(usd)
     if not limit.is_finite() or limit < 0:
-        raise ValueError("max_cost must be a non-negative amount")
+        raise ConfigurationError("max_cost must be a non-negative amount")
     return limit
 
 

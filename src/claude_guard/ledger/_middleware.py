@@ -22,6 +22,7 @@ from .._asgi import (
 )
 from .._routes import PathPatterns, RouteMap
 from ..context import GuardContext
+from ..errors import ConfigurationError
 from ..messages import StreamUsage, Usage, usage_from_response
 from ..middleware import GuardMiddleware
 from ..pricing import PriceTable
@@ -114,7 +115,7 @@ class CostMeterMiddleware(GuardMiddleware):
         super().__init__(app, error_format=error_format)
         if meter is None:
             if ledger is None or prices is None:
-                raise ValueError("CostMeterMiddleware needs a meter, or a ledger and prices")
+                raise ConfigurationError("CostMeterMiddleware needs a meter, or a ledger and prices")
             meter = CostMeter(
                 ledger=ledger,
                 prices=prices,

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..errors import ConfigurationError
 from ._usage import Usage
 
 __all__ = ["MAX_EVENT_BYTES", "MAX_LINE_BYTES", "SSEError", "SSEEvent", "SSEParser", "StreamUsage"]
@@ -92,9 +93,9 @@ class SSEParser:
         self, max_line_bytes: int = MAX_LINE_BYTES, *, max_event_bytes: int = MAX_EVENT_BYTES
     ) -> None:
         if max_line_bytes < 1:
-            raise ValueError("max_line_bytes must be at least 1")
+            raise ConfigurationError("max_line_bytes must be at least 1")
         if max_event_bytes < 1:
-            raise ValueError("max_event_bytes must be at least 1")
+            raise ConfigurationError("max_event_bytes must be at least 1")
         self._max_line_bytes = max_line_bytes
         self._max_event_bytes = max_event_bytes
         # Bytes held until we know whether the stream starts with a BOM; None once that is decided.

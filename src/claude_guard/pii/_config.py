@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .._credentials import CREDENTIAL_ENTITIES
+from ..errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_ENTITIES",
@@ -179,24 +180,24 @@ class PIIConfig:
 
     def __post_init__(self) -> None:
         if self.workers <= 0 or self.max_pending <= 0:
-            raise ValueError("workers and max_pending must be positive")
+            raise ConfigurationError("workers and max_pending must be positive")
         if self.inline_chars < 0:
-            raise ValueError("inline_chars must not be negative")
+            raise ConfigurationError("inline_chars must not be negative")
         if self.timeout <= 0 or self.vault_ttl <= 0 or self.vault_max_entries <= 0:
-            raise ValueError("timeout, vault_ttl and vault_max_entries must be positive")
+            raise ConfigurationError("timeout, vault_ttl and vault_max_entries must be positive")
         if self.executor not in ("thread", "process"):
-            raise ValueError("executor must be 'thread' or 'process'")
+            raise ConfigurationError("executor must be 'thread' or 'process'")
         if self.output_scan not in ("off", "report", "redact"):
-            raise ValueError("output_scan must be 'off', 'report' or 'redact'")
+            raise ConfigurationError("output_scan must be 'off', 'report' or 'redact'")
         if self.output_hold < 16:
-            raise ValueError("output_hold must be at least 16 characters")
+            raise ConfigurationError("output_hold must be at least 16 characters")
         if not 0 <= self.score_threshold <= 1:
-            raise ValueError("score_threshold must be between 0 and 1")
+            raise ConfigurationError("score_threshold must be between 0 and 1")
         if len(self.mask_char) != 1 or self.mask_keep < 0:
-            raise ValueError("mask_char must be one character and mask_keep not negative")
+            raise ConfigurationError("mask_char must be one character and mask_keep not negative")
         for name in self.resolved_entities():
             if not name or not all(c.isupper() or c.isdigit() or c == "_" for c in name):
-                raise ValueError(f"entity names are upper case, digits and _: {name!r}")
+                raise ConfigurationError(f"entity names are upper case, digits and _: {name!r}")
 
     def resolved_entities(self) -> tuple[str, ...]:
         """The entity types analysed."""

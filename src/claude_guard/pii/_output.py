@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any, Final
 
 from ..context import GuardContext
-from ..errors import PIIUnavailableError
+from ..errors import ConfigurationError, PIIUnavailableError
 from ..messages import SSEEvent, iter_text_segments, joined_text, replace_text_segments
 from ._config import OutputScan
 from ._engine import AnalysisUnavailableError, Finding, PIIEngine, merge_findings
@@ -41,7 +41,7 @@ class OutputScanner:
 
     def __init__(self, engine: PIIEngine, *, mode: OutputScan, hold: int | None = None) -> None:
         if mode not in ("report", "redact"):
-            raise ValueError("an OutputScanner reports or redacts")
+            raise ConfigurationError("an OutputScanner reports or redacts")
         self.engine = engine
         self.mode = mode
         self.hold = hold if hold is not None else engine.config.output_hold

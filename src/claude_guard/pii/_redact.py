@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..context import GuardContext
-from ..errors import PIIBlockedError, PIIUnavailableError
+from ..errors import ConfigurationError, PIIBlockedError, PIIUnavailableError
 from ..messages import TextSegment, UnknownContent, iter_text_segments, joined_text, replace_text_segments
 from ..store import MemoryStore, Store
 from ._config import PIIConfig
@@ -101,7 +101,7 @@ class Redactor:
         ``cipher`` encrypts the vault's values."""
         self.unknown_content: UnknownContent = unknown_content
         if engine is not None and config is not None and engine.config is not config:
-            raise ValueError("pass either engine= or config=, not both")
+            raise ConfigurationError("pass either engine= or config=, not both")
         self.engine = engine if engine is not None else PIIEngine(config)
         self.config = self.engine.config
         key = hmac_key if hmac_key is not None else self.config.hmac_key

@@ -10,6 +10,7 @@ from .._asgi import Scope
 from .._proxies import TrustedProxies
 from .._routes import PathPatterns
 from ..context import GuardContext
+from ..errors import ConfigurationError
 
 __all__ = [
     "KeyFunction",
@@ -53,14 +54,14 @@ def parse_limits(notation: str) -> tuple[LimitSpec, ...]:
     try:
         items = limits.parse_many(notation)
     except ValueError as exc:
-        raise ValueError(f"invalid rate limit {notation!r}: {exc}") from None
+        raise ConfigurationError(f"invalid rate limit {notation!r}: {exc}") from None
     specs = tuple(
         LimitSpec(amount=int(item.amount), window=int(item.GRANULARITY.seconds * item.multiples))
         for item in items
     )
     for spec in specs:
         if spec.amount <= 0 or spec.window <= 0:
-            raise ValueError(f"invalid rate limit {notation!r}: amounts and windows must be positive")
+            raise ConfigurationError(f"invalid rate limit {notation!r}: amounts and windows must be positive")
     return specs
 
 
@@ -106,15 +107,19 @@ class RateLimitRule:
         if self.methods is not None:
             object.__setattr__(self, "methods", frozenset(m.upper() for m in self.methods))
         if self.strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {self.strategy!r}: use one of {', '.join(STRATEGIES)}")
+            raise ConfigurationError(
+                f"unknown strategy {self.strategy!r}: use one of {', '.join(STRATEGIES)}"
+            )
         if isinstance(self.key, str) and self.key not in ("principal", "address", "global"):
-            raise ValueError(f"unknown key {self.key!r}: use principal, address, global or an async function")
+            raise ConfigurationError(
+                f"unknown key {self.key!r}: use principal, address, global or an async function"
+            )
         if self.concurrency is not None and self.concurrency <= 0:
-            raise ValueError("concurrency must be positive or None")
+            raise ConfigurationError("concurrency must be positive or None")
         if self.limits is None and self.concurrency is None:
-            raise ValueError("a rule needs limits, a concurrency cap, or both")
+            raise ConfigurationError("a rule needs limits, a concurrency cap, or both")
         if self.name is not None and not _valid_name(self.name):
-            raise ValueError(
+            raise ConfigurationError(
                 f"rule name {self.name!r}: use printable ASCII without spaces, quotes or backslashes"
             )
         if self.limits is not None:
@@ -170,15 +175,15 @@ class RateLimitConfig:
             named.append(rule)
         names = [r.name for r in named]
         if len(set(names)) != len(names):
-            raise ValueError("rule names must be unique")
+            raise ConfigurationError("rule names must be unique")
         object.__setattr__(self, "rules", tuple(named))
         object.__setattr__(self, "trusted_proxies", TrustedProxies.of(self.trusted_proxies))
         if self.on_store_error not in ("closed", "open"):
-            raise ValueError("on_store_error must be 'closed' or 'open'")
+            raise ConfigurationError("on_store_error must be 'closed' or 'open'")
         if self.profile_strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {self.profile_strategy!r}")
+            raise ConfigurationError(f"unknown strategy {self.profile_strategy!r}")
         if self.store_timeout <= 0:
-            raise ValueError("store_timeout must be positive")
+            raise ConfigurationError("store_timeout must be positive")
 
 
 def _with_name(rule: RateLimitRule, name: str) -> RateLimitRule:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .._asgi import EVENT_STREAM, ASGIApp, Message, Receive, Scope, Send, ensure_body, response_head
 from .._routes import PathPatterns
 from ..context import GuardContext
-from ..errors import ToolCallRefusedError, UpstreamError
+from ..errors import ConfigurationError, ToolCallRefusedError, UpstreamError
 from ..middleware import GuardMiddleware
 from ..responses import ErrorFormat, render_error
 from ._answers import AMBIGUOUS, DEFAULT_MAX_HOLD_BYTES, SSEToolCallFilter, parse_answer, rewrite_message
@@ -114,11 +114,11 @@ class ToolPolicyMiddleware(GuardMiddleware):
     ) -> None:
         super().__init__(app, error_format=error_format)
         if mode not in ("enforce", "shadow", "off"):
-            raise ValueError("mode must be enforce, shadow or off")
+            raise ConfigurationError("mode must be enforce, shadow or off")
         if on_violation not in ("replace", "error"):
-            raise ValueError("on_violation must be replace or error")
+            raise ConfigurationError("on_violation must be replace or error")
         if max_hold_bytes <= 0:
-            raise ValueError("max_hold_bytes must be positive")
+            raise ConfigurationError("max_hold_bytes must be positive")
         self.mode: Mode = mode
         self.on_violation = on_violation
         self.max_hold_bytes = max_hold_bytes

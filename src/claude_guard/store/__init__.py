@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from ..errors import ConfigurationError
 from ._base import Store, StoreConfig
 from ._url import REDIS_SCHEMES, RedisTarget, parse_redis_url, redact_url
 from .memory import MemoryStore
@@ -48,7 +49,7 @@ def store_from_url(url: str, *, config: StoreConfig | None = None) -> Store:
         from .redis import RedisStore
 
         return RedisStore(url, config=config)
-    raise ValueError(
+    raise ConfigurationError(
         f"unknown storage scheme {scheme!r} in {redact_url(url)}: use memory://, redis://, rediss://, "
         "redis+cluster://, redis+sentinel:// (or valkey in place of redis)"
     )

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qsl, unquote
 
+from ..errors import ConfigurationError
+
 __all__ = ["REDIS_SCHEMES", "RedisTarget", "parse_redis_url", "redact_url"]
 
 Topology = Literal["single", "cluster", "sentinel"]
@@ -88,7 +90,7 @@ def parse_redis_url(url: str) -> RedisTarget:
     scheme, _, rest = url.partition("://")
     scheme = scheme.lower()
     if scheme not in REDIS_SCHEMES or not _:
-        raise ValueError(f"not a Redis URL: {shown}")
+        raise ConfigurationError(f"not a Redis URL: {shown}")
     topology, tls = REDIS_SCHEMES[scheme]
     rest, _, fragment = rest.partition("#")
     rest, _, query = rest.partition("?")
@@ -102,51 +104,55 @@ def parse_redis_url(url: str) -> RedisTarget:
     nodes: list[tuple[str, int]] = []
     for item in hosts.split(","):
         if not item:
-            raise ValueError(f"a host is missing in {shown}")
+            raise ConfigurationError(f"a host is missing in {shown}")
         nodes.append(_host_port(item, _DEFAULT_PORT[topology], shown))
     if topology == "single" and len(nodes) > 1:
-        raise ValueError(f"several hosts need redis+cluster:// or redis+sentinel://: {shown}")
+        raise ConfigurationError(f"several hosts need redis+cluster:// or redis+sentinel://: {shown}")
     segments = [s for s in path.split("/") if s]
     service: str | None = None
     if topology == "sentinel":
         if not segments:
-            raise ValueError(f"a Sentinel URL names its service: redis+sentinel://host:port/SERVICE: {shown}")
+            raise ConfigurationError(
+                f"a Sentinel URL names its service: redis+sentinel://host:port/SERVICE: {shown}"
+            )
         service = unquote(segments.pop(0))
     if len(segments) > 1:
-        raise ValueError(f"unexpected path in {shown}")
+        raise ConfigurationError(f"unexpected path in {shown}")
     db = 0
     if segments:
         if not segments[0].isdigit():
-            raise ValueError(f"the database must be a number in {shown}")
+            raise ConfigurationError(f"the database must be a number in {shown}")
         db = int(segments[0])
     if topology == "cluster" and db:
-        raise ValueError(f"Redis Cluster has only database 0: {shown}")
+        raise ConfigurationError(f"Redis Cluster has only database 0: {shown}")
     options: dict[str, str] = {}
     for name, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
         if name not in _OPTIONS:
-            raise ValueError(f"unknown option {name!r} in {shown}; known: {', '.join(_OPTIONS)}")
+            raise ConfigurationError(f"unknown option {name!r} in {shown}; known: {', '.join(_OPTIONS)}")
         options[name] = value
     if not tls and any(name in options for name in _TLS_OPTIONS):
-        raise ValueError(f"TLS options need rediss:// (or rediss+cluster://, rediss+sentinel://): {shown}")
+        raise ConfigurationError(
+            f"TLS options need rediss:// (or rediss+cluster://, rediss+sentinel://): {shown}"
+        )
     if topology != "sentinel" and any(name.startswith("sentinel_") for name in options):
-        raise ValueError(f"sentinel_* options apply to redis+sentinel:// only: {shown}")
+        raise ConfigurationError(f"sentinel_* options apply to redis+sentinel:// only: {shown}")
     cert_reqs = options.get("ssl_cert_reqs", "required")
     if cert_reqs not in ("required", "optional", "none"):
-        raise ValueError(f"ssl_cert_reqs must be required, optional or none in {shown}")
+        raise ConfigurationError(f"ssl_cert_reqs must be required, optional or none in {shown}")
     check_hostname = _BOOLEANS.get(options.get("ssl_check_hostname", "true").lower())
     if check_hostname is None:
-        raise ValueError(f"ssl_check_hostname must be true or false in {shown}")
+        raise ConfigurationError(f"ssl_check_hostname must be true or false in {shown}")
     wait_replicas: int | None = None
     if "wait_replicas" in options:
         if not options["wait_replicas"].isdigit():
-            raise ValueError(f"wait_replicas must be a whole number in {shown}")
+            raise ConfigurationError(f"wait_replicas must be a whole number in {shown}")
         wait_replicas = int(options["wait_replicas"])
     try:
         wait_timeout = float(options.get("wait_timeout", "0.5"))
     except ValueError:
         wait_timeout = -1.0
     if not 0 < wait_timeout < 60:
-        raise ValueError(f"wait_timeout must be a number of seconds between 0 and 60 in {shown}")
+        raise ConfigurationError(f"wait_timeout must be a number of seconds between 0 and 60 in {shown}")
     del fragment
     return RedisTarget(
         topology=topology,
@@ -175,11 +181,11 @@ def _host_port(item: str, default: int, shown: str) -> tuple[str, int]:
     else:
         host, _, port = item.rpartition(":") if ":" in item else (item, "", "")
     if not host:
-        raise ValueError(f"a host is missing in {shown}")
+        raise ConfigurationError(f"a host is missing in {shown}")
     if not port:
         return host, default
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"bad port in {shown}")
+        raise ConfigurationError(f"bad port in {shown}")
     return host, int(port)
 
 

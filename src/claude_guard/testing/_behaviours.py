@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, Protocol, TypeAlias
 
+from ..errors import ConfigurationError
+
 
 class SupportsIsSet(Protocol):
     """Anything with `is_set()`: `threading.Event` (any thread) or `asyncio.Event` (same loop)."""
@@ -107,7 +109,7 @@ class ErrorResponse:
 
     def __post_init__(self) -> None:
         if not 400 <= self.status <= 599:
-            raise ValueError(f"ErrorResponse status must be 4xx or 5xx, got {self.status}")
+            raise ConfigurationError(f"ErrorResponse status must be 4xx or 5xx, got {self.status}")
         object.__setattr__(self, "headers", _lower_keys(self.headers))
 
 
@@ -177,7 +179,7 @@ class Hold:
     def __post_init__(self) -> None:
         _check_non_negative("after_deltas", self.after_deltas)
         if self.timeout <= 0 or self.poll_interval <= 0:
-            raise ValueError("Hold timeout and poll_interval must be positive")
+            raise ConfigurationError("Hold timeout and poll_interval must be positive")
 
 
 Behaviour: TypeAlias = Reply | ErrorResponse | StreamError | SlowStream | DropConnection | Hold
@@ -189,7 +191,7 @@ class ConnectionDroppedError(Exception):
 
 def _check_non_negative(name: str, value: float) -> None:
     if value < 0:
-        raise ValueError(f"{name} must not be negative, got {value}")
+        raise ConfigurationError(f"{name} must not be negative, got {value}")
 
 
 def _lower_keys(headers: Mapping[str, str]) -> dict[str, str]:

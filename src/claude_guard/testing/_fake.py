@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from ..errors import ConfigurationError
 from ._behaviours import BEHAVIOUR_TYPES, Behaviour, Reply
 from ._exchange import _Exchange
 from ._wire import _MESSAGES_PATH, Receive, Scope, Send, _normalize, _rfc3339, _run_lifespan
@@ -91,7 +92,7 @@ class FakeClaude:
             max_request_bytes: Larger bodies get 413 request_too_large.
         """
         if chunk_size < 1:
-            raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+            raise ConfigurationError(f"chunk_size must be at least 1, got {chunk_size}")
         for name, value in (
             ("requests_per_minute", requests_per_minute),
             ("input_tokens_per_minute", input_tokens_per_minute),
@@ -99,7 +100,7 @@ class FakeClaude:
             ("max_request_bytes", max_request_bytes),
         ):
             if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
+                raise ConfigurationError(f"{name} must be at least 1, got {value}")
         self._api_key = api_key
         self._model_default = model_default
         self._chunk_size = chunk_size

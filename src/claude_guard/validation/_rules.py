@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..errors import UnsafePatternError
+from ..errors import ConfigurationError, UnsafePatternError
 
 __all__ = [
     "CODE_RULE_IDS",
@@ -91,11 +91,11 @@ class Rule:
 
     def __post_init__(self) -> None:
         if not self.id or not re.fullmatch(r"[a-z0-9_.\-]{1,64}", self.id):
-            raise ValueError("a rule id is 1-64 characters of a-z, 0-9, '_', '.' and '-'")
+            raise ConfigurationError("a rule id is 1-64 characters of a-z, 0-9, '_', '.' and '-'")
         if (self.pattern is None) == (self.check is None):
-            raise ValueError(f"rule {self.id}: give exactly one of pattern and check")
+            raise ConfigurationError(f"rule {self.id}: give exactly one of pattern and check")
         if self.anchors and (self.pattern is None or not all(self.anchors)):
-            raise ValueError(f"rule {self.id}: anchors need a pattern and must be non-empty strings")
+            raise ConfigurationError(f"rule {self.id}: anchors need a pattern and must be non-empty strings")
         if self.pattern is not None:
             pattern_cost(self.pattern)
             object.__setattr__(self, "_compiled", re.compile(self.pattern, re.DOTALL))
