@@ -19,7 +19,7 @@ from _harness import ServerProcess, Stats, asgi_client, interleaved, table
 
 from apps import bare
 from claude_guard import ClaudeGuard, GuardSettings, UpstreamClient
-from claude_guard.keys import KeyStore
+from claude_guard.keys._store import KeyStore
 from claude_guard.reference_app import create_app
 from claude_guard.secrets import EnvSecretSource
 from claude_guard.store import MemoryStore

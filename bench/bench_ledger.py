@@ -18,7 +18,8 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from claude_guard.ledger import BudgetScope, Ledger
+from claude_guard.ledger import Ledger
+from claude_guard.ledger._ledger import BudgetScope
 from claude_guard.profiles import Budgets
 from claude_guard.store import Store, StoreConfig, store_from_url
 

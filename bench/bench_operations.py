@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from claude_guard.audit import AuditChain, AuditRecord
+from claude_guard.audit import AuditRecord
+from claude_guard.audit._chain import AuditChain
 from claude_guard.pii import PIIVault
 from claude_guard.pii._vault import VaultCipher
 from claude_guard.secrets import Secret

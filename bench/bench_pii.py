@@ -25,8 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from claude_guard.messages import iter_text_segments
-from claude_guard.pii import OutputScanner, PIIConfig, PIIEngine, Redactor
+from claude_guard.pii import PIIConfig, PIIEngine, Redactor
 from claude_guard.pii._engine import _lemma_pipeline
+from claude_guard.pii._output import OutputScanner
 from data.secrets_corpus import Corpus, Sample, body_of, corpus, redacted_spans
 
 RNG = random.Random(6)

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from claude_guard.messages import SSEParser
-from claude_guard.sandbox import DEFAULT_TOOL_POLICIES, SSEToolCallFilter, check_tool_call, rewrite_message
+from claude_guard.messages._sse import SSEParser
+from claude_guard.sandbox import DEFAULT_TOOL_POLICIES, check_tool_call
+from claude_guard.sandbox._answers import SSEToolCallFilter, rewrite_message
 
 # The stream builder of the sandbox's own tests: the same Messages framing the fake upstream sends.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))

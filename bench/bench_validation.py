@@ -24,15 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from claude_guard.errors import PromptBlockedError
 from claude_guard.messages import iter_text_segments
-from claude_guard.validation import (
-    BUILTIN_RULE_IDS,
-    DEFAULT_RULES,
-    PromptBlockedError,
-    PromptValidator,
-    RuleMode,
-    ValidationConfig,
-)
+from claude_guard.validation import PromptValidator, RuleMode, ValidationConfig
+from claude_guard.validation._config import BUILTIN_RULE_IDS
+from claude_guard.validation._rules import DEFAULT_RULES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import machine

@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import ServerProcess, Stats, interleaved, table
 
 from claude_guard._json import dumps_forward, loads_strict
-from claude_guard.keys import KeyStore
+from claude_guard.keys._store import KeyStore
 from claude_guard.messages import iter_text_segments, walk_request
 from claude_guard.store import MemoryStore
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from claude_guard.messages import Node, request_shape
+from claude_guard.messages._shapes import Node, request_shape
 
 MODEL = "claude-sonnet-4-6"
 FILLER_TEXT = "plain words for the model"

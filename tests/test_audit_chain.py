@@ -13,14 +13,8 @@ from typing import Any
 
 import pytest
 
-from claude_guard.audit import (
-    AuditChain,
-    AuditLogger,
-    AuditRecord,
-    RedisAuditSink,
-    SQLiteAuditSink,
-    verify_chain,
-)
+from claude_guard.audit import AuditLogger, AuditRecord, RedisAuditSink, SQLiteAuditSink
+from claude_guard.audit._chain import AuditChain, verify_chain
 from claude_guard.cli import main
 from claude_guard.store import Store, StoreConfig, store_from_url
 from conftest import REDIS_URL

@@ -25,9 +25,10 @@ from claude_guard import GuardSettings
 from claude_guard._asgi import Receive, Scope, Send
 from claude_guard.audit import AuditRecord, JSONLinesAuditSink, OTelLogSink
 from claude_guard.guard import audit_export_sinks
-from claude_guard.keys import KeyStore
+from claude_guard.keys._store import KeyStore
 from claude_guard.store import MemoryStore
-from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+from claude_guard.testing import FakeClaude, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 
 CANARY_PROMPT = "lighthouse-canary-prompt-88QX"
 CANARY_EMAIL = "export.canary.7310@example.org"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from claude_guard.audit import AuditLogger, AuditRecord, QueryableAuditSink, RedisAuditSink, SQLiteAuditSink
+from claude_guard.audit import AuditLogger, AuditRecord, RedisAuditSink, SQLiteAuditSink
+from claude_guard.audit._sinks import QueryableAuditSink
 from claude_guard.store import StoreConfig, store_from_url
 
 DAY = 86_400.0

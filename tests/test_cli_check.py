@@ -17,7 +17,8 @@ import pytest
 
 from claude_guard._cli_check import key_shaped_literals, run_checks
 from claude_guard.cli import main
-from claude_guard.keys import ClientKey, KeyStore, generate_key
+from claude_guard.keys._keys import ClientKey, generate_key
+from claude_guard.keys._store import KeyStore
 from claude_guard.store import MemoryStore, StoreConfig, store_from_url
 from conftest import REDIS_URL
 

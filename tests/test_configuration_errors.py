@@ -25,7 +25,7 @@ def _rate_limit_rule() -> Any:
 
 
 def _rate_limit_notation() -> Any:
-    from claude_guard.ratelimit import parse_limits
+    from claude_guard.ratelimit._config import parse_limits
 
     return parse_limits("ten per fortnight")
 
@@ -79,7 +79,7 @@ def _audit_logger() -> Any:
 
 
 def _audit_chain() -> Any:
-    from claude_guard.audit import AuditChain
+    from claude_guard.audit._chain import AuditChain
 
     return AuditChain(b"short")
 
@@ -98,7 +98,7 @@ def _cost_meter() -> Any:
 
 
 def _max_cost() -> Any:
-    from claude_guard.ledger import route_max_cost
+    from claude_guard.ledger._meter import route_max_cost
 
     return route_max_cost(-1)
 
@@ -141,13 +141,13 @@ def _store_scheme() -> Any:
 
 
 def _redis_url() -> Any:
-    from claude_guard.store import parse_redis_url
+    from claude_guard.store._url import parse_redis_url
 
     return parse_redis_url("redis://localhost/zero")
 
 
 def _sse_parser() -> Any:
-    from claude_guard.messages import SSEParser
+    from claude_guard.messages._sse import SSEParser
 
     return SSEParser(max_line_bytes=0)
 
@@ -165,13 +165,13 @@ def _fake_claude() -> Any:
 
 
 def _dashboard() -> Any:
-    from claude_guard.dashboard import DashboardConfig
+    from claude_guard.dashboard._summary import DashboardConfig
 
     return DashboardConfig(refresh_seconds=0)
 
 
 def _key_environment() -> Any:
-    from claude_guard.keys import generate_key
+    from claude_guard.keys._keys import generate_key
 
     return generate_key("staging-but-not-really")
 
@@ -218,7 +218,7 @@ def test_a_wrong_setting_is_a_configuration_error(build: Callable[[], Any], word
 
 def test_a_redis_cluster_url_is_accepted_where_settings_are_read() -> None:
     # redis+cluster:// is supported by the store, so the settings do not refuse it (nor fail later)
-    from claude_guard.store import parse_redis_url
+    from claude_guard.store._url import parse_redis_url
 
     target = parse_redis_url("redis+cluster://a:7000,b:7001")
     assert (target.topology, target.nodes) == ("cluster", (("a", 7000), ("b", 7001)))

@@ -7,7 +7,8 @@ import anthropic
 from claude_guard import ClaudeGuard, GuardSettings, UpstreamClient
 from claude_guard.reference_app import create_app
 from claude_guard.secrets import EnvSecretSource
-from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+from claude_guard.testing import FakeClaude, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 
 SOURCE = EnvSecretSource("CLAUDE_API_KEY", {"CLAUDE_API_KEY": CANARY_API_KEY})
 

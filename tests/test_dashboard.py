@@ -22,21 +22,16 @@ from playwright.async_api import Browser, async_playwright, expect
 from _uvicorn import free_port
 from claude_guard import ClaudeGuard, GuardSettings
 from claude_guard.audit import AuditLogger, AuditRecord
-from claude_guard.dashboard import (
-    DashboardApp,
-    DashboardConfig,
-    refusal_reason,
-    render_page,
-    summarize,
-    usd_text,
-    with_dashboard,
-)
-from claude_guard.keys import KeyStore
+from claude_guard.dashboard import DashboardApp, summarize, with_dashboard
+from claude_guard.dashboard._render import render_page
+from claude_guard.dashboard._summary import DashboardConfig, refusal_reason, usd_text
+from claude_guard.keys._store import KeyStore
 from claude_guard.profiles import Budgets
 from claude_guard.reference_app import create_app
 from claude_guard.secrets import EnvSecretSource
 from claude_guard.store import StoreConfig, store_from_url
-from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+from claude_guard.testing import FakeClaude, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

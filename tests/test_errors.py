@@ -149,7 +149,8 @@ def test_secret_source_error_logs_its_detail_and_shows_a_generic_message() -> No
 
 
 def test_prompt_blocked_error_carries_its_hits() -> None:
-    from claude_guard.validation import RuleHit, RuleMode
+    from claude_guard.validation import RuleMode
+    from claude_guard.validation._config import RuleHit
 
     hit = RuleHit(
         rule_id="override.instructions",

@@ -19,13 +19,15 @@ import pytest
 
 from _uvicorn import ROOT, uvicorn_processes
 from claude_guard import ClaudeGuard, GuardSettings
-from claude_guard.keys import IssuedKey, KeyStore
+from claude_guard.keys._keys import IssuedKey
+from claude_guard.keys._store import KeyStore
 from claude_guard.ledger import Ledger
 from claude_guard.profiles import Budgets
 from claude_guard.reference_app import create_app as reference_create_app
 from claude_guard.secrets import EnvSecretSource
 from claude_guard.store import Store, StoreConfig, store_from_url
-from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+from claude_guard.testing import FakeClaude, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 
 MODEL = "claude-haiku-4-5"
 BODY = {"model": MODEL, "max_tokens": 16, "messages": [{"role": "user", "content": "x"}]}

@@ -27,7 +27,8 @@ from claude_guard.errors import GuardError
 from claude_guard.pii import PIIConfig, Redaction, Redactor
 from claude_guard.ratelimit import Admission, RateLimiter
 from claude_guard.secrets import EnvSecretSource
-from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+from claude_guard.testing import FakeClaude, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 
 MODEL = "claude-haiku-4-5"
 EMAIL = "ada.twin@example.org"

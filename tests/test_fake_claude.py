@@ -21,7 +21,6 @@ import httpx2
 import pytest
 
 from claude_guard.testing import (
-    CANARY_API_KEY,
     DropConnection,
     ErrorResponse,
     FakeClaude,
@@ -41,6 +40,7 @@ from claude_guard.testing import (
     count_text_tokens,
     serve,
 )
+from claude_guard.testing._fake import CANARY_API_KEY
 from claude_guard.testing.pytest_plugin import FakeClaudeServer
 
 pytest_plugins = ["pytester"]

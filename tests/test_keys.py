@@ -12,13 +12,16 @@ import pytest
 
 from claude_guard import ClaudeGuard, GuardSettings
 from claude_guard.errors import AuthenticationError, PermissionDeniedError
-from claude_guard.keys import KeyAuthenticator, KeyStore, generate_key, parse_key
 from claude_guard.keys import _keys as keys_module
+from claude_guard.keys._authenticator import KeyAuthenticator
+from claude_guard.keys._keys import generate_key, parse_key
+from claude_guard.keys._store import KeyStore
 from claude_guard.profiles import load_profiles
 from claude_guard.reference_app import create_app
 from claude_guard.secrets import EnvSecretSource
 from claude_guard.store import MemoryStore, Store
-from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+from claude_guard.testing import FakeClaude, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 
 DAY = 86400.0
 MESSAGE = {"model": "claude-haiku-4-5", "max_tokens": 32, "messages": [{"role": "user", "content": "hi"}]}

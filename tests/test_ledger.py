@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 
 from claude_guard.errors import BadRequestError, BudgetExceededError, RateLimitedError
-from claude_guard.ledger import BudgetAlert, BudgetScope, Ledger, Reservation
+from claude_guard.ledger import Ledger
+from claude_guard.ledger._ledger import BudgetAlert, BudgetScope, Reservation
 from claude_guard.profiles import Budgets
 from claude_guard.store import Store
 

@@ -12,7 +12,8 @@ import pytest
 
 from claude_guard import _cli_budget
 from claude_guard.errors import ConfigurationError
-from claude_guard.ledger import BudgetScope, Ledger
+from claude_guard.ledger import Ledger
+from claude_guard.ledger._ledger import BudgetScope
 from claude_guard.store import StoreConfig, store_from_url
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from claude_guard.ledger import EstimateConfig, estimate_request
+from claude_guard.ledger import EstimateConfig
+from claude_guard.ledger._estimate import estimate_request
 from claude_guard.pricing import PriceTable
 
 PRICES = PriceTable.load()

@@ -14,7 +14,8 @@ import pytest
 
 from _uvicorn import uvicorn_processes
 from claude_guard.ledger import Ledger
-from claude_guard.messages import SSEParser, StreamUsage, Usage
+from claude_guard.messages import Usage
+from claude_guard.messages._sse import SSEParser, StreamUsage
 from claude_guard.pricing import PriceTable
 from claude_guard.store import StoreConfig, store_from_url
 from claude_guard.testing import FakeClaude, Reply, UsageOverride, serve

@@ -25,7 +25,8 @@ from claude_guard.litestar import (
 from claude_guard.pii import PIIConfig, Redaction, Redactor
 from claude_guard.ratelimit import Admission
 from claude_guard.secrets import EnvSecretSource
-from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+from claude_guard.testing import FakeClaude, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 
 MESSAGE = {"model": "claude-haiku-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
 

@@ -15,10 +15,6 @@ from hypothesis import strategies as st
 from claude_guard import messages
 from claude_guard.messages import (
     ObjectKey,
-    SSEError,
-    SSEEvent,
-    SSEParser,
-    StreamUsage,
     TextSegment,
     Usage,
     _shapes,
@@ -26,12 +22,12 @@ from claude_guard.messages import (
     _usage,
     _walker,
     iter_text_segments,
-    joined_text,
-    locate,
     replace_text_segments,
-    usage_from_response,
 )
 from claude_guard.messages import _segments as _segments_module
+from claude_guard.messages._segments import joined_text, locate
+from claude_guard.messages._sse import SSEError, SSEEvent, SSEParser, StreamUsage
+from claude_guard.messages._usage import usage_from_response
 
 # The example stream of FACTS.md, byte for byte.
 FACTS_STREAM = (

@@ -19,7 +19,7 @@ from claude_guard._credentials import (
     github_checksum,
     shannon_entropy,
 )
-from claude_guard.pii import DEFAULT_ENTITIES, SECRET_ENTITIES
+from claude_guard.pii._config import DEFAULT_ENTITIES, SECRET_ENTITIES
 from claude_guard.secrets import scrub
 from data.secrets_corpus import (
     CREDENTIAL_GENERATORS,

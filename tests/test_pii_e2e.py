@@ -16,7 +16,8 @@ from claude_guard.context import GuardContext, Principal, use_context
 from claude_guard.egress import GuardAnthropicMiddleware
 from claude_guard.pii import PIIConfig, PIIEgressHook, PIIEngine, PIIRedactionMiddleware, Redactor
 from claude_guard.secrets import EnvSecretSource
-from claude_guard.testing import CANARY_API_KEY, FakeClaude, Reply, TextBlock, ToolUseBlock, serve
+from claude_guard.testing import FakeClaude, Reply, TextBlock, ToolUseBlock, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 from claude_guard.upstream import MessagesProxy, UpstreamClient
 
 pytestmark = pytest.mark.server

@@ -12,13 +12,11 @@ from typing import Any
 import pytest
 
 from claude_guard.context import GuardContext
+from claude_guard.errors import PIIBlockedError, PIIUnavailableError
 from claude_guard.pii import (
-    AnalysisUnavailableError,
-    PIIBlockedError,
     PIIConfig,
     PIIEngine,
     PIIPattern,
-    PIIUnavailableError,
     Redactor,
     _canonical,
     _config,
@@ -29,6 +27,7 @@ from claude_guard.pii import (
     _restore,
     _vault,
 )
+from claude_guard.pii._engine import AnalysisUnavailableError
 
 SECRETS = {
     "ANTHROPIC_API_KEY": "sk-ant-api03-" + "Ab3_-x" * 15 + "abcAA",

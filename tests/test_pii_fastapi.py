@@ -15,7 +15,8 @@ from fastapi import Depends, FastAPI, Request
 from claude_guard._asgi import context_for
 from claude_guard.fastapi import pii_redaction
 from claude_guard.pii import PIIConfig, PIIEngine, PIIRedactionMiddleware, Redaction, Redactor
-from claude_guard.testing import CANARY_API_KEY, FakeClaude
+from claude_guard.testing import FakeClaude
+from claude_guard.testing._fake import CANARY_API_KEY
 
 MODEL = "claude-sonnet-4-6"
 EMAIL = "ada.lovelace@example.com"

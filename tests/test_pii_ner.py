@@ -18,7 +18,8 @@ from claude_guard.context import Principal
 from claude_guard.pii import PIIConfig, PIIEngine, PIIRedactionMiddleware, Redactor
 from claude_guard.pii._engine import merge_findings
 from claude_guard.secrets import EnvSecretSource
-from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+from claude_guard.testing import FakeClaude, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 from claude_guard.upstream import MessagesProxy, UpstreamClient
 
 

@@ -16,21 +16,20 @@ from hypothesis import strategies as st
 from claude_guard._asgi import Receive, Scope, Send, context_for
 from claude_guard.context import GuardContext, Principal, use_context
 from claude_guard.egress import GuardAnthropicMiddleware
-from claude_guard.messages import SSEParser
+from claude_guard.messages._sse import SSEParser
 from claude_guard.pii import (
-    AnalysisUnavailableError,
-    OutputScanner,
     PIIConfig,
     PIIEgressHook,
     PIIEngine,
     PIIRedactionMiddleware,
     Redactor,
-    SSEOutputScanner,
     SSERestorer,
 )
-from claude_guard.pii._output import _json_span
+from claude_guard.pii._engine import AnalysisUnavailableError
+from claude_guard.pii._output import OutputScanner, SSEOutputScanner, _json_span
 from claude_guard.secrets import EnvSecretSource
-from claude_guard.testing import CANARY_API_KEY, FakeClaude, Reply, TextBlock, ToolUseBlock, serve
+from claude_guard.testing import FakeClaude, Reply, TextBlock, ToolUseBlock, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 from claude_guard.upstream import MessagesProxy, UpstreamClient
 
 MODEL = "claude-sonnet-4-6"

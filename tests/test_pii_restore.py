@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claude_guard.messages import SSEParser
+from claude_guard.messages._sse import SSEParser
 from claude_guard.pii import SSERestorer, StreamRestorer
 from claude_guard.pii._restore import restore_message
 

@@ -73,8 +73,7 @@ async def test_vault_full_degrades_to_irreversible_redaction(engine: PIIEngine, 
 async def test_an_unreachable_store_fails_closed_as_pii_vault(engine: PIIEngine, key_prefix: str) -> None:
     # The vault's Redis calls go through RedisStore.run: StoreUnavailableError, and the redactor's 503.
     from _uvicorn import free_port
-    from claude_guard.errors import StoreUnavailableError
-    from claude_guard.pii import PIIUnavailableError
+    from claude_guard.errors import PIIUnavailableError, StoreUnavailableError
     from claude_guard.store import StoreConfig, store_from_url
 
     store = store_from_url(f"redis://127.0.0.1:{free_port()}/0", config=StoreConfig(prefix=key_prefix))

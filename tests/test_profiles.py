@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from claude_guard._profile_check import parse_betas
 from claude_guard.errors import ConfigurationError, PermissionDeniedError
 from claude_guard.profiles import (
     BUILTIN_PROFILES,
@@ -16,7 +17,6 @@ from claude_guard.profiles import (
     Profile,
     check_request,
     load_profiles,
-    parse_betas,
     url_matches,
 )
 
@@ -325,7 +325,7 @@ async def test_profile_middleware_modes_over_raw_asgi() -> None:
 
 def test_the_request_s_mode_applies_when_the_face_names_none() -> None:
     from claude_guard.context import GuardContext
-    from claude_guard.keys import enforce_profile
+    from claude_guard.keys._middleware import enforce_profile
 
     ctx = GuardContext(method="POST", path="/v1/messages", profile=ANALYSIS)
     with pytest.raises(PermissionDeniedError):

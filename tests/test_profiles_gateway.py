@@ -17,7 +17,8 @@ from claude_guard import ClaudeGuard, GuardSettings, Profile
 from claude_guard.messages import Usage
 from claude_guard.reference_app import create_app
 from claude_guard.secrets import EnvSecretSource
-from claude_guard.testing import CANARY_API_KEY, FakeClaude, RunningServer, serve
+from claude_guard.testing import FakeClaude, RunningServer, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 
 
 def tool(name: str) -> dict[str, Any]:

@@ -14,9 +14,10 @@ import httpx
 import pytest
 
 from _uvicorn import ROOT, free_port, uvicorn_processes
-from claude_guard.keys import KeyStore
+from claude_guard.keys._store import KeyStore
 from claude_guard.store import MemoryStore
-from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+from claude_guard.testing import FakeClaude, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([0-9.eE+\-]+|NaN)$")
 

@@ -179,3 +179,91 @@ def test_an_unknown_top_level_name_is_an_attribute_error() -> None:
 
     with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
         _ = claude_guard.NoSuchThing
+
+
+# --- every public name shown in the docs, and exported from one place -------------------------------------
+
+ROOT = SRC.parent.parent
+# What a user reads: the docs (the benchmark tables name internals on purpose), the README, the examples and
+# the reference app.
+DOC_FILES = [
+    *(path for path in sorted((ROOT / "docs").glob("*.md")) if path.name != "benchmarks.md"),
+    ROOT / "README.md",
+    *sorted((ROOT / "examples").rglob("*.py")),
+    SRC / "reference_app.py",
+]
+
+# Public names the docs do not show, each with the reason it is public anyway. Keep it short.
+NOT_IN_DOCS: dict[str, str] = {
+    "claude_guard.fastapi.get_guard": "the dependency the other FastAPI dependencies use to find the guard",
+    "claude_guard.litestar.get_guard": "the Litestar twin of claude_guard.fastapi.get_guard",
+}
+
+# Modules that are public (no leading underscore) but are entry points, not import surfaces.
+NO_ALL = {"claude_guard.reference_app", "claude_guard.testing.pytest_plugin"}
+
+
+def _public_modules() -> list[str]:
+    return sorted(
+        name
+        for name in _modules()
+        if not any(part.startswith("_") for part in name.split(".")) and name not in NO_ALL
+    )
+
+
+def _public_all() -> dict[str, list[str]]:
+    import importlib
+
+    found: dict[str, list[str]] = {}
+    for name in _public_modules():
+        module = importlib.import_module(name)
+        names = getattr(module, "__all__", None)
+        assert names is not None, f"{name} is public and has no __all__"
+        found[name] = list(names)
+    return found
+
+
+def test_every_public_name_exists() -> None:
+    import importlib
+
+    for module_name, names in _public_all().items():
+        module = importlib.import_module(module_name)
+        assert len(names) == len(set(names)), module_name
+        for name in names:
+            assert hasattr(module, name), f"{module_name}.{name}"
+
+
+def test_every_public_name_is_shown_in_the_docs() -> None:
+    import re
+
+    text = "\n".join(path.read_text(encoding="utf-8") for path in DOC_FILES)
+    missing = [
+        f"{module}.{name}"
+        for module, names in _public_all().items()
+        for name in names
+        if not re.search(rf"\b{re.escape(name)}\b", text) and f"{module}.{name}" not in NOT_IN_DOCS
+    ]
+    assert missing == [], "public but not in the docs: document it, or make it private"
+
+
+def test_the_allow_list_names_only_public_names() -> None:
+    public = {f"{module}.{name}" for module, names in _public_all().items() for name in names}
+    assert set(NOT_IN_DOCS) <= public
+
+
+def test_every_public_object_is_exported_from_one_place() -> None:
+    # The top level re-exports a few names of the packages; apart from it, one object has one public path.
+    # (Two objects may share a name: claude_guard.fastapi and claude_guard.litestar are twins.)
+    import importlib
+
+    places: dict[int, list[str]] = {}
+    for module_name, names in _public_all().items():
+        if module_name == "claude_guard":
+            continue
+        module = importlib.import_module(module_name)
+        for name in names:
+            value = getattr(module, name)
+            if isinstance(value, str | int | float | tuple | frozenset) or value is None:
+                continue  # constants compare by value and may be interned: their identity says nothing
+            places.setdefault(id(value), []).append(f"{module_name}.{name}")
+    assert [paths for paths in places.values() if len(paths) > 1] == []

@@ -18,16 +18,9 @@ from claude_guard.errors import RateLimitedError
 from claude_guard.fastapi import rate_limit
 from claude_guard.middleware import SafeErrorMiddleware
 from claude_guard.profiles import Profile
-from claude_guard.ratelimit import (
-    Admission,
-    ConcurrencyCheck,
-    LimitCheck,
-    RateLimitConfig,
-    RateLimiter,
-    RateLimitMiddleware,
-    RateLimitRule,
-    Strategy,
-)
+from claude_guard.ratelimit import Admission, RateLimitConfig, RateLimiter, RateLimitMiddleware, RateLimitRule
+from claude_guard.ratelimit._config import Strategy
+from claude_guard.ratelimit._engine import ConcurrencyCheck, LimitCheck
 from claude_guard.store import Store
 
 STRATEGIES: list[Strategy] = ["fixed_window", "moving_window", "sliding_window_counter"]

@@ -7,13 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from claude_guard.ratelimit import (
-    RateLimitConfig,
-    RateLimitMiddleware,
-    RateLimitRule,
-    TrustedProxies,
-    client_address,
-)
+from claude_guard._proxies import client_address
+from claude_guard.ratelimit import RateLimitConfig, RateLimitMiddleware, RateLimitRule, TrustedProxies
 from claude_guard.store import Store
 
 

@@ -15,7 +15,8 @@ from claude_guard.context import GuardContext
 from claude_guard.ratelimit import RateLimitConfig, RateLimitMiddleware, RateLimitRule
 from claude_guard.secrets import EnvSecretSource
 from claude_guard.store import Store
-from claude_guard.testing import CANARY_API_KEY, ErrorResponse, FakeClaude, Reply
+from claude_guard.testing import ErrorResponse, FakeClaude, Reply
+from claude_guard.testing._fake import CANARY_API_KEY
 from claude_guard.upstream import MessagesProxy, UpstreamClient
 
 BODY = {"model": "claude-sonnet-4-6", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}

@@ -18,7 +18,8 @@ from claude_guard import ClaudeGuard, GuardSettings
 from claude_guard.audit import AuditLogger, SQLiteAuditSink
 from claude_guard.reference_app import create_app
 from claude_guard.secrets import EnvSecretSource
-from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+from claude_guard.testing import FakeClaude, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 
 EMAIL = "jane.canary@example.org"
 MODEL = "claude-haiku-4-5"

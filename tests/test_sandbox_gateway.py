@@ -17,18 +17,11 @@ from fastapi import Depends, FastAPI
 from claude_guard import ClaudeGuard, GuardSettings
 from claude_guard.audit import AuditLogger, SQLiteAuditSink
 from claude_guard.fastapi import require_profile
-from claude_guard.messages import SSEParser
+from claude_guard.messages._sse import SSEParser
 from claude_guard.reference_app import create_app
 from claude_guard.secrets import EnvSecretSource
-from claude_guard.testing import (
-    CANARY_API_KEY,
-    FakeClaude,
-    Reply,
-    RunningServer,
-    TextBlock,
-    ToolUseBlock,
-    serve,
-)
+from claude_guard.testing import FakeClaude, Reply, RunningServer, TextBlock, ToolUseBlock, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 
 MODEL = "claude-haiku-4-5"
 TOOLS = {

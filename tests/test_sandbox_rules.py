@@ -20,9 +20,9 @@ from claude_guard.sandbox import (
     ToolPolicy,
     Violation,
     check_tool_call,
-    normalize_path,
-    parse_tool_policies,
 )
+from claude_guard.sandbox._paths import normalize_path
+from claude_guard.sandbox._policy import parse_tool_policies
 
 SECRETS = ["/etc/shadow", "/etc/passwd", "/root/.bashrc", "/proc/self/environ", "/var/run/secrets/token"]
 WORKSPACE = PathRules(allow=("{workspace}/**",))

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from claude_guard.messages import SSEParser
-from claude_guard.sandbox import DEFAULT_TOOL_POLICIES, SSEToolCallFilter, Violation
+from claude_guard.messages._sse import SSEParser
+from claude_guard.sandbox import DEFAULT_TOOL_POLICIES, Violation
+from claude_guard.sandbox._answers import SSEToolCallFilter
 
 POLICIES = DEFAULT_TOOL_POLICIES["generation"]
 

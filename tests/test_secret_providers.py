@@ -18,13 +18,12 @@ from typing import Any
 import pytest
 
 from claude_guard import ClaudeGuard, GuardSettings
-from claude_guard.errors import ConfigurationError
+from claude_guard.errors import ConfigurationError, SecretSourceError
 from claude_guard.logscrub import RegisteringSecretSource
 from claude_guard.secret_providers import (
     AWSSecretsManagerSource,
     CachedSecretSource,
     MountedSecretFileSource,
-    SecretSourceError,
     VaultKVSource,
     describe_source,
     ensure_source_answers,

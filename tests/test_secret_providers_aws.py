@@ -26,16 +26,10 @@ from urllib.parse import parse_qs
 import pytest
 from moto.server import ThreadedMotoServer
 
-from claude_guard.errors import ConfigurationError, UpstreamError
+from claude_guard.errors import ConfigurationError, SecretSourceError, UpstreamError
 from claude_guard.logscrub import default_registry
-from claude_guard.secret_providers import (
-    AWSCredentials,
-    AWSSecretsManagerSource,
-    SecretSourceError,
-    probe,
-    sign_v4,
-    source_from_env,
-)
+from claude_guard.secret_providers import AWSSecretsManagerSource, probe, sign_v4, source_from_env
+from claude_guard.secret_providers._sigv4 import AWSCredentials
 from claude_guard.secrets import Secret
 from claude_guard.testing import RunningServer, serve
 from secret_fakes import Reply, Seen, fake_server

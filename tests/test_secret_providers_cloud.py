@@ -28,14 +28,8 @@ import trustme
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from claude_guard.errors import ConfigurationError
-from claude_guard.secret_providers import (
-    AzureKeyVaultSource,
-    GCPSecretManagerSource,
-    SecretSourceError,
-    probe,
-    source_from_env,
-)
+from claude_guard.errors import ConfigurationError, SecretSourceError
+from claude_guard.secret_providers import AzureKeyVaultSource, GCPSecretManagerSource, probe, source_from_env
 from secret_fakes import FakeServer, Reply, Seen, fake_server
 
 KEY_ONE = "sk-ant-fake-cloud-one-0000"

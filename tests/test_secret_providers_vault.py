@@ -15,10 +15,9 @@ from typing import Any
 
 import pytest
 
-from claude_guard.errors import ConfigurationError
+from claude_guard.errors import ConfigurationError, SecretSourceError
 from claude_guard.logscrub import default_registry
 from claude_guard.secret_providers import (
-    SecretSourceError,
     VaultAppRoleAuth,
     VaultJWTAuth,
     VaultKubernetesAuth,

@@ -16,13 +16,14 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from claude_guard import ClaudeGuard, GuardSettings, Profile
 from claude_guard.audit import AuditLogger, AuditRecord
 from claude_guard.errors import ConfigurationError
-from claude_guard.keys import KeyStore
+from claude_guard.keys._store import KeyStore
 from claude_guard.pii import PIIConfig
 from claude_guard.profiles import Budgets
 from claude_guard.reference_app import create_app
 from claude_guard.secrets import EnvSecretSource
 from claude_guard.store import StoreConfig, store_from_url
-from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+from claude_guard.testing import FakeClaude, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 from conftest import REDIS_URL
 
 EMAIL = "shadow.person.4417@example.org"

@@ -19,7 +19,8 @@ from _redis_topologies import TLSRedis, redis_cli
 from claude_guard.audit import AuditRecord
 from claude_guard.audit._sinks import RedisAuditSink
 from claude_guard.errors import ConfigurationError, StoreUnavailableError
-from claude_guard.keys import KeyStore, parse_key
+from claude_guard.keys._keys import parse_key
+from claude_guard.keys._store import KeyStore
 from claude_guard.ledger import Ledger
 from claude_guard.ledger._ledger import BudgetScope
 from claude_guard.pii._vault import PIIVault
@@ -27,7 +28,8 @@ from claude_guard.profiles import Budgets
 from claude_guard.ratelimit import RateLimiter
 from claude_guard.ratelimit._engine import ConcurrencyCheck, LimitCheck
 from claude_guard.settings import GuardSettings
-from claude_guard.store import Store, StoreConfig, parse_redis_url, redact_url, store_from_url
+from claude_guard.store import Store, StoreConfig, redact_url, store_from_url
+from claude_guard.store._url import parse_redis_url
 from conftest import REDIS_URL, TOPOLOGIES, delete_prefix, topology_url
 
 pytestmark = [pytest.mark.redis]
@@ -379,7 +381,8 @@ async def test_the_reference_gateway_serves_and_revokes_on_a_cluster(
     from claude_guard import ClaudeGuard
     from claude_guard.reference_app import create_app
     from claude_guard.secrets import EnvSecretSource
-    from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+    from claude_guard.testing import FakeClaude, serve
+    from claude_guard.testing._fake import CANARY_API_KEY
 
     url = topology_url(request, topology)
     env = {**os.environ, "CLAUDE_GUARD_STORAGE_URL": url, "CLAUDE_GUARD_STORAGE_PREFIX": key_prefix}

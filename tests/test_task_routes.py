@@ -12,7 +12,8 @@ from claude_guard import ClaudeGuard, GuardSettings
 from claude_guard.errors import BadRequestError, PromptRejectedError
 from claude_guard.reference_app import create_app
 from claude_guard.secrets import EnvSecretSource
-from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+from claude_guard.testing import FakeClaude, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 from claude_guard.validation import PromptValidator, validate_task_description
 
 

@@ -6,10 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claude_guard.validation import canonicalize, strip_invisible
+from claude_guard.validation import strip_invisible
 from claude_guard.validation._canonical import (
     _IDENTITY_RANGES,
     canonical_char,
+    canonicalize,
     first_invisible,
     invisible_offsets,
     is_invisible,

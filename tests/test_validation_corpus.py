@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from claude_guard.validation import PromptBlockedError, PromptValidator, ValidationConfig
+from claude_guard.errors import PromptBlockedError
+from claude_guard.validation import PromptValidator, ValidationConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import make_injection_corpus

@@ -8,23 +8,25 @@ from typing import Any
 
 import pytest
 
-from claude_guard.errors import BadRequestError, PermissionDeniedError, PromptRejectedError, SchemaError
+from claude_guard.errors import (
+    BadRequestError,
+    PermissionDeniedError,
+    PromptBlockedError,
+    PromptRejectedError,
+    SchemaError,
+    UnsafePatternError,
+)
 from claude_guard.profiles import BUILTIN_PROFILES, Profile
 from claude_guard.validation import (
-    BUILTIN_RULE_IDS,
-    DEFAULT_RULES,
-    INVISIBLE_RULE_ID,
-    PromptBlockedError,
     PromptValidator,
     Rule,
     RuleMode,
-    UnsafePatternError,
     ValidationConfig,
-    WorkMeter,
     pattern_cost,
     validate_task_description,
 )
-from claude_guard.validation._rules import MAX_PATTERN_COST
+from claude_guard.validation._config import BUILTIN_RULE_IDS, INVISIBLE_RULE_ID, WorkMeter
+from claude_guard.validation._rules import DEFAULT_RULES, MAX_PATTERN_COST
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data.injection_corpus import attack_cases, benign_cases

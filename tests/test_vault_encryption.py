@@ -12,13 +12,14 @@ import pytest
 
 from claude_guard import ClaudeGuard, GuardSettings
 from claude_guard.errors import ConfigurationError, VaultDecryptionError
-from claude_guard.keys import KeyStore
+from claude_guard.keys._store import KeyStore
 from claude_guard.pii import PIIConfig, PIIEngine, PIIVault, Redactor
 from claude_guard.pii._vault import VaultCipher
 from claude_guard.reference_app import create_app
 from claude_guard.secrets import EnvSecretSource, Secret
 from claude_guard.store import Store, StoreConfig, store_from_url
-from claude_guard.testing import CANARY_API_KEY, FakeClaude, serve
+from claude_guard.testing import FakeClaude, serve
+from claude_guard.testing._fake import CANARY_API_KEY
 from conftest import REDIS_URL
 
 EMAIL = "vault.canary.5521@example.org"

@@ -16,14 +16,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from .audit import (
-    AuditChain,
-    AuditLogger,
-    AuditRecord,
-    QueryableAuditSink,
-    audit_store_from_url,
-    verify_chain,
-)
+from .audit import AuditLogger, AuditRecord
+from .audit._chain import AuditChain, verify_chain
+from .audit._sinks import QueryableAuditSink, audit_store_from_url
 from .errors import ConfigurationError
 
 __all__ = ["register", "run"]

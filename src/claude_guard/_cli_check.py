@@ -84,7 +84,7 @@ async def _store_state(i: _Inputs) -> None:
     s = i.settings
     sink: Any = None
     try:
-        from .audit import audit_store_from_url
+        from .audit._sinks import audit_store_from_url
 
         if guard.store.kind == "redis":
             from .audit import RedisAuditSink

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     except ImportError:  # pragma: no cover - uvicorn comes with the fastapi and litestar extras
         raise ConfigurationError("The dashboard needs uvicorn: pip install 'claude-guard[fastapi]'") from None
 
-    from .dashboard import DashboardApp, DashboardConfig
+    from .dashboard import DashboardApp
+    from .dashboard._summary import DashboardConfig
     from .guard import ClaudeGuard
     from .settings import GuardSettings
 

@@ -18,7 +18,8 @@ import time
 from typing import Any
 
 from .errors import ConfigurationError
-from .keys import ENV_CODES, KeyStore
+from .keys import ENV_CODES
+from .keys._store import KeyStore
 from .profiles import BUILTIN_PROFILES, load_profiles
 from .store import StoreConfig, store_from_url
 

@@ -170,8 +170,9 @@ async def _budget_key(guard: ClaudeGuard) -> tuple[str, bytes]:
     """An admin key whose daily budget holds the worst case of one tour call exactly, and that call's body."""
     import json
 
-    from .keys import KeyStore
-    from .ledger import Ledger, estimate_request
+    from .keys._store import KeyStore
+    from .ledger import Ledger
+    from .ledger._estimate import estimate_request
     from .profiles import Budgets
     from .store import StoreConfig, store_from_url
 
@@ -204,7 +205,7 @@ async def _budget_key(guard: ClaudeGuard) -> tuple[str, bytes]:
 async def _demo_keys(guard: ClaudeGuard) -> dict[str, str]:
     """One key per built-in profile, in the guard's store (a separate connection for Redis, since the
     server runs on another event loop)."""
-    from .keys import KeyStore
+    from .keys._store import KeyStore
     from .store import StoreConfig, store_from_url
 
     if guard.store.kind == "memory":

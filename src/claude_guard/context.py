@@ -23,12 +23,9 @@ if TYPE_CHECKING:  # annotations only: profiles reads the current context (lazil
     from .profiles import Profile
 
 __all__ = [
-    "Decision",
     "GuardContext",
     "Principal",
     "current_context",
-    "new_request_id",
-    "use_context",
 ]
 
 SCOPE_KEY = "claude_guard.context"

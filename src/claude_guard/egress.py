@@ -15,20 +15,19 @@ import anthropic
 
 from ._hooks import EgressHook
 from ._json import check_json_value
+from ._profile_check import parse_betas
 from .context import current_context
 from .errors import GuardError, UpstreamError, UpstreamTimeoutError
-from .keys import ProtectionMode, enforce_profile
+from .keys import ProtectionMode
+from .keys._middleware import enforce_profile
 from .logscrub import SecretScrubFilter
-from .profiles import parse_betas
 from .secrets import Secret
 from .upstream import UpstreamClient, upstream_error
 
 __all__ = [
-    "EgressHook",
     "GuardAnthropicMiddleware",
     "ProfileHook",
     "SyncProfileMiddleware",
-    "UpstreamKeyHook",
     "guard_error_from_sdk",
 ]
 

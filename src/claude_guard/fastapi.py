@@ -43,12 +43,15 @@ from ._asgi import DEFAULT_MAX_BODY_BYTES, Message, Receive, context_for, ensure
 from .context import GuardContext, Principal
 from .errors import ConfigurationError, GuardError
 from .keys import require_profiles
-from .ledger import apply_max_cost, route_max_cost
-from .pii import Redaction, Redactor, redact_route_body
-from .ratelimit import KeyFunction, RateLimiter, RouteRateLimit, Strategy, TrustedProxies
-from .ratelimit._config import KeyKind
+from .ledger._meter import apply_max_cost, route_max_cost
+from .pii import Redaction, Redactor
+from .pii._middleware import redact_route_body
+from .ratelimit import RateLimiter, TrustedProxies
+from .ratelimit._config import KeyFunction, KeyKind, Strategy
+from .ratelimit._route import RouteRateLimit
 from .responses import ErrorFormat, render_error
-from .validation import PromptValidator, ValidationConfig, validate_route_body
+from .validation import PromptValidator, ValidationConfig
+from .validation._middleware import validate_route_body
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette

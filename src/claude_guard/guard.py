@@ -12,8 +12,8 @@ from typing import Any
 import anthropic
 
 from ._asgi import ASGIApp
+from ._hooks import EgressHook
 from .audit import (
-    AuditChain,
     AuditLogger,
     AuditMiddleware,
     AuditSink,
@@ -24,10 +24,13 @@ from .audit import (
     otlp_endpoint,
     traced_proxy,
 )
+from .audit._chain import AuditChain
 from .context import current_context
-from .egress import EgressHook, GuardAnthropicMiddleware, ProfileHook, UpstreamKeyHook
+from .egress import GuardAnthropicMiddleware, ProfileHook, UpstreamKeyHook
 from .errors import ConfigurationError
-from .keys import APIKeyMiddleware, KeyAuthenticator, KeyStore, ProfileMiddleware
+from .keys import APIKeyMiddleware, ProfileMiddleware
+from .keys._authenticator import KeyAuthenticator
+from .keys._store import KeyStore
 from .ledger import CostMeter, CostMeterMiddleware, Ledger, MeteringHook
 from .logscrub import RegisteringSecretSource, install_log_scrubbing
 from .middleware import RequestLimitsMiddleware, SafeErrorMiddleware

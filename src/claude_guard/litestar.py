@@ -54,13 +54,16 @@ from .context import GuardContext, Principal
 from .errors import ConfigurationError, GuardError
 from .guard import ClaudeGuard
 from .keys import require_profiles
-from .ledger import apply_max_cost, route_max_cost
+from .ledger._meter import apply_max_cost, route_max_cost
 from .logscrub import install_log_scrubbing
-from .pii import Redaction, Redactor, redact_route_body
-from .ratelimit import Admission, KeyFunction, RateLimiter, RouteRateLimit, Strategy, TrustedProxies
-from .ratelimit._config import KeyKind
+from .pii import Redaction, Redactor
+from .pii._middleware import redact_route_body
+from .ratelimit import Admission, RateLimiter, TrustedProxies
+from .ratelimit._config import KeyFunction, KeyKind, Strategy
+from .ratelimit._route import RouteRateLimit
 from .responses import ErrorFormat, render_error
-from .validation import PromptValidator, ValidationConfig, validate_route_body
+from .validation import PromptValidator, ValidationConfig
+from .validation._middleware import validate_route_body
 
 __all__ = [
     "ClaudeGuardPlugin",

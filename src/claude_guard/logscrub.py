@@ -37,11 +37,8 @@ from typing import Any
 from .secrets import _MASK, Secret, SecretSource, scrub
 
 __all__ = [
-    "DEFAULT_LOGGERS",
     "RegisteringSecretSource",
-    "SecretRegistry",
     "SecretScrubFilter",
-    "default_registry",
     "install_log_scrubbing",
     "register",
     "uninstall_log_scrubbing",

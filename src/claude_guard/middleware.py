@@ -34,7 +34,7 @@ from .errors import (
 )
 from .responses import ErrorFormat, render_error
 
-__all__ = ["GuardMiddleware", "RequestLimitsMiddleware", "RouteLimits", "SafeErrorMiddleware"]
+__all__ = ["RequestLimitsMiddleware", "RouteLimits", "SafeErrorMiddleware"]
 
 logger = logging.getLogger("claude_guard")
 

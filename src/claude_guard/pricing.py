@@ -30,20 +30,15 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Final
 
-from ._price_rows import LongContext, ModelPrice, read_price_files
+from ._price_rows import ModelPrice, read_price_files
 from .errors import BadRequestError, ConfigurationError
 from .errors import UnknownModelError as UnknownModelError  # its old path keeps working
 from .messages import Usage
 
 __all__ = [
-    "PICO",
     "Billing",
     "Cost",
-    "LongContext",
-    "ModelPrice",
     "PriceTable",
-    "server_tool_uses",
-    "to_pico",
 ]
 
 MILLION: Final = Decimal(1_000_000)

@@ -39,19 +39,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Final
 
-from ._profile_check import _url_parts, check_request, parse_betas, url_matches
+from ._profile_check import _url_parts, check_request, url_matches
 from .errors import ConfigurationError, PermissionDeniedError
 from .sandbox._policy import ToolPolicy, parse_tool_policies
 
 __all__ = [
-    "BUILTIN_PROFILES",
     "SAFE_BETAS",
     "Budgets",
     "Profile",
-    "allow_list_mode",
     "check_request",
-    "load_profiles",
-    "parse_betas",
 ]
 
 SAFE_BETAS: Final[tuple[str, ...]] = (

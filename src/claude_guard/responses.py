@@ -19,7 +19,7 @@ from typing import Literal
 from ._asgi import Receive, Scope, Send
 from .errors import GuardError
 
-__all__ = ["ErrorFormat", "ErrorResponse", "render_error"]
+__all__: list[str] = []  # nothing public: see the protections that render errors
 
 ErrorFormat = Literal["anthropic", "problem"]
 

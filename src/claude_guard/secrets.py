@@ -31,8 +31,6 @@ __all__ = [
     "FileSecretSource",
     "Secret",
     "SecretSource",
-    "check_https_url",
-    "is_loopback",
     "scrub",
 ]
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from ._proxies import TrustedProxies
 from .errors import ConfigurationError
-from .messages import UNKNOWN_CONTENT_POLICIES, UnknownContent
+from .messages._walker import UNKNOWN_CONTENT_POLICIES, UnknownContent
 from .pii._config import PIIConfig
 from .profiles import Profile, load_profiles
 from .responses import ErrorFormat
@@ -28,7 +28,7 @@ from .secrets import Secret, SecretSource, check_https_url
 from .store._url import REDIS_SCHEMES, parse_redis_url
 from .validation import ValidationConfig
 
-__all__ = ["Environment", "GuardSettings", "ProtectionMode", "check_upstream_url"]
+__all__ = ["GuardSettings"]
 
 Environment = Literal["development", "staging", "production"]
 ProtectionMode = Literal["enforce", "shadow", "off"]

@@ -37,7 +37,7 @@ from .errors import ConfigurationError, PermissionDeniedError
 from .middleware import GuardMiddleware
 from .responses import ErrorFormat
 
-__all__ = ["HTTPSOnlyMiddleware", "is_secure_request"]
+__all__ = ["HTTPSOnlyMiddleware"]
 
 _HOST = re.compile(r"[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]")
 _SECURE_SCHEMES = frozenset({"https", "wss"})

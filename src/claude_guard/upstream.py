@@ -34,14 +34,14 @@ from .errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
-from .messages import UnknownContent, first_unknown
+from .messages._walker import UnknownContent, first_unknown
 from .responses import ErrorFormat, render_error
 from .secrets import Secret, SecretSource, scrub
 
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["MessagesProxy", "UpstreamClient", "UpstreamResponse", "refuse_unknown_content", "upstream_error"]
+__all__ = ["MessagesProxy", "UpstreamClient", "upstream_error"]
 
 logger = logging.getLogger("claude_guard")
 

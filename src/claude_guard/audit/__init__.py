@@ -14,51 +14,31 @@ Everything OpenTelemetry is optional: without ``opentelemetry-api`` spans and me
 
 from __future__ import annotations
 
-from ._alerts import Alert, AlertCallback, AlertKind, Alerts, WebhookAlertSender
-from ._chain import AuditChain, VerifyReport, verify_chain
-from ._configure import TelemetryProviders, configure_telemetry, otlp_endpoint
-from ._genai import GenAICall, TracedMessagesProxy, TracingHook, traced_proxy
+from ._alerts import Alert, Alerts, WebhookAlertSender
+from ._configure import configure_telemetry, otlp_endpoint
+from ._genai import TracingHook, traced_proxy
 from ._logger import AuditLogger
 from ._middleware import AuditMiddleware
-from ._record import AuditRecord, record_from_context
-from ._sinks import (
-    AuditSink,
-    JSONLinesAuditSink,
-    OTelLogSink,
-    QueryableAuditSink,
-    RedisAuditSink,
-    SQLiteAuditSink,
-    audit_store_from_url,
-)
+from ._record import AuditRecord
+from ._sinks import AuditSink, JSONLinesAuditSink, OTelLogSink, RedisAuditSink, SQLiteAuditSink
 
 __all__ = [
     "Alert",
-    "AlertCallback",
-    "AlertKind",
     "Alerts",
-    "AuditChain",
     "AuditLogger",
     "AuditMiddleware",
     "AuditRecord",
     "AuditSink",
-    "GenAICall",
     "JSONLinesAuditSink",
     "OTelLogSink",
-    "QueryableAuditSink",
     "RedisAuditSink",
     "SQLiteAuditSink",
-    "TelemetryProviders",
-    "TracedMessagesProxy",
     "TracingHook",
-    "VerifyReport",
     "WebhookAlertSender",
-    "audit_store_from_url",
     "configure_telemetry",
     "log_request",
     "otlp_endpoint",
-    "record_from_context",
     "traced_proxy",
-    "verify_chain",
 ]
 
 

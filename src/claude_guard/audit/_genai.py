@@ -28,7 +28,9 @@ from .._asgi import (
 )
 from .._hooks import EgressHook
 from ..context import GuardContext, current_context
-from ..messages import SSEEvent, SSEParser, StreamUsage, Usage, iter_text_segments, usage_from_response
+from ..messages import Usage, iter_text_segments
+from ..messages._sse import SSEEvent, SSEParser, StreamUsage
+from ..messages._usage import usage_from_response
 from ..secrets import scrub
 from ._otel import Instruments
 from ._record import PII, safe_identifier

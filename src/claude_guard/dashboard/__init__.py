@@ -15,17 +15,10 @@ See docs/dashboard.md.
 from __future__ import annotations
 
 from ._app import DashboardApp, with_dashboard
-from ._render import render_page, render_sections
-from ._summary import DashboardConfig, collect, refusal_reason, summarize, usd_text
+from ._summary import summarize
 
 __all__ = [
     "DashboardApp",
-    "DashboardConfig",
-    "collect",
-    "refusal_reason",
-    "render_page",
-    "render_sections",
     "summarize",
-    "usd_text",
     "with_dashboard",
 ]

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, Final
 from ..audit import AuditRecord
 from ..audit._record import REFUSED_OUTCOMES
 from ..errors import ConfigurationError
-from ..ledger import ScopeUsage
+from ..ledger._ledger import ScopeUsage
 from ..profiles import BUILTIN_PROFILES, Profile
-from ..ratelimit import parse_limits
+from ..ratelimit._config import parse_limits
 
 if TYPE_CHECKING:
     from ..guard import ClaudeGuard

@@ -15,28 +15,17 @@ Example:
 
 from __future__ import annotations
 
-from ._authenticator import KeyAuthenticator
 from ._authenticator import KeyCheck as KeyCheck
 from ._authenticator import authenticate as authenticate
 from ._authenticator import presented_key as presented_key
 from ._authenticator import require_profiles as require_profiles
 from ._keys import DAY as DAY
 from ._keys import ENV_CODES as ENV_CODES
-from ._keys import ClientKey, IssuedKey, generate_key, parse_key
 from ._keys import hash_key as hash_key
-from ._middleware import PROFILE_ROUTES, APIKeyMiddleware, ProfileMiddleware, enforce_profile
+from ._middleware import APIKeyMiddleware, ProfileMiddleware
 from ._middleware import ProtectionMode as ProtectionMode
-from ._store import KeyStore
 
 __all__ = [
-    "PROFILE_ROUTES",
     "APIKeyMiddleware",
-    "ClientKey",
-    "IssuedKey",
-    "KeyAuthenticator",
-    "KeyStore",
     "ProfileMiddleware",
-    "enforce_profile",
-    "generate_key",
-    "parse_key",
 ]

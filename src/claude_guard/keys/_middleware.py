@@ -7,11 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from .._asgi import ASGIApp, Receive, Scope, Send, add_response_headers, ensure_body, require_json
+from .._profile_check import parse_betas
 from .._routes import PathPatterns
 from ..context import GuardContext
 from ..errors import ConfigurationError, PermissionDeniedError
 from ..middleware import GuardMiddleware
-from ..profiles import check_request, parse_betas
+from ..profiles import check_request
 from ..responses import ErrorFormat
 from ._authenticator import KeyAuthenticator, authenticate
 

@@ -11,42 +11,17 @@
 from __future__ import annotations
 
 from ._egress import MeteringHook, SyncMeteringMiddleware
-from ._estimate import Estimate, EstimateConfig, estimate_request
-from ._ledger import (
-    DIMENSIONS,
-    BudgetAlert,
-    BudgetScope,
-    Ledger,
-    Reservation,
-    ScopeUsage,
-    Settlement,
-)
-from ._meter import (
-    COST_HEADER,
-    CostMeter,
-    Metered,
-    apply_max_cost,
-    route_max_cost,
-)
+from ._estimate import EstimateConfig
+from ._ledger import Ledger, Settlement
+from ._meter import CostMeter
 from ._middleware import CostMeterMiddleware
 
 __all__ = [
-    "COST_HEADER",
-    "DIMENSIONS",
-    "BudgetAlert",
-    "BudgetScope",
     "CostMeter",
     "CostMeterMiddleware",
-    "Estimate",
     "EstimateConfig",
     "Ledger",
-    "Metered",
     "MeteringHook",
-    "Reservation",
-    "ScopeUsage",
     "Settlement",
     "SyncMeteringMiddleware",
-    "apply_max_cost",
-    "estimate_request",
-    "route_max_cost",
 ]

@@ -22,9 +22,11 @@ import httpx2
 
 from .._asgi import EVENT_STREAM, media_type
 from .._hooks import EgressHook
+from .._profile_check import parse_betas
 from ..context import GuardContext, current_context
-from ..messages import StreamUsage, Usage, usage_from_response
-from ..profiles import parse_betas
+from ..messages import Usage
+from ..messages._sse import StreamUsage
+from ..messages._usage import usage_from_response
 from ._meter import CostMeter, Metered, _background
 
 __all__ = ["MeteringHook", "SyncMeteringMiddleware"]

@@ -20,13 +20,16 @@ from .._asgi import (
     response_head,
     with_headers,
 )
+from .._profile_check import parse_betas
 from .._routes import PathPatterns, RouteMap
 from ..context import GuardContext
 from ..errors import ConfigurationError
-from ..messages import StreamUsage, Usage, usage_from_response
+from ..messages import Usage
+from ..messages._sse import StreamUsage
+from ..messages._usage import usage_from_response
 from ..middleware import GuardMiddleware
 from ..pricing import PriceTable
-from ..profiles import Budgets, parse_betas
+from ..profiles import Budgets
 from ..responses import ErrorFormat
 from ._ledger import Ledger
 from ._meter import COST_HEADER, CostMeter, Metered, _decimal

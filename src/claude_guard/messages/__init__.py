@@ -19,43 +19,16 @@ Example:
 
 from __future__ import annotations
 
-from ._segments import (
-    SegmentPath,
-    TextSegment,
-    iter_text_segments,
-    joined_text,
-    locate,
-    replace_text_segments,
-)
-from ._shapes import ROLES, Node, Role, request_shape, shape_types
-from ._sse import MAX_EVENT_BYTES, MAX_LINE_BYTES, SSEError, SSEEvent, SSEParser, StreamUsage
-from ._usage import Usage, usage_from_response
-from ._walker import UNKNOWN_CONTENT_POLICIES, Leaf, ObjectKey, UnknownContent, first_unknown, walk_request
+from ._segments import TextSegment, iter_text_segments, replace_text_segments
+from ._usage import Usage
+from ._walker import Leaf, ObjectKey, walk_request
 
 __all__ = [
-    "MAX_EVENT_BYTES",
-    "MAX_LINE_BYTES",
-    "ROLES",
-    "UNKNOWN_CONTENT_POLICIES",
     "Leaf",
-    "Node",
     "ObjectKey",
-    "Role",
-    "SSEError",
-    "SSEEvent",
-    "SSEParser",
-    "SegmentPath",
-    "StreamUsage",
     "TextSegment",
-    "UnknownContent",
     "Usage",
-    "first_unknown",
     "iter_text_segments",
-    "joined_text",
-    "locate",
     "replace_text_segments",
-    "request_shape",
-    "shape_types",
-    "usage_from_response",
     "walk_request",
 ]

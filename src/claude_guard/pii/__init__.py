@@ -16,35 +16,16 @@ from __future__ import annotations
 # The errors live in ``claude_guard.errors`` (and the top level); these imports keep the old paths working.
 from ..errors import PIIBlockedError as PIIBlockedError
 from ..errors import PIIUnavailableError as PIIUnavailableError
-from ._config import (
-    DEFAULT_ENTITIES,
-    NATIONAL_ID_ENTITIES,
-    NER_ENTITIES,
-    SECRET_ENTITIES,
-    Operator,
-    OutputScan,
-    PIIConfig,
-    PIIPattern,
-)
+from ._config import NATIONAL_ID_ENTITIES, PIIConfig, PIIPattern
 from ._egress import PIIEgressHook
-from ._engine import AnalysisUnavailableError, Finding, PIIEngine
-from ._middleware import PIIRedactionMiddleware, principal_of, redact_route_body
-from ._output import OutputScanner, SSEOutputScanner, TextScanner
+from ._engine import PIIEngine
+from ._middleware import PIIRedactionMiddleware
 from ._redact import Redaction, Redactor
-from ._restore import PLACEHOLDER, SSERestorer, StreamRestorer
+from ._restore import SSERestorer, StreamRestorer
 from ._vault import PIIVault
 
 __all__ = [
-    "DEFAULT_ENTITIES",
     "NATIONAL_ID_ENTITIES",
-    "NER_ENTITIES",
-    "PLACEHOLDER",
-    "SECRET_ENTITIES",
-    "AnalysisUnavailableError",
-    "Finding",
-    "Operator",
-    "OutputScan",
-    "OutputScanner",
     "PIIConfig",
     "PIIEgressHook",
     "PIIEngine",
@@ -53,10 +34,6 @@ __all__ = [
     "PIIVault",
     "Redaction",
     "Redactor",
-    "SSEOutputScanner",
     "SSERestorer",
     "StreamRestorer",
-    "TextScanner",
-    "principal_of",
-    "redact_route_body",
 ]

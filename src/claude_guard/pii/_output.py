@@ -8,7 +8,9 @@ from typing import Any, Final
 
 from ..context import GuardContext
 from ..errors import ConfigurationError, PIIUnavailableError
-from ..messages import SSEEvent, iter_text_segments, joined_text, replace_text_segments
+from ..messages import iter_text_segments, replace_text_segments
+from ..messages._segments import joined_text
+from ..messages._sse import SSEEvent
 from ._config import OutputScan
 from ._engine import AnalysisUnavailableError, Finding, PIIEngine, merge_findings
 from ._restore import PLACEHOLDER, _encode_json, _SSERewriter

@@ -14,7 +14,9 @@ from typing import Any
 
 from ..context import GuardContext
 from ..errors import ConfigurationError, PIIBlockedError, PIIUnavailableError
-from ..messages import TextSegment, UnknownContent, iter_text_segments, joined_text, replace_text_segments
+from ..messages import TextSegment, iter_text_segments, replace_text_segments
+from ..messages._segments import joined_text
+from ..messages._walker import UnknownContent
 from ..store import MemoryStore, Store
 from ._config import PIIConfig
 from ._engine import WINDOW, AnalysisUnavailableError, Finding, PIIEngine, merge_findings

@@ -7,7 +7,7 @@ import re
 from collections.abc import Coroutine, Mapping
 from typing import Any, Final, Protocol
 
-from ..messages import SSEEvent, SSEParser
+from ..messages._sse import SSEEvent, SSEParser
 
 __all__ = ["PLACEHOLDER", "SSERestorer", "StreamRestorer", "restore_message", "restore_text", "restore_value"]
 

@@ -16,28 +16,16 @@ Example:
 
 from __future__ import annotations
 
-from .._proxies import TrustedProxies, client_address
-from ._config import KeyFunction, LimitSpec, RateLimitConfig, RateLimitRule, Strategy, parse_limits
-from ._engine import Admission, ConcurrencyCheck, LimitCheck, LimitState, RateLimiter
+from .._proxies import TrustedProxies
+from ._config import RateLimitConfig, RateLimitRule
+from ._engine import Admission, RateLimiter
 from ._middleware import RateLimitMiddleware
-from ._policy import rate_limit_headers
-from ._route import RouteRateLimit
 
 __all__ = [
     "Admission",
-    "ConcurrencyCheck",
-    "KeyFunction",
-    "LimitCheck",
-    "LimitSpec",
-    "LimitState",
     "RateLimitConfig",
     "RateLimitMiddleware",
     "RateLimitRule",
     "RateLimiter",
-    "RouteRateLimit",
-    "Strategy",
     "TrustedProxies",
-    "client_address",
-    "parse_limits",
-    "rate_limit_headers",
 ]

@@ -14,32 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 # The rules are plain data that ``profiles`` imports; the faces (which import the context, and through it
 # the profiles) load on first use, so importing a rule never imports a face.
-from ._commands import DEFAULT_DENIED_COMMANDS, CommandRules
-from ._hosts import PRIVATE_NAMES, HostRules
-from ._paths import DEFAULT_DENIED_PATHS, PathRules, normalize_path
-from ._policy import (
-    ANY_TOOL,
-    DEFAULT_TOOL_POLICIES,
-    ToolPolicy,
-    Violation,
-    check_tool_call,
-    parse_tool_policies,
-)
+from ._commands import CommandRules
+from ._hosts import HostRules
+from ._paths import DEFAULT_DENIED_PATHS, PathRules
+from ._policy import DEFAULT_TOOL_POLICIES, ToolPolicy, Violation, check_tool_call
 
 if TYPE_CHECKING:
-    from ._answers import DEFAULT_MAX_HOLD_BYTES, SSEToolCallFilter, refusal_text, rewrite_message
     from ._egress import ToolPolicyEgressHook
-    from ._middleware import ToolPolicyMiddleware, check_request, policies_for
+    from ._middleware import ToolPolicyMiddleware
 
 _LAZY = {
-    "DEFAULT_MAX_HOLD_BYTES": "_answers",
-    "SSEToolCallFilter": "_answers",
-    "refusal_text": "_answers",
-    "rewrite_message": "_answers",
     "ToolPolicyEgressHook": "_egress",
     "ToolPolicyMiddleware": "_middleware",
-    "check_request": "_middleware",
-    "policies_for": "_middleware",
 }
 
 
@@ -53,25 +39,14 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "ANY_TOOL",
-    "DEFAULT_DENIED_COMMANDS",
     "DEFAULT_DENIED_PATHS",
-    "DEFAULT_MAX_HOLD_BYTES",
     "DEFAULT_TOOL_POLICIES",
-    "PRIVATE_NAMES",
     "CommandRules",
     "HostRules",
     "PathRules",
-    "SSEToolCallFilter",
     "ToolPolicy",
     "ToolPolicyEgressHook",
     "ToolPolicyMiddleware",
     "Violation",
-    "check_request",
     "check_tool_call",
-    "normalize_path",
-    "parse_tool_policies",
-    "policies_for",
-    "refusal_text",
-    "rewrite_message",
 ]

@@ -10,7 +10,7 @@ from typing import Any
 
 from .._json import loads_strict
 from ..errors import InvalidJSONError
-from ..messages import SSEEvent, SSEParser
+from ..messages._sse import SSEEvent, SSEParser
 from ._policy import ToolPolicy, Violation, check_tool_call
 
 __all__ = [

@@ -40,14 +40,13 @@ from ..errors import ConfigurationError, GuardError
 from ..errors import SecretSourceError as SecretSourceError
 from ..secrets import EnvSecretSource, FileSecretSource, SecretSource
 from ._cached import CachedSecretSource, SourceStatus
-from ._sigv4 import AWSCredentials, sign_v4  # noqa: F401 - sign_v4 stays importable, out of __all__
+from ._sigv4 import sign_v4  # noqa: F401 - sign_v4 stays importable, out of __all__
 from .aws import AWSSecretsManagerSource
 from .azure import AzureKeyVaultSource
 from .files import MountedSecretFileSource
 from .gcp import GCPSecretManagerSource
 from .vault import (
     VaultAppRoleAuth,
-    VaultAuth,
     VaultJWTAuth,
     VaultKubernetesAuth,
     VaultKVSource,
@@ -56,7 +55,6 @@ from .vault import (
 )
 
 __all__ = [
-    "AWSCredentials",
     "AWSSecretsManagerSource",
     "AzureKeyVaultSource",
     "CachedSecretSource",
@@ -64,7 +62,6 @@ __all__ = [
     "MountedSecretFileSource",
     "SourceStatus",
     "VaultAppRoleAuth",
-    "VaultAuth",
     "VaultJWTAuth",
     "VaultKVSource",
     "VaultKubernetesAuth",
@@ -73,7 +70,6 @@ __all__ = [
     "ensure_source_answers",
     "probe",
     "source_from_env",
-    "source_from_url",
 ]
 
 KEY_VARIABLES = ("CLAUDE_API_KEY", "CLAUDE_API_KEY_FILE", "CLAUDE_API_KEY_SOURCE")

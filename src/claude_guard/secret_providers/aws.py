@@ -47,7 +47,7 @@ from ..secrets import Secret, check_https_url
 from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource, send_request
 from ._sigv4 import AWSCredentials, sign_v4
 
-__all__ = ["AWSSecretsManagerSource", "botocore_available"]
+__all__: list[str] = []  # public through claude_guard.secret_providers (one place per name)
 
 logger = logging.getLogger("claude_guard.secrets")
 

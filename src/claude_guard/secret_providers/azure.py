@@ -25,7 +25,7 @@ from ..secrets import Secret
 from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource
 from .aws import pick_field
 
-__all__ = ["AzureKeyVaultSource", "vault_url"]
+__all__: list[str] = []  # public through claude_guard.secret_providers (one place per name)
 
 _EXTRA = "Azure Key Vault needs the [azure] extra: pip install 'claude-guard[azure]'."
 

@@ -34,7 +34,7 @@ from ..errors import ConfigurationError, SecretSourceError
 from ..secrets import Secret, read_secret_file
 from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource, check_value
 
-__all__ = ["MountedSecretFileSource"]
+__all__: list[str] = []  # public through claude_guard.secret_providers (one place per name)
 
 _Identity = tuple[str, int, int, int, int]
 

@@ -26,7 +26,7 @@ from ..secrets import Secret, check_https_url
 from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource
 from .aws import pick_field
 
-__all__ = ["GCPSecretManagerSource"]
+__all__: list[str] = []  # public through claude_guard.secret_providers (one place per name)
 
 _EXTRA = "Google Secret Manager needs the [gcp] extra: pip install 'claude-guard[gcp]'."
 _RESOURCE = re.compile(

@@ -49,14 +49,7 @@ from ..secrets import (
 )
 from ._cached import DEFAULT_RETRY_AFTER_ERROR, CachedSecretSource
 
-__all__ = [
-    "VaultAppRoleAuth",
-    "VaultAuth",
-    "VaultJWTAuth",
-    "VaultKVSource",
-    "VaultKubernetesAuth",
-    "VaultTokenAuth",
-]
+__all__: list[str] = []  # public through claude_guard.secret_providers (one place per name)
 
 logger = logging.getLogger("claude_guard.secrets")
 

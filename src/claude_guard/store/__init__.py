@@ -23,16 +23,13 @@ from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
 from ._base import Store, StoreConfig
-from ._url import REDIS_SCHEMES, RedisTarget, parse_redis_url, redact_url
+from ._url import REDIS_SCHEMES, redact_url
 from .memory import MemoryStore
 
 __all__ = [
-    "REDIS_SCHEMES",
     "MemoryStore",
-    "RedisTarget",
     "Store",
     "StoreConfig",
-    "parse_redis_url",
     "redact_url",
     "store_from_url",
 ]

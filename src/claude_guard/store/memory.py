@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 M = TypeVar("M")
 R = TypeVar("R")
 
-__all__ = ["MemoryStore"]
+__all__: list[str] = []  # public through claude_guard.store (one place per name)
 
 
 class MemoryStore(Store):

@@ -15,7 +15,7 @@ from ._url import RedisTarget, parse_redis_url, redact_url
 if TYPE_CHECKING:
     from .memory import MemoryStore
 
-__all__ = ["RedisStore", "ReplicaAckError", "load_script"]
+__all__ = ["RedisStore"]
 
 T = TypeVar("T")
 M = TypeVar("M")

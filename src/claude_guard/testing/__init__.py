@@ -6,30 +6,23 @@ The pytest fixtures `fake_claude` and `fake_claude_server` live in `claude_guard
 from __future__ import annotations
 
 from claude_guard.testing._behaviours import (
-    Behaviour,
     ConnectionDroppedError,
-    ContentBlock,
     DropConnection,
     ErrorResponse,
     Hold,
     Reply,
     SlowStream,
     StreamError,
-    SupportsIsSet,
     TextBlock,
     ToolUseBlock,
     UsageOverride,
 )
-from claude_guard.testing._fake import CANARY_API_KEY, FakeClaude, RecordedRequest
+from claude_guard.testing._fake import FakeClaude, RecordedRequest
 from claude_guard.testing._server import RunningServer, serve
-from claude_guard.testing._tokens import CHARS_PER_TOKEN, count_input_tokens, count_text_tokens
+from claude_guard.testing._tokens import count_input_tokens, count_text_tokens
 
 __all__ = [
-    "CANARY_API_KEY",
-    "CHARS_PER_TOKEN",
-    "Behaviour",
     "ConnectionDroppedError",
-    "ContentBlock",
     "DropConnection",
     "ErrorResponse",
     "FakeClaude",
@@ -39,7 +32,6 @@ __all__ = [
     "RunningServer",
     "SlowStream",
     "StreamError",
-    "SupportsIsSet",
     "TextBlock",
     "ToolUseBlock",
     "UsageOverride",

@@ -18,46 +18,26 @@ from __future__ import annotations
 # The errors live in ``claude_guard.errors`` (and the top level); these imports keep the old paths working.
 from ..errors import PromptBlockedError as PromptBlockedError
 from ..errors import UnsafePatternError as UnsafePatternError
-from ._canonical import Canonical, canonicalize, strip_invisible
-from ._config import (
-    BUILTIN_RULE_IDS,
-    INVISIBLE_RULE_ID,
-    DetectorRule,
-    FailurePolicy,
-    RuleHit,
-    ScoringDetector,
-    ValidationConfig,
-    ValidationMode,
-    ValidationResult,
-    WorkMeter,
-)
+from ._canonical import Canonical, strip_invisible
+from ._config import DetectorRule, ScoringDetector, ValidationConfig, ValidationResult
 from ._lexicon import available_languages
-from ._middleware import DEFAULT_ROUTES, PromptValidationMiddleware, validate_route_body
-from ._rules import DEFAULT_RULES, Rule, RuleMode, pattern_cost
+from ._middleware import DEFAULT_ROUTES, PromptValidationMiddleware
+from ._rules import Rule, RuleMode, pattern_cost
 from ._validator import PromptValidator, validate_task_description
 
 __all__ = [
-    "BUILTIN_RULE_IDS",
     "DEFAULT_ROUTES",
-    "DEFAULT_RULES",
-    "INVISIBLE_RULE_ID",
     "Canonical",
     "DetectorRule",
-    "FailurePolicy",
     "PromptValidationMiddleware",
     "PromptValidator",
     "Rule",
-    "RuleHit",
     "RuleMode",
     "ScoringDetector",
     "ValidationConfig",
-    "ValidationMode",
     "ValidationResult",
-    "WorkMeter",
     "available_languages",
-    "canonicalize",
     "pattern_cost",
     "strip_invisible",
-    "validate_route_body",
     "validate_task_description",
 ]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 from ..errors import ConfigurationError, PromptRejectedError
-from ..messages import UNKNOWN_CONTENT_POLICIES, UnknownContent
+from ..messages._walker import UNKNOWN_CONTENT_POLICIES, UnknownContent
 from ._rules import CODE_RULE_IDS, DEFAULT_RULES, Rule, RuleMode
 
 __all__ = [

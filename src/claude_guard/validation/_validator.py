@@ -25,7 +25,8 @@ from ..errors import (
     SchemaError,
     ValidationUnavailableError,
 )
-from ..messages import TextSegment, iter_text_segments, joined_text, locate, replace_text_segments
+from ..messages import TextSegment, iter_text_segments, replace_text_segments
+from ..messages._segments import joined_text, locate
 from ..profiles import Profile, allow_list_mode, check_request
 from ._canonical import canonicalize, first_invisible, invisible_offsets, strip_invisible
 from ._config import (
