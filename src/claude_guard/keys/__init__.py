@@ -6,6 +6,7 @@ is 256 bits of randomness. The store keeps the SHA-256 of the whole key (a fast 
 keys of this length) with the key's metadata; lookup is by id, comparison in constant time.
 
 Example:
+    >>> from claude_guard.keys._keys import generate_key, parse_key
     >>> issued = generate_key("production")
     >>> issued.key.startswith("cg_prod_") and issued.key_id in issued.key
     True
