@@ -42,6 +42,12 @@ def _trusted_proxies() -> Any:
     return TrustedProxies(["10.0.0.0/8"], headers=["x-real-ip"])
 
 
+def _rate_limiter() -> Any:
+    from claude_guard.ratelimit import RateLimiter
+
+    return RateLimiter(lease_ttl=0)
+
+
 def _request_limits() -> Any:
     from claude_guard.middleware import RequestLimitsMiddleware
 
@@ -181,6 +187,7 @@ CASES: list[tuple[Callable[[], Any], str]] = [
     (_rate_limit_notation, "invalid rate limit"),
     (_rate_limit_config, "on_store_error"),
     (_trusted_proxies, "unsupported forwarding header"),
+    (_rate_limiter, "lease_ttl"),
     (_request_limits, "must be positive"),
     (_tool_policy, "mode must be"),
     (_pii_config, "score_threshold"),

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import StoreUnavailableError
+from ..errors import ConfigurationError, StoreUnavailableError
 from ..store import MemoryStore, Store
 from ._admission import Admission, ConcurrencyCheck, LimitCheck, LimitState
 from ._memory import MemoryLimits
@@ -54,7 +54,7 @@ class RateLimiter:
         self, store: Store | None = None, *, lease_ttl: float = 60.0, store_timeout: float = 2.0
     ) -> None:
         if lease_ttl <= 0 or store_timeout <= 0:
-            raise ValueError("lease_ttl and store_timeout must be positive")
+            raise ConfigurationError("lease_ttl and store_timeout must be positive")
         self.store: Store = store if store is not None else MemoryStore()
         self.lease_ttl = lease_ttl
         self.store_timeout = store_timeout
