@@ -71,7 +71,9 @@ def _check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[st
 
 BAD_APP = """
 from starlette.applications import Starlette
-from claude_guard.keys import APIKeyMiddleware, KeyAuthenticator, KeyStore
+from claude_guard.keys import APIKeyMiddleware
+from claude_guard.keys._authenticator import KeyAuthenticator
+from claude_guard.keys._store import KeyStore
 from claude_guard.store import MemoryStore
 
 app = Starlette()
