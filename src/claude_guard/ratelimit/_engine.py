@@ -73,7 +73,7 @@ class RateLimiter:
         self._memory = backend if isinstance(backend, MemoryLimits) else None
         self._redis = backend if isinstance(backend, RedisLimits) else None
         if self._memory is not None:
-            self._state = self._memory.state
+            self._state = self._memory.table
             self._expires = self._memory.expires
 
     def __repr__(self) -> str:

@@ -32,7 +32,7 @@ class MemoryLimits:
     """
 
     def __init__(self, store: MemoryStore, *, lease_ttl: float, counters: Counter[str]) -> None:
-        self.state: dict[str, Any] = store.data.setdefault(_MEMORY_KEY, {})
+        self.table: dict[str, Any] = store.data.setdefault(_MEMORY_KEY, {})
         self.expires: dict[str, float] = store.data.setdefault(_MEMORY_KEY + ".expires", {})
         self.lease_ttl = lease_ttl
         self.counters = counters
@@ -49,7 +49,7 @@ class MemoryLimits:
         self, limits: Sequence[LimitCheck], concurrency: Sequence[ConcurrencyCheck], token: str, now: float
     ) -> Admission:
         """Every limit and cap at once: all counted and every lease taken, or nothing (``admit.lua``)."""
-        state = self.state
+        state = self.table
         self._sweep(now)
         allowed = True
         denied = 0
@@ -186,7 +186,7 @@ class MemoryLimits:
         The same arithmetic, so the same verdicts, states and counters (a test holds the two side by side).
         """
         token = str(next(self._sequence))
-        state = self.state
+        state = self.table
         self._ops += 1
         if not self._ops % _SWEEP_EVERY:
             self._drop_expired(now)
@@ -260,7 +260,7 @@ class MemoryLimits:
 
     def release(self, admission: Admission, refunds: Sequence[LimitCheck]) -> None:
         """Free the admission's leases and give back what it counted on ``refunds`` (``release.lua``)."""
-        state = self.state
+        state = self.table
         for lease in admission.leases:
             held = state.get(lease.key)
             if held is not None:
@@ -285,7 +285,7 @@ class MemoryLimits:
         renewed = 0
         until = now + self.lease_ttl * 1000
         for lease in admission.leases:
-            held: dict[str, float] = self.state.get(lease.key) or {}
+            held: dict[str, float] = self.table.get(lease.key) or {}
             if admission.token in held:
                 held[admission.token] = until
                 self.expires[lease.key] = until
@@ -305,4 +305,4 @@ class MemoryLimits:
         expired = [key for key, expiry in self.expires.items() if expiry <= now]
         for key in expired:
             del self.expires[key]
-            self.state.pop(key, None)
+            self.table.pop(key, None)
