@@ -444,5 +444,5 @@ def test_the_scanner_reads_the_real_tree(found: list[Import]) -> None:
     seen = {(i.importer, i.target, i.lazy) for i in found}
     assert ("claude_guard.guard", "claude_guard.fastapi", True) in seen
     assert ("claude_guard.fastapi", "starlette.requests", False) in seen
-    assert ("claude_guard.ratelimit", "claude_guard.ratelimit._route", False) in seen
+    assert ("claude_guard.ratelimit", "claude_guard.ratelimit._engine", False) in seen
     assert set(LAYERS.values()) == {"core", "protection", "assembly", "face", "tool"}

@@ -40,10 +40,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:  # for the annotation only: errors.py imports nothing of the package at run time
-    from .validation._config import RuleHit
+
+class _RuleHit(Protocol):
+    """What a refusal keeps of a validation hit (``validation.RuleHit``): the core names no protection."""
+
+    @property
+    def rule_id(self) -> str: ...
 
 __all__ = [
     "AuthenticationError",
@@ -157,7 +161,7 @@ class PromptBlockedError(PromptRejectedError):
         message: str | None = None,
         *,
         code: str | None = None,
-        hits: Sequence[RuleHit] = (),
+        hits: Sequence[_RuleHit] = (),
         score: float = 1.0,
     ) -> None:
         super().__init__(message, code=code)

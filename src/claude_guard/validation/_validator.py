@@ -15,7 +15,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from ..errors import (
     BadRequestError,
@@ -212,7 +212,8 @@ class PromptValidator:
         refusal = (
             exc if isinstance(exc, PromptRejectedError) else PromptRejectedError(exc.message, code=exc.code)
         )
-        hits = exc.hits if isinstance(exc, PromptBlockedError) else ()
+        # the validator raised it, so its hits are RuleHits (errors.py types them by a protocol)
+        hits = cast("tuple[RuleHit, ...]", exc.hits) if isinstance(exc, PromptBlockedError) else ()
         score = exc.score if isinstance(exc, PromptBlockedError) else 1.0
         return ValidationResult(
             hits=hits,
