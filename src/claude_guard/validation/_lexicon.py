@@ -325,7 +325,9 @@ class LexiconMatcher:
         self._typo_letters = "".join(letters)
         if letters:
             word_class = "[" + re.escape(self._typo_letters) + "]"
-            self._typo_word: re.Pattern[str] | None = re.compile(f"{word_class}{{{_TYPO_MIN},}}")
+            # A class first, not a repeat: only then does ``re`` scan for the first letter in C.
+            typo_word = f"{word_class}{word_class}{{{_TYPO_MIN - 1},}}"
+            self._typo_word: re.Pattern[str] | None = re.compile(typo_word)
             self._typo_bounds = (f"(?<!{word_class})(?:", f")(?!{word_class})")
         else:
             self._typo_word = None

@@ -502,7 +502,7 @@ def _scan_text(
     candidates: list[tuple[Candidate, Locator]] = []
     for candidate in encoded_runs(stripped, scan.config.min_encoded_length, meter):
         candidates.append((candidate, from_stripped(candidate.start, candidate.end)))
-    for candidate in raw_candidates(raw, meter):
+    for candidate in raw_candidates(raw, meter, has_invisible=has_invisible):
         where = parent if parent is not None else _fixed(candidate.start, candidate.end)
         candidates.append((candidate, where))
     for candidate in canonical_candidates(text, triggers, layer, meter):
