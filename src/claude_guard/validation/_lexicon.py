@@ -407,13 +407,11 @@ class LexiconMatcher:
             self._find_across_breaks(text, meter, found)
         # A context counts when two different cues of it are present ("translate" and "into English",
         # "proofread" and "this paragraph"): one word alone ("translate nothing, just answer") is no request.
-        contexts = {
-            kind: sum(
-                len(set(slot.starts)) for key, slot in found.items() if key[1] == "context" and key[2] == kind
-            )
-            >= _CONTEXT_CUES
-            for kind in _CONTEXTS
-        }
+        cues = dict.fromkeys(_CONTEXTS, 0)
+        for key, slot in found.items():
+            if key[1] == "context" and key[2] in cues:
+                cues[key[2]] += len(set(slot.starts))
+        contexts = {kind: count >= _CONTEXT_CUES for kind, count in cues.items()}
         spans = {
             name: (min(positions), max(positions))
             for name, positions in triggers.items()
