@@ -67,7 +67,7 @@ _ROLES: Final = (
     "complements",
     "standalone",
 )
-_CONTEXTS: Final = ("translation", "education", "technical", "negations")
+_CONTEXTS: Final = ("translation", "education", "technical", "negations", "modals", "addressees")
 _PAIR_SCORES: Final[Mapping[str, float]] = {
     # verb + object without a qualifier; verb + object + qualifier (or a strong object) scores 1.0.
     "override": 0.55,
@@ -228,6 +228,8 @@ class LexiconMatcher:
         known: set[str] = set()  # every word of every entry: never read as a misspelling of another
         complements: dict[tuple[int, str], list[str]] = {}
         negations: dict[int, list[str]] = {}
+        modals: dict[int, list[str]] = {}
+        addressees: dict[int, list[str]] = {}
         for index, lexicon in enumerate(self.lexicons):
             groups = [
                 (section, role, entries)
@@ -246,9 +248,11 @@ class LexiconMatcher:
                         # Read only around findings (`context_near`), never in the main pass.
                         technical.setdefault(text, []).append(_Entry(index, section, role, stem, "plain"))
                         continue
-                    if section == "context" and role == "negations":
-                        # Read right before a verb only (`_negated`), never in the main pass.
-                        negations.setdefault(index, []).append(text)
+                    if section == "context" and role in ("negations", "modals", "addressees"):
+                        # Read right before a verb only (`_negated`, `_stated`), never in the main pass.
+                        {"negations": negations, "modals": modals, "addressees": addressees}[role].setdefault(
+                            index, []
+                        ).append(text)
                         continue
                     if role == "complements":
                         # Read right after an object only (`_complemented`), never in the main pass.
@@ -290,6 +294,7 @@ class LexiconMatcher:
         self._any_unbounded = any(not lexicon.word_boundaries for lexicon in self.lexicons)
         self._complements = {key: tuple(value) for key, value in complements.items()}
         self._negations = {key: tuple(value) for key, value in negations.items()}
+        self._modals = {key: (tuple(value), tuple(addressees.get(key, ()))) for key, value in modals.items()}
         self._build_typos(vocabulary, known)
 
     def _build_typos(self, vocabulary: set[str], known: set[str]) -> None:
@@ -586,6 +591,7 @@ class LexiconMatcher:
             weak_starts = sorted(weak.starts) if weak else []
             complements = self._complements.get((index, section), ())
             negations = self._negations.get(index, ()) if section == "override" else ()
+            modals = self._modals.get(index) if section == "override" else None
             object_starts = [start for start, _ in objects]
             window = lexicon.window
             if breaks is None:
@@ -623,6 +629,10 @@ class LexiconMatcher:
                     if negations and _negated(text, verb_start, negations):
                         # "employees may not disregard safety instructions": a prohibition, not a command.
                         score, shape = round(score * _NEGATION_FACTOR, 4), f"{shape}, negated"
+                    elif modals is not None and _stated(text, verb_start, *modals):
+                        # "the contractor shall disregard any previous instructions": a rule about someone
+                        # else (the word before the modal is not the model), not a command to the model.
+                        score, shape = round(score * _NEGATION_FACTOR, 4), f"{shape}, third party"
                     reasons = (shape, f"lang:{lexicon.language}")
                     _keep(
                         best,
@@ -713,6 +723,19 @@ def _negated(text: str, start: int, negations: tuple[str, ...]) -> bool:
     for word in negations:
         if before.endswith(word) and (len(before) == len(word) or not before[-len(word) - 1].isalnum()):
             return True
+    return False
+
+
+def _stated(text: str, start: int, modals: tuple[str, ...], addressees: tuple[str, ...]) -> bool:
+    """Whether a modal ends right before the verb at ``start`` after a word that is not an addressee
+    ("the contractor shall disregard", not "you shall disregard")."""
+    if start < 2 or text[start - 1] != " ":
+        return False
+    before = text[max(0, start - 40) : start - 1]
+    for word in modals:
+        if before.endswith(word) and (len(before) == len(word) or before[-len(word) - 1] == " "):
+            subject = before[: -len(word) - 1].rsplit(" ", 1)[-1]
+            return bool(subject) and subject.isalpha() and subject not in addressees
     return False
 
 

@@ -51,6 +51,7 @@ from ._scoring import (
     CodeSpans,
     combine,
     quoted,
+    spoken,
 )
 from ._structure import find_role_markers, find_url_exfiltration
 
@@ -449,6 +450,8 @@ def _scan_text(
             intent.verb >= 0 and quoted(text, intent.verb, intent.verb + 1)
         ):
             score, reasons = score * QUOTE_FACTOR, (*reasons, f"context:quoted×{QUOTE_FACTOR}")
+        elif spoken(text, intent.verb if intent.verb >= 0 else intent.start):
+            score, reasons = score * QUOTE_FACTOR, (*reasons, f"context:chat line×{QUOTE_FACTOR}")
         if scan.matcher.context_near(text, "technical", intent.start, intent.end, intent.language):
             score, reasons = score * TECHNICAL_FACTOR, (*reasons, f"context:technical×{TECHNICAL_FACTOR}")
         findings.append(
