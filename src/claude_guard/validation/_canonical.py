@@ -228,7 +228,8 @@ def _identity_class() -> str:
     )
 
 
-_NOT_IDENTITY: Final = re.compile(f"([^{_identity_class()}]+)")
+# A class first, then its repeat: a pattern that starts with a repeat gets no prefix scan from ``re``.
+_NOT_IDENTITY: Final = re.compile(f"([^{_identity_class()}][^{_identity_class()}]*)")
 
 
 def _translate_runs(text: str) -> str:
@@ -430,10 +431,16 @@ def _strippable(limit: int) -> re.Pattern[str]:
     ``re`` checks a class of code points below 0x10000 against a bitmap, but each range above it one by one
     (about 1.5 ns per character each), so texts without astral characters get a class without them.
     """
-    ranges = [(low, min(high, limit - 1)) for low, high in _strippable_codes() if low < limit]
     # One match per run (one repeat of one class: linear), so a long run of zero-width characters is one
-    # deletion, not one per character.
-    return re.compile("[" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in ranges) + "]+")
+    # deletion, not one per character. The class comes first, then its repeat: ``re`` gives a pattern that
+    # starts with a repeat no prefix scan.
+    return re.compile(_strippable_class(limit) + _strippable_class(limit) + "*")
+
+
+@functools.cache
+def _strippable_class(limit: int) -> str:
+    ranges = [(low, min(high, limit - 1)) for low, high in _strippable_codes() if low < limit]
+    return "[" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in ranges) + "]"
 
 
 _ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
@@ -455,7 +462,7 @@ def _strippable_char(limit: int) -> re.Pattern[str]:
     A pattern that starts with a repeat gets no prefix scan from ``re`` (each position is a match attempt,
     about four times slower), so the search for the first invisible character is a bare class.
     """
-    return re.compile(_strippable(limit).pattern[:-1])
+    return re.compile(_strippable_class(limit))
 
 
 @functools.cache
