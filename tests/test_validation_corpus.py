@@ -24,8 +24,9 @@ from data import make_injection_corpus
 
 CORPUS = Path(__file__).resolve().parent / "data" / "injection_corpus.jsonl"
 # Measured on the held-out part (docs/validation.md has the figures and how often the held-out part was
-# looked at). Detection holds the target of 95 %; false positives are 1.3 % held out, above the
-# target of 1 % (docs/validation.md, "Limits"), so the ceiling stays at what the validator holds.
+# looked at). Detection holds the target of 95 %; false positives were 1.3 % held out before the
+# fourth batch of look-alikes and 3.1 % with it (look 5), above the target of 1 % and above this ceiling
+# (docs/validation.md, "Limits"): the ceiling was not raised to fit the measurement.
 HELD_OUT_DETECTION_FLOOR = 0.95
 HELD_OUT_FALSE_POSITIVE_CEILING = 0.02
 DEV_DETECTION_FLOOR = 0.95
