@@ -452,7 +452,7 @@ def test_every_lexicon_with_modals_has_a_third_party_case() -> None:
 
 
 @pytest.mark.parametrize("language", sorted(THIRD_PARTY_RULES))
-def test_a_rule_about_someone_else_is_lowered_but_the_same_words_to_the_model_are_refused(language: str) -> None:
+def test_a_rule_about_someone_else_is_lowered_but_the_same_words_to_the_model_refused(language: str) -> None:
     third_party, addressed = THIRD_PARTY_RULES[language]
     validator = PromptValidator(ValidationConfig())
     result = validator.validate(body(third_party), profile=None)
