@@ -30,8 +30,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from ._canonical import _first_strippable, _strippable_in
 from ._config import WorkMeter
+from ._invisible import _first_strippable, _strippable_in
 
 __all__ = ["Candidate", "canonical_candidates", "encoded_runs", "raw_candidates"]
 

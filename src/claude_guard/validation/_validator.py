@@ -28,7 +28,7 @@ from ..errors import (
 from ..messages import TextSegment, iter_text_segments, replace_text_segments
 from ..messages._segments import joined_text, locate
 from ..profiles import Profile, allow_list_mode, check_request
-from ._canonical import canonicalize, first_invisible, invisible_offsets, strip_invisible
+from ._canonical import canonicalize
 from ._config import (
     INVISIBLE_RULE_ID,
     DetectorRule,
@@ -38,6 +38,7 @@ from ._config import (
     WorkMeter,
 )
 from ._decoders import Candidate, canonical_candidates, encoded_runs, raw_candidates
+from ._invisible import first_invisible, invisible_offsets, strip_invisible
 from ._lexicon import LexiconMatcher, matcher_for
 from ._rules import CODE_RULE_IDS, Rule, RuleMode
 from ._schema import check_messages_request
