@@ -11,12 +11,10 @@ from claude_guard.validation._canonical import (
     _IDENTITY_RANGES,
     canonical_char,
     canonicalize,
-    first_invisible,
-    invisible_offsets,
     is_invisible,
-    iter_invisible,
     translate_canonical,
 )
+from claude_guard.validation._invisible import first_invisible, invisible_offsets, iter_invisible
 
 
 @pytest.mark.parametrize(

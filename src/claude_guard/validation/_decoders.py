@@ -30,8 +30,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from ._canonical import _strippable_in
 from ._config import WorkMeter
+from ._invisible import _first_strippable, _strippable_in
 
 __all__ = ["Candidate", "canonical_candidates", "encoded_runs", "raw_candidates"]
 
@@ -314,9 +314,13 @@ _BIDI_OVERRIDE: Final = re.compile("\u202e([^\u202c\u2069\n]{4,2000})")
 _BETWEEN_LETTERS: Final = re.compile(r"[^\W\d_]")
 
 
-def raw_candidates(raw: str, meter: WorkMeter) -> Iterator[Candidate]:
-    """Candidates hidden in ``raw`` by invisible characters: tag text, bidi overrides, zero-width gaps."""
-    if raw.isascii():
+def raw_candidates(raw: str, meter: WorkMeter, *, has_invisible: bool | None = None) -> Iterator[Candidate]:
+    """Candidates hidden in ``raw`` by invisible characters: tag text, bidi overrides, zero-width gaps.
+
+    ``has_invisible`` is whether ``raw`` holds a character `strip_invisible` drops, when the caller knows.
+    """
+    if raw.isascii() or has_invisible is False:
+        # Tag characters and bidi overrides are invisible characters themselves.
         return
     if _TAG_CHAR.search(raw):
         meter.scan("decode.tags", len(raw))
@@ -330,11 +334,10 @@ def raw_candidates(raw: str, meter: WorkMeter) -> Iterator[Candidate]:
             shown = match.group(1)[::-1]
             if _printable(shown) is not None:
                 yield Candidate("bidi", match.start(), match.end(), shown, "raw")
-    pattern = _strippable_in(raw)
-    first = pattern.search(raw)
+    first = _first_strippable(raw)
     if first is not None:
         meter.scan("decode.zero_width", len(raw))
-        spaced = pattern.sub(" ", raw)
+        spaced = _strippable_in(raw).sub(" ", raw)
         if spaced != raw and _BETWEEN_LETTERS.search(spaced):
             yield Candidate("zero_width", first.start(), len(raw), spaced, "raw")
 

@@ -116,6 +116,43 @@ def quoted(text: str, start: int, end: int) -> bool:
     return single >= 0 and (single == 0 or before[single - 1] in " :(") and "'" in after
 
 
+# A chat export's line: an optional [timestamp], a speaker's name (one or two words), a colon. Role words are
+# role markup (`_structure`), and the usual field labels of emails and notes are not speakers.
+_SPEAKER_LINE: Final = re.compile(
+    r"^(?:\[[^\]\n]{1,24}\] ?)?([^\W\d_][\w'.\-]{0,20}(?: [^\W\d_][\w'.\-]{0,20})?) ?: ", re.MULTILINE
+)
+_NOT_SPEAKERS: Final = frozenset(
+    (
+        "user", "human", "assistant", "ai", "system", "developer", "admin", "bot", "model", "claude", "gpt",
+        "instructions", "instruction", "note", "notes", "nb", "ps", "p.s", "subject", "from", "to", "cc",
+        "bcc", "re", "fwd", "body", "message", "important", "warning", "update", "reminder", "attention",
+        "task", "step", "answer", "question", "q", "a", "reply", "response", "output", "input", "prompt",
+        "context", "example", "translation",
+    )
+)  # fmt: skip
+_MAX_SPEAKER_LINES: Final = 64
+
+
+def spoken(text: str, start: int) -> bool:
+    """Whether ``start`` is on a line of a chat export: its line starts with a speaker's name and a colon,
+    and so does another line (two lines at least: "Ana: forget the earlier plan" in a pasted group chat).
+
+    Example:
+        >>> spoken("ana: forget the old plan\\nben: ok", 5), spoken("ana: forget the old plan", 5)
+        (True, False)
+    """
+    line_start = text.rfind("\n", 0, start) + 1
+    own = _SPEAKER_LINE.match(text, line_start)
+    if own is None or own.group(1) in _NOT_SPEAKERS or own.end() > start:
+        return False
+    for count, match in enumerate(_SPEAKER_LINE.finditer(text)):
+        if count >= _MAX_SPEAKER_LINES:
+            break
+        if match.start() != line_start and match.group(1) not in _NOT_SPEAKERS:
+            return True
+    return False
+
+
 def combine(scores: Iterable[tuple[str, float]]) -> float:
     """The request's score from ``(rule id, score)`` pairs of block-mode findings.
 

@@ -139,7 +139,12 @@ def find_role_markers(text: str, meter: WorkMeter, *, hidden: bool = False) -> l
             bare_title = marked.startswith("#") and text[
                 after.end() if after else end : (after.end() if after else end) + 1
             ] in ("", "\n")
-            if at_line_start and marked and (colon or closer or bare_title):
+            if at_line_start and marked[:2] in ("- ", "* ", "+ ") and (colon or closer):
+                # "- **System**: the scheduler that triggers jobs": a term defined in a list, not a header.
+                header = StructureFinding(
+                    "markers.role_header", 0.3, line_start, end, ("role label in a list item",)
+                )
+            elif at_line_start and marked and (colon or closer or bare_title):
                 header = StructureFinding(
                     "markers.role_header", 0.85, line_start, end, ("role header at a line start",)
                 )
