@@ -5,17 +5,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 import claude_guard
 
 PACKAGE = Path(claude_guard.__file__).parent
 LIMIT = 500
 
-# Files over the limit whose split belongs to another change still under way (the owner in the comment).
-# Each entry must still be over the limit and still lack its reason: once the file is split or explained,
-# the second test fails until the entry is removed, so the list only shrinks.
-PENDING: dict[str, str] = {}
 
 
 def _sources() -> list[Path]:
@@ -39,16 +33,9 @@ def test_a_file_over_the_limit_says_why() -> None:
     unexplained = [
         f"{_name(path)} ({_lines(path)} lines)"
         for path in _sources()
-        if _lines(path) > LIMIT and not _gives_a_reason(path) and _name(path) not in PENDING
+        if _lines(path) > LIMIT and not _gives_a_reason(path)
     ]
     assert not unexplained, f"split these, or give a 'Size:' line in the module docstring: {unexplained}"
-
-
-@pytest.mark.parametrize("name", sorted(PENDING))
-def test_a_pending_file_is_still_pending(name: str) -> None:
-    path = PACKAGE / name
-    assert path.is_file(), f"{name} is gone: remove it from PENDING"
-    assert _lines(path) > LIMIT and not _gives_a_reason(path), f"{name} is done: remove it from PENDING"
 
 
 def test_the_reason_is_read_from_the_docstring_only(tmp_path: Path) -> None:
