@@ -57,8 +57,9 @@ def gateway() -> Any:
 
 def passthrough() -> Any:
     """The gateway's forwarding alone (``MessagesProxy``, no protection): what the hop itself costs."""
+    from claude_guard.gateway import MessagesProxy
     from claude_guard.secrets import EnvSecretSource
-    from claude_guard.upstream import MessagesProxy, UpstreamClient
+    from claude_guard.upstream import UpstreamClient
 
     source = EnvSecretSource("BENCH_UPSTREAM_KEY")
     proxy = MessagesProxy(UpstreamClient(base_url=os.environ["BENCH_UPSTREAM_URL"], key_source=source))

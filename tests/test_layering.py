@@ -46,8 +46,7 @@ LAYERS: Mapping[str, str] = {
     "claude_guard.secret_providers": "core",
     "claude_guard.secrets": "core",
     "claude_guard.store": "core",
-    # the connection to Claude that the gateway, the egress face and count_tokens share; it also holds the
-    # gateway's MessagesProxy, which nothing below the assembly may import (see GATEWAY_NAMES)
+    # the connection to Claude that the gateway, the egress face and count_tokens share
     "claude_guard.upstream": "core",
     # protections: policy, backends, ASGI middleware, SDK hook
     "claude_guard.audit": "protection",
@@ -65,6 +64,7 @@ LAYERS: Mapping[str, str] = {
     # faces
     "claude_guard.egress": "face",
     "claude_guard.fastapi": "face",
+    "claude_guard.gateway": "face",
     "claude_guard.litestar": "face",
     "claude_guard.reference_app": "face",
     # tools
@@ -81,8 +81,8 @@ FRAMEWORK_FACES = frozenset({"claude_guard.fastapi", "claude_guard.litestar", "c
 """The faces that import a web framework. (The egress face speaks only the anthropic SDK: the assembly
 builds its hook chain.)"""
 
-GATEWAY_NAMES = frozenset({("claude_guard.upstream", "MessagesProxy"), ("claude_guard", "MessagesProxy")})
-"""The gateway face, which still lives in ``upstream.py`` (and the top level): imported by name."""
+GATEWAY_NAMES = frozenset({("claude_guard", "MessagesProxy")})
+"""The gateway face by its top-level name (``claude_guard.gateway`` itself is a face in LAYERS)."""
 
 CORE_MAY_IMPORT: Mapping[tuple[str, str], str] = {
     ("claude_guard.profiles", "claude_guard.sandbox._policy"): (

@@ -15,6 +15,7 @@ import pytest
 from claude_guard._asgi import Receive, Scope, Send, context_for, header
 from claude_guard.context import GuardContext, Principal, use_context
 from claude_guard.egress import GuardAnthropicMiddleware
+from claude_guard.gateway import MessagesProxy
 from claude_guard.messages._sse import SSEParser
 from claude_guard.pii import (
     PIIConfig,
@@ -26,7 +27,7 @@ from claude_guard.pii import (
 from claude_guard.secrets import EnvSecretSource
 from claude_guard.testing import FakeClaude, serve
 from claude_guard.testing._fake import CANARY_API_KEY
-from claude_guard.upstream import MessagesProxy, UpstreamClient
+from claude_guard.upstream import UpstreamClient
 from data.secrets_corpus import Sample, body_of, corpus, evaluate
 
 HELD_OUT = corpus("held_out")

@@ -14,11 +14,12 @@ import pytest
 from claude_guard._asgi import Receive, Scope, Send, context_for, header
 from claude_guard.context import GuardContext, Principal, use_context
 from claude_guard.egress import GuardAnthropicMiddleware
+from claude_guard.gateway import MessagesProxy
 from claude_guard.pii import PIIConfig, PIIEgressHook, PIIEngine, PIIRedactionMiddleware, Redactor
 from claude_guard.secrets import EnvSecretSource
 from claude_guard.testing import FakeClaude, Reply, TextBlock, ToolUseBlock, serve
 from claude_guard.testing._fake import CANARY_API_KEY
-from claude_guard.upstream import MessagesProxy, UpstreamClient
+from claude_guard.upstream import UpstreamClient
 
 pytestmark = pytest.mark.server
 

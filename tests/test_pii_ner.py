@@ -15,12 +15,13 @@ import pytest
 
 from claude_guard._asgi import Receive, Scope, Send, context_for
 from claude_guard.context import Principal
+from claude_guard.gateway import MessagesProxy
 from claude_guard.pii import PIIConfig, PIIEngine, PIIRedactionMiddleware, Redactor
 from claude_guard.pii._engine import merge_findings
 from claude_guard.secrets import EnvSecretSource
 from claude_guard.testing import FakeClaude, serve
 from claude_guard.testing._fake import CANARY_API_KEY
-from claude_guard.upstream import MessagesProxy, UpstreamClient
+from claude_guard.upstream import UpstreamClient
 
 
 class Principals:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from claude_guard._asgi import Receive, Scope, Send, context_for
 from claude_guard.context import GuardContext, Principal, use_context
 from claude_guard.egress import GuardAnthropicMiddleware
+from claude_guard.gateway import MessagesProxy
 from claude_guard.messages._sse import SSEParser
 from claude_guard.pii import (
     PIIConfig,
@@ -30,7 +31,7 @@ from claude_guard.pii._output import OutputScanner, SSEOutputScanner, _json_span
 from claude_guard.secrets import EnvSecretSource
 from claude_guard.testing import FakeClaude, Reply, TextBlock, ToolUseBlock, serve
 from claude_guard.testing._fake import CANARY_API_KEY
-from claude_guard.upstream import MessagesProxy, UpstreamClient
+from claude_guard.upstream import UpstreamClient
 
 MODEL = "claude-sonnet-4-6"
 HOLD = 32

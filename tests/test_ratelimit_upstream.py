@@ -12,12 +12,13 @@ import pytest
 
 from claude_guard._asgi import context_for
 from claude_guard.context import GuardContext
+from claude_guard.gateway import MessagesProxy
 from claude_guard.ratelimit import RateLimitConfig, RateLimitMiddleware, RateLimitRule
 from claude_guard.secrets import EnvSecretSource
 from claude_guard.store import Store
 from claude_guard.testing import ErrorResponse, FakeClaude, Reply
 from claude_guard.testing._fake import CANARY_API_KEY
-from claude_guard.upstream import MessagesProxy, UpstreamClient
+from claude_guard.upstream import UpstreamClient
 
 BODY = {"model": "claude-sonnet-4-6", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
 

@@ -35,11 +35,12 @@ from claude_guard.audit import (
 )
 from claude_guard.context import Principal
 from claude_guard.errors import RateLimitedError
+from claude_guard.gateway import MessagesProxy
 from claude_guard.middleware import GuardMiddleware, SafeErrorMiddleware
 from claude_guard.secrets import EnvSecretSource
 from claude_guard.testing import ErrorResponse, FakeClaude, serve
 from claude_guard.testing._fake import CANARY_API_KEY
-from claude_guard.upstream import MessagesProxy, UpstreamClient
+from claude_guard.upstream import UpstreamClient
 
 CANARY_PROMPT = "zebra-canary-prompt-7Q3X"
 CANARY_EMAIL = "canary.person.9931@example.org"

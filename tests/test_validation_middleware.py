@@ -19,12 +19,13 @@ from starlette.routing import Route
 from claude_guard._asgi import ASGIApp, Receive, Scope, Send
 from claude_guard.context import SCOPE_KEY, GuardContext
 from claude_guard.fastapi import validated_messages
+from claude_guard.gateway import MessagesProxy
 from claude_guard.middleware import GuardMiddleware, SafeErrorMiddleware
 from claude_guard.profiles import BUILTIN_PROFILES, Profile
 from claude_guard.secrets import EnvSecretSource
 from claude_guard.testing._fake import CANARY_API_KEY
 from claude_guard.testing.pytest_plugin import FakeClaudeServer
-from claude_guard.upstream import MessagesProxy, UpstreamClient
+from claude_guard.upstream import UpstreamClient
 from claude_guard.validation import (
     PromptValidationMiddleware,
     RuleMode,

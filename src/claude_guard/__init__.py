@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # for type checkers only; tests/test_public_api.py checks the
     from .context import Principal as Principal
     from .context import current_context as current_context
     from .errors import *  # noqa: F403 - every error, as listed in errors.__all__
+    from .gateway import MessagesProxy as MessagesProxy
     from .guard import ClaudeGuard as ClaudeGuard
     from .keys import APIKeyMiddleware as APIKeyMiddleware
     from .ledger import CostMeterMiddleware as CostMeterMiddleware
@@ -32,7 +33,6 @@ if TYPE_CHECKING:  # for type checkers only; tests/test_public_api.py checks the
     from .secrets import Secret as Secret
     from .settings import GuardSettings as GuardSettings
     from .transport import HTTPSOnlyMiddleware as HTTPSOnlyMiddleware
-    from .upstream import MessagesProxy as MessagesProxy
     from .upstream import UpstreamClient as UpstreamClient
     from .validation import PromptValidationMiddleware as PromptValidationMiddleware
 
@@ -48,7 +48,7 @@ _WHERE: dict[str, str] = {
     "GuardSettings": "settings",
     "HTTPSOnlyMiddleware": "transport",
     "Ledger": "ledger",
-    "MessagesProxy": "upstream",
+    "MessagesProxy": "gateway",
     "PIIRedactionMiddleware": "pii",
     "PriceTable": "pricing",
     "Principal": "context",

@@ -28,6 +28,7 @@ from .audit._chain import AuditChain
 from .context import current_context
 from .egress import GuardAnthropicMiddleware, ProfileHook, UpstreamKeyHook
 from .errors import ConfigurationError
+from .gateway import MessagesProxy
 from .keys import APIKeyMiddleware, ProfileMiddleware
 from .keys._authenticator import KeyAuthenticator
 from .keys._store import KeyStore
@@ -43,7 +44,7 @@ from .secret_providers import NO_KEY_MESSAGE, CachedSecretSource, ensure_source_
 from .settings import GuardSettings, ProtectionMode
 from .store import Store, StoreConfig, store_from_url
 from .transport import HTTPSOnlyMiddleware
-from .upstream import MessagesProxy, UpstreamClient
+from .upstream import UpstreamClient
 from .validation import PromptValidationMiddleware, ValidationConfig
 
 __all__ = ["ClaudeGuard"]

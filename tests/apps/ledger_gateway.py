@@ -23,13 +23,14 @@ from starlette.routing import Route
 
 from claude_guard._asgi import ASGIApp, Receive, Scope, Send, context_for, header
 from claude_guard.context import Principal
+from claude_guard.gateway import MessagesProxy
 from claude_guard.ledger import CostMeterMiddleware, Ledger
 from claude_guard.middleware import SafeErrorMiddleware
 from claude_guard.pricing import PriceTable
 from claude_guard.profiles import Budgets, Profile
 from claude_guard.secrets import EnvSecretSource
 from claude_guard.store import StoreConfig, store_from_url
-from claude_guard.upstream import MessagesProxy, UpstreamClient
+from claude_guard.upstream import UpstreamClient
 
 
 class HeaderKeyMiddleware:

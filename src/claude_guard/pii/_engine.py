@@ -2,44 +2,35 @@
 
 from __future__ import annotations
 
-import asyncio
 import bisect
-import concurrent.futures
-import dataclasses
 import logging
-import multiprocessing
 import os
 import re
-import signal
 import threading
-import time
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from .._credentials import CREDENTIALS, Credential, find_credentials
 from ._canonical import base64_runs, canonicalize
 from ._config import PIIConfig
 from ._patterns import PII_PATTERNS
+from ._pool import (
+    AnalysisUnavailableError,
+    _analyze_in_worker,
+    _analyze_windows_in_worker,
+    _WorkerPool,
+)
 from ._prefilter import Prefilter
 
 __all__ = ["AnalysisUnavailableError", "Finding", "PIIEngine"]
 
-logger = logging.getLogger("claude_guard")
-
 _LEMMA_COMPONENT = "claude_guard_lemma"
-_WARM_TEXT = (
-    "Mail ada@example.com or call +1 415 555 0100; card 4111 1111 1111 1111, ssn 536-90-4399, "
-    "ip 10.1.2.3, key AKIAIOSFODNN7EXAMPLE. Ada Lovelace lives in London."
-)
 _lemma_lock = threading.Lock()
 WINDOW = 4096
 """Characters on each side of a block boundary searched by the own rows for a value split across it."""
 SHORT_WINDOW = 64
 """Characters on each side of a block boundary Presidio analyses."""
 _WINDOW_SEPARATOR = "\n\x00\n"
-_START_TIMEOUT = 120.0
-"""Seconds a request waits for a (re)starting process pool, outside its own time budget."""
-_T = TypeVar("_T")
 
 
 class Finding(NamedTuple):
@@ -49,14 +40,6 @@ class Finding(NamedTuple):
     start: int
     end: int
     score: float
-
-
-class AnalysisUnavailableError(Exception):
-    """Analysis did not finish: ``reason`` is ``timeout``, ``overloaded`` or ``failed``."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def _import_presidio() -> tuple[Any, Any]:
@@ -336,34 +319,7 @@ def _flags(*, case_sensitive: bool) -> int:
     return flags if case_sensitive else flags | int(re.IGNORECASE)
 
 
-# One analyzer per pool process, built by the pool's initializer.
-_worker_analyzer: _Analyzer | None = None
-
-
-def _init_worker(config: PIIConfig) -> None:
-    global _worker_analyzer
-    # Ctrl-C reaches the whole process group: the parent shuts the pool down, workers must not die first.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker_analyzer = _Analyzer(config)
-    _worker_analyzer.analyze(_WARM_TEXT)
-
-
-def _analyze_in_worker(text: str) -> list[Finding]:
-    assert _worker_analyzer is not None
-    return _worker_analyzer.analyze(text)
-
-
-def _analyze_windows_in_worker(windows: Sequence[tuple[str, str]]) -> list[list[Finding]]:
-    assert _worker_analyzer is not None
-    return _worker_analyzer.analyze_windows(windows)
-
-
-def _worker_prefilter() -> tuple[Prefilter, int]:
-    assert _worker_analyzer is not None
-    return _worker_analyzer.prefilter, os.getpid()
-
-
-class PIIEngine:
+class PIIEngine(_WorkerPool):
     """Presidio with an explicitly built spaCy pipeline: no network at import, build or first use.
 
     Built once (import, recognizers, warm-up) when constructed. `analyze` first asks the prefilter
@@ -382,6 +338,8 @@ class PIIEngine:
         >>> engine.close()
     """
 
+    _analyzer_type = _Analyzer
+
     def __init__(self, config: PIIConfig | None = None, *, warm: bool = True) -> None:
         self.config = config or PIIConfig()
         self.entities = self.config.resolved_entities()
@@ -390,82 +348,11 @@ class PIIEngine:
         start)."""
         self.rebuilds = 0
         """Process pools replaced after a worker died."""
-        self._pending = 0
-        self._lock = threading.Lock()
-        self._closed = False
-        self._analyzer: _Analyzer | None = None
-        self._light: _Analyzer | None = None
-        self._pool: concurrent.futures.Executor
-        self._starting: list[concurrent.futures.Future[Any]] = []
-        if self.executor == "process":
-            self._pool = self._process_pool()
-            # Every process starts now (each builds and warms its engine), not on the first request.
-            self._start(self._pool)
-            if warm:
-                try:
-                    for future in self._starting:
-                        future.result()
-                except (concurrent.futures.BrokenExecutor, OSError, RuntimeError) as exc:
-                    logger.warning(
-                        "claude_guard: PII analysis runs in threads: its worker processes could not start "
-                        "(%s). Spawned workers re-import the main module: a script must build the guard "
-                        'under if __name__ == "__main__": and be a file (not standard input).',
-                        type(exc).__name__,
-                    )
-                    self._pool.shutdown(wait=False, cancel_futures=True)
-                    self._starting = []
-                    self.executor = "thread"
-        if self.executor == "thread":
-            self._analyzer = _Analyzer(self.config)
-            self._light = _Analyzer(self.config, prefilter=self._analyzer.prefilter)
-            self._pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=self.config.workers, thread_name_prefix="claude-guard-pii"
-            )
-            if warm:
-                futures = [
-                    self._pool.submit(self._analyzer.analyze, _WARM_TEXT) for _ in range(self.config.workers)
-                ]
-                for future in futures:
-                    future.result()
+        self._start_pool(warm)
 
     def __repr__(self) -> str:
         c = self.config
         return f"PIIEngine(executor={self.executor!r}, workers={c.workers}, entities={len(self.entities)})"
-
-    def _process_pool(self) -> concurrent.futures.ProcessPoolExecutor:
-        return concurrent.futures.ProcessPoolExecutor(
-            max_workers=self.config.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            # Workers only analyse: the placeholder key never leaves this process.
-            initargs=(dataclasses.replace(self.config, hmac_key=None),),
-        )
-
-    def _start(self, pool: concurrent.futures.Executor) -> None:
-        # The first worker's answer carries its prefilter: from then on, clean texts skip the pool.
-        futures = [pool.submit(_worker_prefilter) for _ in range(self.config.workers)]
-
-        def started(future: concurrent.futures.Future[tuple[Prefilter, int]]) -> None:
-            if self._light is None and not future.cancelled() and future.exception() is None:
-                self._light = _Analyzer(self.config, prefilter=future.result()[0])
-
-        futures[0].add_done_callback(started)
-        self._starting = list(futures)
-
-    async def _until_started(self) -> None:
-        # A pool's start-up (about a second per worker) is not counted in a request's time budget.
-        starting = self._starting
-        if starting and not all(f.done() for f in starting):
-            waiting = asyncio.gather(*(asyncio.wrap_future(f) for f in starting))
-            try:
-                await asyncio.wait_for(waiting, _START_TIMEOUT)
-            except TimeoutError:
-                raise AnalysisUnavailableError("timeout") from None
-
-    def worker_pids(self) -> list[int]:
-        """The process ids of the pool's workers (empty for a thread pool)."""
-        processes = getattr(self._pool, "_processes", None) or {}
-        return sorted(processes)
 
     def analyze_sync(self, text: str) -> list[Finding]:
         """Analyse ``text`` in the calling thread (blocking; never call it on the event loop)."""
@@ -511,53 +398,6 @@ class PIIEngine:
         if self._analyzer is not None:
             return await self._run(self._analyzer.analyze_windows, (tuple(windows),), timeout)
         return await self._run(_analyze_windows_in_worker, (tuple(windows),), timeout)
-
-    async def _run(self, fn: Callable[..., _T], args: tuple[Any, ...], timeout: float | None) -> _T:
-        if self._pending >= self.config.max_pending:
-            raise AnalysisUnavailableError("overloaded")
-        budget = self.config.timeout if timeout is None else timeout
-        deadline: float | None = None
-        self._pending += 1
-        try:
-            for attempt in (0, 1):
-                pool = self._pool
-                try:
-                    await self._until_started()
-                    if deadline is None:
-                        deadline = time.monotonic() + budget
-                    future = pool.submit(fn, *args)
-                    # A timed-out analysis still queued is cancelled; one already running finishes.
-                    return await asyncio.wait_for(asyncio.wrap_future(future), deadline - time.monotonic())
-                except TimeoutError:
-                    raise AnalysisUnavailableError("timeout") from None
-                except concurrent.futures.BrokenExecutor as exc:
-                    # A worker died (the OOM killer, a signal): a new pool serves this and later requests.
-                    self._replace(pool)
-                    if attempt or (deadline is not None and time.monotonic() >= deadline):
-                        raise AnalysisUnavailableError("failed") from exc
-                except (RuntimeError, ValueError, MemoryError) as exc:
-                    raise AnalysisUnavailableError("failed") from exc
-            raise AssertionError("unreachable")  # pragma: no cover
-        finally:
-            self._pending -= 1
-
-    def _replace(self, broken: concurrent.futures.Executor) -> None:
-        with self._lock:
-            if self._pool is not broken or self._closed or self.executor != "process":
-                return
-            broken.shutdown(wait=False, cancel_futures=True)
-            self._pool = pool = self._process_pool()
-            self.rebuilds += 1
-            # The new workers start now, in the background; requests wait for them.
-            self._start(pool)
-        logger.warning("claude_guard: a PII worker process died; its pool was replaced")
-
-    def close(self) -> None:
-        """Stop the pool (running analyses finish first)."""
-        with self._lock:
-            self._closed = True
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
 
 def merge_findings(findings: Sequence[Finding]) -> list[Finding]:
     """Non-overlapping findings, best first by score then length, returned in text order."""
