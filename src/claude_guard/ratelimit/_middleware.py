@@ -17,6 +17,7 @@ from ..store import Store
 from ._config import RateLimitConfig, RateLimitRule
 from ._engine import ConcurrencyCheck, LimitCheck, LimitState, RateLimiter
 from ._policy import (
+    RateLimitState,
     admit,
     all_states,
     build_checks,
@@ -266,6 +267,10 @@ class RateLimitMiddleware(GuardMiddleware):
         if admission is not None and admission.leases:
             renewer = asyncio.ensure_future(limiter.renew_while_running(admission))
         refund = False
+        if outermost and renewer is not None:
+            # A concurrency lease is freed before the last body chunk goes out: a client that has read the
+            # whole response finds the cap free again, never a lease held while its release is in flight.
+            send = self._releasing_before_the_end(send, limiter, state, config)
         try:
             await self.app(scope, receive, send)
         except RateLimitedError:
@@ -275,13 +280,18 @@ class RateLimitMiddleware(GuardMiddleware):
             if renewer is not None:
                 renewer.cancel()
             if outermost:
-                # A limit further in (a route dependency, a nested middleware) denied: what was counted out
-                # here is given back, so a denied request consumes none of its limits.
-                refund = refund or state.denied
-                refund = refund or (config.refund_upstream_overload and state.upstream_overloaded)
-                for held in state.admissions:
-                    if not limiter.release_nowait(held, refund=refund):
-                        await limiter.release(held, refund=refund)
+                await _release_all(limiter, state, config, refund=refund)
+
+    @staticmethod
+    def _releasing_before_the_end(
+        send: Send, limiter: RateLimiter, state: RateLimitState, config: RateLimitConfig
+    ) -> Send:
+        async def releasing_send(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                await _release_all(limiter, state, config, refund=False)
+            await send(message)
+
+        return releasing_send
 
     def on_response_start(self, ctx: GuardContext, message: Message) -> Message:
         # The response starts (the outermost guard's send wrapper calls this): note upstream rate limits, and
@@ -368,3 +378,18 @@ def _upstream_rate_limits(upstream_headers: Any, response_headers: Iterable[Any]
             if lower.startswith("anthropic-ratelimit-"):
                 found[lower] = bytes(value).decode("latin-1")
     return found
+
+
+async def _release_all(
+    limiter: RateLimiter, state: RateLimitState, config: RateLimitConfig, *, refund: bool
+) -> None:
+    """Release every admission the request holds (idempotent: each is released once).
+
+    A limit further in (a route dependency, a nested middleware) denied: what was counted out here is given
+    back, so a denied request consumes none of its limits.
+    """
+    refund = refund or state.denied
+    refund = refund or (config.refund_upstream_overload and state.upstream_overloaded)
+    for held in state.admissions:
+        if not limiter.release_nowait(held, refund=refund):
+            await limiter.release(held, refund=refund)
