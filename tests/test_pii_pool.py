@@ -165,3 +165,36 @@ def test_under_uvicorn_a_killed_worker_is_replaced_without_a_restart(tmp_path: P
         assert after["pids"] and after["pids"] != pool["pids"]
         assert not _alive(pool["pids"][0])
     assert not _alive(after["pids"][0])  # the server's shutdown stopped its worker
+
+
+PARENT = """
+import os, sys
+from claude_guard.pii import PIIConfig, PIIEngine
+
+if __name__ == "__main__":
+    engine = PIIEngine(PIIConfig(phone_regions=("US",), workers=2))
+    print(" ".join(str(pid) for pid in engine.worker_pids()), flush=True)
+    sys.stdin.readline()  # hold until the test kills this process
+"""
+
+
+def test_workers_leave_when_their_parent_is_killed(tmp_path: Path) -> None:
+    # A parent killed without closing its pool (SIGKILL, the OOM killer) must not leave idle workers behind,
+    # holding its stdout open: whoever waits for that pipe (a supervisor, a CI step) would wait forever.
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    parent = subprocess.Popen(
+        [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
+    )
+    assert parent.stdout is not None
+    pids = [int(pid) for pid in parent.stdout.readline().split()]
+    assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)
+    # and the pipe the workers inherited is closed: the read ends instead of waiting forever
+    assert parent.stdout.read() == ""

@@ -55,8 +55,22 @@ def _init_worker(analyzer: type[_Analyzer], config: PIIConfig) -> None:
     global _worker_analyzer
     # Ctrl-C reaches the whole process group: the parent shuts the pool down, workers must not die first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker outlives a parent that was killed (SIGKILL, the OOM killer) or that exited without closing
+    # the pool: it would sit idle forever, holding the parent's inherited stdout and stderr open. It watches
+    # its parent and leaves when the parent is gone (it is then re-parented, so getppid changes).
+    parent = os.getppid()
+    watcher = threading.Thread(
+        target=_exit_with_parent, args=(parent,), name="claude-guard-pii-parent", daemon=True
+    )
+    watcher.start()
     _worker_analyzer = analyzer(config)
     _worker_analyzer.analyze(_WARM_TEXT)
+
+
+def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(0)
 
 
 def _analyze_in_worker(text: str) -> list[Finding]:
