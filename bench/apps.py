@@ -57,7 +57,7 @@ def gateway() -> Any:
 
 def passthrough() -> Any:
     """The gateway's forwarding alone (``MessagesProxy``, no protection): what the hop itself costs."""
-    from claude_guard.gateway import MessagesProxy
+    from claude_guard import MessagesProxy  # the public path: also on a BENCH_BASELINE_SRC tree
     from claude_guard.secrets import EnvSecretSource
     from claude_guard.upstream import UpstreamClient
 
