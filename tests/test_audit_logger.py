@@ -317,3 +317,54 @@ def test_cli_shows_purges_and_erases(tmp_path: Path) -> None:
     assert "purged 1 record(s)" in run("audit", "purge", "--older-than", "30", "--db", str(db))
     assert "erased 1 record(s) of key key_a" in run("audit", "erase", "--key", "key_a", "--db", str(db))
     assert "req_a" not in run("audit", "--days", "365", "--db", str(db))
+
+
+class BatchSink(ListSink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+
+    async def write(self, records: Sequence[AuditRecord]) -> None:
+        self.calls.append(len(records))
+        await super().write(records)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05])
+async def test_records_arriving_one_by_one_are_written_in_batches(delay: float) -> None:
+    sink = BatchSink()
+    audit = AuditLogger([sink], batch_delay=delay)
+    for n in range(40):  # one record per loop turn, as requests finish under load
+        audit.submit(AuditRecord(time=float(n), request_id=f"req_{n}", route="/", outcome="allowed"))
+        await asyncio.sleep(0.001)
+    await audit.aclose()
+    assert [r.request_id for r in sink.records] == [f"req_{n}" for n in range(40)]
+    if delay:
+        assert len(sink.calls) <= 4, sink.calls  # ~40 ms of records in one or two batches
+    else:
+        assert len(sink.calls) >= 20, sink.calls  # written as they come
+
+
+async def test_flush_does_not_wait_out_the_batch_delay() -> None:
+    sink = BatchSink()
+    audit = AuditLogger([sink], batch_delay=30.0)
+    audit.submit(AuditRecord(time=1.0, request_id="req_1", route="/", outcome="allowed"))
+    await asyncio.sleep(0.01)  # the writer is now waiting for more
+    await audit.flush(timeout=2.0)
+    assert [r.request_id for r in sink.records] == ["req_1"]
+    audit.submit(AuditRecord(time=2.0, request_id="req_2", route="/", outcome="allowed"))
+    await audit.aclose(timeout=2.0)
+    assert [r.request_id for r in sink.records] == ["req_1", "req_2"]
+
+
+async def test_a_full_batch_is_written_without_waiting() -> None:
+    sink = BatchSink()
+    audit = AuditLogger([sink], batch_size=5, batch_delay=30.0)
+    for n in range(5):
+        audit.submit(AuditRecord(time=float(n), request_id=f"req_{n}", route="/", outcome="allowed"))
+        await asyncio.sleep(0)
+    for _ in range(100):
+        if sink.records:
+            break
+        await asyncio.sleep(0.01)
+    assert len(sink.records) == 5
+    await audit.aclose()

@@ -62,6 +62,10 @@ class AuditLogger:
         sinks: Where records go; by default a `SQLiteAuditSink` at ``CLAUDE_GUARD_AUDIT_DB``.
         queue_size: Records held in memory at most, waiting for the sinks.
         batch_size: Records written per sink call.
+        batch_delay: Seconds the writer waits after a record for more to join its batch (unless
+            ``batch_size`` are already waiting or a `flush` is asked for). One sink call per batch instead of
+            one per request: under load the SQLite sink's thread hand-off and the Redis sink's round trip
+            were a tenth of the gateway's CPU per request. ``0`` writes every record as soon as it comes.
         retention_days: When set, records older than this are purged once at start and then every
             ``purge_interval`` seconds.
         alerts: Alert rules evaluated on every finished request.
@@ -89,6 +93,7 @@ class AuditLogger:
         *,
         queue_size: int = 10_000,
         batch_size: int = 200,
+        batch_delay: float = 0.05,
         retries: int = 3,
         retry_delay: float = 0.2,
         retention_days: float | None = None,
@@ -100,11 +105,14 @@ class AuditLogger:
     ) -> None:
         if queue_size < 1 or batch_size < 1 or retries < 1:
             raise ConfigurationError("queue_size, batch_size and retries must be at least 1")
+        if batch_delay < 0:
+            raise ConfigurationError("batch_delay must not be negative")
         if retention_days is not None and retention_days <= 0:
             raise ConfigurationError("retention_days must be positive")
         self.sinks: list[AuditSink] = list(sinks) if sinks is not None else [SQLiteAuditSink()]
         self.queue_size = queue_size
         self.batch_size = batch_size
+        self.batch_delay = batch_delay
         self.retries = retries
         self.retry_delay = retry_delay
         self.retention_days = retention_days
@@ -115,6 +123,8 @@ class AuditLogger:
         self._queue: asyncio.Queue[AuditRecord] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None  # cuts the writer's batch_delay short (flush, full batch)
+        self._flushing = 0
         self._dropped = 0
         self._last_purge: float | None = None
         self._closed = False
@@ -163,6 +173,8 @@ class AuditLogger:
             linked = self.chain.link(record.to_dict(), covers=covers)
             record = dataclasses.replace(record, chain=linked["chain"])
         queue.put_nowait(record)
+        if self._wake is not None and queue.qsize() + 1 >= self.batch_size:  # +1: the one the writer holds
+            self._wake.set()
         return True
 
     def _ensure_worker(self) -> asyncio.Queue[AuditRecord]:
@@ -172,6 +184,7 @@ class AuditLogger:
                 self._drop(self._queue.qsize(), "loop_closed")
             if self._queue is None or self._loop is not loop:
                 self._queue = asyncio.Queue(maxsize=self.queue_size)
+                self._wake = asyncio.Event()
             self._loop = loop
             self._worker = loop.create_task(self._drain(self._queue), name="claude-guard-audit")
         return self._queue
@@ -192,6 +205,18 @@ class AuditLogger:
     async def _drain(self, queue: asyncio.Queue[AuditRecord]) -> None:
         while True:
             batch = [await queue.get()]
+            wake = self._wake
+            if (
+                self.batch_delay
+                and wake is not None
+                and not self._flushing
+                and queue.qsize() + 1 < self.batch_size
+            ):
+                if not wake.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.batch_delay):
+                            await wake.wait()
+                wake.clear()
             while len(batch) < self.batch_size:
                 try:
                     batch.append(queue.get_nowait())
@@ -245,8 +270,14 @@ class AuditLogger:
             return
         if self._worker is None or self._worker.done():
             self._ensure_worker()
-        async with asyncio.timeout(timeout):
-            await queue.join()
+        self._flushing += 1  # while a flush waits, the writer does not wait out its batch_delay
+        if self._wake is not None:
+            self._wake.set()
+        try:
+            async with asyncio.timeout(timeout):
+                await queue.join()
+        finally:
+            self._flushing -= 1
 
     async def aclose(self, timeout: float | None = 30.0) -> None:
         """Flush, stop the writer, close the sinks. Records submitted afterwards are counted as dropped."""
