@@ -7,6 +7,7 @@ Everything runs on one event loop and no step awaits, so each is atomic. The sta
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -177,13 +178,19 @@ def period(dim: str, now: float) -> tuple[str, float]:
     >>> period("usd_day", 86400 * 365), period("usd_month", 0)[0], period("in_min", 90)
     (('d19710101', 86400.0), 'm197001', ('t1', 30))
     """
-    moment = dt.datetime.fromtimestamp(int(now), tz=dt.UTC)
-    if dim == "usd_day":
-        end = dt.datetime(moment.year, moment.month, moment.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
-        return moment.strftime("d%Y%m%d"), end.timestamp() - now
-    if dim == "usd_month":
-        year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
-        end = dt.datetime(year, month, 1, tzinfo=dt.UTC)
-        return moment.strftime("m%Y%m"), end.timestamp() - now
+    if dim == "usd_day" or dim == "usd_month":
+        pid, end = _calendar_period(dim, int(now) // 86400)
+        return pid, end - now
     minute = int(now) // 60
     return f"t{minute}", (minute + 1) * 60 - now
+
+
+@functools.lru_cache(maxsize=8)
+def _calendar_period(dim: str, day: int) -> tuple[str, float]:
+    """The id and end (epoch seconds) of the day or month holding UTC day number ``day``: asked on every
+    reservation and settlement for every scope, so computed once a day rather than by datetime each time."""
+    moment = dt.datetime.fromtimestamp(day * 86400, tz=dt.UTC)
+    if dim == "usd_day":
+        return moment.strftime("d%Y%m%d"), (day + 1) * 86400.0
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    return moment.strftime("m%Y%m"), dt.datetime(year, month, 1, tzinfo=dt.UTC).timestamp()
