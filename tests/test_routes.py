@@ -108,3 +108,15 @@ async def test_a_middleware_matches_the_decoded_path_without_its_query(url: str,
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         response = await client.post(url, content=b"x" * 50)
     assert response.status_code == status
+
+
+def test_answers_are_remembered_within_a_bound() -> None:
+    from claude_guard import _routes
+
+    patterns = PathPatterns(["/v1/messages", "/files/*"])
+    for n in range(3 * _routes._MEMO_SIZE):  # client-chosen paths cannot grow the memo without end
+        assert patterns.index(f"/files/{n}") == 1
+        assert patterns.index(f"/other/{n}") is None
+        assert len(patterns._memo) <= _routes._MEMO_SIZE
+    assert patterns.index("/v1/messages/") == 0
+    assert patterns.index("/v1/messages/") == 0  # the remembered answer is the computed one

@@ -33,6 +33,7 @@ V = TypeVar("V")
 D = TypeVar("D")
 
 _GLOB = re.compile(r"[*?\[]")
+_MEMO_SIZE = 1024
 
 
 def _without_slash(path: str) -> str:
@@ -45,13 +46,16 @@ class PathPatterns:
     A single string is one pattern, not a set of characters.
     """
 
-    __slots__ = ("_exact", "_globs", "_strict", "patterns")
+    __slots__ = ("_exact", "_globs", "_memo", "_strict", "patterns")
 
     def __init__(self, patterns: Iterable[str], *, strict_slash: bool = False) -> None:
         self.patterns: tuple[str, ...] = (patterns,) if isinstance(patterns, str) else tuple(patterns)
         self._strict = strict_slash
         self._exact: dict[str, int] = {}
         self._globs: list[tuple[int, re.Pattern[str]]] = []
+        # Every guard layer asks about the same few paths on every request: answers are kept, up to
+        # _MEMO_SIZE paths (paths come from clients, so the memo is bounded and starts over when full).
+        self._memo: dict[str, int | None] = {}
         for index, pattern in enumerate(self.patterns):
             key = pattern if strict_slash else _without_slash(pattern)
             if _GLOB.search(pattern):
@@ -67,6 +71,17 @@ class PathPatterns:
 
     def index(self, path: str) -> int | None:
         """The position of the first pattern ``path`` matches, or ``None``."""
+        try:
+            return self._memo[path]
+        except KeyError:
+            pass
+        found = self._index(path)
+        if len(self._memo) >= _MEMO_SIZE:
+            self._memo.clear()
+        self._memo[path] = found
+        return found
+
+    def _index(self, path: str) -> int | None:
         if self._strict:
             found = self._exact.get(path)
             for index, glob in self._globs:
