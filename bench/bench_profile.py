@@ -1,254 +1,212 @@
-"""Where a guarded request's CPU goes: the reference gateway in-process under yappi (CPU clock, every
-thread, so the PII pool's analysis is counted), self time grouped by protection.
+"""Where a guarded request's CPU goes: the reference gateway served by uvicorn, sampled by py-spy while an
+aiohttp load generator (its own process) drives it, self time grouped by protection.
 
-Run: ``.venv/bin/python bench/bench_profile.py`` — a 1 KB prompt through the gateway with every protection
-(PII on) to FakeClaude, both hops through httpx's ASGITransport. CPU per request is ``process_time`` (all
-threads, so the PII pool counts) for the gateway path minus the same client calling FakeClaude alone; the
-breakdown is each function's own CPU time (yappi ``tsub``) summed by the package it lives in, as a share
-of the profiled total (the profiler's overhead inflates every row alike, so read the shares). yappi, not
-cProfile: cProfile sees only the thread it runs in and times wall-clock, so the PII pool's work would show
-as the event loop waiting. A built-in's time is charged to its caller's package. Measured with PII on and
-off; ``BENCH_BASELINE_SRC=/tmp/old/src`` (a tree from ``git archive <commit> src``) runs the same
-measurement on that tree first and adds its figures as "before" columns.
+Run: ``.venv/bin/python bench/run.py profile`` — a 1 KB prompt, 8 concurrent callers, through the gateway
+with every protection (PII on), with PII off, and through the bare pass-through (``MessagesProxy`` alone) to
+a uvicorn FakeClaude. CPU per request is the server process's user and system CPU (``/proc``) over an
+unprofiled run divided by its requests (the median of three). The breakdown comes from a second, profiled
+run: py-spy samples only the threads holding the GIL (``--gil``), so a sample is a moment of the process's
+Python CPU, and each sample is charged to the file of its innermost Python frame (a C function's time, a
+``json.dumps`` or a socket ``send``, to the Python code that called it), grouped by protection; the share of
+samples times the CPU per request is that group's µs. Sampling (``--nonblocking``) does not pause the
+server. Why py-spy, not yappi or cProfile in-process: the in-process version had to drive the gateway
+through httpx's ASGITransport, which cost as much as the app it drove and hid the real server and upstream
+hop; py-spy attaches to the real server from outside. ``BENCH_BASELINE_SRC=/tmp/old/src`` (from ``git
+archive <commit> src``) profiles the same servers on that tree too and adds "before" columns.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
-import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from typing import Any
-
-import httpx
-import yappi
+import tempfile
+from collections import Counter
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _harness import asgi_client, table
+from _harness import ServerProcess, table
+from bench_gateway import UPSTREAM_KEY, load
 
-from claude_guard import ClaudeGuard, GuardSettings, UpstreamClient
-from claude_guard.reference_app import create_app
-from claude_guard.secrets import EnvSecretSource
+from claude_guard.keys._store import KeyStore
 from claude_guard.store import MemoryStore
-from claude_guard.testing import FakeClaude
 
-UPSTREAM_KEY = "sk-ant-fake-bench-upstream-0000"
-PROMPT = (
-    "Summarise the attached incident notes for the on-call channel. The outage began at 09:12 UTC when the "
-    "queue workers lost their database connections; retries piled up until the autoscaler added nodes. "
-) * 5
-BODY = {
-    "model": "claude-haiku-4-5",
-    "max_tokens": 64,
-    "messages": [{"role": "user", "content": PROMPT[:1024]}],
-}
-N = int(os.environ.get("BENCH_N", "600"))
+N = int(os.environ.get("BENCH_N", "3000"))
 
-# First match wins: a claude_guard file is attributed to its protection, libraries to what they serve.
+# First match wins: a claude_guard file is charged to its protection, libraries to what they serve.
 GROUPS: list[tuple[str, str]] = [
-    ("/claude_guard/pii/", "PII (claude_guard side)"),
-    ("/claude_guard/_credentials", "PII (credential table, claude_guard's own rows)"),
-    ("/regex/", "PII (Presidio analysis)"),
-    ("/presidio", "PII (Presidio analysis)"),
-    ("spacy/", "PII (spaCy tokenizer)"),
-    ("/phonenumbers/", "PII (phone numbers)"),
-    ("/tldextract/", "PII (Presidio analysis)"),
+    ("/claude_guard/pii/", "PII (claude_guard side: prefilter, placeholders, vault)"),
+    ("/claude_guard/_credentials", "PII (claude_guard side: prefilter, placeholders, vault)"),
+    ("/presidio", "PII (Presidio analysis, when run in the server process)"),
+    ("spacy/", "PII (Presidio analysis, when run in the server process)"),
+    ("/phonenumbers/", "PII (Presidio analysis, when run in the server process)"),
+    ("/multiprocessing/", "PII (process pool hand-off)"),
     ("/claude_guard/validation/", "prompt validation"),
     ("/claude_guard/ledger/", "cost meter and ledger"),
     ("/claude_guard/pricing", "cost meter and ledger"),
     ("/claude_guard/ratelimit/", "rate limits"),
     ("/claude_guard/keys", "client keys"),
     ("/claude_guard/sandbox/", "tool-call sandbox"),
-    ("/claude_guard/audit/", "audit record and spans"),
-    ("/opentelemetry/", "audit record and spans"),
+    ("/claude_guard/audit/", "audit record, spans and sink"),
+    ("/opentelemetry/", "audit record, spans and sink"),
+    ("/sqlite3/", "audit record, spans and sink"),
     ("/claude_guard/messages", "request walker and SSE"),
-    ("/claude_guard/upstream", "forwarding (gateway)"),
-    ("/claude_guard/testing/", "FakeClaude (the upstream)"),
-    ("/claude_guard/", "guard core (context, body capture, middleware base, errors)"),
-    ("/httpx", "httpx and httpcore (both hops, client included)"),
-    ("/httpcore", "httpx and httpcore (both hops, client included)"),
-    ("/anyio/", "httpx and httpcore (both hops, client included)"),
+    ("/claude_guard/upstream", "upstream hop (aiohttp)"),
+    ("/aiohttp/", "upstream hop (aiohttp)"),
+    ("/yarl/", "upstream hop (aiohttp)"),
+    ("/multidict/", "upstream hop (aiohttp)"),
+    ("/claude_guard/gateway", "forwarding (MessagesProxy)"),
+    ("/claude_guard/", "guard core (context, body capture, middleware base, errors, routes)"),
+    ("/uvicorn/", "HTTP server (uvicorn, httptools)"),
     ("/starlette/", "Starlette and FastAPI (routing)"),
     ("/fastapi/", "Starlette and FastAPI (routing)"),
     ("/pydantic", "Starlette and FastAPI (routing)"),
-    ("/asyncio/", "asyncio event loop"),
+    ("/asyncio/", "event loop (asyncio, uvloop)"),
+    ("/concurrent/futures/", "thread hand-offs (executors)"),
+    ("/threading.py", "thread hand-offs (executors)"),
+    ("/queue.py", "thread hand-offs (executors)"),
     ("/json/", "json (stdlib)"),
-    ("/concurrent/futures/", "PII executor hand-off (thread pool)"),
-    ("/threading.py", "PII executor hand-off (thread pool)"),
-    ("/re/", "regex compilation and matching"),
-    ("_sre", "regex compilation and matching"),
-    ("builtins", "built-ins"),
-    ("/email/", "httpx and httpcore (both hops, client included)"),
-    ("/http/", "httpx and httpcore (both hops, client included)"),
+    ("/re/", "regular expressions"),
 ]
 
+_FRAME = re.compile(r"\(([^()]*?):\d+\)$")
 
-BUILTINS = "built-ins"
 
-
-def group_of(filename: str) -> str:
+def group_of(frame: str) -> str:
+    match = _FRAME.search(frame)
+    filename = "/" + (match.group(1) if match else frame)  # py-spy shortens paths: "aiohttp/client.py"
     for needle, name in GROUPS:
         if needle in filename:
             return name
     return "other"
 
 
-async def cpu_per_call(call: Callable[[], Awaitable[Any]], n: int) -> float:
-    for _ in range(50):
-        await call()
-    start = time.process_time()
-    for _ in range(n):
-        await call()
-    return (time.process_time() - start) / n
+def py_spy() -> str:
+    here = Path(sys.executable).with_name("py-spy")
+    found = str(here) if here.exists() else shutil.which("py-spy")
+    if not found:
+        raise RuntimeError("bench_profile needs py-spy (pip install -e '.[dev]')")
+    return found
 
 
-async def profile(pii: str) -> tuple[float, float, dict[str, float]]:
-    """CPU per request through the gateway and to FakeClaude alone, and the gateway run's CPU by group."""
-    fake = FakeClaude(api_key=UPSTREAM_KEY)
-    source = EnvSecretSource("K", {"K": UPSTREAM_KEY})
-    upstream = UpstreamClient(
-        base_url="http://fake",
-        key_source=source,
-        client=httpx.AsyncClient(transport=httpx.ASGITransport(app=fake)),
-    )
-    settings = GuardSettings(api_key_source=source, api_url="http://127.0.0.1:1", pii=pii)  # type: ignore[arg-type]
-    guard = ClaudeGuard(settings=settings, store=MemoryStore(), upstream=upstream)
-    key = (await guard.keys.create(profile="admin", environment="development")).key
-    gateway = asgi_client(create_app(guard))
-    direct = asgi_client(fake)
-
-    async def through_gateway() -> None:
-        r = await gateway.post("/v1/messages", json=BODY, headers={"x-api-key": key})
-        assert r.status_code == 200, r.text
-        fake.reset()
-
-    async def fake_alone() -> None:
-        r = await direct.post("/v1/messages", json=BODY, headers={"x-api-key": UPSTREAM_KEY})
-        assert r.status_code == 200, r.text
-        fake.reset()
-
-    # interleaved rounds, so drift hits both alike
-    gw: list[float] = []
-    alone: list[float] = []
-    for _ in range(3):
-        gw.append(await cpu_per_call(through_gateway, N // 3))
-        alone.append(await cpu_per_call(fake_alone, N // 3))
-    gw_cpu, alone_cpu = sorted(gw)[1], sorted(alone)[1]
-
-    yappi.set_clock_type("cpu")
-    yappi.start(builtins=True, profile_threads=True)
-    for _ in range(N // 2):
-        await through_gateway()
-    yappi.stop()
-    by_group = grouped(yappi.get_func_stats())
-    yappi.clear_stats()
-    await gateway.aclose()
-    await direct.aclose()
-    await guard.aclose()
-    return gw_cpu, alone_cpu, by_group
-
-
-def grouped(stats: Any) -> dict[str, float]:
-    """Each function's own CPU time summed by group, a built-in's time charged to the group of its caller
-    (``json.dumps``'s C encoder to whoever serializes, ``dict.get`` to whoever looks up), so the built-ins
-    are not a row of their own."""
-    by_group: dict[str, float] = defaultdict(float)
-    for stat in stats:
-        group = group_of(stat.module or stat.full_name)
-        if group == BUILTINS:
-            continue
-        by_group[group] += stat.tsub
-        for child in stat.children:
-            if group_of(child.module or child.full_name) == BUILTINS:
-                by_group[group] += child.tsub
+def samples(path: str) -> Counter[str]:
+    """Samples per group from py-spy's raw output (one ``frame;frame;... count`` line per stack)."""
+    by_group: Counter[str] = Counter()
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            if not stack:
+                continue
+            by_group[group_of(stack.rsplit(";", 1)[-1])] += int(count)
     return by_group
 
 
-def shares(by_group: dict[str, float], cpu_us: float) -> dict[str, tuple[float, float]]:
-    total = sum(by_group.values()) or 1.0
-    return {name: (100 * t / total, cpu_us * t / total) for name, t in by_group.items()}
-
-
-def baseline() -> dict[str, Any] | None:
-    """The same measurement on an earlier tree (``BENCH_BASELINE_SRC``: its ``src`` directory, e.g. from
-    ``git archive <commit> src``), run in a child process, for the before/after columns."""
-    src = os.environ.get("BENCH_BASELINE_SRC")
-    if not src:
-        return None
-    env = {**os.environ, "PYTHONPATH": src, "BENCH_PROFILE_JSON": "1", "BENCH_BASELINE_SRC": ""}
-    done = subprocess.run(
-        [sys.executable, os.path.abspath(__file__)], env=env, capture_output=True, text=True, check=True
+async def measure(server: ServerProcess, key: str, out: str) -> tuple[float, Counter[str]]:
+    """CPU µs per request (median of three unprofiled runs) and the profiled run's samples by group."""
+    headers = {"x-api-key": key}
+    pid = server.proc.pid
+    await load(server.url, headers, 200, [pid])
+    cpu = sorted([(await load(server.url, headers, N // 3, [pid]))[1] for _ in range(3)])[1]
+    spy = subprocess.Popen(  # noqa: ASYNC220 - it runs beside the load, which must not wait for it
+        [py_spy(), "record", "-p", str(pid), "-r", "400", "-f", "raw", "-o", out, "--gil", "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    await asyncio.sleep(1.0)  # attached
+    await load(server.url, headers, N, [pid])
+    spy.send_signal(signal.SIGINT)  # py-spy writes its samples and exits
+    spy.wait(timeout=60)
+    return cpu * 1e6, samples(out)
+
+
+async def profile_tree(
+    tmp: str, keys_file: str, key: str, src: str | None
+) -> dict[str, tuple[float, Counter[str]]]:
+    env = {"BENCH_UPSTREAM_KEY": UPSTREAM_KEY, "CLAUDE_GUARD_AUDIT_DB": os.path.join(tmp, "audit.sqlite3")}
+    fake = ServerProcess("apps:fake", env)
+    fake.wait("/")
+    tree = {**env, "BENCH_UPSTREAM_URL": fake.url, "CLAUDE_GUARD_KEYS_FILE": keys_file}
+    if src:
+        tree["PYTHONPATH"] = src
+    servers = {
+        "every protection": ServerProcess("apps:gateway", {**tree, "CLAUDE_GUARD_PII": "on"}),
+        "PII off": ServerProcess("apps:gateway", {**tree, "CLAUDE_GUARD_PII": "off"}),
+        "bare pass-through": ServerProcess("apps:passthrough", tree),
+    }
+    results = {}
+    try:
+        for server in servers.values():
+            server.wait(timeout=120.0)
+        for name, server in servers.items():
+            results[name] = await measure(server, key, os.path.join(tmp, f"{name}.txt"))
+    finally:
+        for server in (*servers.values(), fake):
+            server.stop()
+    return results
 
 
 async def main() -> str:
-    if os.environ.get("BENCH_PROFILE_JSON"):
-        return json.dumps({pii: await profile(pii) for pii in ("on", "off")})
-    before = baseline()
-    results = {pii: await profile(pii) for pii in ("on", "off")}
-    on = shares(results["on"][2], results["on"][0] * 1e6)
-    off = shares(results["off"][2], results["off"][0] * 1e6)
-    was_on = shares(before["on"][2], before["on"][0] * 1e6) if before else {}
-    was_off = shares(before["off"][2], before["off"][0] * 1e6) if before else {}
-    none = (0.0, 0.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        keys_file = os.path.join(tmp, "keys.json")
+        key = (
+            await KeyStore(MemoryStore(), keys_file=keys_file).create(
+                profile="admin", environment="development"
+            )
+        ).key
+        now = await profile_tree(tmp, keys_file, key, None)
+        baseline = os.environ.get("BENCH_BASELINE_SRC")
+        before = await profile_tree(tmp, keys_file, key, baseline) if baseline else {}
+    columns = list(now)
+
+    def us(result: tuple[float, Counter[str]], group: str) -> float:
+        cpu, by_group = result
+        return cpu * by_group[group] / (sum(by_group.values()) or 1)
+
+    groups = sorted({g for _, c in now.values() for g in c}, key=lambda g: -us(now["every protection"], g))
     rows = []
-    for name in sorted(on.keys() | off.keys(), key=lambda n: -on.get(n, none)[0]):
-        a, b = on.get(name, none), off.get(name, none)
-        row = [name, f"{a[0]:.1f} %", f"{a[1]:.0f}"]
-        row += [f"{was_on.get(name, none)[1]:.0f}"] if before else []
-        row += [f"{b[0]:.1f} %", f"{b[1]:.0f}"]
-        row += [f"{was_off.get(name, none)[1]:.0f}"] if before else []
+    for group in groups:
+        row = [group]
+        for name in columns:
+            row.append(f"{us(now[name], group):.0f}")
+            if before:
+                row.append(f"{us(before[name], group):.0f}")
         rows.append(row)
-    header = ["package", "PII on: share", "µs"] + (["µs before"] if before else [])
-    header += ["PII off: share", "µs"] + (["µs before"] if before else [])
-
-    def cpu_rows(data: dict[str, Any], label: str) -> list[list[str]]:
-        on_gw, on_alone, off_gw, off_alone = data["on"][0], data["on"][1], data["off"][0], data["off"][1]
-        return [
-            [f"client → gateway → FakeClaude{label}", f"{on_gw * 1e6:.0f}", f"{off_gw * 1e6:.0f}"],
-            [f"client → FakeClaude alone{label}", f"{on_alone * 1e6:.0f}", f"{off_alone * 1e6:.0f}"],
-            [
-                f"added by the gateway{label}",
-                f"{(on_gw - on_alone) * 1e6:.0f}",
-                f"{(off_gw - off_alone) * 1e6:.0f}",
-            ],
-        ]
-
-    cpu_table = cpu_rows(results, "")
-    if before:
-        cpu_table += cpu_rows(before, " (before)")
+    total = ["**CPU per request (measured)**"]
+    for name in columns:
+        total.append(f"**{now[name][0]:.0f}**")
+        if before:
+            total.append(f"{before[name][0]:.0f}")
+    header = ["where (innermost Python frame)"]
+    for name in columns:
+        header += [f"{name}: µs"] + ([f"{name}: µs before"] if before else [])
     note = (
-        [
-            "'Before' is the same run, in the same session, on the tree of `BENCH_BASELINE_SRC` "
-            f"({os.environ['BENCH_BASELINE_SRC']!s}). The in-process upstream hop is httpx's ASGITransport "
-            "on both sides, so the upstream client change is not in these rows (see the gateway section).",
-            "",
-        ]
+        f"'Before' columns are the same servers on the tree of `BENCH_BASELINE_SRC` ({baseline}), measured "
+        "after the current tree in the same run."
         if before
-        else []
+        else ""
     )
     return "\n".join(
         [
             "## Where a request's CPU goes",
             "",
-            "A 1 KB prompt through the reference gateway, every protection on, with PII on and off, "
-            f"in-process, {N} requests. CPU per request (`process_time`, every thread):",
+            "The reference gateway as it is served (uvicorn, one process, uvloop and httptools from "
+            "`uvicorn[standard]`), a 1 KB prompt, 8 concurrent callers from an aiohttp load generator in its "
+            "own process, FakeClaude as the upstream in a third. CPU per request: the server process's user "
+            f"and system CPU over an unprofiled run ({N // 3} requests, median of three). Breakdown: py-spy "
+            f"sampling the server's GIL holder through a second run of {N} requests, each sample charged to "
+            "its innermost Python frame's file (C calls and socket writes to the Python code that made "
+            "them), the share of samples times the CPU per request. The PII process pool's workers are "
+            "other processes and are not counted: what PII costs the server is the prefilter, the "
+            "placeholders and the hand-off.",
             "",
-            table(["path", "PII on: CPU µs per request", "PII off: CPU µs per request"], cpu_table),
+            table(header, [*rows, total]),
             "",
-            *note,
-            "Self time by package (a built-in charged to its caller's package), as a share of the profiled "
-            "run (client, gateway and FakeClaude together) and that share of the measured CPU per request:",
-            "",
-            table(header, rows),
-            "",
+            *([note, ""] if note else []),
         ]
     )
 
