@@ -91,7 +91,10 @@ def asgi_client(app: Any, base_url: str = "http://bench") -> httpx.AsyncClient:
 class ServerProcess:
     """``uvicorn module:factory --factory`` in its own process on a free loopback port."""
 
-    def __init__(self, target: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, target: str, env: dict[str, str] | None = None, *, argv: list[str] | None = None
+    ) -> None:
+        """``argv``: another server's command line instead of uvicorn's, ``{port}`` standing for the port."""
         import socket
 
         with socket.socket() as sock:
@@ -100,7 +103,9 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         here = os.path.dirname(os.path.abspath(__file__))
         self.proc = subprocess.Popen(
-            [
+            [a.replace("{port}", str(self.port)) for a in argv]
+            if argv
+            else [
                 sys.executable,
                 "-m",
                 "uvicorn",

@@ -171,6 +171,67 @@ async def load(url: str, headers: dict[str, str], n: int, pids: list[int]) -> tu
     return total / wall, cpu / total
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a server that forks its workers is measured whole)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        for task in os.listdir(f"/proc/{current}/task"):
+            with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as fh:
+                todo += [int(child) for child in fh.read().split()]
+    return out
+
+
+def litellm_proxy(executable: str, upstream: str, tmp: str) -> tuple[str, ServerProcess, str]:
+    """LiteLLM's proxy in front of the same FakeClaude: its version, the server, its master key.
+
+    Configured as its docs say for an Anthropic model with its own ``api_base``; a master key (it refuses
+    to start without one), the model cost map read from its package (no network), and uvicorn's access
+    log off as ours is; everything else is LiteLLM's default."""
+    import secrets
+    import subprocess
+
+    python = os.path.join(os.path.dirname(executable), "python")
+    version = subprocess.run(
+        [python, "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    config = os.path.join(tmp, "litellm.yaml")
+    with open(config, "w", encoding="utf-8") as fh:
+        fh.write(
+            "model_list:\n"
+            "  - model_name: claude-haiku-4-5\n"
+            "    litellm_params:\n"
+            "      model: anthropic/claude-haiku-4-5\n"
+            f"      api_base: {upstream}\n"
+            "      api_key: os.environ/BENCH_UPSTREAM_KEY\n"
+            "litellm_settings:\n"
+            "  telemetry: false\n"
+        )
+    log_config = os.path.join(tmp, "litellm-logging.json")
+    with open(log_config, "w", encoding="utf-8") as fh:
+        json.dump(
+            {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "loggers": {"uvicorn.access": {"level": "WARNING"}, "uvicorn.error": {"level": "WARNING"}},
+            },
+            fh,
+        )
+    master = "sk-bench-litellm-" + secrets.token_hex(16)
+    env = {
+        "LITELLM_MASTER_KEY": master,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "BENCH_UPSTREAM_KEY": UPSTREAM_KEY,
+    }
+    argv = [executable, "--config", config, "--port", "{port}", "--host", "127.0.0.1"]
+    argv += ["--log_config", log_config]
+    return version, ServerProcess("", env, argv=argv), master
+
+
 async def throughput(keys_file: str, key: str) -> list[list[str]]:
     env = {
         "BENCH_UPSTREAM_KEY": UPSTREAM_KEY,
@@ -194,9 +255,16 @@ async def throughput(keys_file: str, key: str) -> list[list[str]]:
         servers[f"bare pass-through (MessagesProxy alone){label}"] = ServerProcess(
             "apps:passthrough", tree_env
         )
+    litellm = os.environ.get("BENCH_LITELLM")  # a litellm executable (its own venv: not a dev dependency)
+    auth = {name: {"x-api-key": key} for name in servers}
+    if litellm:
+        version, server, master = litellm_proxy(litellm, fake.url, os.path.dirname(keys_file))
+        name = f"LiteLLM proxy {version} (/v1/messages, its defaults)"
+        servers[name], auth[name] = server, {"x-api-key": master}
     try:
-        for server in servers.values():
-            server.wait(timeout=120.0)  # three start at once, one loading the PII models
+        for name, server in servers.items():
+            # three start at once, one loading the PII models; LiteLLM answers /health/liveliness
+            server.wait("/health/liveliness" if name.startswith("LiteLLM") else "/healthz", timeout=180.0)
         runs: dict[str, list[tuple[float, float]]] = {}
         for _ in range(3):  # interleaved rounds, so drift hits every row alike
             runs.setdefault("FakeClaude alone", []).append(
@@ -204,7 +272,7 @@ async def throughput(keys_file: str, key: str) -> list[list[str]]:
             )
             for name, server in servers.items():
                 runs.setdefault(name, []).append(
-                    await load(server.url, {"x-api-key": key}, N // 2, [server.proc.pid])
+                    await load(server.url, auth[name], N // 2, process_tree(server.proc.pid))
                 )
     finally:
         for server in (*servers.values(), fake):
@@ -335,10 +403,14 @@ async def main() -> str:
             "",
             f"A 1 KB prompt, {CONCURRENCY} concurrent callers (an aiohttp load generator, its own process), "
             f"{N // 2} requests per row and round, three interleaved rounds (medians). Each server is one "
-            "uvicorn process; 'CPU µs per request' is that process's user and system CPU (`/proc`) over "
-            "the run divided by the requests, so the gateway rows leave out FakeClaude's own CPU. Rows "
-            "marked 'before' are the same servers on the tree of `BENCH_BASELINE_SRC`, in the same rounds. "
-            "The machine was shared with other work, so read the ratios.",
+            "uvicorn process (uvloop and httptools, from `uvicorn[standard]`, for every row); 'CPU µs per "
+            "request' is that process's user and system CPU (`/proc`) over the run divided by the requests, "
+            "so the gateway rows leave out FakeClaude's own CPU. Rows marked 'before' are the same servers "
+            "on the tree of `BENCH_BASELINE_SRC`, in the same rounds. With `BENCH_LITELLM` (the `litellm` "
+            "executable of a venv holding `litellm[proxy]`: not a dev dependency, it is large) LiteLLM's "
+            "proxy joins the rounds in front of the same FakeClaude, called on its Anthropic-format "
+            "`/v1/messages` with its master key; its process and any children are measured. Read the "
+            "ratios: the machine may be shared with other work.",
             "",
             table(["server", "requests/s", "vs FakeClaude alone", "CPU µs per request"], rates),
             "",
