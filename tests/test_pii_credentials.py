@@ -9,10 +9,13 @@ import re
 from importlib import resources
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from claude_guard._credentials import (
     CREDENTIAL_ENTITIES,
     CREDENTIALS,
+    Credential,
     bip39_valid,
     bip39_words,
     find_credentials,
@@ -172,3 +175,34 @@ def test_passwords_in_urls_and_dsns() -> None:
     assert values("Server=tcp:x,1433;User ID=app;Password=FakeSqlPw99;Encrypt=true") == ["FakeSqlPw99"]
     assert values("https://docs.example.com:443/v1/items") == []
     assert values("postgresql://user:password@localhost/db") == []
+
+
+def _anchored_by_substring(rows: tuple[Credential, ...], lowered: str) -> set[int]:
+    return {i for i, row in enumerate(rows) if any(anchor in lowered for anchor in row.anchors)}
+
+
+_PIECES = [*sorted({a for row in CREDENTIALS for a in row.anchors}), "x", "İ", "\n", "e", "_"]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join))  # anchors glued, overlapping, split
+def test_one_pass_anchor_search_picks_the_rows_substring_search_picks(text: str) -> None:
+    from claude_guard._credentials import _anchored_rows
+
+    lowered = text.lower()
+    assert _anchored_rows(CREDENTIALS, lowered) == _anchored_by_substring(CREDENTIALS, lowered)
+
+
+def test_one_pass_anchor_search_over_the_corpus() -> None:
+    from claude_guard._credentials import _anchored_rows
+
+    texts = [
+        block for part in ("development", "held_out") for s in corpus(part).samples for block in s.blocks
+    ]
+    texts += [text for part in ("development", "held_out") for _, text in corpus(part).lookalikes]
+    for text in texts:
+        lowered = text.lower()
+        assert _anchored_rows(CREDENTIALS, lowered) == _anchored_by_substring(CREDENTIALS, lowered)
+    # Every row is reachable: each of its anchors alone selects it.
+    for index, row in enumerate(CREDENTIALS):
+        for anchor in row.anchors:
+            assert index in _anchored_rows(CREDENTIALS, anchor)
