@@ -206,3 +206,30 @@ def test_one_pass_anchor_search_over_the_corpus() -> None:
     for index, row in enumerate(CREDENTIALS):
         for anchor in row.anchors:
             assert index in _anchored_rows(CREDENTIALS, anchor)
+
+
+WHITESPACE = (" ", "\t", "\n", "\r", "\x0b", "\x0c", "\u00a0", "\u2003", "\u3000")
+
+
+@pytest.mark.parametrize("row", [r for r in CREDENTIALS if r.min_run], ids=lambda r: r.id)
+def test_min_run_is_a_necessary_condition(row: Credential) -> None:
+    # No match is shorter than min_run (the parser's own width) and none holds whitespace: a real value
+    # with a whitespace character put anywhere in it is never matched across that character.
+    import re._parser as sre_parse  # type: ignore[import-not-found]  # the stdlib's parser, untyped
+
+    assert sre_parse.parse(row.pattern).getwidth()[0] >= row.min_run
+    values = [
+        s.blocks[b][start:end]
+        for part in ("development", "held_out")
+        for s in corpus(part).samples
+        if s.kind == row.id and s.placement == "prose"
+        for b, start, end in s.spans
+    ]
+    assert values
+    pattern = re.compile(row.pattern)
+    for value in values:
+        assert pattern.search(value)
+        for i in range(1, len(value)):
+            for space in WHITESPACE:
+                broken = value[:i] + space + value[i:]
+                assert all(space not in m.group() for m in pattern.finditer(broken))

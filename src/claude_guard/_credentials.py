@@ -74,6 +74,9 @@ class Credential:
     within: str | None = None
     """A cheap pattern (one character class, a C loop) whose matches are the only regions the pattern is
     tried in, for patterns that would otherwise start an attempt at every word."""
+    min_run: int = 0
+    """Every match holds no whitespace and is at least this long: a text whose longest whitespace-free run
+    is shorter skips the row (for rows whose anchors are common letters, which select almost every text)."""
     lower: bool = False
     """The pattern is written in lower case and runs on the lower-cased text (a case-insensitive match
     without ``re.IGNORECASE``, which would cost a per-position check); the value is read from the original."""
@@ -447,6 +450,7 @@ CREDENTIALS: Final[tuple[Credential, ...]] = (
         entity="DISCORD_TOKEN",
         pattern=r"\b[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,40}(?![A-Za-z0-9_\-])",
         anchors=("m", "n", "o"),
+        min_run=59,
         validator=lambda token: any(c.isdigit() for c in token) and any(c.isupper() for c in token[1:]),
         score=0.85,
     ),
@@ -491,6 +495,7 @@ CREDENTIALS: Final[tuple[Credential, ...]] = (
         entity="MAILGUN_KEY",
         pattern=r"\b[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8}\b",
         anchors=("-",),
+        min_run=50,
         validator=lambda key: shannon_entropy(key) >= 3.2,
         score=0.8,
     ),
@@ -620,6 +625,7 @@ CREDENTIALS: Final[tuple[Credential, ...]] = (
         entity="CRYPTO_PRIVATE_KEY",
         pattern=r"\b[5KL][1-9A-HJ-NP-Za-km-z]{50,51}\b",
         anchors=("5", "k", "l"),
+        min_run=51,
         validator=_wif,
         score=0.95,
     ),
@@ -827,10 +833,16 @@ def find_credentials(text: str, *, rows: tuple[Credential, ...] | None = None) -
     found: list[CredentialMatch] = []
     table = CREDENTIALS if rows is None else rows
     anchored = _anchored_rows(table, lowered)
+    longest = -1  # the longest whitespace-free run, measured when a row with min_run first asks
     for index, compiled in enumerate(_compiled_for(table)):
         if index not in anchored:
             continue
         row = compiled.row
+        if row.min_run:
+            if longest < 0:
+                longest = max(map(len, text.split()), default=0)
+            if longest < row.min_run:
+                continue
         matches: Iterable[re.Match[str]]
         if compiled.within is not None:
             matches = [
