@@ -16,7 +16,15 @@ import pytest
 from claude_guard.pii import PIIConfig, PIIEngine, Redactor
 from claude_guard.pii._canonical import base64_runs, canonicalize
 from claude_guard.pii._engine import SHORT_WINDOW, WINDOW, _Analyzer
-from claude_guard.pii._prefilter import _CHEAP, _PLUS, PHONE_GAP, Prefilter, fingerprint, phone_min_digits
+from claude_guard.pii._prefilter import (
+    _CHEAP,
+    _FASTER,
+    _PLUS,
+    PHONE_GAP,
+    Prefilter,
+    fingerprint,
+    phone_min_digits,
+)
 from data.secrets_corpus import body_of, corpus
 
 ZERO_WIDTH = ["\u200b", "\u200d", "\u2060", "\ufeff"]
@@ -280,3 +288,19 @@ def test_windows_keep_presidio_values_split_across_blocks(analyzer: _Analyzer) -
         found = analyzer.analyze_windows([(tail, head)])[0]
         assert any(f.entity == "PHONE_NUMBER" for f in found), cut
     assert WINDOW > SHORT_WINDOW
+
+
+_GATE_ALPHABET = "0123456789abcdefABCDEF:._ xyzé٣½\n"
+
+
+@pytest.mark.parametrize("pinned", sorted(_FASTER))
+def test_faster_conditions_equal_their_pinned_patterns(pinned: str) -> None:
+    import re
+
+    original = re.compile(pinned)
+    faster = _FASTER[pinned]
+    rng = random.Random(20261202)
+    texts = ["", "::", "1.2", "a.b", "DE44", "de4", "1:2:3:4:5:6:7:", "ab:cd:ef:01:23:45:67:", "é٣12", "½x12"]
+    texts += ["".join(rng.choice(_GATE_ALPHABET) for _ in range(rng.randrange(1, 40))) for _ in range(20000)]
+    for text in texts:
+        assert (faster.search(text) is not None) == (original.search(text) is not None), text

@@ -28,7 +28,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 __all__ = ["PHONE_GAP", "Prefilter", "phone_min_digits"]
 
@@ -52,6 +52,39 @@ _CHEAP: Final[dict[str, tuple[str, str]]] = {
     "CryptoRecognizer": ("9d9a993fd6aee894", r"[13]\w{25}"),
     "IbanRecognizer": ("1f98697e78e08d67", r"[^\W\d_]{2}[0-9]{2}"),
     "IpRecognizer": ("2e5b4e8ccce1e531", r"[0-9]\.[0-9]|::|(?:[0-9A-Fa-f]{1,4}:){7}"),
+}
+
+
+
+class _Search(Protocol):
+    def search(self, text: str, /) -> object | None: ...
+
+
+class _IpGate:
+    """``_CHEAP["IpRecognizer"]``'s condition, searched cheaper: Python's ``re`` finds a pattern that starts
+    with a literal by a fast scan for it, but tries a character class at every position, and prose is
+    full of the hex letters and digits the pinned pattern starts with. Equal to that pattern's ``search``
+    on every text (property test)."""
+
+    __slots__ = ()
+    _dotted: Final = re.compile(r"\.(?<=[0-9]\.)[0-9]")
+    _groups: Final = re.compile(r"(?:[0-9A-Fa-f]{1,4}:){7}")
+
+    def search(self, text: str, /) -> object | None:
+        if "::" in text:
+            return True
+        if self._dotted.search(text) is not None:
+            return True
+        if text.count(":") >= 7:
+            return self._groups.search(text)
+        return None
+
+
+# Pinned conditions re-written to search faster, each equal to the original on every text (property test):
+# the IBAN condition looked for two letters at every letter of prose; now for a digit, then behind it.
+_FASTER: Final[dict[str, _Search]] = {
+    r"[^\W\d_]{2}[0-9]{2}": re.compile(r"[0-9](?<=[^\W\d_]{2}[0-9])[0-9]"),
+    r"[0-9]\.[0-9]|::|(?:[0-9A-Fa-f]{1,4}:){7}": _IpGate(),
 }
 
 PHONE_GAP: Final = 4
@@ -135,7 +168,7 @@ class _Test:
     entities: tuple[str, ...]
     kind: str
     """``always``, ``patterns`` or ``phone``."""
-    cheap: re.Pattern[str] | None = None
+    cheap: _Search | None = None
     exact: tuple[Any, ...] = ()
     """``regex`` patterns compiled with the recognizer's flags."""
     digits: int = 0
@@ -205,8 +238,9 @@ class Prefilter:
         if not text.strip():
             return []
         admitted: set[str] = set()
+        cheap: dict[int, bool] = {}  # recognizers pinned to the same condition share one search
         for test in self.tests:
-            if admitted.issuperset(test.entities) or not _passes(test, text):
+            if admitted.issuperset(test.entities) or not _passes(test, text, cheap):
                 continue
             admitted.update(test.entities)
         return [e for e in self.entities if e in admitted]
@@ -216,7 +250,7 @@ class Prefilter:
         return sum(t.cheap is not None for t in self.tests)
 
 
-def _passes(test: _Test, text: str) -> bool:
+def _passes(test: _Test, text: str, cheap: dict[int, bool] | None = None) -> bool:
     if test.kind == "always":
         return True
     if test.kind == "phone":
@@ -237,8 +271,15 @@ def _passes(test: _Test, text: str) -> bool:
                 if any(c in _PLUS for c in run) or any(c in _PLUS for c in lead):
                     return True
         return False
-    if test.cheap is not None and test.cheap.search(text) is None:
-        return False
+    if test.cheap is not None:
+        key = id(test.cheap)
+        found = cheap.get(key) if cheap is not None else None
+        if found is None:
+            found = test.cheap.search(text) is not None
+            if cheap is not None:
+                cheap[key] = found
+        if not found:
+            return False
     for pattern in test.exact:
         try:
             if pattern.search(text, timeout=_REGEX_TIMEOUT) is not None:
@@ -261,7 +302,7 @@ def _pattern_test(served: tuple[str, ...], recognizer: Any) -> _Test:
     pinned = _CHEAP.get(type(recognizer).__name__)
     module = type(recognizer).__module__
     if pinned is not None and module.startswith("presidio_analyzer.") and fingerprint(patterns) == pinned[0]:
-        cheap = re.compile(pinned[1])
+        cheap = _FASTER.get(pinned[1]) or re.compile(pinned[1])
     return _Test(served, "patterns", cheap=cheap, exact=exact)
 
 
