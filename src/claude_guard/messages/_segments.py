@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ._walker import ObjectKey, UnknownContent, collect_leaves
 
@@ -19,6 +19,15 @@ __all__ = [
 ]
 
 SegmentPath = tuple[str | int, ...]
+
+
+class _HasText(Protocol):
+    @property
+    def text(self) -> str: ...
+
+
+_Segment = TypeVar("_Segment", bound=_HasText)
+"""A `TextSegment`, or a walker ``Leaf`` (the validator joins leaves, sparing a segment object each)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +157,8 @@ def _child(container: object, key: str | int, path: SegmentPath) -> object:
 
 
 def joined_text(
-    segments: Iterable[TextSegment], separator: str = "\n\n"
-) -> tuple[str, list[tuple[int, TextSegment]]]:
+    segments: Iterable[_Segment], separator: str = "\n\n"
+) -> tuple[str, list[tuple[int, _Segment]]]:
     """Join segment texts so they can be analysed as one string.
 
     Returns:
@@ -162,7 +171,7 @@ def joined_text(
         ('ab\\n\\ncd', [0, 4])
     """
     parts: list[str] = []
-    offsets: list[tuple[int, TextSegment]] = []
+    offsets: list[tuple[int, _Segment]] = []
     position = 0
     for index, segment in enumerate(segments):
         if index:
@@ -174,7 +183,7 @@ def joined_text(
     return "".join(parts), offsets
 
 
-def locate(offsets: Sequence[tuple[int, TextSegment]], position: int) -> tuple[TextSegment, int]:
+def locate(offsets: Sequence[tuple[int, _Segment]], position: int) -> tuple[_Segment, int]:
     """Map a position in the string from `joined_text` back to ``(segment, offset inside segment.text)``.
 
     A position equal to a segment's end maps to that segment with ``offset == len(segment.text)`` (the end
