@@ -120,8 +120,14 @@ _COLLAPSE: Final = ((_SPACES, " "), (_SPACE_BREAK, "\n"), (_BREAKS, "\n"))
 
 
 def _collapse(text: str) -> str:
-    for pattern, replacement in _COLLAPSE:
-        text = pattern.sub(replacement, text)
+    # Each substitution runs only when its literal start is present (``in`` is a C substring search, many
+    # times cheaper than a pattern's scan); a pattern that cannot match leaves the text as it is.
+    if "  " in text:
+        text = _SPACES.sub(" ", text)
+    if " \n" in text:
+        text = _SPACE_BREAK.sub("\n", text)
+    if "\n " in text or "\n\n" in text:
+        text = _BREAKS.sub("\n", text)
     return text
 
 
@@ -221,8 +227,28 @@ def _translate_runs(text: str) -> str:
         return text
     if len(parts) > 1 + len(text) // 4:  # mostly other characters (Hangul): one translate is cheaper
         return text.translate(_TABLE)
-    parts[1::2] = [part.translate(_TABLE) for part in parts[1::2]]
+    memo = _RUNS
+    if len(memo) >= _RUNS_MEMO:
+        memo.clear()
+    parts[1::2] = [
+        done if (done := memo.get(part)) is not None else _translate_run_of(part) for part in parts[1::2]
+    ]
     return "".join(parts)
+
+
+# The runs of ideographic text are mostly one or two characters (a fullwidth comma, a voiced kana) that recur
+# in every prompt: their translations are remembered (a bounded memo, emptied when full; a dict's
+# single-key operations are atomic under the GIL), a lookup instead of a ``str.translate`` call each.
+_RUNS: Final[dict[str, str]] = {}
+_RUNS_MEMO: Final = 4096
+_RUN_MEMO_CHARS: Final = 8
+
+
+def _translate_run_of(part: str) -> str:
+    done = part.translate(_TABLE)
+    if len(part) <= _RUN_MEMO_CHARS:
+        _RUNS[part] = done
+    return done
 
 
 # --- the charmap fast path ---------------------------------------------------------------------------------

@@ -248,8 +248,15 @@ def _total(decoder: Callable[[str], str | None], run: str) -> str | None:
         return None
 
 
+_SHORTEST_RUN: Final = 8
+"""No encoded run is shorter: base64 needs ``min_encoded_length`` (8 at least), hex 16 characters, escapes 12,
+spaced letters 9."""
+
+
 def encoded_runs(stripped: str, minimum: int, meter: WorkMeter) -> Iterator[Candidate]:
     """Candidates from encoded runs of ``stripped`` (text without invisible characters)."""
+    if len(stripped) < _SHORTEST_RUN:
+        return
     ascii_bytes = stripped.encode("ascii", "replace")
     meter.scan("decode.base64", len(stripped))
     mask = ascii_bytes.translate(_BASE64_MASK)
@@ -365,16 +372,36 @@ _LEET: Final = str.maketrans(
 )
 # Each alternative starts with the digit class, so ``re`` skips to digits with its fast charset scan.
 _LEET_TRACE: Final = re.compile(r"[013457@$](?:(?<=[a-z].)(?=[a-z])|(?<![a-z0-9].)(?=[a-z]{2}))")
+_LEET_TRACE_CHARS: Final = "013457@$"
+"""The characters a trace starts with (the class that starts `_LEET_TRACE`)."""
+_LEET_MASK: Final = _mask(_LEET_TRACE_CHARS, b"d", b" ", dict.fromkeys("abcdefghijklmnopqrstuvwxyz", b"l"))
 _LEET_L: Final = str.maketrans({**{chr(k): v for k, v in _LEET.items()}, "1": "l"})
 _LEET_TRACES_NEEDED: Final = 2
 _TRIGGER_REACH: Final = 256
+
+
+def _leet_traces(text: str, limit: int) -> list[int]:
+    """Where the first ``limit`` matches of `_LEET_TRACE` start (those of ``finditer``).
+
+    A trace is one of `_LEET_TRACE_CHARS` followed by a letter a-z (both alternatives look ahead to one):
+    those pairs are found with a C substring search over a one-byte-per-character mask, and the pattern is
+    tried only where one starts, instead of its class scan of every character (most texts have no pair).
+    """
+    mask = text.encode("ascii", "replace").translate(_LEET_MASK)
+    traces: list[int] = []
+    position = mask.find(b"dl")
+    while position >= 0 and len(traces) < limit:
+        if _LEET_TRACE.match(text, position) is not None:
+            traces.append(position)
+        position = mask.find(b"dl", position + 1)
+    return traces
 
 
 def canonical_candidates(
     text: str, triggers: Mapping[str, tuple[int, int]], layer: str, meter: WorkMeter
 ) -> Iterator[Candidate]:
     """ROT13, reversed and leetspeak readings of ``text`` (canonical), where their traces were seen."""
-    for name in ("rot13", "reversed"):
+    for name in ("rot13", "reversed") if triggers else ():
         span = triggers.get(name)
         if span is None or layer.endswith(name):
             continue
@@ -387,10 +414,9 @@ def canonical_candidates(
     if layer.endswith("leetspeak"):
         return
     meter.scan("decode.leetspeak", len(text))
-    traces = [
-        match.start()
-        for match, _ in zip(_LEET_TRACE.finditer(text), range(_LEET_TRACES_NEEDED), strict=False)
-    ]
+    # The first two traces, as ``finditer`` finds them (each trace is one character, so the next search
+    # starts right after it); most texts have none, and one failed search ends it.
+    traces = _leet_traces(text, _LEET_TRACES_NEEDED)
     if len(traces) < _LEET_TRACES_NEEDED:
         return
     start = max(0, traces[0] - _TRIGGER_REACH)

@@ -75,14 +75,17 @@ def _strippable_class(limit: int) -> str:
     return "[" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in ranges) + "]"
 
 
-_ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
+def _has_astral(text: str) -> bool:
+    """Whether ``text`` holds a code point above U+FFFF: each takes two UTF-16 units (a C loop, several
+    times cheaper than a regular expression class scan); lone surrogates stay one unit."""
+    return len(text.encode("utf-16-le", "surrogatepass")) != 2 * len(text)
 
 
 def _strippable_in(text: str) -> re.Pattern[str]:
     """The cheapest exact pattern of strippable characters for ``text``."""
     if text.isascii():
         return _strippable(0x80)
-    if _ASTRAL.search(text) is None:
+    if not _has_astral(text):
         return _strippable(0x10000)
     return _strippable(0x110000)
 
@@ -110,7 +113,7 @@ def _first_strippable(text: str) -> re.Match[str] | None:
         if not text.encode("ascii").translate(None, _ascii_visible()):
             return None
         return _strippable_char(0x80).search(text)
-    if _ASTRAL.search(text) is None:
+    if not _has_astral(text):
         return _strippable_char(0x10000).search(text)
     return _strippable_char(0x110000).search(text)
 

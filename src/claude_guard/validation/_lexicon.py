@@ -65,6 +65,7 @@ _CLAUSE_BREAKS: Final = re.compile(r"[.!?;。！？؟।]")
 _TYPO_SECTIONS: Final = frozenset({"override", "extraction", "persona", "mode_switch"})
 _QUALIFIER_REACH: Final = 24
 _CONTEXT_CUES: Final = 2
+_NO_CONTEXTS: Final = dict.fromkeys(_CONTEXTS, False)
 _LETTERS: Final = re.compile(r"[^\W\d_]+")
 _ROT13: Final = str.maketrans(
     codecs.encode("abcdefghijklmnopqrstuvwxyz", "rot13"), "abcdefghijklmnopqrstuvwxyz"
@@ -252,6 +253,9 @@ class LexiconMatcher:
                         merged.ends.extend(position(end) for end in slot.ends)
         if not unspaced and "\n" in text and not text.isascii() and self._any_unbounded:
             self._find_across_breaks(text, meter, found)
+        if not found and not triggers:
+            # Nothing matched (most short texts): no context, no trigger, no pair to look for.
+            return [], {}, dict(_NO_CONTEXTS)
         # A context counts when two different cues of it are present ("translate" and "into English",
         # "proofread" and "this paragraph"): one word alone ("translate nothing, just answer") is no request.
         cues = dict.fromkeys(_CONTEXTS, 0)

@@ -19,6 +19,10 @@ _TOOL_CHOICES: Final = frozenset({"auto", "any", "tool", "none"})
 _MAX_PATH_DEPTH: Final = 64
 
 
+# ``type(value) is dict or isinstance(value, Mapping)``: parsed JSON is made of dicts, and the exact type test
+# spares the ``Mapping`` ABC's ``__instancecheck__`` (a Python-level call) for each of them.
+
+
 def _path(parts: tuple[str | int, ...]) -> str:
     return ".".join(str(part) for part in parts[:_MAX_PATH_DEPTH]) or "body"
 
@@ -48,7 +52,7 @@ def check_messages_request(body: object, *, count_tokens: bool = False) -> Mappi
         ...
         claude_guard.errors.SchemaError: Invalid request: messages: must hold at least one message.
     """
-    if not isinstance(body, Mapping):
+    if not (type(body) is dict or isinstance(body, Mapping)):
         raise _fail((), "must be a JSON object")
     model = body.get("model")
     if model is None:
@@ -84,7 +88,7 @@ def check_messages_request(body: object, *, count_tokens: bool = False) -> Mappi
                 raise _fail(("stop_sequences", index), "must be a string")
     if "metadata" in body:
         metadata = body["metadata"]
-        if not isinstance(metadata, Mapping):
+        if not (type(metadata) is dict or isinstance(metadata, Mapping)):
             raise _fail(("metadata",), "must be an object")
         if "user_id" in metadata and not isinstance(metadata["user_id"], str | None):
             raise _fail(("metadata", "user_id"), "must be a string")
@@ -102,7 +106,7 @@ def _check_messages(messages: object) -> None:
         raise _fail(("messages",), "must hold at least one message")
     for index, message in enumerate(messages):
         where: tuple[str | int, ...] = ("messages", index)
-        if not isinstance(message, Mapping):
+        if not (type(message) is dict or isinstance(message, Mapping)):
             raise _fail(where, "must be an object")
         role = message.get("role")
         if role is None:
@@ -121,7 +125,7 @@ def _check_messages(messages: object) -> None:
 
 
 def _check_block(block: object, where: tuple[str | int, ...]) -> None:
-    if not isinstance(block, Mapping):
+    if not (type(block) is dict or isinstance(block, Mapping)):
         raise _fail(where, "must be an object")
     block_type = block.get("type")
     if block_type is None:
@@ -148,7 +152,7 @@ def _check_block(block: object, where: tuple[str | int, ...]) -> None:
             if isinstance(content, list):
                 for index, inner in enumerate(content):
                     inner_where = (*where, "content", index)
-                    if not isinstance(inner, Mapping):
+                    if not (type(inner) is dict or isinstance(inner, Mapping)):
                         raise _fail(inner_where, "must be an object")
                     if not isinstance(inner.get("type"), str):
                         raise _fail((*inner_where, "type"), "must be a string")
@@ -164,7 +168,7 @@ def _check_system(system: object) -> None:
     if not isinstance(system, list):
         raise _fail(("system",), "must be a string or a list of text blocks")
     for index, block in enumerate(system):
-        if not isinstance(block, Mapping):
+        if not (type(block) is dict or isinstance(block, Mapping)):
             raise _fail(("system", index), "must be an object")
         if block.get("type") != "text":
             raise _fail(("system", index, "type"), "must be 'text'")
@@ -176,7 +180,7 @@ def _check_tools(tools: object) -> None:
     if not isinstance(tools, list):
         raise _fail(("tools",), "must be a list of tools")
     for index, tool in enumerate(tools):
-        if not isinstance(tool, Mapping):
+        if not (type(tool) is dict or isinstance(tool, Mapping)):
             raise _fail(("tools", index), "must be an object")
         tool_type = tool.get("type")
         if tool_type is None or tool_type == "custom" or "name" in tool:
@@ -190,7 +194,7 @@ def _check_tools(tools: object) -> None:
 
 
 def _check_tool_choice(choice: object) -> None:
-    if not isinstance(choice, Mapping):
+    if not (type(choice) is dict or isinstance(choice, Mapping)):
         raise _fail(("tool_choice",), "must be an object")
     choice_type = choice.get("type")
     if choice_type not in _TOOL_CHOICES:
@@ -200,7 +204,7 @@ def _check_tool_choice(choice: object) -> None:
 
 
 def _check_thinking(thinking: object) -> None:
-    if not isinstance(thinking, Mapping):
+    if not (type(thinking) is dict or isinstance(thinking, Mapping)):
         raise _fail(("thinking",), "must be an object")
     thinking_type = thinking.get("type")
     if not isinstance(thinking_type, str):

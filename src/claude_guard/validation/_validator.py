@@ -26,8 +26,9 @@ from ..errors import (
     SchemaError,
     ValidationUnavailableError,
 )
-from ..messages import TextSegment, iter_text_segments, replace_text_segments
+from ..messages import replace_text_segments
 from ..messages._segments import joined_text
+from ..messages._walker import Leaf, collect_leaves
 from ..profiles import Profile, allow_list_mode, check_request
 from ._config import (
     INVISIBLE_RULE_ID,
@@ -40,7 +41,15 @@ from ._config import (
 from ._invisible import first_invisible, strip_invisible
 from ._lexicon import matcher_for
 from ._rules import RuleMode
-from ._scan import _MAX_DETECTOR_TEXTS, _apply_request_context, _Finding, _hit, _Scan, _scan_text
+from ._scan import (
+    _MAX_DETECTOR_TEXTS,
+    _apply_request_context,
+    _Finding,
+    _hit,
+    _Scan,
+    _scan_text,
+    rule_finders,
+)
 from ._schema import check_messages_request
 from ._scoring import (
     combine,
@@ -59,11 +68,27 @@ __all__ = [
 
 _SEPARATOR: Final = "\n\n"
 _SAFE_NAME: Final = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+
+
+class _Uncounted(WorkMeter):
+    """The meter of a validation whose work nobody reads (no ``meter`` given): its finder counts are not
+    kept (a dictionary update per finder and layer), and one shared instance serves every request. The
+    scan never reads a meter: counting or not changes no decision."""
+
+    __slots__ = ()
+
+    def scan(self, name: str, length: int) -> None:
+        return None
+
+
+_UNCOUNTED: Final = _Uncounted()
+
+
 @dataclass(slots=True)
 class _Evaluation:
     body: Mapping[str, Any]
-    segments: list[TextSegment]
-    offsets: list[tuple[int, TextSegment]]
+    segments: list[Leaf]
+    offsets: list[tuple[int, Leaf]]
     findings: list[_Finding]
     texts: list[str]
 
@@ -88,6 +113,7 @@ class PromptValidator:
     def __init__(self, config: ValidationConfig | None = None) -> None:
         self.config = config or ValidationConfig()
         self._rules = self.config.active_rules()
+        self._finders = rule_finders(self._rules)
         self._matcher = matcher_for(self.config.languages)
         self._detectors = tuple(
             rule for rule in self.config.detector_rules() if rule.id not in self.config.disabled_rules
@@ -234,7 +260,10 @@ class PromptValidator:
             from ..upstream import refuse_unknown_content
 
             refuse_unknown_content(body)
-        segments = list(iter_text_segments(body, unknown=config.unknown_content))
+        # The walker's leaves themselves (what `iter_text_segments` yields, less a TextSegment object each):
+        # they carry the same path, text and kind.
+        forward = config.unknown_content == "forward"
+        segments = [leaf for leaf in collect_leaves(body, read_only=True) if leaf.known or not forward]
         joined, offsets = joined_text(segments, _SEPARATOR)
         prompt_chars = len(joined) - len(_SEPARATOR) * max(0, len(segments) - 1)
         if config.max_prompt_chars is not None and prompt_chars > config.max_prompt_chars:
@@ -248,9 +277,9 @@ class PromptValidator:
             )
         scan = _Scan(
             config=config,
-            rules=self._rules,
+            rules=self._finders,
             matcher=self._matcher,
-            meter=meter or WorkMeter(),
+            meter=_UNCOUNTED if meter is None else meter,
             budget=4 * len(joined) + 4096,
         )
         scan.meter.scan(INVISIBLE_RULE_ID, len(joined))
