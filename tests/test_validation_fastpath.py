@@ -3,10 +3,11 @@
 Each fast path is a cheap test before a costly scan, or a memo: literal gates before the pattern rules,
 the "![" / "<" gate before the fetched-resource pattern, a byte mask before the leetspeak trace pattern,
 ``in`` tests before the whitespace substitutions, a memo of ideographic runs, a UTF-16 length test for
-astral characters, no decoder run on a text shorter than any encoded run, and a meter that counts nothing when
-nobody reads it. Here every one of them is swapped for its full path, and the whole published corpus (both
-splits) and a few texts made for the gates must give identical results: every hit with its rule, mode, layer,
-segment, offsets, score and reasons, every refusal, every sanitized body.
+astral characters, invisible characters ruled out by the canonical translation, no decoder run on a text
+shorter than any encoded run, and a meter that counts nothing when nobody reads it. Here every one of them
+is swapped for its full path, and the whole published corpus (both splits) and a few texts made for the
+gates must give identical results: every hit with its rule, mode, layer, segment, offsets, score and
+reasons, every refusal, every sanitized body.
 """
 
 from __future__ import annotations
@@ -133,15 +134,16 @@ def _full_path(monkeypatch: pytest.MonkeyPatch, calls: dict[str, int]) -> None:
         calls["fetched"] = calls.get("fetched", 0) + 1
         return _structure._FETCHED.finditer(text)
 
-    def translate_all(text: str) -> str:
-        calls["translate_runs"] = calls.get("translate_runs", 0) + 1
-        return text.translate(_canonical._TABLE)
+    def translate_all(text: str) -> tuple[str, bool]:
+        # ``str.translate`` over every character, and no invisible character ruled out on the way.
+        calls["translate"] = calls.get("translate", 0) + 1
+        return text.translate(_canonical._TABLE), False
 
     monkeypatch.setattr(_validator, "rule_finders", plain_finders)
     monkeypatch.setattr(_structure, "_fetched", every_fetched)
     monkeypatch.setattr(_decoders, "_leet_traces", _counting(_reference_leet_traces, calls, "leet"))
     monkeypatch.setattr(_canonical, "_collapse", _counting(_reference_collapse, calls, "collapse"))
-    monkeypatch.setattr(_canonical, "_translate_runs", translate_all)
+    monkeypatch.setattr(_canonical, "_translate", translate_all)
     monkeypatch.setattr(
         _invisible, "_has_astral", _counting(lambda text: _ASTRAL.search(text) is not None, calls, "astral")
     )
@@ -161,7 +163,7 @@ def test_fast_path_decides_as_the_full_path_over_the_corpus(
         full = PromptValidator(VALIDATORS[name])
         got = [_outcome(full, body, WorkMeter()) for body in bodies]
     # The full path ran: every swapped function was called (else this test compares a path with itself).
-    assert set(calls) == {"rule_finders", "fetched", "leet", "collapse", "translate_runs", "astral"}, calls
+    assert set(calls) == {"rule_finders", "fetched", "leet", "collapse", "translate", "astral"}, calls
     mismatches = [
         index for index, (left, right) in enumerate(zip(expected, got, strict=True)) if left != right
     ]
@@ -200,3 +202,15 @@ def test_ideographic_runs_translate_as_the_whole_text() -> None:
     for text in (*EXTRA_TEXTS, "ｆｕｌｌ，ｗｉｄｔｈ" * 3, "でがびぱ" * 40):
         for _ in range(2):  # the second time from the memo
             assert _canonical._translate_runs(text) == text.translate(_canonical._TABLE), text
+
+
+def test_a_text_canonicalization_calls_visible_holds_no_invisible_character() -> None:
+    texts = [json.dumps(body, ensure_ascii=False) for body in _bodies()]
+    texts += [*EXTRA_TEXTS, "Жж\u200bж", "Ωμέγα\u00ad", "漢字\u200bテスト", "漢字\U000e0041", "Привет\u200d"]
+    seen = 0
+    for text in texts:
+        for piece in (text, text[: len(text) // 2], text * 5):
+            if _canonical.canonicalize(piece).visible:
+                seen += 1
+                assert _invisible.first_invisible(piece) is None, ascii(piece)
+    assert seen > 100  # the fast path is taken (Cyrillic, Greek, Latin and ideographic text)

@@ -146,6 +146,9 @@ class Canonical:
     original: str
     text: str
     _offsets: list[int] | None = field(default=None, repr=False)
+    visible: bool = field(default=False, repr=False)
+    """True when the translation showed, as a by-product, that ``original`` holds no character
+    `strip_invisible` drops (False: not known; `first_invisible` tells)."""
 
     def offsets(self) -> list[int]:
         """For each canonical index (and one past the end), the index in ``original`` it came from."""
@@ -170,7 +173,8 @@ class Canonical:
 
 def canonicalize(text: str) -> Canonical:
     """Canonicalize ``text`` (see the module docstring); the offset map is built lazily."""
-    return Canonical(original=text, text=_collapse(translate_canonical(text)))
+    translated, visible = _translate(text)
+    return Canonical(original=text, text=_collapse(translated), visible=visible)
 
 
 def translate_canonical(text: str) -> str:
@@ -179,14 +183,20 @@ def translate_canonical(text: str) -> str:
     Equal to ``"".join(canonical_char(c) for c in text)``, at C speed for ASCII text and for text in one
     alphabetic script (see the module docstring).
     """
+    return _translate(text)[0]
+
+
+def _translate(text: str) -> tuple[str, bool]:
+    """`translate_canonical`, and whether that showed ``text`` to hold no invisible character (every one has
+    an empty canonical form: in a charmap's output it is a `_DROP`, in ideographic text it sits in a run)."""
     if text.isascii():
-        return text.translate(_TABLE)
+        return text.translate(_TABLE), False  # `first_invisible` has its own C test for ASCII
     charmap = _charmap_for(text)
     if charmap is None:
         charmap = _alphabet_charmap(text)
     if charmap is None:
-        return _translate_runs(text)
-    return charmap.translate(text)
+        return _translate_runs_seen(text)
+    return charmap.translate_seen(text)
 
 
 # --- ideographic text -----------------------------------------------------------------------------------
@@ -222,18 +232,24 @@ _NOT_IDENTITY: Final = re.compile(f"([^{_identity_class()}][^{_identity_class()}
 
 
 def _translate_runs(text: str) -> str:
+    return _translate_runs_seen(text)[0]
+
+
+def _translate_runs_seen(text: str) -> tuple[str, bool]:
     parts = _NOT_IDENTITY.split(text)
     if len(parts) == 1:
-        return text
+        return text, True  # no run: every character is its own canonical form, none invisible
     if len(parts) > 1 + len(text) // 4:  # mostly other characters (Hangul): one translate is cheaper
-        return text.translate(_TABLE)
+        return text.translate(_TABLE), False
+    # Invisible characters are never their own canonical form, so they all sit in the runs.
+    visible = first_invisible("".join(parts[1::2])) is None
     memo = _RUNS
     if len(memo) >= _RUNS_MEMO:
         memo.clear()
     parts[1::2] = [
         done if (done := memo.get(part)) is not None else _translate_run_of(part) for part in parts[1::2]
     ]
-    return "".join(parts)
+    return "".join(parts), visible
 
 
 # The runs of ideographic text are mostly one or two characters (a fullwidth comma, a voiced kana) that recur
@@ -294,6 +310,11 @@ class _Charmap:
     """(stand-in, canonical form) of alphabet characters whose canonical form has several characters."""
 
     def translate(self, text: str) -> str:
+        return self.translate_seen(text)[0]
+
+    def translate_seen(self, text: str) -> tuple[str, bool]:
+        """`translate`, and whether every character was in the alphabet and none had an empty canonical
+        form (then ``text`` holds no invisible character: each of those has one)."""
         runs: list[str] = []
         _local.runs = runs
         try:
@@ -301,7 +322,9 @@ class _Charmap:
         finally:
             _local.runs = None
         out: str = codecs.charmap_decode(data, "strict", self.decoding)[0]
+        visible = not runs
         if _DROP in out:
+            visible = False
             out = out.replace(_DROP, "")
         for mark, expansion in self.expansions:
             if mark in out:
@@ -313,7 +336,7 @@ class _Charmap:
                 pieces.append(run)
                 pieces.append(part)
             out = "".join(pieces)
-        return out
+        return out, visible
 
 
 def _translate_run(error: UnicodeError) -> tuple[bytes, int]:

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from ..messages._segments import locate
 from ..messages._walker import Leaf
-from ._canonical import canonicalize
+from ._canonical import Canonical, canonicalize
 from ._config import (
     INVISIBLE_RULE_ID,
     RuleHit,
@@ -146,6 +146,7 @@ def _scan_text(
     parent: Locator | None,
     unspaced: bool = False,
     has_invisible: bool | None = None,
+    canonical: Canonical | None = None,
 ) -> None:
     """Score ``raw`` and rescan what its decoders find.
 
@@ -155,7 +156,8 @@ def _scan_text(
     meter = scan.meter
     meter.layers += 1
     meter.canonicalized_chars += len(raw)
-    canonical = canonicalize(raw)
+    if canonical is None:
+        canonical = canonicalize(raw)
     text = canonical.text
     if len(scan.texts) < _MAX_DETECTOR_TEXTS:
         scan.texts.append(text)
@@ -213,7 +215,7 @@ def _scan_text(
         )
 
     if has_invisible is None:
-        has_invisible = first_invisible(raw) is not None
+        has_invisible = not canonical.visible and first_invisible(raw) is not None
     stripped = strip_invisible(raw) if has_invisible else raw
     stripped_offsets: list[int] | None = None
 

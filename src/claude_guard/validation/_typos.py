@@ -32,6 +32,7 @@ _TYPO_READINGS: Final = 4
 """At most this many misspelled words are repaired per layer: enough to read any intent, bounded by design."""
 _DOUBLED: Final = re.compile(r"(.)\1")
 
+
 def _typo_key(word: str) -> str:
     return word[0] + word[-1] + "".join(sorted(word[1:-1]))
 
@@ -48,7 +49,6 @@ def _undoubled(word: str) -> Iterable[str]:
         for index in range(1, len(word) - 2)
         if word[index] == word[index + 1]
     )
-
 
 
 class TypoRepair:

@@ -30,6 +30,7 @@ from ..messages import replace_text_segments
 from ..messages._segments import joined_text
 from ..messages._walker import Leaf, collect_leaves
 from ..profiles import Profile, allow_list_mode, check_request
+from ._canonical import canonicalize
 from ._config import (
     INVISIBLE_RULE_ID,
     DetectorRule,
@@ -283,7 +284,9 @@ class PromptValidator:
             budget=4 * len(joined) + 4096,
         )
         scan.meter.scan(INVISIBLE_RULE_ID, len(joined))
-        first = first_invisible(joined)
+        # Canonicalizing may show, as a by-product, that no character is invisible (see `Canonical.visible`).
+        canonical = canonicalize(joined)
+        first = None if canonical.visible else first_invisible(joined)
         if first is not None and INVISIBLE_RULE_ID not in config.disabled_rules:
             position = first
             scan.findings.append(
@@ -295,7 +298,15 @@ class PromptValidator:
                     lambda: (position, position + 1),
                 )
             )
-        _scan_text(scan, joined, depth=0, layer="text", parent=None, has_invisible=first is not None)
+        _scan_text(
+            scan,
+            joined,
+            depth=0,
+            layer="text",
+            parent=None,
+            has_invisible=first is not None,
+            canonical=canonical,
+        )
         _apply_request_context(scan)
         return _Evaluation(body, segments, offsets, scan.findings, scan.texts)
 
