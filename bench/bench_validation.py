@@ -1,7 +1,11 @@
 """Prompt validation: time per KB of prompt, and detection beside a public heuristic guard (issue 13).
 
 Run: ``.venv/bin/python bench/bench_validation.py`` (``--quick`` for fewer repetitions), or
-``bench/run.py validation`` to rewrite its section of docs/benchmarks.md. It prints markdown:
+``bench/run.py validation`` to rewrite its section of docs/benchmarks.md. With
+``BENCH_BASELINE_SRC=/tmp/old/src`` (a tree from ``git archive <commit> src``) the typical prompts are also
+measured on that tree, in a child process, in rounds interleaved with this tree's
+(``BENCH_VALIDATION_ROUNDS``, default 5; the best round per cell), and the table shows both and their
+ratio. It prints markdown:
 
 1. µs per KB of the default pipeline (schema, limits, pattern rules, every decoder, the fourteen lexicons,
    structure) on English prose, code-heavy text, Chinese/Japanese text and Cyrillic prose, at 1, 10 and 100 KB
@@ -16,7 +20,9 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -101,6 +107,38 @@ def _times(validator: PromptValidator, body: dict[str, Any], repeat: int) -> tup
     return statistics.median(cpu), statistics.median(wall)
 
 
+Cells = dict[str, list[tuple[float, float]]]
+"""Per prompt kind, per size (1, 10, 100 KB): (CPU, wall-clock) seconds per KB."""
+SIZES = (1, 10, 100)
+
+
+def _typical(validator: PromptValidator, scale: float) -> Cells:
+    cells: Cells = {}
+    for name, build in TYPICAL.items():
+        row = []
+        for kb in SIZES:
+            repeat = max(5, int(scale * 2000 / kb))
+            cpu, wall = _times(validator, build(kb * 1024), repeat)
+            row.append((cpu / kb, wall / kb))
+        cells[name] = row
+    return cells
+
+
+def _baseline_typical(src: str, quick: bool) -> Cells:
+    """`_typical` on the tree of ``src`` (its ``src`` directory), in a child process."""
+    env = {**os.environ, "PYTHONPATH": src, "BENCH_BASELINE_SRC": "", "BENCH_VALIDATION_JSON": "1"}
+    args = [sys.executable, os.path.abspath(__file__), *(["--quick"] if quick else [])]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+    return {name: [(cpu, wall) for cpu, wall in row] for name, row in json.loads(done.stdout).items()}
+
+
+def _best(rounds: list[Cells]) -> Cells:
+    return {
+        name: [min(round_[name][index] for round_ in rounds) for index in range(len(SIZES))]
+        for name in rounds[0]
+    }
+
+
 def _claude_guard(validator: PromptValidator) -> Callable[[dict[str, Any]], bool]:
     def blocked(body: dict[str, Any]) -> bool:
         try:
@@ -145,24 +183,53 @@ def main() -> None:
     args = parser.parse_args()
     scale = 0.2 if args.quick else 1.0
     validator = PromptValidator(ValidationConfig())
+    if os.environ.get("BENCH_VALIDATION_JSON"):  # the child of a BENCH_BASELINE_SRC run
+        print(json.dumps(_typical(validator, scale)))
+        return
+    baseline_src = os.environ.get("BENCH_BASELINE_SRC") or None
+    rounds = int(os.environ.get("BENCH_VALIDATION_ROUNDS") or (5 if baseline_src else 1))
+    load_before = os.getloadavg()
+    after: list[Cells] = []
+    before: list[Cells] = []
+    for _ in range(rounds):
+        after.append(_typical(validator, scale))
+        if baseline_src:
+            before.append(_baseline_typical(baseline_src, args.quick))
+    load_after = os.getloadavg()
     print("## Prompt validation\n")
     print(
         "Default pipeline (schema, limits, pattern rules, every decoder, fourteen lexicons, structure), "
         "median of repeated runs (target: under 100 µs per KB of prompt): the validating thread's CPU time "
-        "(`time.thread_time`), and in brackets wall-clock time. Eight engineers shared this two-core machine "
+        "(`time.thread_time`), and in brackets wall-clock time. Other work shared this two-core machine "
         "while it ran, so wall-clock time includes the time spent waiting for a core; compare rows of one "
         "run.\n"
     )
     print(f"Machine: {machine()}\n")
-    print("| prompt | 1 KB (µs/KB, CPU (wall)) | 10 KB | 100 KB |")
-    print("|---|---:|---:|---:|")
-    for name, build in TYPICAL.items():
-        cells = []
-        for kb in (1, 10, 100):
-            repeat = max(5, int(scale * 2000 / kb))
-            cpu, wall = _times(validator, build(kb * 1024), repeat)
-            cells.append(f"{cpu * 1e6 / kb:.1f} ({wall * 1e6 / kb:.0f})")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    print(
+        f"Load average (1 min) {load_before[0]:.1f} at the start of the table, {load_after[0]:.1f} at its "
+        f"end; {rounds} round{'s' if rounds > 1 else ''}, the best per cell.\n"
+    )
+    now = _best(after)
+    if baseline_src:
+        then = _best(before)
+        print(
+            f"Each cell: this tree's CPU µs per KB / the tree of `BENCH_BASELINE_SRC` ({baseline_src}), "
+            "measured in interleaved rounds of the same run, and their ratio.\n"
+        )
+        print("| prompt | 1 KB (µs/KB, CPU: after / before = ratio) | 10 KB | 100 KB |")
+        print("|---|---:|---:|---:|")
+        for name in TYPICAL:
+            cells = [
+                f"{new_cpu * 1e6:.1f} / {old_cpu * 1e6:.1f} = {new_cpu / old_cpu:.2f}"
+                for (new_cpu, _), (old_cpu, _) in zip(now[name], then[name], strict=True)
+            ]
+            print(f"| {name} | " + " | ".join(cells) + " |")
+    else:
+        print("| prompt | 1 KB (µs/KB, CPU (wall)) | 10 KB | 100 KB |")
+        print("|---|---:|---:|---:|")
+        for name in TYPICAL:
+            cells = [f"{cpu * 1e6:.1f} ({wall * 1e6:.0f})" for cpu, wall in now[name]]
+            print(f"| {name} | " + " | ".join(cells) + " |")
 
     flag_all = dict.fromkeys({rule.id for rule in DEFAULT_RULES} | BUILTIN_RULE_IDS, RuleMode.FLAG)
     unlimited = PromptValidator(ValidationConfig(max_prompt_chars=None, modes=flag_all))
