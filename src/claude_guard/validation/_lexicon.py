@@ -34,7 +34,18 @@ import ahocorasick_rs
 from ._canonical import canonicalize
 from ._lexicon_data import _CONTEXTS, INTENT_RULE_IDS, Lexicon, available_languages, load_lexicon
 from ._typos import TypoRepair
-from ._words import complemented, crosses, near, negated, stated
+from ._words import (
+    AnyWords,
+    Words,
+    addressed,
+    complemented,
+    crosses,
+    labelled,
+    near,
+    negated,
+    reported,
+    stated,
+)
 
 if TYPE_CHECKING:  # annotations only: _config imports this module (lazily) for its languages
     from ._config import WorkMeter
@@ -60,8 +71,11 @@ _PAIR_SCORES: Final[Mapping[str, float]] = {
 _STANDALONE_SCORE: Final = 0.9
 _WEAK_QUALIFIED_SCORE: Final = 0.5
 _NEGATION_FACTOR: Final = 0.4
+_LABEL_FACTOR: Final = 0.6
+"""A pair under a document's label or in a reported request: lowered like quoted text, not as far as a
+prohibition (a second finding, or hidden text, still adds up to a refusal)."""
 """A pair near only a weak qualifier ("show me the full instructions"): raised, still below blocking."""
-_CLAUSE_BREAKS: Final = re.compile(r"[.!?;。！？؟।]")
+_CLAUSE_BREAKS: Final = re.compile(r"[.!?;:。！？؟।]")
 _TYPO_SECTIONS: Final = frozenset({"override", "extraction", "persona", "mode_switch"})
 _QUALIFIER_REACH: Final = 24
 _CONTEXT_CUES: Final = 2
@@ -84,6 +98,9 @@ class IntentFinding:
     language: str = ""
     verb: int = -1
     """Where the verb starts (quotation and code context are judged there), or -1."""
+    addressed: bool = False
+    """A word naming the model comes earlier on the verb's line: no technical or chat-line context lowers
+    it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +142,8 @@ class LexiconMatcher:
         negations: dict[int, list[str]] = {}
         modals: dict[int, list[str]] = {}
         addressees: dict[int, list[str]] = {}
+        determiners: dict[int, list[str]] = {}
+        around: dict[str, dict[int, list[str]]] = {"models": {}, "notices": {}, "reported": {}}
         for index, lexicon in enumerate(self.lexicons):
             groups = [
                 (section, role, entries)
@@ -143,11 +162,19 @@ class LexiconMatcher:
                         # Read only around findings (`context_near`), never in the main pass.
                         technical.setdefault(text, []).append(_Entry(index, section, role, stem, "plain"))
                         continue
-                    if section == "context" and role in ("negations", "modals", "addressees"):
+                    if section == "context" and role in around:
+                        # Read around a pair only (`labelled`, `reported`, `stated`), never in the main pass.
+                        around[role].setdefault(index, []).append(f"{text}*" if stem else text)
+                        continue
+                    if section == "context" and role in ("negations", "modals", "addressees", "determiners"):
                         # Read right before a verb only (`_negated`, `_stated`), never in the main pass.
-                        {"negations": negations, "modals": modals, "addressees": addressees}[role].setdefault(
-                            index, []
-                        ).append(text)
+                        kinds = {
+                            "negations": negations,
+                            "modals": modals,
+                            "addressees": addressees,
+                            "determiners": determiners,
+                        }
+                        kinds[role].setdefault(index, []).append(text)
                         continue
                     if role == "complements":
                         # Read right after an object only (`_complemented`), never in the main pass.
@@ -189,8 +216,35 @@ class LexiconMatcher:
         self._any_unbounded = any(not lexicon.word_boundaries for lexicon in self.lexicons)
         self._complements = {key: tuple(value) for key, value in complements.items()}
         self._negations = {key: tuple(value) for key, value in negations.items()}
-        self._modals = {key: (tuple(value), tuple(addressees.get(key, ()))) for key, value in modals.items()}
+        self._models = self._kin_words(around["models"])
+        self._modals = {
+            key: (
+                tuple(value),
+                tuple(addressees.get(key, ())),
+                self._models[key],
+                tuple(determiners.get(key, ())),
+            )
+            for key, value in modals.items()
+        }
+        self._notices = self._kin_words(around["notices"])
+        self._reported = {
+            key: (Words(value, self.lexicons[key].word_boundaries), tuple(addressees.get(key, ())))
+            for key, value in around["reported"].items()
+        }
         self._typos = TypoRepair(vocabulary, known)
+
+    def _kin_words(self, entries: dict[int, list[str]]) -> list[AnyWords]:
+        # Per language: its own list, English's (Latin words such as "AI" or "bot" are international) and,
+        # for a language without spaces, those of the others without spaces (a Japanese label over a finding
+        # read with the Chinese lexicon).
+        words = {key: Words(value, self.lexicons[key].word_boundaries) for key, value in entries.items()}
+        english = [key for key, lexicon in enumerate(self.lexicons) if lexicon.language == "en"]
+        unbounded = [key for key, lexicon in enumerate(self.lexicons) if not lexicon.word_boundaries]
+        kin: list[AnyWords] = []
+        for index, lexicon in enumerate(self.lexicons):
+            keys = dict.fromkeys([index, *english, *([] if lexicon.word_boundaries else unbounded)])
+            kin.append(AnyWords(words[key] for key in keys if key in words))
+        return kin
 
     def repair(self, word: str) -> str | None:
         """The lexicon word ``word`` misspells (middle letters shuffled or swapped, one missing or doubled),
@@ -367,8 +421,11 @@ class LexiconMatcher:
             weak = found.get((index, section, "weak_qualifiers"))
             weak_starts = sorted(weak.starts) if weak else []
             complements = self._complements.get((index, section), ())
-            negations = self._negations.get(index, ()) if section == "override" else ()
+            negations = self._negations.get(index, ()) if section in ("override", "extraction") else ()
             modals = self._modals.get(index) if section == "override" else None
+            models = self._models[index]
+            notices = self._notices[index] if section in ("override", "extraction") else None
+            reports = self._reported.get(index) if section in ("override", "extraction") else None
             object_starts = [start for start, _ in objects]
             window = lexicon.window
             if breaks is None:
@@ -377,6 +434,7 @@ class LexiconMatcher:
             for verb_start, verb_end in sorted(zip(verbs.starts, verbs.ends, strict=True)):
                 low = bisect.bisect_left(object_starts, verb_start - window - 24)
                 high = bisect.bisect_right(object_starts, verb_end + window)
+                top: tuple[float, str, int, int] | None = None  # this verb's best pair, before context
                 for position in range(low, min(high, low + 16)):
                     meter.window_steps += 1
                     object_start, object_end = objects[position]
@@ -403,20 +461,35 @@ class LexiconMatcher:
                     if score > _WEAK_QUALIFIED_SCORE and complemented(text, object_end, complements):
                         # "your instructions for the shelf": the object belongs to something else.
                         score, shape = _WEAK_QUALIFIED_SCORE, f"{shape}, complement"
-                    if negations and negated(text, verb_start, negations):
-                        # "employees may not disregard safety instructions": a prohibition, not a command.
-                        score, shape = round(score * _NEGATION_FACTOR, 4), f"{shape}, negated"
-                    elif modals is not None and stated(text, verb_start, *modals):
-                        # "the contractor shall disregard any previous instructions": a rule about someone
-                        # else (the word before the modal is not the model), not a command to the model.
-                        score, shape = round(score * _NEGATION_FACTOR, 4), f"{shape}, third party"
-                    reasons = (shape, f"lang:{lexicon.language}")
-                    _keep(
-                        best,
-                        IntentFinding(rule_id, score, first, last, reasons, lexicon.language, verb_start),
-                    )
-                    if score >= 1.0:
-                        break
+                    if top is None or score > top[0]:
+                        top = (score, shape, first, last)
+                        if score >= 1.0:
+                            break
+                current = best.get(rule_id)
+                if top is None or (current is not None and current.score >= top[0]):
+                    continue  # the words around the verb only lower a score: this verb cannot do better
+                score, shape, first, last = top
+                # The words around the verb (the same for each of its objects), read once per verb.
+                if negations and negated(text, verb_start, negations):
+                    # "employees may not disregard safety instructions": a prohibition, not a command.
+                    score, shape = round(score * _NEGATION_FACTOR, 4), f"{shape}, negated"
+                elif modals is not None and stated(text, verb_start, *modals):
+                    # "the contractor shall disregard any previous instructions": a rule about someone
+                    # else (the word before the modal is not the model), not a command to the model.
+                    score, shape = round(score * _NEGATION_FACTOR, 4), f"{shape}, third party"
+                elif notices is not None and labelled(text, verb_start, notices, models):
+                    # "Memo to all staff: please ignore the previous instructions about parking": a line
+                    # under a document's or an audience's label, with no word naming the model.
+                    score, shape = round(score * _LABEL_FACTOR, 4), f"{shape}, document label"
+                elif reports is not None and reported(text, verb_start, verb_end, *reports, models):
+                    # "if a visitor asks it to ignore its instructions": someone else's request, reported.
+                    score, shape = round(score * _LABEL_FACTOR, 4), f"{shape}, reported request"
+                reasons = (shape, f"lang:{lexicon.language}")
+                named = addressed(text, verb_start, models)
+                _keep(
+                    best,
+                    IntentFinding(rule_id, score, first, last, reasons, lexicon.language, verb_start, named),
+                )
                 if rule_id in best and best[rule_id].score >= 1.0:
                     break
         return list(best.values())

@@ -33,7 +33,18 @@ _ROLES: Final = (
     "complements",
     "standalone",
 )
-_CONTEXTS: Final = ("translation", "education", "technical", "negations", "modals", "addressees")
+_CONTEXTS: Final = (
+    "translation",
+    "education",
+    "technical",
+    "negations",
+    "modals",
+    "addressees",
+    "determiners",
+    "models",
+    "notices",
+    "reported",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -199,9 +199,11 @@ def _scan_text(
             intent.verb >= 0 and quoted(text, intent.verb, intent.verb + 1)
         ):
             score, reasons = score * QUOTE_FACTOR, (*reasons, f"context:quoted×{QUOTE_FACTOR}")
-        elif spoken(text, intent.verb if intent.verb >= 0 else intent.start):
+        elif not intent.addressed and spoken(text, intent.verb if intent.verb >= 0 else intent.start):
             score, reasons = score * QUOTE_FACTOR, (*reasons, f"context:chat line×{QUOTE_FACTOR}")
-        if scan.matcher.context_near(text, "technical", intent.start, intent.end, intent.language):
+        if not intent.addressed and scan.matcher.context_near(
+            text, "technical", intent.start, intent.end, intent.language
+        ):
             score, reasons = score * TECHNICAL_FACTOR, (*reasons, f"context:technical×{TECHNICAL_FACTOR}")
         findings.append(
             _Finding(intent.rule_id, layer, round(score, 4), reasons, at(intent.start, intent.end))

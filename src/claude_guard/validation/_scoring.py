@@ -119,7 +119,8 @@ def quoted(text: str, start: int, end: int) -> bool:
 # A chat export's line: an optional [timestamp], a speaker's name (one or two words), a colon. Role words are
 # role markup (`_structure`), and the usual field labels of emails and notes are not speakers.
 _SPEAKER_LINE: Final = re.compile(
-    r"^(?:\[[^\]\n]{1,24}\] ?)?([^\W\d_][\w'.\-]{0,20}(?: [^\W\d_][\w'.\-]{0,20})?) ?: ", re.MULTILINE
+    r"^(?:\[[^\]\n]{1,24}\] ?)?([^\W\d_][\w'.\-]{0,20}(?: [^\W\d_][\w'.\-]{0,20})?) ?:(?: |(?=[^\x00-\x7f]))",
+    re.MULTILINE,
 )
 _NOT_SPEAKERS: Final = frozenset(
     (

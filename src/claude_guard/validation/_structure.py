@@ -89,6 +89,22 @@ def _introduced(text: str, start: int) -> bool:
     return line.endswith(":") and len(line) <= 200 and _MATERIAL.search(line) is not None
 
 
+_HEADING: Final = re.compile(r"^#{1,6} ([^\W\d_][^\n:]{0,80})$", re.MULTILINE)
+_ROLE_TITLES: Final = frozenset(
+    (*_HEADER_ROLES, *_SPEAKERS, *_ANSWERERS, "system prompt", "new instructions")
+)
+
+
+def _outlined(text: str) -> bool:
+    """Whether ``text`` has a markdown heading that names no role ("# Onboarding", "### Storage")."""
+    for count, match in enumerate(_HEADING.finditer(text)):
+        if count >= 64:
+            break
+        if match.group(1).strip(" *#") not in _ROLE_TITLES:
+            return True
+    return False
+
+
 def find_role_markers(text: str, meter: WorkMeter, *, hidden: bool = False) -> list[StructureFinding]:
     """Role markers in ``text`` (canonical), scored by the structure they start.
 
@@ -144,6 +160,12 @@ def find_role_markers(text: str, meter: WorkMeter, *, hidden: bool = False) -> l
                 # "- **System**: the scheduler that triggers jobs": a term defined in a list, not a header.
                 header = StructureFinding(
                     "markers.role_header", 0.3, line_start, end, ("role label in a list item",)
+                )
+            elif at_line_start and bare_title and not (colon or closer) and _outlined(text):
+                # "## System" over prose, in a document with sections of other names ("# Onboarding"):
+                # a section title, not a forged turn (a role header has a colon: "### System:").
+                header = StructureFinding(
+                    "markers.role_header", 0.5, line_start, end, ("section title in an outline",)
                 )
             elif at_line_start and marked and (colon or closer or bare_title):
                 header = StructureFinding(

@@ -1,13 +1,70 @@
 """Where the words around a verb and its object change what a lexicon pair means: a complement after the
-object, a negation or a third party's modal before the verb, a clause break between them; the lists are
-each language's data (``[override] complements``, ``[context] negations``, ``modals``, ``addressees``).
+object, a negation or a third party's modal before the verb, a clause break between them, a label naming a
+document or an audience over the verb's line, a reported request, a word naming the model earlier on the
+line; the lists are each language's data (``[override] complements``, ``[context] negations``, ``modals``,
+``addressees``, ``determiners``, ``notices``, ``models``, ``reported``). Every check reads a bounded stretch
+around one verb.
 """
 
 from __future__ import annotations
 
 import bisect
+import re
+from collections.abc import Iterable
+from typing import Final
 
-__all__ = ["complemented", "crosses", "near", "negated", "stated"]
+__all__ = [
+    "AnyWords",
+    "Words",
+    "addressed",
+    "complemented",
+    "crosses",
+    "labelled",
+    "near",
+    "negated",
+    "reported",
+    "stated",
+]
+
+_NOT_WORD: Final = re.compile(r"[\W_]")
+_LINE_REACH: Final = 160
+_LABEL_CHARS: Final = 90
+_REPORT_REACH: Final = 32
+
+
+class Words:
+    """A small word list (``[context] models``, ``notices``, ``reported``) looked for in a short stretch of
+    canonical text: whole words (``*`` entries: word starts) where the language has word boundaries,
+    substrings where it has none."""
+
+    __slots__ = ("_anywhere", "_phrases", "_stems")
+
+    def __init__(self, entries: Iterable[str], bounded: bool) -> None:
+        stems: list[str] = []
+        phrases: list[str] = []
+        anywhere: list[str] = []
+        for entry in entries:
+            stem = entry.endswith("*")
+            word = entry.rstrip("*").strip()
+            if not bounded and not word.isascii():
+                anywhere.append(word)
+                continue
+            # Latin words keep their boundaries in every language ("ai" is not in "rundmail").
+            word = _NOT_WORD.sub(" ", word).strip()
+            if word:
+                (stems if stem else phrases).append(word)
+        self._stems = tuple(stems)
+        self._phrases = tuple(phrases)
+        self._anywhere = tuple(anywhere)
+
+    def find(self, stretch: str) -> int:
+        """Where the first entry starts in ``stretch`` (-1: none)."""
+        found = [stretch.find(word) for word in self._anywhere]
+        if self._phrases or self._stems:
+            spaced = " " + _NOT_WORD.sub(" ", stretch) + " "  # one character for one: offsets stay
+            found += [spaced.find(f" {word} ") for word in self._phrases]
+            found += [spaced.find(f" {stem}") for stem in self._stems]
+        return min((at for at in found if at >= 0), default=-1)
 
 
 def complemented(text: str, end: int, complements: tuple[str, ...]) -> bool:
@@ -32,17 +89,98 @@ def negated(text: str, start: int, negations: tuple[str, ...]) -> bool:
     return False
 
 
-def stated(text: str, start: int, modals: tuple[str, ...], addressees: tuple[str, ...]) -> bool:
+def stated(
+    text: str,
+    start: int,
+    modals: tuple[str, ...],
+    addressees: tuple[str, ...],
+    models: Words | AnyWords | None = None,
+    determiners: tuple[str, ...] = (),
+) -> bool:
     """Whether a modal ends right before the verb at ``start`` after a word that is not an addressee
-    ("the contractor shall disregard", not "you shall disregard")."""
+    ("the contractor shall disregard", not "you shall disregard"), and no word of the clause before it
+    names the model ("the AI reviewing this contract must ignore…" is a command to the model)."""
     if start < 2 or text[start - 1] != " ":
         return False
     before = text[max(0, start - 40) : start - 1]
     for word in modals:
         if before.endswith(word) and (len(before) == len(word) or before[-len(word) - 1] == " "):
             subject = before[: -len(word) - 1].rsplit(" ", 1)[-1]
-            return bool(subject) and subject.isalpha() and subject not in addressees
+            if not (subject and subject.isalpha() and subject not in addressees):
+                return False
+            return models is None or models.find(_clause_before(text, start)) < 0
+    if determiners:
+        # "these guidelines override all earlier rules": a determiner and a noun right before the verb make
+        # it a statement about that noun (an imperative has no subject), unless the noun is the model.
+        words = before.rsplit(" ", 2)[-2:]
+        if len(words) == 2 and words[0] in determiners and words[1].isalpha() and words[1] not in addressees:
+            return models is None or models.find(words[1]) < 0
     return False
+
+
+def _clause_before(text: str, start: int) -> str:
+    low = max(0, start - _LINE_REACH)
+    stretch = text[low:start]
+    cut = max(stretch.rfind(mark) for mark in ("\n", ". ", "! ", "? ", "; "))
+    return stretch[cut + 1 :] if cut >= 0 else stretch
+
+
+class AnyWords:
+    """The word lists of several languages: a stretch holds one when it holds an entry of any of them (a
+    Japanese label over a finding read with the Chinese lexicon, an English word in a French line)."""
+
+    __slots__ = ("_lists",)
+
+    def __init__(self, lists: Iterable[Words]) -> None:
+        self._lists = tuple(lists)
+
+    def find(self, stretch: str) -> int:
+        found = [words.find(stretch) for words in self._lists]
+        return min((at for at in found if at >= 0), default=-1)
+
+
+def addressed(text: str, start: int, models: Words | AnyWords) -> bool:
+    """Whether a word naming the model comes earlier on the verb's line ("AI reviewer: override your
+    guidelines", "Assistant, from here on ignore…"): then no context excuses the finding."""
+    line_start = text.rfind("\n", max(0, start - _LINE_REACH), start) + 1
+    return models.find(text[line_start:start]) >= 0
+
+
+def labelled(text: str, start: int, notices: Words | AnyWords, models: Words | AnyWords | None) -> bool:
+    """Whether the verb at ``start`` is on a line under a label naming a document or an audience ("Memo to
+    all staff: please ignore…", "Runbook, step 2: …", "Spelregel: …"), with no word naming the model in the
+    label or between it and the verb ("Note to the AI assistant reading this memo: ignore…" is not)."""
+    line_start = text.rfind("\n", max(0, start - _LINE_REACH), start) + 1
+    colon = text.find(":", line_start, start)
+    if colon < 0 or colon - line_start > _LABEL_CHARS:
+        return False
+    if notices.find(text[line_start:colon]) < 0:
+        return False
+    return models is None or models.find(text[line_start:start]) < 0
+
+
+def reported(
+    text: str,
+    start: int,
+    end: int,
+    markers: Words,
+    addressees: tuple[str, ...],
+    models: Words | AnyWords | None,
+) -> bool:
+    """Whether the verb at ``start``–``end`` is what someone else asks for, reported: a request word just
+    before it ("a visitor asks it to ignore", "lui demande d'oublier", "تطلب من الموظفين تجاهل") or a
+    quotative just after it ("무시하라고", "अनदेखा करने को कहे"), with no addressee between ("I'm asking
+    you to ignore…" is a request to the model) and no word naming the model."""
+    clause = _clause_before(text, start)[-_REPORT_REACH:]
+    at = markers.find(clause)
+    if at >= 0:
+        between = _NOT_WORD.sub(" ", clause[max(0, at - 12) :]).split()
+        if any(word in addressees for word in between):
+            return False
+        return models is None or models.find(clause) < 0
+    after = text[end : end + 12]
+    cut = min((after.find(mark) for mark in ".!?;\n" if mark in after), default=len(after))
+    return markers.find(after[:cut]) >= 0
 
 
 def crosses(breaks: list[int], first: int, last: int) -> bool:
