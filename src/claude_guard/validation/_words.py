@@ -57,14 +57,18 @@ class Words:
         self._phrases = tuple(phrases)
         self._anywhere = tuple(anywhere)
 
-    def find(self, stretch: str) -> int:
-        """Where the first entry starts in ``stretch`` (-1: none)."""
+    def find(self, stretch: str, spaced: str | None = None) -> int:
+        """Where the first entry starts in ``stretch`` (-1: none); ``spaced``: its `_spaced` form if known."""
         found = [stretch.find(word) for word in self._anywhere]
         if self._phrases or self._stems:
-            spaced = " " + _NOT_WORD.sub(" ", stretch) + " "  # one character for one: offsets stay
+            spaced = _spaced(stretch) if spaced is None else spaced
             found += [spaced.find(f" {word} ") for word in self._phrases]
             found += [spaced.find(f" {stem}") for stem in self._stems]
         return min((at for at in found if at >= 0), default=-1)
+
+
+def _spaced(stretch: str) -> str:
+    return " " + _NOT_WORD.sub(" ", stretch) + " "  # one character for one: offsets stay
 
 
 def complemented(text: str, end: int, complements: tuple[str, ...]) -> bool:
@@ -135,7 +139,8 @@ class AnyWords:
         self._lists = tuple(lists)
 
     def find(self, stretch: str) -> int:
-        found = [words.find(stretch) for words in self._lists]
+        spaced = _spaced(stretch)  # once for every list
+        found = [words.find(stretch, spaced) for words in self._lists]
         return min((at for at in found if at >= 0), default=-1)
 
 
