@@ -105,6 +105,25 @@ def test_context_for_creates_one_context_per_scope() -> None:
     assert context_for({"type": "http"}) is not ctx
 
 
+def test_the_generated_constructors_equal_the_dataclasses() -> None:
+    # new_context and decision are the hot path's GuardContext(...) and Decision(...): every field equal, and
+    # a field the generated code forgot would raise AttributeError on reading its empty slot.
+    import dataclasses
+
+    from claude_guard.context import Decision, decision, new_context
+
+    made, built = new_context("PATCH", "/y", None), GuardContext(method="PATCH", path="/y")
+    for item in dataclasses.fields(GuardContext):
+        if item.name not in ("request_id", "started_at"):  # a fresh id and clock reading each
+            assert getattr(made, item.name) == getattr(built, item.name), item.name
+    assert made.request_id != built.request_id and made.request_id.startswith("req_")
+    assert made.decisions is not built.decisions and made.state is not built.state  # factories, not shared
+    assert abs(made.started_at - built.started_at) < 60
+    assert decision("p", "o", {"a": 1}) == Decision(protection="p", outcome="o", detail={"a": 1})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decision("p", "o", None).outcome = "changed"  # type: ignore[misc]
+
+
 # --- many concurrent requests through the middlewares --------------------------------------------------
 
 N = 200

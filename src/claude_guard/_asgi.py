@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any, NamedTuple
 
-from .context import SCOPE_KEY, GuardContext
+from .context import SCOPE_KEY, GuardContext, new_context
 from .errors import RequestTooLargeError, UnsupportedMediaTypeError
 
 __all__ = [
@@ -127,12 +127,10 @@ def context_for(scope: Scope) -> GuardContext:
     """The request's ``GuardContext``: created on first use and kept in the scope for every later guard."""
     ctx = scope.get(SCOPE_KEY)
     if ctx is None:
-        ctx = GuardContext(
-            method=scope.get("method", "GET"),
-            path=scope.get("path", "/"),
-            client_addr=client_host(scope),
+        client = scope.get("client")
+        ctx = scope[SCOPE_KEY] = new_context(
+            scope.get("method", "GET"), scope.get("path", "/"), str(client[0]) if client else None
         )
-        scope[SCOPE_KEY] = ctx
     assert isinstance(ctx, GuardContext)
     return ctx
 

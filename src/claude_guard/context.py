@@ -10,9 +10,9 @@ import asyncio
 import contextvars
 import os
 import time
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -197,7 +197,65 @@ class GuardContext:
         return self._forward
 
     def decide(self, protection: str, outcome: str, **detail: Any) -> None:
-        self.decisions.append(Decision(protection=protection, outcome=outcome, detail=detail or None))
+        self.decisions.append(decision(protection, outcome, detail or None))
+
+
+_new = object.__new__
+_set_protection = Decision.__dict__["protection"].__set__
+_set_outcome = Decision.__dict__["outcome"].__set__
+_set_detail = Decision.__dict__["detail"].__set__
+
+
+def decision(protection: str, outcome: str, detail: dict[str, Any] | None) -> Decision:
+    """``Decision(...)`` for the per-request path, equal to it field by field.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``; writing the slots
+    directly costs half as much, and the instance is as frozen as any other afterwards.
+
+    >>> decision("rate_limit", "allowed", None) == Decision(protection="rate_limit", outcome="allowed")
+    True
+    """
+    made: Decision = _new(Decision)
+    _set_protection(made, protection)
+    _set_outcome(made, outcome)
+    _set_detail(made, detail)
+    return made
+
+
+def dataclass_factory(cls: type[Any], *params: str) -> Callable[..., Any]:
+    """A function of ``params`` (positional) making ``cls(**params)``: for a dataclass built per request.
+
+    Generated from the class's fields as ``dataclasses`` writes ``__init__``, but without a keyword parameter
+    per field: every other field's default is a constant (or its factory's call) in the code, so a request
+    pays for the fields it sets and not for parsing thirty defaults. A field added later is never missed.
+    Not for frozen classes (their ``__init__`` goes through ``object.__setattr__``).
+    """
+    namespace: dict[str, Any] = {"_new": _new, "cls": cls}
+    lines = [f"def new_{cls.__name__}({', '.join(params)}):", "    made = _new(cls)"]
+    for item in fields(cls):
+        name = item.name
+        if name in params:
+            value = name
+        elif item.default_factory is not MISSING:
+            namespace[f"_factory_{name}"] = item.default_factory
+            value = f"_factory_{name}()"
+        elif item.default is None or isinstance(item.default, bool):
+            value = repr(item.default)
+        else:
+            namespace[f"_default_{name}"] = item.default
+            value = f"_default_{name}"
+        lines.append(f"    made.{name} = {value}")
+    lines.append("    return made")
+    exec("\n".join(lines), namespace)  # noqa: S102 - code built above from the dataclass's own fields
+    function: Callable[..., Any] = namespace[f"new_{cls.__name__}"]
+    return function
+
+
+new_context: Callable[[str, str, str | None], GuardContext] = dataclass_factory(
+    GuardContext, "method", "path", "client_addr"
+)
+"""``GuardContext(method=method, path=path, client_addr=client_addr)``, at half the cost: what the outermost
+guard calls once per request."""
 
 
 def current_context() -> GuardContext | None:
