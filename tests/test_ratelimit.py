@@ -246,6 +246,58 @@ async def test_middleware_sends_ietf_headers_and_an_anthropic_429(store: Store) 
     assert denied.headers["x-should-retry"] == "true"
 
 
+@pytest.mark.parametrize("strategy", STRATEGIES)
+async def test_the_inline_one_limit_path_answers_as_the_general_one(
+    monkeypatch: pytest.MonkeyPatch, strategy: Strategy
+) -> None:
+    # One limit in memory is admitted inline by handle; the same requests through the general path
+    # (_admit, admit_nowait, _release_all) must give the same statuses, headers, 429 bodies, audit
+    # decisions, counters and stored counts, with a clock both read alike.
+    from claude_guard.context import SCOPE_KEY
+    from claude_guard.ratelimit import _engine, _middleware
+
+    clock = [1_000_000.0]
+    monkeypatch.setattr(_engine, "time", SimpleNamespace(time=lambda: clock[0]))
+    monkeypatch.setattr(_middleware, "time", lambda: clock[0])
+    rule = RateLimitRule(limits="3/minute", key="address", strategy=strategy, name="api")
+    seen: dict[bool, list[Any]] = {}
+    layers: dict[bool, RateLimitMiddleware] = {}
+    for inline in (True, False):
+        layer = layers[inline] = RateLimitMiddleware(ok_app, config=RateLimitConfig(rules=[rule]))
+        general = layer._admit
+
+        async def admit(
+            *args: Any, _general: Any = general, _inline: bool = inline, _layer: Any = layer
+        ) -> None:
+            # the first request of an identity plans its checks the general way; after that, inline only
+            assert not _inline or not _layer.limiter.counters, "the inline path was not taken"
+            await _general(*args)
+
+        layer._admit = admit  # type: ignore[method-assign]
+        if not inline:
+            layer._memory = None  # what a store needing round trips has: the general path
+        outcomes = seen[inline] = []
+
+        async def app(scope: Any, receive: Any, send: Any, _layer: Any = layer, _out: Any = outcomes) -> None:
+            await _layer(scope, receive, send)
+            _out.append([(d.protection, d.outcome, d.detail) for d in scope[SCOPE_KEY].decisions])
+
+        async with client_for(app) as client:
+            for step in (0.0, 1.0, 2.5, 3.0, 4.0, 59.0, 61.5, 62.0):
+                clock[0] = 1_000_000.0 + step
+                response = await client.get("/")
+                headers = [(k, v) for k, v in response.headers.raw if b"req_" not in v]
+                body = response.json() if response.status_code == 429 else response.text
+                if response.status_code == 429:
+                    assert body.pop("request_id").startswith("req_")
+                outcomes.append((response.status_code, headers, body))
+    assert seen[True] == seen[False]
+    statuses = [o[0] for o in seen[True] if isinstance(o, tuple)]
+    assert 200 in statuses and 429 in statuses
+    assert layers[True].limiter.counters == layers[False].limiter.counters
+    assert layers[True].limiter._state == layers[False].limiter._state
+
+
 async def test_nested_middlewares_send_the_headers_once_and_an_inner_denial_refunds_the_outer(
     store: Store,
 ) -> None:

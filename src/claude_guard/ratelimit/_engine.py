@@ -71,6 +71,8 @@ class RateLimiter:
             ),
         )
         self._memory = backend if isinstance(backend, MemoryLimits) else None
+        self.memory = self._memory
+        """The memory backend, or ``None`` for a store that needs round trips (the middleware inlines it)."""
         self._redis = backend if isinstance(backend, RedisLimits) else None
         if self._memory is not None:
             self._state = self._memory.table

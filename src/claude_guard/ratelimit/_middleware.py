@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Iterable, Sequence
+from math import ceil
+from time import time
 from typing import Any, Literal
 
 from .._asgi import ASGIApp, Message, Receive, Scope, Send, with_headers
 from .._proxies import TrustedProxies, client_address
-from ..context import Decision, GuardContext
+from ..context import GuardContext, decision
 from ..errors import ConfigurationError, RateLimitedError
 from ..middleware import GuardMiddleware
 from ..responses import ErrorFormat
@@ -23,6 +25,7 @@ from ._policy import (
     build_checks,
     identity,
     judge,
+    new_state,
     plan,
     rate_limit_headers,
     state_of,
@@ -118,6 +121,8 @@ class RateLimitMiddleware(GuardMiddleware):
         self._enforce = mode == "enforce"
         self._profile_limits = self.config.profile_limits
         self._legacy = self.config.legacy_headers
+        self._memory = self.limiter.memory if self._enforce else None
+        """The memory engine when enforcing on it: ``handle`` admits the common case inline."""
         self._routes: dict[tuple[str, str], _Route] = {}
         self._by_rules: dict[tuple[tuple[str, RateLimitRule], ...], _Route] = {}
 
@@ -168,7 +173,52 @@ class RateLimitMiddleware(GuardMiddleware):
             planned = route.plans[who] = (tuple(checks), tuple(caps))
         return planned
 
+    def _one_check(self, ctx: GuardContext, scope: Scope) -> LimitCheck | None:
+        # The common case: enforcing on the memory engine, the request's first rate-limit layer, and one
+        # limit, no cap, already planned for this identity; None for anything else.
+        if self._has_trusted:
+            ctx.client_addr = client_address(scope, self._trusted)  # _admit would set the same
+        route = self._routes.get((ctx.method, ctx.path))
+        if route is None or route.kind is None or (self._profile_limits and ctx.profile is not None):
+            return None
+        planned = route.plans.get(identity(route.kind, ctx))
+        if planned is None or len(planned[0]) != 1 or planned[1]:
+            return None
+        check = planned[0][0]
+        return check if 0 < check.cost <= check.amount else None
+
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
+        memory = self._memory
+        check = self._one_check(ctx, scope) if memory is not None and ctx.rate_limit is None else None
+        if check is None:
+            await self._handle(ctx, scope, receive, send)
+            return
+        # The steps _admit, admit_nowait and _release_all take for one limit in memory, without their calls.
+        assert memory is not None
+        limiter = self.limiter
+        state = new_state(limiter, True)
+        ctx.rate_limit = state
+        admission = memory.admit_one(check, time() * 1000)
+        if not admission.allowed:
+            judge(ctx, admission, legacy_headers=self._legacy)  # raises RateLimitedError
+        limit = admission.limits[0]
+        detail = {"policy": [limit.policy], "remaining": limit.remaining}
+        ctx.decisions.append(decision("rate_limit", "allowed", detail))
+        state.admissions.append(admission)
+        state.headers_by = self
+        refund = False
+        try:
+            await self.app(scope, receive, send)
+        except RateLimitedError:
+            refund = True
+            raise
+        finally:
+            if refund or state.denied or state.upstream_overloaded or len(state.admissions) != 1:
+                await _release_all(limiter, state, self.config, refund=refund)
+            else:
+                admission.released = True  # what release_nowait does for an admission holding no lease
+
+    async def _handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
         if self.mode != "enforce":
             if self.mode == "off":
                 await self.app(scope, receive, send)
@@ -229,7 +279,7 @@ class RateLimitMiddleware(GuardMiddleware):
             if admission is not None and admission.allowed:
                 limit = admission.limits[0]
                 detail = {"policy": [limit.policy], "remaining": limit.remaining}
-                ctx.decisions.append(Decision(protection="rate_limit", outcome="allowed", detail=detail))
+                ctx.decisions.append(decision("rate_limit", "allowed", detail))
                 state.admissions.append(admission)
             elif admission is not None:
                 judge(ctx, admission, legacy_headers=config.legacy_headers)
@@ -296,7 +346,9 @@ class RateLimitMiddleware(GuardMiddleware):
     def on_response_start(self, ctx: GuardContext, message: Message) -> Message:
         # The response starts (the outermost guard's send wrapper calls this): note upstream rate limits, and
         # the outermost rate-limit middleware adds the headers. A stream passes on unbuffered.
-        state = state_of(ctx)
+        state: RateLimitState = ctx.rate_limit  # type: ignore[assignment]  # checked on the next line
+        if state.__class__ is not RateLimitState:
+            state = state_of(ctx)
         if ctx.upstream_headers is not None or ctx.upstream_status is not None:
             self._upstream_response(ctx, message)
         if self._headers and state.headers_by is self and not state.headers_sent:
@@ -304,11 +356,15 @@ class RateLimitMiddleware(GuardMiddleware):
             held = state.admissions
             if held:
                 limits = held[0].limits if len(held) == 1 else all_states(ctx)
-                if len(limits) == 1 and not self._legacy:  # the common case
+                if len(limits) == 1 and not self._legacy:  # the common case (with_headers, inline)
                     s = limits[0]
                     policy, start = _one_policy.get((s.policy, s.quota, s.window)) or _encode_one(s)
-                    current = b"%b%d;t=%d" % (start, s.remaining, math.ceil(s.reset))
-                    message = with_headers(message, ((b"ratelimit-policy", policy), (b"ratelimit", current)))
+                    current = b"%b%d;t=%d" % (start, s.remaining, ceil(s.reset))
+                    own = message.get("headers", ())
+                    return {
+                        **message,
+                        "headers": [*own, (b"ratelimit-policy", policy), (b"ratelimit", current)],
+                    }
                 elif limits:
                     message = with_headers(message, _encoded_headers(limits, self._legacy))
         return message

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .._asgi import Scope
-from ..context import GuardContext
+from ..context import GuardContext, dataclass_factory
 from ..errors import RateLimitedError, StoreUnavailableError
 from ._config import RateLimitRule, Strategy, parse_limits
 from ._engine import Admission, ConcurrencyCheck, LimitCheck, LimitState, RateLimiter
@@ -38,6 +38,12 @@ class RateLimitState:
     """The upstream answered 429 or 529."""
     shadow_admitting: bool = False
     """A shadow-mode middleware is admitting: a denial raised now is its own to shadow."""
+
+
+new_state: Callable[[RateLimiter | None, bool], RateLimitState] = dataclass_factory(
+    RateLimitState, "limiter", "middleware"
+)
+"""``RateLimitState(limiter=limiter, middleware=middleware)`` at half the cost (the middleware's hot path)."""
 
 
 def state_of(ctx: GuardContext) -> RateLimitState:
