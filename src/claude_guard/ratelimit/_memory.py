@@ -197,10 +197,10 @@ class MemoryLimits:
         strategy = check.strategy
         if strategy == "fixed_window" and stored is not None and stored[0] == win and stored[1] + cost <= a:
             # The hottest case of all, a fixed window already counting and with room: the steps below for it.
-            used = stored[1]
-            stored[1] = used + cost
+            counted = stored[1]
+            stored[1] = counted + cost
             self.expires[key] = now + reset
-            left = a - used - cost
+            left = a - counted - cost
             remaining = (left if left > 0 else 0) if left.__class__ is int else max(0, math.floor(left))
             self.counters["allowed"] += 1
             limit = limit_state(check.policy, a, check.window, remaining, math.ceil(reset) / 1000, True)
