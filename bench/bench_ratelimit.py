@@ -1,18 +1,25 @@
 """Added latency of the rate-limit layer (memory storage) beside slowapi, and Redis round trips per request.
 
-Run: ``.venv/bin/python bench/bench_ratelimit.py [--requests 2000] [--rounds 15] [--redis redis://127.0.0.1:6379/15]
-[--no-cluster]``
+Run: ``.venv/bin/python bench/bench_ratelimit.py [--requests 2000] [--rounds 31] [--chunk 200]
+[--instructions 2000] [--redis redis://127.0.0.1:6379/15] [--no-redis] [--no-cluster]``
 
 One bare Starlette app and one limit (``1000000/minute`` by client address, never reached), the variants
-measured side by side in the same run, in interleaved rounds whose order rotates: bare, claude_guard
-``RateLimitMiddleware`` (memory) and slowapi (``@limiter.limit``, memory), and for reading only the same
-middleware with ``headers=False`` (slowapi sends no headers by default). Twice: through
-``httpx.ASGITransport`` and as direct ASGI calls (no HTTP client in the measurement). Added latency is the
-variant's mean per-request time minus the bare app's in the same round; the median over rounds is shown, with
-the spread of the per-round ratio. Redis round trips are counted with a wrapper around the client's
-``execute_command`` (the shared Redis may serve others, so ``INFO commandstats`` deltas would not be ours
-alone). Then the round trips per request on a local Redis Cluster (three masters, three replicas) and a
-Sentinel set, started from ``redis-server`` by the test suite's helpers, beside the single Redis.
+measured side by side in the same run: bare, claude_guard ``RateLimitMiddleware`` (memory) and slowapi
+(``@limiter.limit``, memory), and for reading only the same middleware with ``headers=False`` and slowapi with
+``headers_enabled=True`` (by default slowapi sends no headers, claude_guard two). Twice: through
+``httpx.ASGITransport`` and as direct ASGI calls (no HTTP client in the measurement). Within a round the
+variants take turns in blocks of ``--chunk`` requests in a rotating order, each block timed by the wall clock
+and by the process's CPU time at once. Added latency is the variant's per-request time minus the bare app's in
+the same round; the median over rounds is shown, with the middle half of the per-round ratio.
+
+``--instructions N`` also counts the instructions of one request of each variant under valgrind: the same
+on a loaded machine as on a quiet one. With ``BENCH_BASELINE_SRC=/tmp/old/src`` (a tree from ``git archive
+<commit> src``) the claude_guard rows are counted on that tree too, beside this one.
+
+Redis round trips are counted with a wrapper around the client's ``execute_command`` (the shared Redis may
+serve others, so ``INFO commandstats`` deltas would not be ours alone). Then the round trips per request on a
+local Redis Cluster (three masters, three replicas) and a Sentinel set, started from ``redis-server`` by the
+test suite's helpers, beside the single Redis.
 """
 
 from __future__ import annotations
@@ -38,11 +45,6 @@ from claude_guard.ratelimit import RateLimitConfig, RateLimiter, RateLimitMiddle
 from claude_guard.store import StoreConfig, store_from_url
 
 LIMIT = "1000000/minute"
-
-# The latency tables' clock: wall time by default; ``--clock cpu`` (this process's CPU time) on a machine that
-# others load, where being descheduled would count as latency. The loop does no I/O, so on a quiet machine the
-# two agree.
-clock = time.perf_counter
 
 
 def bare_app() -> Starlette:
@@ -88,56 +90,63 @@ def slowapi_app(*, headers: bool = False) -> Starlette:
     return app
 
 
-async def per_request_seconds(client: httpx.AsyncClient, n: int) -> float:
-    start = clock()
+Timing = tuple[float, float]
+"""Seconds (wall clock, this process's CPU time) a block of requests took."""
+
+Timer = Callable[[str, int], Awaitable[Timing]]
+
+
+async def timed(call: Callable[[], Awaitable[None]], n: int) -> Timing:
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(n):
-        response = await client.get("/")
-        if response.status_code != 200:
-            raise RuntimeError(f"unexpected {response.status_code}")
-    return (clock() - start) / n
+        await call()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
-Timer = Callable[[str, int], Awaitable[float]]
+async def rounds_of(
+    names: list[str], timer: Timer, requests: int, rounds: int, chunk: int
+) -> dict[str, list[Timing]]:
+    """Per-request seconds (wall, CPU) of every variant, ``rounds`` times.
 
-
-async def rounds_of(names: list[str], timer: Timer, requests: int, rounds: int) -> dict[str, list[float]]:
-    """Per-request seconds of every variant, ``rounds`` times, interleaved and in a rotating order.
-
-    Rotating the order means no variant always runs right after another (caches, the allocator, the
-    collector's debt); a full collection before each block keeps one variant from paying for another's
-    garbage.
+    Within a round the variants take turns in blocks of ``chunk`` requests, in an order that rotates block by
+    block, so a burst of load from others lands on every variant alike rather than on one variant's whole
+    share of the round. A collection before each block keeps one variant from paying for another's garbage;
+    what was built before the measurement is frozen, so those collections stay cheap.
     """
     for name in names:  # warm-up
-        await timer(name, max(200, requests // 10))
-    results: dict[str, list[float]] = {name: [] for name in names}
-    for index in range(rounds):
-        shift = index % len(names)
-        for name in names[shift:] + names[:shift]:
-            gc.collect()
-            results[name].append(await timer(name, requests))
+        await timer(name, max(200, chunk))
+    gc.collect()
+    gc.freeze()
+    results: dict[str, list[Timing]] = {name: [] for name in names}
+    blocks = max(1, requests // chunk)
+    turn = 0
+    for _ in range(rounds):
+        wall = dict.fromkeys(names, 0.0)
+        cpu = dict.fromkeys(names, 0.0)
+        for _ in range(blocks):
+            shift = turn % len(names)
+            turn += 1
+            for name in names[shift:] + names[:shift]:
+                gc.collect()
+                block_wall, block_cpu = await timer(name, chunk)
+                wall[name] += block_wall
+                cpu[name] += block_cpu
+        for name in names:
+            results[name].append((wall[name] / (blocks * chunk), cpu[name] / (blocks * chunk)))
+    gc.unfreeze()
     return results
 
 
-async def latency(requests: int, rounds: int) -> dict[str, list[float]]:
-    apps = variants()
-    clients = {
-        name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
-        for name, app in apps.items()
-    }
+def client_call(client: httpx.AsyncClient) -> Callable[[], Awaitable[None]]:
+    async def call() -> None:
+        response = await client.get("/")
+        if response.status_code != 200:
+            raise RuntimeError(f"unexpected {response.status_code}")
 
-    async def timer(name: str, n: int) -> float:
-        return await per_request_seconds(clients[name], n)
-
-    try:
-        return await rounds_of(list(apps), timer, requests, rounds)
-    finally:
-        for client in clients.values():
-            await client.aclose()
+    return call
 
 
-async def raw_latency(requests: int, rounds: int) -> dict[str, list[float]]:
-    """The same three apps called directly as ASGI apps: no HTTP client in the measurement."""
-    apps = variants()
+def direct_call(app: Any) -> Callable[[], Awaitable[None]]:
     base = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -159,14 +168,38 @@ async def raw_latency(requests: int, rounds: int) -> dict[str, list[float]]:
     async def send(message: Any) -> None:
         return None
 
-    async def timer(name: str, n: int) -> float:
-        app = apps[name]
-        start = clock()
-        for _ in range(n):
-            await app(dict(base), receive, send)
-        return (clock() - start) / n
+    async def call() -> None:
+        await app(dict(base), receive, send)
 
-    return await rounds_of(list(apps), timer, requests, rounds)
+    return call
+
+
+async def latency(requests: int, rounds: int, chunk: int) -> dict[str, list[Timing]]:
+    apps = variants()
+    clients = {
+        name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
+        for name, app in apps.items()
+    }
+    calls = {name: client_call(client) for name, client in clients.items()}
+
+    async def timer(name: str, n: int) -> Timing:
+        return await timed(calls[name], n)
+
+    try:
+        return await rounds_of(list(apps), timer, requests, rounds, chunk)
+    finally:
+        for client in clients.values():
+            await client.aclose()
+
+
+async def raw_latency(requests: int, rounds: int, chunk: int) -> dict[str, list[Timing]]:
+    """The same apps called directly as ASGI apps: no HTTP client in the measurement."""
+    calls = {name: direct_call(app) for name, app in variants().items()}
+
+    async def timer(name: str, n: int) -> Timing:
+        return await timed(calls[name], n)
+
+    return await rounds_of(list(calls), timer, requests, rounds, chunk)
 
 
 LABELS = {
@@ -177,33 +210,156 @@ LABELS = {
 }
 
 
-def table(title: str, results: dict[str, list[float]]) -> float:
-    bare = results["bare"]
+def quartiles(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 4], ordered[(3 * len(ordered)) // 4]
+
+
+def ratio_of(added: dict[str, list[float]], ours: str, theirs: str) -> tuple[float, float, float]:
+    """The ratio of the median added latencies, and the middle half of the round-by-round ratios."""
+    ratio = statistics.median(added[ours]) / statistics.median(added[theirs])
+    low, high = quartiles([g / s for g, s in zip(added[ours], added[theirs], strict=True) if s > 0])
+    return ratio, low, high
+
+
+def table(title: str, results: dict[str, list[Timing]]) -> dict[str, tuple[float, float, float]]:
+    clocks = {"wall": 0, "CPU": 1}
+    per = {
+        clock: {name: [t[i] for t in values] for name, values in results.items()}
+        for clock, i in clocks.items()
+    }
     added = {
-        name: [v - b for v, b in zip(values, bare, strict=True)]
-        for name, values in results.items()
-        if name != "bare"
+        clock: {name: [v - b for v, b in zip(values, ps["bare"], strict=True)] for name, values in ps.items()}
+        for clock, ps in per.items()
     }
     print(f"{title}\n")
-    print("| variant | per request (µs, median) | added by the rate-limit layer (µs, median) |")
-    print("|---|---:|---:|")
-    print(f"| bare Starlette app | {statistics.median(bare) * 1e6:.1f} | — |")
-    for name, label in LABELS.items():
-        total, extra = statistics.median(results[name]) * 1e6, statistics.median(added[name]) * 1e6
-        print(f"| {label} | {total:.1f} | {extra:.1f} |")
-    ratio = statistics.median(added["claude_guard"]) / statistics.median(added["slowapi"])
-    # The spread of the ratio round by round says how much of it is noise.
-    per_round = sorted(g / s for g, s in zip(added["claude_guard"], added["slowapi"], strict=True) if s > 0)
-    low, high = per_round[len(per_round) // 4], per_round[(3 * len(per_round)) // 4]
-    with_headers = statistics.median(added["claude_guard"]) / statistics.median(added["slowapi_headers"])
-    without = statistics.median(added["claude_guard_no_headers"]) / statistics.median(added["slowapi"])
     print(
-        f"\nclaude_guard's added latency is {ratio:.2f}× slowapi's (target ≤ 0.5×; "
-        f"middle half of the rounds {low:.2f}–{high:.2f}×). By default they do different work: claude_guard "
-        "sends RateLimit headers, slowapi none. Doing the same work, with headers on both sides: "
-        f"{with_headers:.2f}×; without headers on both sides: {without:.2f}×.\n"
+        "| variant | wall µs per request | added (wall µs) | CPU µs per request | added (CPU µs) |\n"
+        "|---|---:|---:|---:|---:|"
     )
-    return ratio
+    bare = {clock: statistics.median(ps["bare"]) * 1e6 for clock, ps in per.items()}
+    print(f"| bare Starlette app | {bare['wall']:.1f} | — | {bare['CPU']:.1f} | — |")
+    for name, label in LABELS.items():
+        cells = " | ".join(
+            f"{statistics.median(per[c][name]) * 1e6:.1f} | {statistics.median(added[c][name]) * 1e6:.1f}"
+            for c in clocks
+        )
+        print(f"| {label} | {cells} |")
+    ratios: dict[str, tuple[float, float, float]] = {}
+    print()
+    for clock in clocks:
+        ratio, low, high = ratios[clock] = ratio_of(added[clock], "claude_guard", "slowapi")
+        same_headers = ratio_of(added[clock], "claude_guard", "slowapi_headers")[0]
+        no_headers = ratio_of(added[clock], "claude_guard_no_headers", "slowapi")[0]
+        print(
+            f"- {clock}: claude_guard's added latency is **{ratio:.2f}×** slowapi's (target ≤ 0.5×; "
+            f"middle half of the rounds {low:.2f}–{high:.2f}×); with headers on both sides "
+            f"{same_headers:.2f}×, without headers on both sides {no_headers:.2f}×."
+        )
+    print("\nBy default they do different work: claude_guard sends two RateLimit headers, slowapi none.\n")
+    return ratios
+
+
+# -- instruction counts --------------------------------------------------------------------------------------
+
+
+async def child(name: str, mode: str, n: int) -> None:
+    """Run one variant ``n`` times after a fixed warm-up: what ``instructions`` counts under valgrind."""
+    app = variants()[name]
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
+    call = client_call(client) if mode == "asgi" else direct_call(app)
+    for _ in range(300 + n):
+        await call()
+    await client.aclose()
+
+
+def instructions(names: list[str], mode: str, n: int, src: str | None = None) -> dict[str, float]:
+    """Instructions per request of each variant, counted by valgrind (cachegrind without its cache model).
+
+    Each variant runs in a process of its own twice, with a warm-up only and with ``n`` more requests; the
+    difference over ``n`` is the instructions of one request. Unlike a clock, the count does not depend on
+    what else the machine runs: it is the work itself.
+    """
+    import re
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    if src is not None:
+        env["PYTHONPATH"] = src
+    counts: dict[str, float] = {}
+    for name in names:
+        totals = []
+        for requests in (0, n):
+            done = subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=cachegrind",
+                    "--cache-sim=no",
+                    "--cachegrind-out-file=/dev/null",
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    name,
+                    mode,
+                    str(requests),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+            if found is None:
+                raise RuntimeError(f"no instruction count from valgrind: {done.stderr[-500:]}")
+            totals.append(int(found.group(1).replace(",", "")))
+        counts[name] = (totals[1] - totals[0]) / n
+    return counts
+
+
+def instruction_table(n: int) -> None:
+    names = ["bare", "claude_guard", "slowapi", "claude_guard_no_headers", "slowapi_headers"]
+    print(
+        f"Instructions per request, counted by valgrind ({n} requests after a warm-up, each variant in a "
+        "process of its own; the same on a loaded machine as on a quiet one):\n"
+    )
+    print(
+        "| variant | through httpx.ASGITransport | added | direct ASGI call | added |\n"
+        "|---|---:|---:|---:|---:|"
+    )
+    through, direct = instructions(names, "asgi", n), instructions(names, "direct", n)
+    labels = dict(LABELS)
+    baseline = os.environ.get("BENCH_BASELINE_SRC")
+    if baseline:
+        ours = ["claude_guard", "claude_guard_no_headers"]
+        for counts, mode in ((through, "asgi"), (direct, "direct")):
+            before = instructions(["bare", *ours], mode, n, src=baseline)
+            for name in ours:  # the bare app's count on that tree, so the rows add up
+                counts[f"{name}_before"] = before[name] - before["bare"] + counts["bare"]
+        for name in ours:
+            labels[f"{name}_before"] = f"{LABELS[name]}, before (`BENCH_BASELINE_SRC`)"
+    print(f"| bare Starlette app | {through['bare']:,.0f} | — | {direct['bare']:,.0f} | — |")
+    for name, label in labels.items():
+        print(
+            f"| {label} | {through[name]:,.0f} | {through[name] - through['bare']:,.0f} | "
+            f"{direct[name]:,.0f} | {direct[name] - direct['bare']:,.0f} |"
+        )
+
+    def ratio(counts: dict[str, float], ours: str, theirs: str = "slowapi") -> float:
+        return (counts[ours] - counts["bare"]) / (counts[theirs] - counts["bare"])
+
+    headers = through["claude_guard"] - through["claude_guard_no_headers"]
+    before = ""
+    if baseline:
+        old = "claude_guard_before"
+        before = f" (before: {ratio(through, old):.2f}× and {ratio(direct, old):.2f}×)"
+    print(
+        f"\nBy instructions claude_guard's layer is **{ratio(through, 'claude_guard'):.2f}×** slowapi's "
+        f"through httpx.ASGITransport and **{ratio(direct, 'claude_guard'):.2f}×** direct{before}"
+        f". Its two RateLimit headers cost {headers:,.0f} instructions through the client and "
+        f"{direct['claude_guard'] - direct['claude_guard_no_headers']:,.0f} direct: the difference is httpx "
+        "reading two more response headers.\n"
+    )
 
 
 async def round_trips(url: str, requests: int) -> dict[str, float]:
@@ -364,7 +520,8 @@ def local_topologies() -> tuple[dict[str, str], list[Any]]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=2000, help="requests per variant per round")
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=31)
+    parser.add_argument("--chunk", type=int, default=200, help="requests per block within a round")
     parser.add_argument(
         "--redis", default=os.environ.get("CLAUDE_GUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     )
@@ -372,31 +529,43 @@ async def main() -> None:
         "--no-cluster", action="store_true", help="skip the round trips on a local cluster and sentinel set"
     )
     parser.add_argument(
-        "--clock",
-        choices=("wall", "cpu"),
-        default="wall",
-        help="time the latency tables by wall clock or by this process's CPU time (on a loaded machine)",
+        "--no-redis", action="store_true", help="skip the Redis round trips (the latency tables only)"
     )
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also count instructions per request under valgrind, over N requests (e.g. 2000)",
+    )
+    parser.add_argument("--child", nargs=3, metavar=("VARIANT", "MODE", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global clock
-    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    if args.child:
+        name, mode, n = args.child
+        await child(name, mode, int(n))
+        return
 
     print("## Rate limits\n")
     print(
         "Added latency per request of the rate-limit layer (memory storage) beside slowapi on the same bare "
         f"Starlette app and the same limit ({LIMIT} by client address, fixed window, never reached). "
-        "Each round times every variant once, in a rotating order; the added latency of a round is the "
-        "variant minus the bare app of that round; figures are medians over the rounds. Clock: "
-        f"{'wall time' if args.clock == 'wall' else 'CPU time of the process'}.\n"
+        f"Within each round the variants take turns in blocks of {args.chunk} requests, in an order that "
+        "rotates block by block; the added latency of a round is the variant minus the bare app of that "
+        "round; figures are medians over the rounds, timed by the wall clock and by the process's CPU time "
+        "in the same blocks (CPU time does not count the time another process held the core).\n"
     )
-    table(
-        f"Through httpx.ASGITransport ({args.rounds} rounds × {args.requests} requests, memory storage)",
-        await latency(args.requests, args.rounds),
-    )
-    table(
-        f"Direct ASGI calls ({args.rounds} rounds × {args.requests} requests, memory storage)",
-        await raw_latency(args.requests, args.rounds),
-    )
+    for title, results in (
+        (
+            f"Through httpx.ASGITransport ({args.rounds} rounds × {args.requests} requests, memory storage)",
+            latency,
+        ),
+        (f"Direct ASGI calls ({args.rounds} rounds × {args.requests} requests, memory storage)", raw_latency),
+    ):
+        table(title, await results(args.requests, args.rounds, args.chunk))
+    if args.instructions:
+        instruction_table(args.instructions)
+    if args.no_redis:
+        return
 
     try:
         trips = await round_trips(args.redis, 500)
