@@ -2,7 +2,9 @@
 precision per type on the project's held-out corpus beside detect-secrets (credentials) and plain Presidio
 (PII), measured in the same run.
 
-Run: ``.venv/bin/python bench/bench_pii.py`` (prints a Markdown report).
+Run: ``.venv/bin/python bench/bench_pii.py`` (prints a Markdown report). With ``BENCH_BASELINE_SRC`` (the
+``src`` of an earlier tree, from ``git archive <commit> src``), the default executor's event-loop lag is also
+measured on that tree, alternating with this one.
 """
 
 from __future__ import annotations
@@ -161,7 +163,10 @@ def timed(fn: Any, repeat: int) -> float:
 
 async def loop_lag(
     redactor: Redactor, body: dict[str, Any], concurrent: int, rounds: int
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
+    """Lag p99 and max (ms) of a 1 ms ticker while ``concurrent`` redactions run at once, ``rounds`` times;
+    then the event-loop thread's CPU per request (µs, ``thread_time``) over the same rounds without the
+    ticker: what the loop itself spends on a request, the part of the lag that no scheduler causes."""
     lags: list[float] = []
     done = False
 
@@ -171,13 +176,18 @@ async def loop_lag(
             await asyncio.sleep(0.001)
             lags.append((time.perf_counter() - t - 0.001) * 1000)
 
+    await asyncio.gather(*(redactor.redact(body, principal=f"p{i}") for i in range(concurrent)))  # warm
     tick = asyncio.create_task(ticker())
     for _ in range(rounds):
         await asyncio.gather(*(redactor.redact(body, principal=f"p{i}") for i in range(concurrent)))
     done = True
     await tick
     lags.sort()
-    return lags[int(len(lags) * 0.99) - 1], lags[-1]
+    cpu = time.thread_time()
+    for _ in range(rounds):
+        await asyncio.gather(*(redactor.redact(body, principal=f"p{i}") for i in range(concurrent)))
+    per_request = (time.thread_time() - cpu) / (rounds * concurrent) * 1e6
+    return lags[int(len(lags) * 0.99) - 1], lags[-1], per_request
 
 
 def precision_recall(
@@ -270,10 +280,10 @@ async def main() -> None:
 
     await prefilter_section()
 
-    print("\nEvent-loop lag while 8 PII-heavy (10 KB) redactions run at once (1 ms ticker):\n")
-    print("| executor | workers | lag p99 (ms) | lag max (ms) |")
-    print("|---|---|---|---|")
-    heavy = messages_body(10 * 1024, 40)
+    print("\nEvent-loop lag while 8 PII-heavy (10 KB) redactions run at once (1 ms ticker); loop CPU is the")
+    print("event-loop thread's own CPU per request (`thread_time`, the pool's workers not counted):\n")
+    print("| executor | workers | lag p99 (ms) | lag max (ms) | loop CPU µs per request |")
+    print("|---|---|---|---|---|")
     variants: list[tuple[str, dict[str, Any], float | None]] = [
         ("thread (the previous default)", {"executor": "thread"}, None),
         ("thread, 1 ms GIL switch interval (process-wide setting)", {"executor": "thread"}, 0.001),
@@ -281,19 +291,9 @@ async def main() -> None:
         ("default: process, small clean texts inline", {}, None),
     ]
     for label, options, interval in variants:
-        engine = PIIEngine(
-            PIIConfig(hmac_key="bench", phone_regions=("US",), workers=2, timeout=60, **options)
-        )
-        r = Redactor(engine=engine)
-        previous = sys.getswitchinterval()
-        if interval is not None:
-            sys.setswitchinterval(interval)
-        try:
-            p99, worst = await loop_lag(r, heavy, concurrent=8, rounds=5)
-        finally:
-            sys.setswitchinterval(previous)
-        print(f"| {label} | 2 | {p99:.2f} | {worst:.2f} |")
-        r.close()
+        p99, worst, cpu_us = await lag_row(options, interval)
+        print(f"| {label} | 2 | {p99:.2f} | {worst:.2f} | {cpu_us:.0f} |")
+    lag_before_after()
 
     print("\nStreamed output scanning (redact), 4 KB of output with 16 entities, 12-character deltas:\n")
     print("| output_hold | analyses | scan time (ms, total) | most characters held |")
@@ -307,6 +307,49 @@ async def main() -> None:
 
     await corpus_comparison(redactor, analyzer)
     redactor.close()
+
+
+async def lag_row(options: dict[str, Any], interval: float | None = None) -> tuple[float, float, float]:
+    engine = PIIEngine(PIIConfig(hmac_key="bench", phone_regions=("US",), workers=2, timeout=60, **options))
+    r = Redactor(engine=engine)
+    previous = sys.getswitchinterval()
+    if interval is not None:
+        sys.setswitchinterval(interval)
+    try:
+        return await loop_lag(r, messages_body(10 * 1024, 40), concurrent=8, rounds=5)
+    finally:
+        sys.setswitchinterval(previous)
+        r.close()
+
+
+def lag_before_after(repeats: int = 3) -> None:
+    """The default executor's lag on the tree of ``BENCH_BASELINE_SRC`` (its ``src``, e.g. from
+    ``git archive main src``) and on this one, each in a fresh process, alternating ``repeats`` times."""
+    import json
+    import subprocess
+
+    baseline = os.environ.get("BENCH_BASELINE_SRC")
+    if not baseline:
+        return
+    here = str(Path(__file__).resolve().parent.parent / "src")
+    rows: dict[str, list[list[float]]] = {"before": [], "after": []}
+    for _ in range(repeats):
+        for name, src in (("before", baseline), ("after", here)):
+            env = {**os.environ, "PYTHONPATH": src, "BENCH_BASELINE_SRC": ""}
+            done = subprocess.run(
+                [sys.executable, __file__, "--lag-json"], env=env, capture_output=True, text=True, check=True
+            )
+            rows[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"\nThe default executor before (`BENCH_BASELINE_SRC`) and after, each in a fresh process, {repeats} "
+        f"times alternating (median of the runs; 1-minute load average {load:.1f} at the end):\n"
+    )
+    print("| tree | lag p99 (ms) | lag max (ms) | loop CPU µs per request |")
+    print("|---|---|---|---|")
+    for name, runs in rows.items():
+        p99, worst, cpu_us = (statistics.median(column) for column in zip(*runs, strict=True))
+        print(f"| {name} | {p99:.2f} | {worst:.2f} | {cpu_us:.0f} |")
 
 
 # -- The prefilter: Presidio calls and time per 1 KB prompt ----------------------------------------------
@@ -518,4 +561,9 @@ SEED_NOTE = "14, held-out seed 1414"
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:] == ["--lag-json"]:
+        import json
+
+        print(json.dumps(list(asyncio.run(lag_row({})))))
+    else:
+        asyncio.run(main())

@@ -1,6 +1,10 @@
 """The default process pool: a worker killed mid-load is replaced and later requests succeed without a
 restart, in-process and under a real uvicorn; shutdown stops the workers; a script that cannot spawn
-workers (no ``if __name__ == "__main__":``) falls back to threads; and the pool is warm when built."""
+workers (no ``if __name__ == "__main__":``) falls back to threads; and the pool is warm when built.
+
+A guard's engine starts nothing when the app is assembled: the lifespan startup (the guard's, or the PII
+middleware's on an app with a lifespan of its own) starts and warms it, the first analysis does without a
+lifespan, and the last guard holding it stops its workers on ``aclose``."""
 
 from __future__ import annotations
 
@@ -14,11 +18,13 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from _uvicorn import ROOT, uvicorn_processes
+from claude_guard import ClaudeGuard, GuardSettings
 from claude_guard.pii import PIIConfig, PIIEngine
 
 PHONE_TEXT = "Call me on +1 415 555 0100 or mail ada@example.com. " * 40
@@ -198,3 +204,149 @@ def test_workers_leave_when_their_parent_is_killed(tmp_path: Path) -> None:
     assert not any(_alive(pid) for pid in pids)
     # and the pipe the workers inherited is closed: the read ends instead of waiting forever
     assert parent.stdout.read() == ""
+
+
+# -- Ownership: the guard starts its engine at the lifespan startup and the last guard to close stops it ----
+
+
+def _guard_settings(tmp_path: Path, **options: object) -> GuardSettings:
+    # A configuration of these tests' own: guards elsewhere in the session never share this engine.
+    config = PIIConfig(phone_regions=("US",), workers=1, timeout=57.5, **options)  # type: ignore[arg-type]
+    return GuardSettings(pii="on", pii_config=config, audit_db=str(tmp_path / "audit.db"))
+
+
+def _pool_of(guard: ClaudeGuard) -> PIIEngine:
+    redactor = guard.pii_redactor
+    assert redactor is not None
+    return redactor.engine
+
+
+async def test_assembly_starts_nothing_and_the_last_guard_to_close_stops_the_workers(tmp_path: Path) -> None:
+    first, second = (
+        ClaudeGuard(settings=_guard_settings(tmp_path)),
+        ClaudeGuard(settings=_guard_settings(tmp_path)),
+    )
+    first.wrap(_ok_app)
+    second.wrap(_ok_app)
+    engine = _pool_of(first)
+    assert _pool_of(second) is engine  # one engine per configuration, shared
+    # Imported, assembled, never served: no worker process exists.
+    assert not engine.started and engine.worker_pids() == []
+    async with first.lifespan():
+        pids = engine.worker_pids()
+        assert len(pids) == 1 and _alive(pids[0])
+        assert engine._light is not None  # warm: the worker answered before the startup ended
+        async with second.lifespan():
+            assert engine.worker_pids() == pids
+        # The second guard is closed; the first still uses the pool.
+        assert _alive(pids[0]) and engine.started
+        found = await engine.analyze(PHONE_TEXT)
+        assert "PHONE_NUMBER" in {f.entity for f in found}
+    # The last guard closed: its worker is gone now, with this process still running.
+    assert not _alive(pids[0])
+    assert not engine.started and engine.worker_pids() == []
+
+
+async def test_without_a_lifespan_the_first_analysis_starts_the_pool_and_aclose_stops_it(
+    tmp_path: Path,
+) -> None:
+    guard = ClaudeGuard(settings=_guard_settings(tmp_path, inline_chars=1))
+    redactor = guard.pii_redactor
+    assert redactor is not None and not redactor.engine.started
+    body = {"messages": [{"role": "user", "content": "call +1 415 555 0100"}]}
+    result = await redactor.redact(body, principal="p")
+    assert result.counts == {"PHONE_NUMBER": 1}
+    pids = redactor.engine.worker_pids()
+    assert len(pids) == 1 and _alive(pids[0])
+    await guard.aclose()
+    assert not _alive(pids[0])
+    # Used again after its close (a second lifespan on the same app): the pool starts again, and stops again.
+    async with guard.lifespan():
+        again = redactor.engine.worker_pids()
+        assert len(again) == 1 and again != pids
+        assert (await redactor.redact(body, principal="p")).counts == {"PHONE_NUMBER": 1}
+    assert not _alive(again[0])
+
+
+async def _ok_app(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            kind = message["type"].removeprefix("lifespan.")
+            await send({"type": f"lifespan.{kind}.complete"})
+            if kind == "shutdown":
+                return
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+@pytest.mark.server
+def test_under_uvicorn_the_workers_start_in_the_lifespan_startup_and_stop_at_shutdown(tmp_path: Path) -> None:
+    from fastapi import FastAPI
+
+    from claude_guard.testing import serve
+
+    guard = ClaudeGuard(settings=_guard_settings(tmp_path, entities=("PHONE_NUMBER",)))
+    app = guard.install(FastAPI(lifespan=guard.lifespan))
+    engine = _pool_of(guard)
+    assert not engine.started
+    with serve(app, startup_timeout=120):
+        # The server accepts connections only after the startup: by then the worker is up and warm, and no
+        # request has been made.
+        pids = engine.worker_pids()
+        assert len(pids) == 1 and _alive(pids[0]) and engine._light is not None
+    # uvicorn's lifespan shutdown closed the guard: the worker is gone, in this same (living) process.
+    assert not _alive(pids[0])
+    assert not engine.started
+
+
+@pytest.mark.server
+def test_under_uvicorn_the_middleware_starts_the_pool_in_an_app_without_the_guards_lifespan(
+    tmp_path: Path,
+) -> None:
+    # guard.install on an app whose lifespan is its own: the PII middleware starts the pool at the startup.
+    from starlette.applications import Starlette
+
+    from claude_guard.testing import serve
+
+    guard = ClaudeGuard(settings=_guard_settings(tmp_path, entities=("IP_ADDRESS",)))
+    app = guard.install(Starlette())
+    engine = _pool_of(guard)
+    assert not engine.started
+    try:
+        with serve(app, startup_timeout=120):
+            pids = engine.worker_pids()
+            assert len(pids) == 1 and _alive(pids[0]) and engine._light is not None
+    finally:
+        asyncio.run(guard.aclose())
+    assert not _alive(pids[0])
+
+
+async def test_a_request_of_several_blocks_is_one_hand_off_to_the_pool() -> None:
+    # The text and its block boundaries both need Presidio: one round trip carries both analyses.
+    from claude_guard.pii import Redactor
+
+    engine = PIIEngine(PIIConfig(hmac_key="k", phone_regions=("US",), workers=1, timeout=60))
+    try:
+        pool = engine._pool
+        assert pool is not None
+        submitted: list[str] = []
+        submit = pool.submit
+
+        def counting_submit(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            submitted.append(fn.__name__)
+            return submit(fn, *args, **kwargs)
+
+        pool.submit = counting_submit  # type: ignore[method-assign]
+        blocks = [
+            {"type": "text", "text": PHONE_TEXT + "call +1 415 555"},
+            {"type": "text", "text": " 0199 today"},
+        ]
+        body = {"messages": [{"role": "user", "content": blocks}]}
+        result = await Redactor(engine=engine).redact(body, principal="p")
+        assert submitted == ["_analyze_text_and_windows_in_worker"]
+        # The number split across the two blocks was found through the window analysis.
+        texts = [b["text"] for b in result.body["messages"][0]["content"]]
+        assert "0199" not in texts[1] and "415 555 0100" not in texts[0]
+    finally:
+        engine.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import importlib.util
 import logging
@@ -52,16 +53,36 @@ __all__ = ["ClaudeGuard"]
 logger = logging.getLogger("claude_guard")
 
 # Presidio engines are costly to build (about a second) and hold a worker pool: one per distinct analysis
-# configuration serves every guard of the process. Keys and vaults stay per guard (in its Redactor).
+# configuration serves every guard of the process. Keys and vaults stay per guard (in its Redactor). Each
+# engine counts the guards holding it; the last one to close stops its pool.
 _ENGINES: dict[str, PIIEngine] = {}
+_HOLDERS: dict[str, int] = {}
 
 
-def _engine_for(config: PIIConfig) -> PIIEngine:
-    shape = repr(dataclasses.replace(config, hmac_key=None))
+def _engine_shape(config: PIIConfig) -> str:
+    return repr(dataclasses.replace(config, hmac_key=None))
+
+
+def _acquire_engine(config: PIIConfig) -> PIIEngine:
+    # Lazy: nothing starts until the lifespan startup (or the first analysis), so an app imported but never
+    # served, or a server that forks after importing it, pays nothing here.
+    shape = _engine_shape(config)
     engine = _ENGINES.get(shape)
     if engine is None:
-        engine = _ENGINES[shape] = PIIEngine(config)
+        engine = _ENGINES[shape] = PIIEngine(config, lazy=True)
+    _HOLDERS[shape] = _HOLDERS.get(shape, 0) + 1
     return engine
+
+
+def _release_engine(engine: PIIEngine) -> bool:
+    """One holder less; ``True`` when it was the last (the caller then closes the engine)."""
+    shape = _engine_shape(engine.config)
+    left = _HOLDERS.get(shape, 0) - 1
+    if left > 0:
+        _HOLDERS[shape] = left
+        return False
+    _HOLDERS.pop(shape, None)
+    return True
 
 
 def _with_validation_mode(config: ValidationConfig | None, mode: ProtectionMode) -> ValidationConfig | None:
@@ -123,6 +144,7 @@ class ClaudeGuard:
         self._ledger: Ledger | None = None
         self._cost_meter: CostMeter | None = None
         self._pii_checked = False
+        self._engine_held = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ClaudeGuard:
@@ -264,8 +286,9 @@ class ClaudeGuard:
                 else:
                     key = self.settings.pii_key
                     vault_key = self.settings.vault_key
+                    self._engine_held = True
                     self._redactor = Redactor(
-                        engine=_engine_for(self.settings.pii_config or PIIConfig()),
+                        engine=_acquire_engine(self.settings.pii_config or PIIConfig()),
                         store=self.store,
                         hmac_key=key.get_secret_value() if key is not None else None,
                         cipher=VaultCipher.from_secret(vault_key) if vault_key is not None else None,
@@ -431,17 +454,48 @@ class ClaudeGuard:
     @asynccontextmanager
     async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
         """Start and stop the guard with the app (``FastAPI(lifespan=guard.lifespan)``): log scrubbing is
-        installed once the server has configured logging, and connections are closed at the end."""
+        installed once the server has configured logging, the PII workers are started and warmed, and
+        connections and workers are closed at the end."""
         install_log_scrubbing()
         if self.settings.api_key_source is not None:
             # A gateway that cannot read its upstream key must not start (the error names the source).
             await ensure_source_answers(self.upstream.key_source)
+        await self.astart()
         try:
             yield
         finally:
             await self.aclose()
 
+    async def astart(self) -> None:
+        """Start what the guard runs beside the app: the PII engine's worker pool, built and warmed off the
+        event loop (the lifespan startup calls it; without it the first analysis starts the pool)."""
+        redactor = self.pii_redactor
+        if redactor is None:
+            return
+        if not self._engine_held:
+            # Started again after aclose (a second lifespan on the same app): hold the engine again.
+            _acquire_engine(redactor.engine.config)
+            self._engine_held = True
+        await redactor.engine.astart()
+
+    async def _release_pii(self) -> None:
+        redactor = self._redactor
+        if redactor is None:
+            return
+        if self._engine_held:
+            self._engine_held = False
+            last = _release_engine(redactor.engine)
+        else:
+            # Closed again, or used after a close without a new lifespan: stopped if nobody holds it.
+            last = _engine_shape(redactor.engine.config) not in _HOLDERS
+        if last:
+            # The last guard using this engine: its workers stop now, not at interpreter exit.
+            await asyncio.to_thread(redactor.engine.close)
+
     async def aclose(self) -> None:
+        """Close the guard's clients, audit log, upstream and store, and stop the PII worker pool when no
+        other guard of the process uses it."""
+        await self._release_pii()
         for client in self._clients:
             await client.close()
         self._clients.clear()

@@ -95,7 +95,7 @@ class ClaudeGuardPlugin(InitPluginProtocol):
         handler = error_handler(guard.settings.error_format)
         app_config.exception_handlers = {**app_config.exception_handlers, GuardError: handler}
         app_config.state["claude_guard"] = guard
-        app_config.on_startup = [*app_config.on_startup, _start_log_scrubbing]
+        app_config.on_startup = [*app_config.on_startup, _start_log_scrubbing, guard.astart]
         app_config.on_shutdown = [*app_config.on_shutdown, guard.aclose]
         return app_config
 

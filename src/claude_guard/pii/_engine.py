@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
 import os
 import re
@@ -17,6 +18,7 @@ from ._patterns import PII_PATTERNS
 from ._pool import (
     AnalysisUnavailableError,
     _analyze_in_worker,
+    _analyze_text_and_windows_in_worker,
     _analyze_windows_in_worker,
     _WorkerPool,
 )
@@ -282,6 +284,12 @@ class _Analyzer:
         return [Finding(f.entity, *canonical.span(f.start, f.end), f.score) for f in found]
 
 
+def _analyze_text_and_windows(
+    analyzer: _Analyzer, text: str, windows: Sequence[tuple[str, str]]
+) -> tuple[list[Finding], list[list[Finding]]]:
+    return analyzer.analyze(text), analyzer.analyze_windows(windows)
+
+
 def _inside_token(text: str, start: int, end: int) -> bool:
     # "ORD-2024-118834" is an order number, not a phone: a number glued to a word is part of an identifier.
     before = text[start - 1] if start > 0 else " "
@@ -322,7 +330,8 @@ def _flags(*, case_sensitive: bool) -> int:
 class PIIEngine(_WorkerPool):
     """Presidio with an explicitly built spaCy pipeline: no network at import, build or first use.
 
-    Built once (import, recognizers, warm-up) when constructed. `analyze` first asks the prefilter
+    Built once (import, recognizers, warm-up) when constructed, or with ``lazy=True`` when first started
+    (`astart` from the ASGI lifespan startup, or the first analysis). `analyze` first asks the prefilter
     (`claude_guard.pii._prefilter`) whether Presidio has anything to find: a text of at most
     ``config.inline_chars`` characters that needs no Presidio call is analysed right away by claude_guard's
     own rows, on the calling thread (well under a millisecond per KB). Everything else runs in a pool of the
@@ -340,7 +349,9 @@ class PIIEngine(_WorkerPool):
 
     _analyzer_type = _Analyzer
 
-    def __init__(self, config: PIIConfig | None = None, *, warm: bool = True) -> None:
+    def __init__(self, config: PIIConfig | None = None, *, warm: bool = True, lazy: bool = False) -> None:
+        """``lazy``: start nothing now; `start`, `astart` (the ASGI lifespan startup) or the first analysis
+        starts the pool. Otherwise the pool starts here (and with ``warm``, is ready when this returns)."""
         self.config = config or PIIConfig()
         self.entities = self.config.resolved_entities()
         self.executor: str = self.config.executor
@@ -348,7 +359,9 @@ class PIIEngine(_WorkerPool):
         start)."""
         self.rebuilds = 0
         """Process pools replaced after a worker died."""
-        self._start_pool(warm)
+        self._init_pool()
+        if not lazy:
+            self.start(warm)
 
     def __repr__(self) -> str:
         c = self.config
@@ -356,9 +369,12 @@ class PIIEngine(_WorkerPool):
 
     def analyze_sync(self, text: str) -> list[Finding]:
         """Analyse ``text`` in the calling thread (blocking; never call it on the event loop)."""
+        self.start()
         if self._analyzer is not None:
             return self._analyzer.analyze(text)
-        return self._pool.submit(_analyze_in_worker, text).result()
+        pool = self._pool
+        assert pool is not None
+        return pool.submit(_analyze_in_worker, text).result()
 
     async def analyze(self, text: str, *, timeout: float | None = None) -> list[Finding]:
         """Analyse ``text``: inline when it is small and Presidio has nothing to find in it, else in the pool,
@@ -367,6 +383,8 @@ class PIIEngine(_WorkerPool):
         Raises:
             AnalysisUnavailableError: the budget ran out, too many analyses are pending, or analysis failed.
         """
+        if self._pool is None:
+            await self.astart()
         light = self._light
         if light is not None and len(text) <= self.config.inline_chars:
             try:
@@ -388,6 +406,8 @@ class PIIEngine(_WorkerPool):
         """
         if not windows:
             return []
+        if self._pool is None:
+            await self.astart()
         light = self._light
         size = sum(min(len(tail), WINDOW) + min(len(head), WINDOW) for tail, head in windows)
         if light is not None and size <= self.config.inline_chars:
@@ -399,12 +419,55 @@ class PIIEngine(_WorkerPool):
             return await self._run(self._analyzer.analyze_windows, (tuple(windows),), timeout)
         return await self._run(_analyze_windows_in_worker, (tuple(windows),), timeout)
 
+    async def analyze_with_windows(
+        self, text: str, windows: Sequence[tuple[str, str]], *, timeout: float | None = None
+    ) -> tuple[list[Finding], list[list[Finding]]]:
+        """`analyze` and `analyze_windows` under one time budget, in one hand-off to the pool when neither
+        can be done inline (a request of several blocks pays one round trip, not two).
+
+        Raises:
+            AnalysisUnavailableError: the budget ran out, too many analyses are pending, or analysis failed.
+        """
+        if not windows:
+            return await self.analyze(text, timeout=timeout), []
+        if self._pool is None:
+            await self.astart()
+        light = self._light
+        found: list[Finding] | None = None
+        across: list[list[Finding]] | None = None
+        if light is not None:
+            if len(text) <= self.config.inline_chars:
+                with contextlib.suppress(PresidioNeededError):
+                    found = light.analyze(text)
+            size = sum(min(len(tail), WINDOW) + min(len(head), WINDOW) for tail, head in windows)
+            if size <= self.config.inline_chars:
+                with contextlib.suppress(PresidioNeededError):
+                    across = light.analyze_windows(windows)
+        if found is not None and across is not None:
+            return found, across
+        if found is not None:
+            return found, await self.analyze_windows(windows, timeout=timeout)
+        if across is not None:
+            return await self.analyze(text, timeout=timeout), across
+        if self._analyzer is not None:
+            return await self._run(_analyze_text_and_windows, (self._analyzer, text, tuple(windows)), timeout)
+        return await self._run(_analyze_text_and_windows_in_worker, (text, tuple(windows)), timeout)
+
+
 def merge_findings(findings: Sequence[Finding]) -> list[Finding]:
     """Non-overlapping findings, best first by score then length, returned in text order."""
+    # The chosen spans never overlap, so ordered by start they are ordered by end too: a candidate is checked
+    # against its two neighbours only (this runs on the event loop, once per request).
+    starts: list[int] = []
     chosen: list[Finding] = []
     for finding in sorted(findings, key=lambda f: (-f.score, -(f.end - f.start), f.start)):
         if finding.end <= finding.start:
             continue
-        if all(finding.end <= c.start or finding.start >= c.end for c in chosen):
-            chosen.append(finding)
-    return sorted(chosen, key=lambda f: f.start)
+        index = bisect.bisect_right(starts, finding.start)
+        if index and chosen[index - 1].end > finding.start:
+            continue
+        if index < len(chosen) and chosen[index].start < finding.end:
+            continue
+        starts.insert(index, finding.start)
+        chosen.insert(index, finding)
+    return chosen

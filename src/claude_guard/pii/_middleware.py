@@ -75,6 +75,25 @@ class PIIRedactionMiddleware(GuardMiddleware):
         self.shadow = mode == "shadow"
         """Refusals (``block`` operator, analysis unavailable) are recorded as ``would_refuse``, not sent."""
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, self._starting_receive(receive), send)
+            return
+        await super().__call__(scope, receive, send)
+
+    def _starting_receive(self, receive: Receive) -> Receive:
+        # The engine's workers start and warm during the lifespan startup, before the app's own startup
+        # handlers run and before the server accepts a request (a no-op for an engine already running).
+        engine = self.redactor.engine
+
+        async def starting_receive() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await engine.astart()
+            return message
+
+        return starting_receive
+
     async def handle(self, ctx: GuardContext, scope: Scope, receive: Receive, send: Send) -> None:
         if ctx.redaction is not None or ctx.method != "POST" or not self.paths.matches(ctx.path):
             await self.app(scope, receive, send)

@@ -9,12 +9,15 @@ class); what an analysis finds stays in `claude_guard.pii._engine`.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
+import contextlib
 import dataclasses
 import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -63,8 +66,18 @@ def _init_worker(analyzer: type[_Analyzer], config: PIIConfig) -> None:
         target=_exit_with_parent, args=(parent,), name="claude-guard-pii-parent", daemon=True
     )
     watcher.start()
+    # A worker told to stop has nothing to save: it leaves at once instead of tearing down Presidio's and
+    # spaCy's heap object by object (seconds per worker on a busy machine), so a pool closes quickly.
+    atexit.register(_leave_now)
     _worker_analyzer = analyzer(config)
     _worker_analyzer.analyze(_WARM_TEXT)
+
+
+def _leave_now() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
 
 
 def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
@@ -83,27 +96,65 @@ def _analyze_windows_in_worker(windows: Sequence[tuple[str, str]]) -> list[list[
     return _worker_analyzer.analyze_windows(windows)
 
 
+def _analyze_text_and_windows_in_worker(
+    text: str, windows: Sequence[tuple[str, str]]
+) -> tuple[list[Finding], list[list[Finding]]]:
+    assert _worker_analyzer is not None
+    return _worker_analyzer.analyze(text), _worker_analyzer.analyze_windows(windows)
+
+
 def _worker_prefilter() -> tuple[Prefilter, int]:
     assert _worker_analyzer is not None
     return _worker_analyzer.prefilter, os.getpid()
 
 
 class _WorkerPool:
-    """The pool half of ``PIIEngine``: its executor, its start-up, its replacement and its close."""
+    """The pool half of ``PIIEngine``: its executor, its start-up, its replacement and its close.
+
+    A pool is started by `start` (blocking: the constructor's default), `astart` (awaited, off the event
+    loop: the ASGI lifespan startup) or, for one built with ``lazy=True``, by its first analysis. `close`
+    stops it; an engine used again after `close` starts again the same way.
+    """
 
     config: PIIConfig
     executor: str
     rebuilds: int
     _analyzer_type: type[_Analyzer]
 
-    def _start_pool(self, warm: bool) -> None:
+    def _init_pool(self) -> None:
         self._pending = 0
         self._lock = threading.Lock()
-        self._closed = False
         self._analyzer: _Analyzer | None = None
         self._light: _Analyzer | None = None
-        self._pool: concurrent.futures.Executor
+        self._pool: concurrent.futures.Executor | None = None
         self._starting: list[concurrent.futures.Future[Any]] = []
+
+    @property
+    def started(self) -> bool:
+        """Whether the pool is running (or starting); ``False`` before `start` on a lazy engine and after
+        `close`."""
+        return self._pool is not None
+
+    def start(self, warm: bool = True) -> None:
+        """Start the pool if it is not running: spawn the workers (each builds and warms its own engine) or
+        build the thread pool's engine; with ``warm``, return once they are ready. Blocking: on the event
+        loop, await `astart` instead."""
+        with self._lock:
+            if self._pool is None:
+                self._start_pool(warm)
+                return
+            starting = self._starting
+        if warm:
+            concurrent.futures.wait(starting)
+
+    async def astart(self) -> None:
+        """`start`, awaited: the workers start and warm off the event loop (what the ASGI lifespan startup
+        and the first analysis of a lazy engine call)."""
+        if self._pool is not None and all(f.done() for f in self._starting):
+            return
+        await asyncio.to_thread(self.start)
+
+    def _start_pool(self, warm: bool) -> None:
         if self.executor == "process":
             self._pool = self._process_pool()
             # Every process starts now (each builds and warms its engine), not on the first request.
@@ -123,8 +174,9 @@ class _WorkerPool:
                     self._starting = []
                     self.executor = "thread"
         if self.executor == "thread":
-            self._analyzer = self._analyzer_type(self.config)
-            self._light = self._analyzer_type(self.config, prefilter=self._analyzer.prefilter)
+            if self._analyzer is None:
+                self._analyzer = self._analyzer_type(self.config)
+                self._light = self._analyzer_type(self.config, prefilter=self._analyzer.prefilter)
             self._pool = concurrent.futures.ThreadPoolExecutor(
                 max_workers=self.config.workers, thread_name_prefix="claude-guard-pii"
             )
@@ -178,7 +230,11 @@ class _WorkerPool:
         self._pending += 1
         try:
             for attempt in (0, 1):
+                if self._pool is None:
+                    await self.astart()
                 pool = self._pool
+                if pool is None:  # closed meanwhile
+                    raise AnalysisUnavailableError("failed")
                 try:
                     await self._until_started()
                     if deadline is None:
@@ -201,7 +257,7 @@ class _WorkerPool:
 
     def _replace(self, broken: concurrent.futures.Executor) -> None:
         with self._lock:
-            if self._pool is not broken or self._closed or self.executor != "process":
+            if self._pool is not broken or self.executor != "process":
                 return
             broken.shutdown(wait=False, cancel_futures=True)
             self._pool = pool = self._process_pool()
@@ -211,7 +267,9 @@ class _WorkerPool:
         logger.warning("claude_guard: a PII worker process died; its pool was replaced")
 
     def close(self) -> None:
-        """Stop the pool (running analyses finish first)."""
+        """Stop the pool and wait for its workers to exit (running analyses finish first). An analysis
+        after it starts the pool again."""
         with self._lock:
-            self._closed = True
-        self._pool.shutdown(wait=True, cancel_futures=True)
+            pool, self._pool, self._starting = self._pool, None, []
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

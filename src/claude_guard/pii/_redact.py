@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping
@@ -125,8 +124,8 @@ class Redactor:
 
     def placeholder(self, principal: str, entity: str, value: str) -> str:
         """A value's placeholder: stable for one principal and value, different across principals."""
-        digest = hmac.new(self._key, f"{principal}\0{value}".encode(), hashlib.sha256).hexdigest()
-        return f"<{entity}_{digest[:10]}>"
+        digest = hmac.digest(self._key, f"{principal}\0{value}".encode(), "sha256")
+        return f"<{entity}_{digest[:5].hex()}>"
 
     def _hash(self, entity: str, value: str) -> str:
         digest = hmac.new(self._key, f"hash\0{value}".encode(), hashlib.sha256).hexdigest()
@@ -165,11 +164,11 @@ class Redactor:
         pairs = _adjacent_pairs(offsets)
         windows = [(offsets[i][1].text[-WINDOW:], offsets[i + 1][1].text[:WINDOW]) for i in pairs]
         try:
-            started = time.monotonic()
-            findings = await self.engine.analyze(joined)
-            # Both analyses share the request's one time budget.
-            left = max(self.config.timeout - (time.monotonic() - started), 0.001)
-            window_findings = await self.engine.analyze_windows(windows, timeout=left) if windows else []
+            if windows:
+                # One time budget, and one hand-off to the pool, for the text and its block boundaries.
+                findings, window_findings = await self.engine.analyze_with_windows(joined, windows)
+            else:
+                findings, window_findings = await self.engine.analyze(joined), []
         except AnalysisUnavailableError as exc:
             if ctx is not None:
                 ctx.decide("pii", "unavailable", reason=exc.reason, policy=self.config.on_failure)
@@ -208,12 +207,17 @@ class Redactor:
             )
 
         created: dict[str, str] = {}
+        # Each value's placeholder, computed once (the replacement below reuses it).
+        placeholders: dict[tuple[str, str], str] = {}
         for index, found in spans.items():
             text = offsets[index][1].text
             for f in found:
                 if self.config.operator_for(f.entity) == "placeholder":
                     value = text[f.start : f.end]
-                    created[self.placeholder(principal, f.entity, value)] = value
+                    key = (f.entity, value)
+                    if key not in placeholders:
+                        placeholders[key] = placeholder = self.placeholder(principal, f.entity, value)
+                        created[placeholder] = value
         try:
             rejected = await self.vault.put(principal, created) if created else set()
             known = await self.vault.get_many(principal, existing - created.keys()) if existing else {}
@@ -235,7 +239,7 @@ class Redactor:
             for f in found:
                 value = segment.text[f.start : f.end]
                 parts.append(segment.text[position : f.start])
-                parts.append(self._replacement(principal, f.entity, value, rejected))
+                parts.append(self._replacement(principal, f.entity, value, rejected, placeholders))
                 position = f.end
             parts.append(segment.text[position:])
             replacements[segment.path] = "".join(parts)
@@ -251,10 +255,17 @@ class Redactor:
                 ctx.decide("pii", "vault_full", dropped=len(rejected))
         return result
 
-    def _replacement(self, principal: str, entity: str, value: str, rejected: set[str]) -> str:
+    def _replacement(
+        self,
+        principal: str,
+        entity: str,
+        value: str,
+        rejected: set[str],
+        placeholders: Mapping[tuple[str, str], str],
+    ) -> str:
         operator = self.config.operator_for(entity)
         if operator == "placeholder":
-            placeholder = self.placeholder(principal, entity, value)
+            placeholder = placeholders.get((entity, value)) or self.placeholder(principal, entity, value)
             return f"<{entity}>" if placeholder in rejected else placeholder
         if operator == "mask":
             return self._mask(value)

@@ -46,7 +46,7 @@ def serve(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
-    startup_timeout: float = 10.0,
+    startup_timeout: float = 60.0,
     shutdown_timeout: float = 5.0,
 ) -> Iterator[RunningServer]:
     """Serve `app` with uvicorn in a daemon thread until the `with` block ends.
@@ -59,7 +59,8 @@ def serve(
         app: Any ASGI 3 application.
         host: The address to bind; loopback by default.
         port: The port to bind; 0 picks a free one.
-        startup_timeout: Seconds to wait for uvicorn to start before `RuntimeError`.
+        startup_timeout: Seconds to wait for uvicorn to start (the lifespan startup included: a guard with PII
+            starts and warms its worker processes there) before `RuntimeError`.
         shutdown_timeout: Seconds to wait for running requests at exit.
 
     Example:
