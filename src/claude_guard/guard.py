@@ -468,8 +468,9 @@ class ClaudeGuard:
 
     async def astart(self) -> None:
         """Start what the guard runs beside the app: the PII engine's worker pool, built and warmed off the
-        event loop (the lifespan startup calls it; without it the first analysis starts the pool)."""
-        redactor = self.pii_redactor
+        event loop (the lifespan startup calls it; without it the first analysis starts the pool). Only what
+        the app uses: a guard whose redactor nothing asked for starts no worker."""
+        redactor = self._redactor
         if redactor is None:
             return
         if not self._engine_held:

@@ -435,20 +435,21 @@ class PIIEngine(_WorkerPool):
         light = self._light
         found: list[Finding] | None = None
         across: list[list[Finding]] | None = None
-        if light is not None:
-            if len(text) <= self.config.inline_chars:
-                with contextlib.suppress(PresidioNeededError):
-                    found = light.analyze(text)
+        if light is not None and len(text) <= self.config.inline_chars:
+            with contextlib.suppress(PresidioNeededError):
+                found = light.analyze(text)
+        if found is not None:
+            # The windows are cut from the text: often inline too. When the text goes to the pool, they go
+            # with it, and the event loop spends nothing on them.
             size = sum(min(len(tail), WINDOW) + min(len(head), WINDOW) for tail, head in windows)
-            if size <= self.config.inline_chars:
+            if light is not None and size <= self.config.inline_chars:
                 with contextlib.suppress(PresidioNeededError):
                     across = light.analyze_windows(windows)
-        if found is not None and across is not None:
-            return found, across
-        if found is not None:
-            return found, await self.analyze_windows(windows, timeout=timeout)
-        if across is not None:
-            return await self.analyze(text, timeout=timeout), across
+            if across is not None:
+                return found, across
+            if self._analyzer is not None:
+                return found, await self._run(self._analyzer.analyze_windows, (tuple(windows),), timeout)
+            return found, await self._run(_analyze_windows_in_worker, (tuple(windows),), timeout)
         if self._analyzer is not None:
             return await self._run(_analyze_text_and_windows, (self._analyzer, text, tuple(windows)), timeout)
         return await self._run(_analyze_text_and_windows_in_worker, (text, tuple(windows)), timeout)
