@@ -11,7 +11,6 @@ PACKAGE = Path(claude_guard.__file__).parent
 LIMIT = 500
 
 
-
 def _sources() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
 

@@ -49,6 +49,7 @@ class _RuleHit(Protocol):
     @property
     def rule_id(self) -> str: ...
 
+
 __all__ = [
     "AuthenticationError",
     "BadRequestError",

@@ -62,7 +62,6 @@ SAFE_BETAS: Final[tuple[str, ...]] = (
 1-hour cache TTL is priced from the request's ``cache_control``)."""
 
 
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Budgets:
     """Budgets of one principal (or of a whole profile); ``None`` means no budget of that kind."""

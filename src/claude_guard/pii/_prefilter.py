@@ -55,7 +55,6 @@ _CHEAP: Final[dict[str, tuple[str, str]]] = {
 }
 
 
-
 class _Search(Protocol):
     def search(self, text: str, /) -> object | None: ...
 

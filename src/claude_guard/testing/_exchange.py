@@ -41,6 +41,7 @@ from ._wire import (
 if TYPE_CHECKING:
     from ._fake import FakeClaude, RecordedRequest
 
+
 class _RequestError(Exception):
     def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
