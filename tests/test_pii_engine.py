@@ -262,3 +262,21 @@ def test_merge_findings_keeps_the_best_of_overlapping_spans() -> None:
             end = start + rng.randint(-1, 9)
             findings.append(_engine.Finding("E", start, end, rng.choice((0.4, 0.5, 0.85, 1.0))))
         assert _engine.merge_findings(findings) == by_definition(findings), findings
+
+
+def test_block_boundaries_are_joined_within_a_message_never_across_messages() -> None:
+    from claude_guard.messages._segments import TextSegment
+    from claude_guard.pii._redact import _adjacent_pairs
+
+    def seg(*path: object) -> tuple[int, TextSegment]:
+        return (0, TextSegment(path=tuple(path), text="x", kind="message"))  # type: ignore[arg-type]
+
+    within = [seg("messages", 0, "content", 0, "text"), seg("messages", 0, "content", 1, "text")]
+    assert _adjacent_pairs(within) == [0]
+    system = [seg("system", 0, "text"), seg("system", 1, "text")]
+    assert _adjacent_pairs(system) == [0]
+    # Two messages in a row (string content, or each a single block) are separate turns: not joined.
+    strings = [seg("messages", 0, "content"), seg("messages", 1, "content")]
+    assert _adjacent_pairs(strings) == []
+    blocks = [seg("messages", 0, "content", 0, "text"), seg("messages", 1, "content", 0, "text")]
+    assert _adjacent_pairs(blocks) == []

@@ -314,7 +314,10 @@ def _adjacent_pairs(offsets: list[tuple[int, TextSegment]]) -> list[int]:
         if len(differ) == 1:
             x, y = a[differ[0]], b[differ[0]]
             last = all(not isinstance(part, int) for part in a[differ[0] + 1 :])
-            if isinstance(x, int) and isinstance(y, int) and y == x + 1 and last:
+            # Not two messages ("messages", 0, "content") and ("messages", 1, "content"): the index that
+            # differs must not be a message's.
+            message = differ[0] > 0 and a[differ[0] - 1] == "messages"
+            if isinstance(x, int) and isinstance(y, int) and y == x + 1 and last and not message:
                 pairs.append(index)
     return pairs
 
