@@ -36,7 +36,8 @@ from .keys._store import KeyStore
 from .ledger import CostMeter, CostMeterMiddleware, Ledger, MeteringHook
 from .logscrub import RegisteringSecretSource, install_log_scrubbing
 from .middleware import RequestLimitsMiddleware, SafeErrorMiddleware
-from .pii import PIIConfig, PIIEgressHook, PIIEngine, PIIRedactionMiddleware, Redactor
+from .pii import PIIConfig, PIIEgressHook, PIIRedactionMiddleware, Redactor
+from .pii._shared import acquire_engine, is_held, release_engine
 from .pii._vault import VaultCipher
 from .pricing import PriceTable
 from .ratelimit import RateLimitConfig, RateLimiter, RateLimitMiddleware
@@ -51,38 +52,6 @@ from .validation import PromptValidationMiddleware, ValidationConfig
 __all__ = ["ClaudeGuard"]
 
 logger = logging.getLogger("claude_guard")
-
-# Presidio engines are costly to build (about a second) and hold a worker pool: one per distinct analysis
-# configuration serves every guard of the process. Keys and vaults stay per guard (in its Redactor). Each
-# engine counts the guards holding it; the last one to close stops its pool.
-_ENGINES: dict[str, PIIEngine] = {}
-_HOLDERS: dict[str, int] = {}
-
-
-def _engine_shape(config: PIIConfig) -> str:
-    return repr(dataclasses.replace(config, hmac_key=None))
-
-
-def _acquire_engine(config: PIIConfig) -> PIIEngine:
-    # Lazy: nothing starts until the lifespan startup (or the first analysis), so an app imported but never
-    # served, or a server that forks after importing it, pays nothing here.
-    shape = _engine_shape(config)
-    engine = _ENGINES.get(shape)
-    if engine is None:
-        engine = _ENGINES[shape] = PIIEngine(config, lazy=True)
-    _HOLDERS[shape] = _HOLDERS.get(shape, 0) + 1
-    return engine
-
-
-def _release_engine(engine: PIIEngine) -> bool:
-    """One holder less; ``True`` when it was the last (the caller then closes the engine)."""
-    shape = _engine_shape(engine.config)
-    left = _HOLDERS.get(shape, 0) - 1
-    if left > 0:
-        _HOLDERS[shape] = left
-        return False
-    _HOLDERS.pop(shape, None)
-    return True
 
 
 def _with_validation_mode(config: ValidationConfig | None, mode: ProtectionMode) -> ValidationConfig | None:
@@ -288,7 +257,7 @@ class ClaudeGuard:
                     vault_key = self.settings.vault_key
                     self._engine_held = True
                     self._redactor = Redactor(
-                        engine=_acquire_engine(self.settings.pii_config or PIIConfig()),
+                        engine=acquire_engine(self.settings.pii_config or PIIConfig()),
                         store=self.store,
                         hmac_key=key.get_secret_value() if key is not None else None,
                         cipher=VaultCipher.from_secret(vault_key) if vault_key is not None else None,
@@ -475,7 +444,7 @@ class ClaudeGuard:
             return
         if not self._engine_held:
             # Started again after aclose (a second lifespan on the same app): hold the engine again.
-            _acquire_engine(redactor.engine.config)
+            acquire_engine(redactor.engine.config)
             self._engine_held = True
         await redactor.engine.astart()
 
@@ -485,10 +454,10 @@ class ClaudeGuard:
             return
         if self._engine_held:
             self._engine_held = False
-            last = _release_engine(redactor.engine)
+            last = release_engine(redactor.engine)
         else:
             # Closed again, or used after a close without a new lifespan: stopped if nobody holds it.
-            last = _engine_shape(redactor.engine.config) not in _HOLDERS
+            last = not is_held(redactor.engine)
         if last:
             # The last guard using this engine: its workers stop now, not at interpreter exit.
             await asyncio.to_thread(redactor.engine.close)

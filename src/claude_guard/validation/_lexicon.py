@@ -22,16 +22,25 @@ from __future__ import annotations
 
 import bisect
 import codecs
-import dataclasses
 import functools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import ahocorasick_rs
 
 from ._canonical import canonicalize
+from ._intents import (
+    IntentFinding,
+    _Entry,
+    _flat,
+    _Found,
+    _Group,
+    _keep,
+    _matches,
+    _merge,
+    _typo_reason,
+)
 from ._lexicon_data import _CONTEXTS, INTENT_RULE_IDS, Lexicon, available_languages, load_lexicon
 from ._typos import TypoRepair
 from ._words import (
@@ -70,11 +79,11 @@ _PAIR_SCORES: Final[Mapping[str, float]] = {
 }
 _STANDALONE_SCORE: Final = 0.9
 _WEAK_QUALIFIED_SCORE: Final = 0.5
+"""A pair near only a weak qualifier ("show me the full instructions"): raised, still below blocking."""
 _NEGATION_FACTOR: Final = 0.4
 _LABEL_FACTOR: Final = 0.6
 """A pair under a document's label or in a reported request: lowered like quoted text, not as far as a
 prohibition (a second finding, or hidden text, still adds up to a refusal)."""
-"""A pair near only a weak qualifier ("show me the full instructions"): raised, still below blocking."""
 _CLAUSE_BREAKS: Final = re.compile(r"[.!?;:。！？؟।]")
 _TYPO_SECTIONS: Final = frozenset({"override", "extraction", "persona", "mode_switch"})
 _QUALIFIER_REACH: Final = 24
@@ -84,48 +93,6 @@ _LETTERS: Final = re.compile(r"[^\W\d_]+")
 _ROT13: Final = str.maketrans(
     codecs.encode("abcdefghijklmnopqrstuvwxyz", "rot13"), "abcdefghijklmnopqrstuvwxyz"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class IntentFinding:
-    """One intent found in one text layer (positions in that layer's canonical text)."""
-
-    rule_id: str
-    score: float
-    start: int
-    end: int
-    reasons: tuple[str, ...]
-    language: str = ""
-    verb: int = -1
-    """Where the verb starts (quotation and code context are judged there), or -1."""
-    addressed: bool = False
-    """A word naming the model comes earlier on the verb's line: no technical or chat-line context lowers
-    it."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    language: int
-    section: str
-    role: str
-    stem: bool
-    transform: str
-
-    @property
-    def slot(self) -> tuple[int, str, str]:
-        return (self.language, self.section, self.role)
-
-
-_Slot = tuple[int, str, str]
-_Group = tuple[tuple[str, ...], tuple[_Slot, ...], tuple[_Slot, ...], tuple[_Slot, ...]]
-
-
-@dataclass(slots=True)
-class _Found:
-    """Positions of one (language, section, role) in one layer."""
-
-    starts: list[int] = field(default_factory=list)
-    ends: list[int] = field(default_factory=list)
 
 
 class LexiconMatcher:
@@ -514,50 +481,6 @@ class LexiconMatcher:
                         continue
                 return True
         return False
-
-
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-
-
-def _flat(text: str) -> str:
-    # A phrase split across two content blocks has a line break where its space was; reading line breaks
-    # as spaces keeps every offset (one character for one).
-    return text.replace("\n", " ") if "\n" in text else text
-
-
-def _typo_reason(finding: IntentFinding, repaired: list[tuple[int, int]]) -> IntentFinding:
-    index = bisect.bisect_left(repaired, (finding.start, -1))
-    if index and repaired[index - 1][1] > finding.start:
-        index -= 1
-    if index < len(repaired) and repaired[index][0] < finding.end:
-        return dataclasses.replace(finding, reasons=(*finding.reasons, "typoglycemia"))
-    return finding
-
-
-def _matches(automaton: Any, text: str) -> list[tuple[int, int, int]]:
-    """``(entry, start, end)`` of every overlapping match; a lone surrogate (valid JSON, not UTF-8) reads as
-    U+FFFD, one character for one, so offsets stay."""
-    try:
-        found: list[tuple[int, int, int]] = automaton.find_matches_as_indexes(text, overlapping=True)
-    except UnicodeEncodeError:
-        found = automaton.find_matches_as_indexes(_SURROGATE.sub("\ufffd", text), overlapping=True)
-    return found
-
-
-def _merge(first: _Found | None, second: _Found | None) -> list[tuple[int, int]]:
-    pairs: list[tuple[int, int]] = []
-    for slot in (first, second):
-        if slot is not None:
-            pairs.extend(zip(slot.starts, slot.ends, strict=True))
-    # At one start, the longest entry first ("instructions" before the stem "instruct").
-    pairs.sort(key=lambda pair: (pair[0], -pair[1]))
-    return pairs
-
-
-def _keep(best: dict[str, IntentFinding], finding: IntentFinding) -> None:
-    current = best.get(finding.rule_id)
-    if current is None or finding.score > current.score:
-        best[finding.rule_id] = finding
 
 
 @functools.cache
