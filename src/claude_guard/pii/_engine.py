@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import contextlib
 import logging
 import os
 import re
@@ -385,12 +384,9 @@ class PIIEngine(_WorkerPool):
         """
         if self._pool is None:
             await self.astart()
-        light = self._light
-        if light is not None and len(text) <= self.config.inline_chars:
-            try:
-                return light.analyze(text)
-            except PresidioNeededError:
-                pass
+        found = self._inline(text)
+        if found is not None:
+            return found
         if self._analyzer is not None:
             return await self._run(self._analyzer.analyze, (text,), timeout)
         return await self._run(_analyze_in_worker, (text,), timeout)
@@ -408,13 +404,9 @@ class PIIEngine(_WorkerPool):
             return []
         if self._pool is None:
             await self.astart()
-        light = self._light
-        size = sum(min(len(tail), WINDOW) + min(len(head), WINDOW) for tail, head in windows)
-        if light is not None and size <= self.config.inline_chars:
-            try:
-                return light.analyze_windows(windows)
-            except PresidioNeededError:
-                pass
+        across = self._inline_windows(windows)
+        if across is not None:
+            return across
         if self._analyzer is not None:
             return await self._run(self._analyzer.analyze_windows, (tuple(windows),), timeout)
         return await self._run(_analyze_windows_in_worker, (tuple(windows),), timeout)
@@ -432,27 +424,34 @@ class PIIEngine(_WorkerPool):
             return await self.analyze(text, timeout=timeout), []
         if self._pool is None:
             await self.astart()
-        light = self._light
-        found: list[Finding] | None = None
-        across: list[list[Finding]] | None = None
-        if light is not None and len(text) <= self.config.inline_chars:
-            with contextlib.suppress(PresidioNeededError):
-                found = light.analyze(text)
+        found = self._inline(text)
         if found is not None:
-            # The windows are cut from the text: often inline too. When the text goes to the pool, they go
-            # with it, and the event loop spends nothing on them.
-            size = sum(min(len(tail), WINDOW) + min(len(head), WINDOW) for tail, head in windows)
-            if light is not None and size <= self.config.inline_chars:
-                with contextlib.suppress(PresidioNeededError):
-                    across = light.analyze_windows(windows)
-            if across is not None:
-                return found, across
-            if self._analyzer is not None:
-                return found, await self._run(self._analyzer.analyze_windows, (tuple(windows),), timeout)
-            return found, await self._run(_analyze_windows_in_worker, (tuple(windows),), timeout)
+            # The windows are cut from the text: often inline too; else the pool takes them alone.
+            return found, await self.analyze_windows(windows, timeout=timeout)
         if self._analyzer is not None:
             return await self._run(_analyze_text_and_windows, (self._analyzer, text, tuple(windows)), timeout)
         return await self._run(_analyze_text_and_windows_in_worker, (text, tuple(windows)), timeout)
+
+    def _inline(self, text: str) -> list[Finding] | None:
+        """Findings of a small text Presidio has nothing to find in, analysed right here; else ``None``."""
+        light = self._light
+        if light is None or len(text) > self.config.inline_chars:
+            return None
+        try:
+            return light.analyze(text)
+        except PresidioNeededError:
+            return None
+
+    def _inline_windows(self, windows: Sequence[tuple[str, str]]) -> list[list[Finding]] | None:
+        """`_inline` for block-boundary windows."""
+        light = self._light
+        size = sum(min(len(tail), WINDOW) + min(len(head), WINDOW) for tail, head in windows)
+        if light is None or size > self.config.inline_chars:
+            return None
+        try:
+            return light.analyze_windows(windows)
+        except PresidioNeededError:
+            return None
 
 
 def merge_findings(findings: Sequence[Finding]) -> list[Finding]:
