@@ -319,3 +319,33 @@ def test_the_shared_facts_are_typed_fields() -> None:
     assert ctx.response_started is False and ctx.audited is False
     with pytest.raises(AttributeError):
         ctx.costs = []  # type: ignore[attr-defined]  # slots: a misspelt fact fails at once
+
+
+def test_dataclass_factory_refuses_what_it_would_build_wrong() -> None:
+    import dataclasses
+
+    from claude_guard.context import dataclass_factory
+
+    @dataclasses.dataclass
+    class Required:
+        a: int
+        b: int = 0
+
+    @dataclasses.dataclass
+    class Checked:
+        a: int = 0
+
+        def __post_init__(self) -> None:
+            self.a += 1
+
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        a: int = 0
+
+    with pytest.raises(TypeError, match="without a default"):
+        dataclass_factory(Required, "b")
+    assert dataclass_factory(Required, "a")(5) == Required(5)
+    with pytest.raises(TypeError, match="__post_init__"):
+        dataclass_factory(Checked)
+    with pytest.raises(TypeError, match="frozen"):
+        dataclass_factory(Frozen)

@@ -230,6 +230,19 @@ def dataclass_factory(cls: type[Any], *params: str) -> Callable[..., Any]:
     pays for the fields it sets and not for parsing thirty defaults. A field added later is never missed.
     Not for frozen classes (their ``__init__`` goes through ``object.__setattr__``).
     """
+    if hasattr(cls, "__post_init__") or getattr(cls, "__dataclass_params__", None) is None:
+        raise TypeError(f"dataclass_factory needs a dataclass without __post_init__, not {cls.__name__}")
+    if cls.__dataclass_params__.frozen:
+        raise TypeError(f"dataclass_factory cannot build the frozen {cls.__name__}")
+    missing = [
+        f.name
+        for f in fields(cls)
+        if f.name not in params and f.default is MISSING and f.default_factory is MISSING
+    ]
+    if missing:
+        raise TypeError(
+            f"dataclass_factory: {cls.__name__} fields without a default must be params: {missing}"
+        )
     namespace: dict[str, Any] = {"_new": _new, "cls": cls}
     lines = [f"def new_{cls.__name__}({', '.join(params)}):", "    made = _new(cls)"]
     for item in fields(cls):
