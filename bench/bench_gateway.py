@@ -363,14 +363,16 @@ async def upstream_clients() -> list[list[str]]:
     return rows
 
 
+async def admin_key(keys_file: str) -> str:
+    """A new admin client key, written to ``keys_file`` for the gateway servers to read."""
+    store = KeyStore(MemoryStore(), keys_file=keys_file)
+    return (await store.create(profile="admin", environment="development")).key
+
+
 async def main() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         keys_file = os.path.join(tmp, "keys.json")
-        key = (
-            await KeyStore(MemoryStore(), keys_file=keys_file).create(
-                profile="admin", environment="development"
-            )
-        ).key
+        key = await admin_key(keys_file)
         local = await in_process(keys_file)
         served = await over_servers(keys_file, key)
         rates = await throughput(keys_file, key)

@@ -31,10 +31,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _harness import ServerProcess, table
-from bench_gateway import UPSTREAM_KEY, load
-
-from claude_guard.keys._store import KeyStore
-from claude_guard.store import MemoryStore
+from bench_gateway import UPSTREAM_KEY, admin_key, load
 
 N = int(os.environ.get("BENCH_N", "3000"))
 
@@ -153,11 +150,7 @@ async def profile_tree(
 async def main() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         keys_file = os.path.join(tmp, "keys.json")
-        key = (
-            await KeyStore(MemoryStore(), keys_file=keys_file).create(
-                profile="admin", environment="development"
-            )
-        ).key
+        key = await admin_key(keys_file)
         now = await profile_tree(tmp, keys_file, key, None)
         baseline = os.environ.get("BENCH_BASELINE_SRC")
         before = await profile_tree(tmp, keys_file, key, baseline) if baseline else {}
