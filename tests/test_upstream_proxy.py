@@ -22,6 +22,7 @@ class ForwardProxy:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        self.headers: list[list[str]] = []
         self.server: asyncio.Server | None = None
 
     async def __aenter__(self) -> str:
@@ -39,6 +40,7 @@ class ForwardProxy:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
             self.lines.append(lines[0])
+            self.headers.append(lines[1:])
             length = next(
                 (int(h.split(":", 1)[1]) for h in lines if h.lower().startswith("content-length:")), 0
             )
@@ -71,6 +73,24 @@ async def test_requests_go_through_the_proxy_the_environment_names(monkeypatch: 
             await upstream.aclose()
     # Absolute-form request lines: the proxy was asked for the upstream, every time.
     assert seen.lines == ["POST http://claude-upstream.invalid/v1/messages HTTP/1.1"] * 3
+
+
+async def test_credentials_in_the_proxy_url_go_to_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+
+    seen = ForwardProxy()
+    async with seen as proxy_url:
+        user, secret = "alice", "proxy-" + "pass"  # a fake proxy credential
+        monkeypatch.setenv("HTTP_PROXY", proxy_url.replace("http://", f"http://{user}:{secret}@"))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        upstream = client("http://claude-upstream.invalid")
+        try:
+            assert (await upstream.send("/v1/messages", b"{}", {})).status_code == 200
+        finally:
+            await upstream.aclose()
+    expected = "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
+    assert f"Proxy-Authorization: {expected}" in seen.headers[0]
 
 
 async def test_no_proxy_sends_the_request_direct(monkeypatch: pytest.MonkeyPatch) -> None:
