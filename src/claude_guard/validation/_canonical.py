@@ -5,7 +5,8 @@ choose. Per code point, in this order:
 
 1. invisible characters are dropped: format characters (Unicode ``Cf``: zero-width space and joiners, soft
    hyphen, bidi controls, tag characters), variation selectors, combining grapheme joiner, Hangul fillers
-   and control characters other than whitespace;
+   and control characters other than whitespace; so are lone surrogates and U+FFFD (read past inside a
+   word: ``ign\ud800ore`` is ``ignore``);
 2. NFKC (fullwidth, mathematical alphanumerics, circled letters, ligatures → ASCII);
 3. capital look-alikes map to Latin (Greek ``Ν`` → n), then casefold;
 4. combining marks are dropped (``ïgnörë`` → ``ignore``) after a canonical decomposition;
@@ -77,6 +78,11 @@ def canonical_char(char: str) -> str:
         ('i', 'a', '', ' ')
     """
     if is_invisible(char):
+        return ""
+    if char == "\ufffd" or "\ud800" <= char <= "\udfff":
+        # A lone surrogate (valid JSON, not UTF-8: an upstream reads it as U+FFFD, if at all) or a
+        # replacement character inside a word is read past like an invisible one: "ign\ud800ore" is
+        # "ignore" to the model, so it is to the rules.
         return ""
     if char in _LINE_BREAKS:
         return "\n"
