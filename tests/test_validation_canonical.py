@@ -220,7 +220,7 @@ def test_ideographs_are_their_own_canonical_form_and_runs_translate_like_the_tab
     assert translate_canonical(text) == "".join(canonical_char(char) for char in text)
 
 
-@pytest.mark.parametrize("breaker", ["\ud800", "\udfff", "\ufffd"])
+@pytest.mark.parametrize("breaker", [chr(0xD800), chr(0xDFFF), chr(0xFFFD)], ids=["D800", "DFFF", "FFFD"])
 def test_a_lone_surrogate_or_replacement_character_inside_a_word_hides_nothing(breaker: str) -> None:
     from claude_guard.errors import PromptBlockedError
     from claude_guard.validation import PromptValidator, ValidationConfig
