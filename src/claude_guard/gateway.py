@@ -124,6 +124,15 @@ class MessagesProxy:
         ctx.upstream_status = response.status_code
         ctx.upstream_headers = response.headers
 
+        whole = response.buffered_body()
+        if whole is not None:
+            # All of it came with the headers (a JSON answer, a short stream): one body message, and no
+            # read to watch a disconnect for.
+            await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+            started.append(True)
+            await send({"type": "http.response.body", "body": whole, "more_body": False})
+            return
+
         # A client that goes away mid-stream must stop the upstream read at once (and let the meter see the
         # cut): watch for http.disconnect while relaying.
         relay_task = asyncio.current_task()

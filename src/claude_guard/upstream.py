@@ -75,6 +75,11 @@ class UpstreamResponse:
     async def aread(self) -> bytes:
         return b"".join([chunk async for chunk in self.aiter_raw()])
 
+    def buffered_body(self) -> bytes | None:
+        """The whole body when all of it has already arrived (read from the buffer, without waiting), else
+        ``None``: then read it with `aiter_raw`."""
+        return None
+
     async def aclose(self) -> None:
         raise NotImplementedError
 
@@ -134,6 +139,12 @@ class _AiohttpResponse(UpstreamResponse):
         if not chunk:
             raise StopAsyncIteration
         return chunk
+
+    def buffered_body(self) -> bytes | None:
+        content = self._response.content
+        if not content.is_eof() or content.exception() is not None:
+            return None
+        return content.read_nowait(-1)
 
     async def aclose(self) -> None:
         response = self._response
