@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from claude_guard import ClaudeGuard, GuardSettings
-from claude_guard._gc import YOUNG_THRESHOLD, gc_tuned
 from claude_guard.reference_app import create_app
 from claude_guard.secrets import EnvSecretSource
 from claude_guard.testing import FakeClaude, serve
 from claude_guard.testing._fake import CANARY_API_KEY
+from claude_guard.tuning import YOUNG_THRESHOLD, gc_tuned
 
 
 @pytest.fixture(autouse=True)

@@ -18,12 +18,12 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 from starlette.routing import Route
 
-from ._gc import gc_tuned
 from .audit import configure_telemetry, otlp_endpoint
 from .context import current_context
 from .egress import guard_error_from_sdk
 from .fastapi import max_cost, rate_limit, require_profile
 from .guard import ClaudeGuard
+from .tuning import gc_tuned
 from .validation import validate_task_description
 
 ANALYZE_MODEL = os.environ.get("CLAUDE_GUARD_ANALYZE_MODEL", "claude-haiku-4-5")
@@ -39,7 +39,7 @@ def create_app(guard: ClaudeGuard | None = None, *, tune_gc: bool = True) -> Fas
     Args:
         guard: The guard to serve; ``None`` builds one from the environment.
         tune_gc: Once started, freeze the start-up objects and raise the young-generation threshold
-            while the app is up (`claude_guard._gc.gc_tuned`: a process-wide setting, which the gateway
+            while the app is up (`claude_guard.tuning.gc_tuned`: a process-wide setting, which the gateway
             may take because it owns its process; about a tenth of its CPU per request, measured).
     """
     guard = guard or ClaudeGuard.from_env()

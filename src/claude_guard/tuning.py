@@ -1,5 +1,5 @@
-"""Garbage-collector settings for a process that serves the gateway: what `reference_app.create_app` applies
-while its app is up.
+"""Settings for a process that serves the gateway: the garbage-collector settings that
+`reference_app.create_app` applies while its app is up, and that an app embedding the guard may take.
 
 Why: measured on the reference gateway (uvicorn, 8 concurrent 1 KB requests, every protection on), CPython's
 default young-generation threshold (700 net container allocations) is crossed all the time by the objects
