@@ -24,6 +24,11 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+try:  # run as a script (tests/data on sys.path) or imported as tests' data package
+    from . import injection_corpus_batch7 as batch7
+except ImportError:
+    import injection_corpus_batch7 as batch7  # type: ignore[no-redef]
+
 SEED = 13
 HELD_OUT_SHARE = 0.4
 MODEL = "claude-sonnet-4-6"
@@ -3387,6 +3392,8 @@ def _misspelled_look_alikes() -> list[tuple[str, list[str], dict[str, Any]]]:
         cases.append((f"context_look_alike/{lang}/{i}", [*kinds, f"lang:{lang}"], _body(content=text)))
     for i, (lang, kinds, text) in enumerate(WORKPLACE_LOOK_ALIKES_2):
         cases.append((f"workplace_look_alike_2/{lang}/{i}", [*kinds, f"lang:{lang}"], _body(content=text)))
+    for i, (lang, kinds, text) in enumerate(batch7.LOOK_ALIKES):
+        cases.append((f"batch7_look_alike/{lang}/{i}", [*kinds, f"lang:{lang}"], _body(content=text)))
     return cases
 
 
@@ -3633,6 +3640,11 @@ def attack_cases(rng: random.Random) -> list[tuple[str, list[str], dict[str, Any
         base = [f"intent:{'persona' if intent == 'mode_switch' else intent}", f"lang:{lang}", f"obf:{where}"]
         body = _body(messages=_tool_result(text)) if where == "tool_result" else _body(content=text)
         add(f"workplace/{lang}/{i}/{where}", base, body)
+    # The seventh batch's attacks (tests/data/injection_corpus_batch7.py), in the registers of its look-alikes.
+    for i, (lang, intent, where, text) in enumerate(batch7.ATTACKS):
+        base = [f"intent:{intent}", f"lang:{lang}", f"obf:{where}"]
+        body = _body(messages=_tool_result(text)) if where == "tool_result" else _body(content=text)
+        add(f"batch7/{lang}/{i}/{where}", base, body)
     return cases
 
 
