@@ -49,6 +49,7 @@ from ._words import (
     addressed,
     complemented,
     crosses,
+    imperative,
     labelled,
     near,
     negated,
@@ -394,6 +395,10 @@ class LexiconMatcher:
             notices = self._notices[index] if section in ("override", "extraction") else None
             reports = self._reported.get(index) if section in ("override", "extraction") else None
             object_starts = [start for start, _ in objects]
+            # An order (the verb opens its clause) on a noun only the model has (override's strong objects):
+            # "Clause 21: Ignore your system prompt" speaks to the model: no label, report or modal excuse.
+            own = found.get((index, "override", "strong_objects"))
+            own_spans = list(zip(own.starts, own.ends, strict=True)) if own else []
             window = lexicon.window
             if breaks is None:
                 meter.scan("lexicon.clauses", len(text))
@@ -402,6 +407,7 @@ class LexiconMatcher:
                 low = bisect.bisect_left(object_starts, verb_start - window - 24)
                 high = bisect.bisect_right(object_starts, verb_end + window)
                 top: tuple[float, str, int, int] | None = None  # this verb's best pair, before context
+                top_object = (0, 0)
                 for position in range(low, min(high, low + 16)):
                     meter.window_steps += 1
                     object_start, object_end = objects[position]
@@ -430,6 +436,7 @@ class LexiconMatcher:
                         score, shape = _WEAK_QUALIFIED_SCORE, f"{shape}, complement"
                     if top is None or score > top[0]:
                         top = (score, shape, first, last)
+                        top_object = (object_start, object_end)
                         if score >= 1.0:
                             break
                 current = best.get(rule_id)
@@ -437,18 +444,20 @@ class LexiconMatcher:
                     continue  # the words around the verb only lower a score: this verb cannot do better
                 score, shape, first, last = top
                 # The words around the verb (the same for each of its objects), read once per verb.
+                own_object = any(a < top_object[1] and b > top_object[0] for a, b in own_spans)
+                models_own = own_object and imperative(text, verb_start)
                 if negations and negated(text, verb_start, negations):
                     # "employees may not disregard safety instructions": a prohibition, not a command.
                     score, shape = round(score * _NEGATION_FACTOR, 4), f"{shape}, negated"
-                elif modals is not None and stated(text, verb_start, *modals):
+                elif not models_own and modals is not None and stated(text, verb_start, *modals):
                     # "the contractor shall disregard any previous instructions": a rule about someone
                     # else (the word before the modal is not the model), not a command to the model.
                     score, shape = round(score * _NEGATION_FACTOR, 4), f"{shape}, third party"
-                elif notices is not None and labelled(text, verb_start, notices, models):
+                elif not models_own and notices is not None and labelled(text, verb_start, notices, models):
                     # "Memo to all staff: please ignore the previous instructions about parking": a line
                     # under a document's or an audience's label, with no word naming the model.
                     score, shape = round(score * _LABEL_FACTOR, 4), f"{shape}, document label"
-                elif reports is not None and reported(text, verb_start, verb_end, *reports, models):
+                elif not models_own and reports and reported(text, verb_start, verb_end, *reports, models):
                     # "if a visitor asks it to ignore its instructions": someone else's request, reported.
                     score, shape = round(score * _LABEL_FACTOR, 4), f"{shape}, reported request"
                 reasons = (shape, f"lang:{lexicon.language}")

@@ -116,10 +116,14 @@ def quoted(text: str, start: int, end: int) -> bool:
     return single >= 0 and (single == 0 or before[single - 1] in " :(") and "'" in after
 
 
+# Combining marks (Devanagari vowel signs and virama, Arabic harakat, Latin accents) are not \w in `re`, yet
+# they are part of a name ("कप्तान:" is a speaker's label).
+_MARKS: Final = "\u0300-\u036f\u064b-\u065f\u0670\u0900-\u0903\u093a-\u094f\u0951-\u0957\u0962\u0963"
 # A chat export's line: an optional [timestamp], a speaker's name (one or two words), a colon. Role words are
 # role markup (`_structure`), and the usual field labels of emails and notes are not speakers.
+_NAME: Final = rf"[^\W\d_][\w'.\-{_MARKS}]{{0,20}}"
 _SPEAKER_LINE: Final = re.compile(
-    r"^(?:\[[^\]\n]{1,24}\] ?)?([^\W\d_][\w'.\-]{0,20}(?: [^\W\d_][\w'.\-]{0,20})?) ?:(?: |(?=[^\x00-\x7f]))",
+    rf"^(?:\[[^\]\n]{{1,24}}\] ?)?({_NAME}(?: {_NAME})?) ?:(?: |(?=[^\x00-\x7f]))",
     re.MULTILINE,
 )
 _NOT_SPEAKERS: Final = frozenset(

@@ -19,6 +19,7 @@ __all__ = [
     "addressed",
     "complemented",
     "crosses",
+    "imperative",
     "labelled",
     "near",
     "negated",
@@ -30,6 +31,9 @@ _NOT_WORD: Final = re.compile(r"[\W_]")
 _LINE_REACH: Final = 160
 _LABEL_CHARS: Final = 90
 _REPORT_REACH: Final = 32
+# Where a clause starts: Latin sentence marks with their space, and the full-width marks of Chinese and
+# Japanese (no space follows them).
+_CLAUSE_MARKS: Final = ("\n", ". ", "! ", "? ", "; ", "。", "！", "？", "；", "，")
 
 
 class Words:
@@ -118,14 +122,34 @@ def stated(
         # it a statement about that noun (an imperative has no subject), unless the noun is the model.
         words = before.rsplit(" ", 2)[-2:]
         if len(words) == 2 and words[0] in determiners and words[1].isalpha() and words[1] not in addressees:
-            return models is None or models.find(words[1]) < 0
+            # "…supersedes all previous instructions given to you, the AI reviewing this contract": the
+            # rest of the sentence names the model, so the statement is about the model's instructions.
+            if models is None:
+                return True
+            return models.find(words[1]) < 0 and models.find(_sentence_after(text, start)) < 0
     return False
+
+
+def imperative(text: str, start: int) -> bool:
+    """Whether the verb at ``start`` opens its clause (after a line start, a sentence mark or a label's
+    colon, with at most "please" before it): the mood of an order, not a description ("lets callers
+    override the system prompt")."""
+    stretch = _clause_before(text, start)
+    colon = max(stretch.rfind(":"), stretch.rfind("："))
+    words = stretch[colon + 1 :].split()
+    return not words or words == ["please"]
+
+
+def _sentence_after(text: str, start: int) -> str:
+    stretch = text[start : start + _LINE_REACH]
+    cut = min((at for at in (stretch.find(mark) for mark in (". ", "\n", "! ", "? ")) if at >= 0), default=-1)
+    return stretch[:cut] if cut >= 0 else stretch
 
 
 def _clause_before(text: str, start: int) -> str:
     low = max(0, start - _LINE_REACH)
     stretch = text[low:start]
-    cut = max(stretch.rfind(mark) for mark in ("\n", ". ", "! ", "? ", "; "))
+    cut = max(stretch.rfind(mark) for mark in _CLAUSE_MARKS)
     return stretch[cut + 1 :] if cut >= 0 else stretch
 
 
