@@ -43,6 +43,7 @@ import ahocorasick_rs
 __all__ = [
     "CREDENTIALS",
     "CREDENTIAL_ENTITIES",
+    "CharClasses",
     "Credential",
     "CredentialMatch",
     "bip39_words",
@@ -80,6 +81,41 @@ class Credential:
     lower: bool = False
     """The pattern is written in lower case and runs on the lower-cased text (a case-insensitive match
     without ``re.IGNORECASE``, which would cost a per-position check); the value is read from the original."""
+    gate: Callable[[str], bool] | None = None
+    """A necessary condition on the whole text, cheaper than the pattern: ``False`` proves the row finds
+    nothing there (its validator included), so neither ``within`` nor the pattern runs."""
+
+
+class CharClasses:
+    """A copy of an ASCII text with each character replaced by the byte of its class: one byte per
+    character, so offsets are the text's own.
+
+    Python's ``re`` finds a pattern that starts with a literal by a fast scan, but tries one that starts with
+    a character class at every position (a few nanoseconds each, a dozen microseconds per KB of prose): on
+    the copy, the class is a literal, and a pattern written over class bytes makes exactly the same choices
+    as the original over characters. ``classes`` maps a class byte to a test of one character (the first
+    that holds wins); every other character becomes ``NUL``. A text that is not ASCII has no copy.
+
+    Example:
+        >>> classes = CharClasses({"0": str.isdigit, "a": str.isalpha})
+        >>> classes.copy("at 09:12"), classes.copy("café")
+        (b'aa\\x0000\\x0000', None)
+    """
+
+    __slots__ = ("table",)
+
+    def __init__(self, classes: dict[str, Callable[[str], object]]) -> None:
+        table = bytearray(256)
+        for code in range(128):
+            for name, test in classes.items():
+                if test(chr(code)):
+                    table[code] = ord(name)
+                    break
+        self.table = bytes(table)
+
+    def copy(self, text: str) -> bytes | None:
+        """The class copy of ``text``, or ``None`` when it is not ASCII (``str.isascii`` is a flag read)."""
+        return text.encode("ascii").translate(self.table) if text.isascii() else None
 
 
 class CredentialMatch(NamedTuple):
@@ -184,6 +220,26 @@ def bip39_valid(words: list[str]) -> bool:
 
 
 _WORD: Final = re.compile(r"[a-z]+")
+_LOWER_ONLY: Final = bytes(code if 97 <= code <= 122 else 32 for code in range(256))
+
+
+@functools.cache
+def _bip39_bytes() -> frozenset[bytes]:
+    return frozenset(word.encode() for word in bip39_words())
+
+
+def _twelve_listed_words(text: str) -> bool:
+    # Necessary for a seed phrase: twelve words in a row on the BIP-39 list, a text's words being its
+    # [a-z]+ runs. The validator reads a match's words the same way, and they are runs of the text too (a
+    # match starts and ends at a word boundary), so twelve it accepts are twelve in a row here. An ASCII
+    # text's runs are found by C loops (one translation, one split), not by a regular expression.
+    words: Iterable[object]
+    listed: frozenset[bytes] | dict[str, int]
+    if text.isascii():
+        words, listed = text.encode().translate(_LOWER_ONLY).split(), _bip39_bytes()
+    else:
+        words, listed = _WORD.findall(text), bip39_words()
+    return b"\x01" * 12 in bytes(map(listed.__contains__, words))
 
 
 def _seed_phrase(run: str) -> tuple[int, int] | bool:
@@ -653,6 +709,7 @@ CREDENTIALS: Final[tuple[Credential, ...]] = (
         validator=_seed_phrase,
         score=0.95,
         within=r"[a-z \t\r\n\\]{47,}",
+        gate=_twelve_listed_words,  # prose has regions of lower-case words; it rarely has twelve listed ones
     ),
     # Private key blocks, whole or cut short.
     Credential(
@@ -818,6 +875,7 @@ def _anchored_rows(rows: tuple[Credential, ...], lowered: str) -> set[int]:
 
 
 _by_identity_anchors: dict[int, tuple[tuple[Credential, ...], _Anchors]] = {}
+_SOLID: Final = CharClasses({"x": lambda char: not char.isspace()})  # str.split's whitespace is isspace()
 
 
 def find_credentials(text: str, *, rows: tuple[Credential, ...] | None = None) -> list[CredentialMatch]:
@@ -833,16 +891,22 @@ def find_credentials(text: str, *, rows: tuple[Credential, ...] | None = None) -
     found: list[CredentialMatch] = []
     table = CREDENTIALS if rows is None else rows
     anchored = _anchored_rows(table, lowered)
-    longest = -1  # the longest whitespace-free run, measured when a row with min_run first asks
+    # Whitespace-free characters as a class copy (a run of n is b"x" * n), or for a text that is not ASCII
+    # the longest run; made when a row with min_run first asks.
+    solid: bytes | int | None = None
     for index, compiled in enumerate(_compiled_for(table)):
         if index not in anchored:
             continue
         row = compiled.row
         if row.min_run:
-            if longest < 0:
-                longest = max(map(len, text.split()), default=0)
-            if longest < row.min_run:
+            if solid is None:
+                solid = _SOLID.copy(text)
+                if solid is None:
+                    solid = max(map(len, text.split()), default=0)
+            if solid < row.min_run if isinstance(solid, int) else b"x" * row.min_run not in solid:
                 continue
+        if row.gate is not None and not row.gate(text):
+            continue
         matches: Iterable[re.Match[str]]
         if compiled.within is not None:
             matches = [

@@ -27,6 +27,8 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Final
 
+from .._credentials import CharClasses
+
 __all__ = ["INVISIBLE", "Canonical", "base64_runs", "canonicalize"]
 
 # Every Unicode format character (category Cf) plus variation selectors: none of them is visible, so a
@@ -178,6 +180,10 @@ def canonicalize(text: str, *, enabled: bool = True) -> Canonical:
 
 
 _BASE64_RUN: Final = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{24,8192}={0,2}(?![A-Za-z0-9+/=_\-])")
+# Every run holds 24 base64 characters in a row: on an ASCII text's class copy, a plain substring search
+# (the run pattern starts with a look-behind, which re tries at every position of prose).
+_BASE64_CLASSES: Final = CharClasses({"b": re.compile(r"[A-Za-z0-9+/_\-]").fullmatch})
+_BASE64_SHORTEST: Final = b"b" * 24
 
 
 def base64_runs(text: str) -> Iterator[tuple[int, int, str]]:
@@ -190,6 +196,9 @@ def base64_runs(text: str) -> Iterator[tuple[int, int, str]]:
         >>> [(s, e, d) for s, e, d in base64_runs("blob " + encoded)]
         [(5, 45, 'password=hunter2-fake-canary')]
     """
+    copy = _BASE64_CLASSES.copy(text)
+    if copy is not None and _BASE64_SHORTEST not in copy:
+        return
     for match in _BASE64_RUN.finditer(text):
         run = match.group()
         # A run of letters only (a long word, a hex digest) is not worth decoding.

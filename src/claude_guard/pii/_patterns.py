@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from .._credentials import Credential
+from .._credentials import CharClasses, Credential
 
 __all__ = ["PII_PATTERNS", "card_brand", "luhn_valid"]
 
@@ -105,6 +105,17 @@ def _card(value: str) -> float | bool:
     return 0.6 if brand == "maestro" and value.isdigit() else True
 
 
+# What `within` finds for a card (a digit, then eleven digits, spaces or hyphens), searched on an ASCII text's
+# class copy, where it starts with a literal: re tries the character class at every position of prose.
+_CARD_CLASSES: Final = CharClasses({"0": re.compile(r"\d").fullmatch, "s": re.compile(r"[ \-]").fullmatch})
+_CARD_RUN: Final = re.compile(rb"0[0s]{11}")
+
+
+def _card_run(text: str) -> bool:
+    copy = _CARD_CLASSES.copy(text)
+    return copy is None or _CARD_RUN.search(copy) is not None
+
+
 def _ssn(value: str) -> bool:
     digits = re.sub(r"\D", "", value)
     area, group, serial = int(digits[:3]), int(digits[3:5]), int(digits[5:])
@@ -132,6 +143,7 @@ PII_PATTERNS: Final[tuple[Credential, ...]] = (
         score=0.95,
         # A card is 12+ characters of digits, spaces and hyphens: only such runs are worth the pattern.
         within=r"\d[\d \-]{11,}",
+        gate=_card_run,
     ),
     Credential(
         id="ssn_with_context",
