@@ -178,7 +178,7 @@ async def test_keys_file_is_shared_with_the_cli(tmp_path: Path) -> None:
     assert oct((tmp_path / "keys.json").stat().st_mode & 0o777) == "0o600"
     assert key[20:] not in (tmp_path / "keys.json").read_text()
 
-    server_side = KeyStore(MemoryStore(), keys_file=tmp_path / "keys.json")
+    server_side = KeyStore(MemoryStore(), keys_file=tmp_path / "keys.json", keys_recheck=0)
     auth = KeyAuthenticator(server_side, environment="development")
     principal = (await auth.check(key)).principal
     listed = _cli("keys", "list", env=env)
@@ -194,6 +194,33 @@ async def test_keys_file_is_shared_with_the_cli(tmp_path: Path) -> None:
     assert _cli("keys", "show", "nosuchkey000", env=env).returncode == 1
     bad = _cli("keys", "create", "--profile", "ghost", "--env", "development", env=env)
     assert bad.returncode == 2 and "unknown profile" in bad.stderr
+
+
+async def test_a_key_revoked_in_the_keys_file_stops_working_within_the_recheck_bound(tmp_path: Path) -> None:
+    # The server looks at the file's modification time at most once per keys_recheck seconds: a revocation
+    # another process (the CLI) writes is seen by the first request after that bound, never later.
+    now = [1000.0]
+    server_side = KeyStore(
+        MemoryStore(), keys_file=tmp_path / "keys.json", keys_recheck=1.0, clock=lambda: now[0]
+    )
+    cli_side = KeyStore(MemoryStore(), keys_file=tmp_path / "keys.json")
+    issued = await cli_side.create(profile="analysis", environment="development")
+    auth = KeyAuthenticator(server_side, environment="development")
+    assert (await auth.check(issued.key)).principal.key_id == issued.record.key_id
+    await cli_side.revoke(issued.record.key_id)
+    stat = (tmp_path / "keys.json").stat()  # a distinct mtime even on a coarse-grained file system clock
+    os.utime(tmp_path / "keys.json", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    now[0] += 0.5
+    assert (await auth.check(issued.key)).principal is not None  # within the bound: not looked at yet
+    now[0] += 0.5
+    with pytest.raises(AuthenticationError):
+        await auth.check(issued.key)
+    # A write made by the server itself is seen at once, whatever the bound.
+    again = await server_side.create(profile="analysis", environment="development")
+    assert (await auth.check(again.key)).principal is not None
+    await server_side.revoke(again.record.key_id)
+    with pytest.raises(AuthenticationError):
+        await auth.check(again.key)
 
 
 @pytest.mark.parametrize("where", ["redis", "keys-file"])

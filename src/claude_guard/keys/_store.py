@@ -14,7 +14,8 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 
@@ -89,16 +90,38 @@ class _MemoryKeys:
         return sorted(self.records.values(), key=lambda r: r.created_at)
 
 
-class _FileKeys(_MemoryKeys):
-    """Records in memory, read from and written through to a JSON keys file (re-read when it changes)."""
+RECHECK_SECONDS = 1.0
+"""How often (at most) a server looks at the keys file's modification time on the request path: a change
+another process made (``claude-guard keys revoke``) is seen within this bound. A ``stat`` per request was a
+tenth of the key check's CPU."""
 
-    def __init__(self, store: MemoryStore, path: Path) -> None:
+
+class _FileKeys(_MemoryKeys):
+    """Records in memory, read from and written through to a JSON keys file (re-read when it changes).
+
+    ``get`` looks at the file's modification time at most once per ``recheck`` seconds (``clock``'s);
+    ``list`` and every write always do, and a write made here is seen here at once.
+    """
+
+    def __init__(
+        self,
+        store: MemoryStore,
+        path: Path,
+        *,
+        recheck: float = RECHECK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(store)
         self.keys_file = path
+        self.recheck = recheck
+        self._clock = clock
         self._mtime: int | None = None
+        self._checked: float | None = None
 
     async def get(self, key_id: str) -> ClientKey | None:
-        self._load_file()
+        checked = self._checked
+        if checked is None or self._clock() - checked >= self.recheck:
+            self._load_file()
         return self.records.get(key_id)
 
     async def put(self, record: ClientKey) -> None:
@@ -109,6 +132,7 @@ class _FileKeys(_MemoryKeys):
         return sorted(self.records.values(), key=lambda r: r.created_at)
 
     def _load_file(self) -> None:
+        self._checked = self._clock()
         try:
             mtime = self.keys_file.stat().st_mtime_ns
         except FileNotFoundError:
@@ -189,17 +213,28 @@ class KeyStore:
 
     - ``memory://``: in this process, optionally backed by a JSON keys file (``keys_file``), so the embedded
       mode survives restarts and the CLI can write keys that a running server reads (it re-reads the file when
-      its modification time changes, so revocation there takes effect on the next request);
+      its modification time changes, looked at no more than once per ``keys_recheck`` seconds (default
+      ``RECHECK_SECONDS``, 1 s) on the request path: a key revoked there stops working within that bound);
     - ``redis://``: one record per key, read on every request (no cache), so revocation takes effect on every
       replica on the next request (``keys_file`` does not apply).
     """
 
-    def __init__(self, store: Store, *, keys_file: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        keys_file: str | os.PathLike[str] | None = None,
+        keys_recheck: float = RECHECK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.keys_file = Path(keys_file) if keys_file is not None else None
         path = self.keys_file
         self._backend: KeyBackend = store.pick(
-            memory=lambda s: _MemoryKeys(s) if path is None else _FileKeys(s, path), redis=_RedisKeys
+            memory=lambda s: (
+                _MemoryKeys(s) if path is None else _FileKeys(s, path, recheck=keys_recheck, clock=clock)
+            ),
+            redis=_RedisKeys,
         )
 
     def __repr__(self) -> str:
