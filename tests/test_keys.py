@@ -223,6 +223,22 @@ async def test_a_key_revoked_in_the_keys_file_stops_working_within_the_recheck_b
         await auth.check(again.key)
 
 
+async def test_a_revocation_within_one_tick_of_the_file_clock_is_seen(tmp_path: Path) -> None:
+    # Two writes inside one tick of a coarse file-system clock leave the same mtime: the store must still
+    # see the second (every write replaces the file, so its inode differs).
+    path = tmp_path / "keys.json"
+    server_side = KeyStore(MemoryStore(), keys_file=path, keys_recheck=0)
+    cli_side = KeyStore(MemoryStore(), keys_file=path)
+    issued = await cli_side.create(profile="analysis", environment="development")
+    auth = KeyAuthenticator(server_side, environment="development")
+    assert (await auth.check(issued.key)).principal is not None
+    before = path.stat()
+    await cli_side.revoke(issued.record.key_id)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # the same mtime as before the revocation
+    with pytest.raises(AuthenticationError):
+        await auth.check(issued.key)
+
+
 @pytest.mark.parametrize("where", ["redis", "keys-file"])
 async def test_a_store_that_cannot_be_read_refuses_the_key_with_503(
     where: str, tmp_path: Path, key_prefix: str, caplog: pytest.LogCaptureFixture

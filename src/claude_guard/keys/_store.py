@@ -96,6 +96,12 @@ another process made (``claude-guard keys revoke``) is seen within this bound. A
 tenth of the key check's CPU."""
 
 
+def _signature(stat: os.stat_result) -> tuple[int, int, int]:
+    # The inode too: every write replaces the file (a new inode), so two writes within one tick of the file
+    # system's timestamp clock still differ.
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
 class _FileKeys(_MemoryKeys):
     """Records in memory, read from and written through to a JSON keys file (re-read when it changes).
 
@@ -115,7 +121,7 @@ class _FileKeys(_MemoryKeys):
         self.keys_file = path
         self.recheck = recheck
         self._clock = clock
-        self._mtime: int | None = None
+        self._mtime: tuple[int, int, int] | None = None
         self._checked: float | None = None
 
     async def get(self, key_id: str) -> ClientKey | None:
@@ -134,10 +140,11 @@ class _FileKeys(_MemoryKeys):
     def _load_file(self) -> None:
         self._checked = self._clock()
         try:
-            mtime = self.keys_file.stat().st_mtime_ns
+            stat = self.keys_file.stat()
         except FileNotFoundError:
             self.records, self._mtime = {}, None
             return
+        mtime = _signature(stat)
         if mtime == self._mtime:
             return
         data = json.loads(self.keys_file.read_text(encoding="utf-8") or "{}")
@@ -160,7 +167,7 @@ class _FileKeys(_MemoryKeys):
                 json.dump(payload, fh, indent=1, sort_keys=True)
             os.replace(tmp, self.keys_file)
             self.records = records
-            self._mtime = self.keys_file.stat().st_mtime_ns
+            self._mtime = _signature(self.keys_file.stat())
 
     def _put_file(self, record: ClientKey) -> None:
         with self._file_transaction() as records:
