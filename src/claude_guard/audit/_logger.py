@@ -380,6 +380,9 @@ class AuditLogger:
         if current.is_recording():
             yield current
             return
+        if not self.instruments.records_spans():
+            yield None  # no provider: a new span would record nothing
+            return
         with tracer.start_as_current_span(
             "claude_guard",
             kind=trace.SpanKind.INTERNAL,

