@@ -26,6 +26,7 @@ import binascii
 import html
 import re
 import urllib.parse
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -65,6 +66,8 @@ class Candidate:
     space: Space
     unspaced: bool = False
     words_only: bool = False
+    reading: bool = False
+    """A reading of mostly visible text (escapes inside words): its findings get no hidden bonus."""
 
 
 def _printable(text: str) -> str | None:
@@ -99,11 +102,23 @@ _ALNUM: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _BASE64_MASK: Final = _mask(_ALNUM + "+/=_-", b"a", b" ", {"\n": b"n", "\r": b"n"})
 # hex digits, the x of 0x, and separators.
 # A line break separates too: hex split across two content blocks is one run of the joined text.
-_HEX_MASK: Final = _mask("0123456789ABCDEFabcdefxX", b"h", b" ", dict.fromkeys(",: \n", b"s"))
-_HEX_SEEDS: Final = (b"hhhhhhhhhhhhhhhh", b"hhhhshhhhshhhh", b"hhshhshhshhsh", b"hhsshhsshhss")
+_HEX_MASK: Final = _mask("0123456789ABCDEFabcdefxX", b"h", b" ", dict.fromkeys(",:- \t\r\n", b"s"))
+# Plain hex, and hex in groups of any size (1, 2, 3, 4, 5 or more digits) with one or two separators.
+_HEX_SEEDS: Final = (
+    b"hhhhhhhhhhhhhhhh",
+    b"hshshshshshshshsh",
+    b"hhshhshhshhsh",
+    b"hhsshhsshhss",
+    b"hhhshhhshhhsh",
+    b"hhhsshhhsshhh",
+    b"hhhhshhhhshhhh",
+    b"hhhhsshhhhsshhhh",
+    b"hhhhhshhhhh",
+    b"hhhhhsshhhhh",
+)
 _HEX_DIGITS: Final = re.compile(r"[^0-9A-Fa-f]")
 _HEX_PREFIX: Final = re.compile(r"(?<![0-9A-Fa-f])0[xX]")
-_HEX_SPLIT: Final = re.compile(r"[ ,:\n]+")
+_HEX_SPLIT: Final = re.compile(r"[ ,:\-\t\r\n]+")
 # percent, entities and backslash escapes.
 _ESCAPE_MASK: Final = _mask(_ALNUM + "#;+._~-", b"a", b" ", {"%": b"p", "&": b"p", "\\": b"p"})
 _UNICODE_ESCAPE: Final = re.compile(r"\\u\{?([0-9A-Fa-f]{4,6})\}?|\\U([0-9A-Fa-f]{8})|\\x([0-9A-Fa-f]{2})")
@@ -129,12 +144,23 @@ def _decode_base64(run: str) -> str | None:
 
 
 def _decode_hex(run: str) -> str | None:
-    # Pairs ("69 67", "0x69 0x67", "69:67") keep their pairs, and a stray token beside them ("data: 69 …",
-    # "a" is a hex digit) is dropped instead of shifting every byte; plain hex keeps its long tokens.
+    # Tokens between separators; the most common token length is the group size (2 for "69 67", 4 for
+    # "6967 6e6f", 1 for "6 9 6 7"). Groups of even size keep every even token, so a stray token beside
+    # them ("data: 69 …", "a" is a hex digit) is dropped instead of shifting every byte; odd groups are
+    # joined from their first full group; plain hex (long tokens, maybe split by a line break: two content
+    # blocks) joins its long tokens.
     tokens = [token for token in _HEX_SPLIT.split(_HEX_PREFIX.sub("", run)) if token]
-    pairs = [token for token in tokens if len(token) == 2]
-    # Plain hex split by a line break (two content blocks) is one string again.
-    digits = "".join(pairs) if len(pairs) * 2 > len(tokens) else "".join(t for t in tokens if len(t) >= 8)
+    if not tokens:
+        return None
+    lengths = Counter(len(token) for token in tokens)
+    group = max(lengths, key=lambda size: (lengths[size], size))
+    if group >= 8:
+        digits = "".join(token for token in tokens if len(token) >= 8)
+    elif group % 2 == 0:
+        digits = "".join(token for token in tokens if len(token) % 2 == 0)
+    else:
+        first = next(index for index, token in enumerate(tokens) if len(token) == group)
+        digits = "".join(tokens[first:])
     digits = _HEX_DIGITS.sub("", digits)
     if len(digits) < 16:
         return None
@@ -277,7 +303,8 @@ def encoded_runs(stripped: str, minimum: int, meter: WorkMeter) -> Iterator[Cand
     meter.scan("decode.hex", len(stripped))
     mask = ascii_bytes.translate(_HEX_MASK)
     for start, end in _seeded_runs(mask, _HEX_SEEDS, (b" ",)):
-        if end - start >= 16:
+        # Sixteen digits at least (a timestamp "2024-01-02 10:00:00" has fourteen).
+        if mask.count(b"h", start, end) >= 16:
             decoded = _total(_decode_hex, stripped[start:end])
             if decoded is not None:
                 yield Candidate("hex", start, end, decoded, "stripped")

@@ -36,6 +36,7 @@ from ._scoring import (
     quoted,
     spoken,
 )
+from ._sparse import sparse_escapes
 from ._structure import find_role_markers, find_url_exfiltration
 
 _MAX_DETECTOR_TEXTS: Final = 32
@@ -147,6 +148,7 @@ def _scan_text(
     unspaced: bool = False,
     has_invisible: bool | None = None,
     canonical: Canonical | None = None,
+    reading: bool = False,
 ) -> None:
     """Score ``raw`` and rescan what its decoders find.
 
@@ -208,7 +210,9 @@ def _scan_text(
         findings.append(
             _Finding(intent.rule_id, layer, round(score, 4), reasons, at(intent.start, intent.end))
         )
-    for marker in find_role_markers(text, meter, hidden=parent is not None and _hidden(layer)):
+    for marker in find_role_markers(
+        text, meter, hidden=parent is not None and not reading and _hidden(layer)
+    ):
         score, reasons = marker.score, marker.reasons
         if code.covers(marker.start, marker.end):
             score, reasons = score * CODE_FACTOR, (*reasons, f"context:code×{CODE_FACTOR}")
@@ -245,7 +249,7 @@ def _scan_text(
     for url in urls:
         where = at(url.start, url.end) if canonical_urls else from_stripped(url.start, url.end)
         findings.append(_Finding(url.rule_id, layer, url.score, url.reasons, where))
-    if parent is not None and _hidden(layer):
+    if parent is not None and not reading and _hidden(layer):
         for finding in findings[first_of_layer:]:
             if finding.rule_id not in _CONTEXT_FREE:
                 finding.score = min(1.0, round(finding.score + HIDDEN_BONUS, 4))
@@ -256,6 +260,10 @@ def _scan_text(
     candidates: list[tuple[Candidate, Locator]] = []
     for candidate in encoded_runs(stripped, scan.config.min_encoded_length, meter):
         candidates.append((candidate, from_stripped(candidate.start, candidate.end)))
+    if "%" in stripped or "&" in stripped or "\\" in stripped:
+        meter.scan("decode.sparse_escapes", len(stripped))
+        for candidate in sparse_escapes(stripped):
+            candidates.append((candidate, from_stripped(candidate.start, candidate.end)))
     for candidate in raw_candidates(raw, meter, has_invisible=has_invisible):
         where = parent if parent is not None else _fixed(candidate.start, candidate.end)
         candidates.append((candidate, where))
@@ -272,7 +280,13 @@ def _scan_text(
             _scan_words(scan, decoded, layer=child_layer, parent=where)
             continue
         _scan_text(
-            scan, decoded, depth=depth + 1, layer=child_layer, parent=where, unspaced=candidate.unspaced
+            scan,
+            decoded,
+            depth=depth + 1,
+            layer=child_layer,
+            parent=where,
+            unspaced=candidate.unspaced,
+            reading=candidate.reading,
         )
 
 
