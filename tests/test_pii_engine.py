@@ -266,7 +266,7 @@ def test_merge_findings_keeps_the_best_of_overlapping_spans() -> None:
 
 def test_block_boundaries_are_joined_within_a_message_never_across_messages() -> None:
     from claude_guard.messages._segments import TextSegment
-    from claude_guard.pii._redact import _adjacent_pairs
+    from claude_guard.messages._segments import adjacent_pairs as _adjacent_pairs
 
     def seg(*path: object) -> tuple[int, TextSegment]:
         return (0, TextSegment(path=tuple(path), text="x", kind="message"))  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from ._walker import ObjectKey, UnknownContent, collect_leaves
 __all__ = [
     "SegmentPath",
     "TextSegment",
+    "adjacent_pairs",
     "iter_text_segments",
     "joined_text",
     "locate",
@@ -24,6 +25,11 @@ SegmentPath = tuple[str | int, ...]
 class _HasText(Protocol):
     @property
     def text(self) -> str: ...
+
+
+class _HasPath(Protocol):
+    @property
+    def path(self) -> tuple[Any, ...]: ...
 
 
 _Segment = TypeVar("_Segment", bound=_HasText)
@@ -200,3 +206,32 @@ def locate(offsets: Sequence[tuple[int, _Segment]], position: int) -> tuple[_Seg
     if index == len(offsets) - 1 and position > start + len(segment.text):
         raise ValueError(f"position {position} is outside the joined text")
     return segment, position - start
+
+
+def adjacent_pairs(offsets: Sequence[tuple[int, _HasPath]]) -> list[int]:
+    """Indexes ``i`` where segments ``i`` and ``i + 1`` are consecutive items of one block list: their
+    paths differ only in their last index, by one (text blocks of one message, of one tool result, of the
+    system prompt; items of one list in tool input). Two messages are never paired. PII redaction and the
+    prompt validator both read text cut across such a pair as one.
+
+    Example:
+        >>> a, b = TextSegment(("messages", 0, "content", 0, "text"), "EVA", "message"), TextSegment(
+        ...     ("messages", 0, "content", 1, "text"), "L(x)", "message")
+        >>> adjacent_pairs([(0, a), (5, b)])
+        [0]
+    """
+    pairs = []
+    for index in range(len(offsets) - 1):
+        a, b = offsets[index][1].path, offsets[index + 1][1].path
+        if len(a) != len(b) or not a:
+            continue
+        differ = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(differ) == 1:
+            x, y = a[differ[0]], b[differ[0]]
+            last = all(not isinstance(part, int) for part in a[differ[0] + 1 :])
+            # Not two messages ("messages", 0, "content") and ("messages", 1, "content"): the index that
+            # differs must not be a message's.
+            message = differ[0] > 0 and a[differ[0] - 1] == "messages"
+            if isinstance(x, int) and isinstance(y, int) and y == x + 1 and last and not message:
+                pairs.append(index)
+    return pairs

@@ -14,7 +14,7 @@ from typing import Any
 from ..context import GuardContext
 from ..errors import ConfigurationError, PIIBlockedError, PIIUnavailableError
 from ..messages import TextSegment, iter_text_segments, replace_text_segments
-from ..messages._segments import joined_text
+from ..messages._segments import adjacent_pairs, joined_text
 from ..messages._walker import UnknownContent
 from ..store import MemoryStore, Store
 from ._config import PIIConfig
@@ -161,7 +161,7 @@ class Redactor:
         if not segments:
             return result
         joined, offsets = joined_text(segments, _SEPARATOR)
-        pairs = _adjacent_pairs(offsets)
+        pairs = adjacent_pairs(offsets)
         windows = [(offsets[i][1].text[-WINDOW:], offsets[i + 1][1].text[:WINDOW]) for i in pairs]
         try:
             if windows:
@@ -299,27 +299,6 @@ class Redactor:
         if not found:
             return text
         return restore_text(text, await self.vault.get_many(principal, found))
-
-
-def _adjacent_pairs(offsets: list[tuple[int, TextSegment]]) -> list[int]:
-    # Consecutive segments of one block list: their paths differ only in their last index, by one (text
-    # blocks of one message, of one tool result, of the system prompt; items of one list in tool input).
-    # Two messages are never joined.
-    pairs = []
-    for index in range(len(offsets) - 1):
-        a, b = offsets[index][1].path, offsets[index + 1][1].path
-        if len(a) != len(b) or not a:
-            continue
-        differ = [i for i in range(len(a)) if a[i] != b[i]]
-        if len(differ) == 1:
-            x, y = a[differ[0]], b[differ[0]]
-            last = all(not isinstance(part, int) for part in a[differ[0] + 1 :])
-            # Not two messages ("messages", 0, "content") and ("messages", 1, "content"): the index that
-            # differs must not be a message's.
-            message = differ[0] > 0 and a[differ[0] - 1] == "messages"
-            if isinstance(x, int) and isinstance(y, int) and y == x + 1 and last and not message:
-                pairs.append(index)
-    return pairs
 
 
 def _across(

@@ -318,3 +318,49 @@ def _hit(finding: _Finding, mode: RuleMode, start: int, end: int, offsets: list[
         finding.score,
         finding.reasons,
     )
+
+
+SEAM_WINDOW: Final = 256
+"""Characters read on each side of a cut between two adjacent text blocks (see `_scan_seams`)."""
+
+
+def _scan_seams(scan: _Scan, joined: str, offsets: list[tuple[int, Leaf]], separator: str) -> None:
+    """Read text cut across two adjacent blocks of one block list as one: ``EVA`` + ``L(x)``.
+
+    The joined text puts a blank line between blocks, so a word, a call or a URL cut mid-way across two
+    blocks is read as two. At each cut of a pair that `adjacent_pairs` finds (never two messages), the
+    ``SEAM_WINDOW`` characters either side are joined with nothing and scanned as a reading of visible
+    text; only rules the scan of the joined text did not already find are kept (what the join alone
+    shows), located over the whole window. The request's context classes (translation, teaching) are the
+    joined text's, not a window's. Cuts at a line break read the same either way and are skipped. Linear:
+    at most ``2 × SEAM_WINDOW`` characters per block.
+    """
+    from ..messages._segments import adjacent_pairs
+
+    pairs = adjacent_pairs(offsets)
+    if not pairs:
+        return
+    seen = {finding.rule_id for finding in scan.findings}
+    contexts = dict(scan.contexts)
+    for index in pairs:
+        a_start, a = offsets[index]
+        b_start, b = offsets[index + 1]
+        if not a.text or not b.text or a.text[-1] in "\r\n" or b.text[0] in "\r\n":
+            continue
+        cut = a_start + len(a.text)
+        left = max(a_start, cut - SEAM_WINDOW)
+        right = b_start + min(len(b.text), SEAM_WINDOW)
+        assert joined[cut : cut + len(separator)] == separator
+        first = len(scan.findings)
+        window = _fixed(left, right)
+        _scan_text(
+            scan,
+            joined[left:cut] + joined[b_start:right],
+            depth=0,
+            layer="across_blocks",
+            parent=window,
+            reading=True,
+        )
+        scan.findings[first:] = [f for f in scan.findings[first:] if f.rule_id not in seen]
+        seen.update(f.rule_id for f in scan.findings[first:])
+    scan.contexts = contexts

@@ -48,6 +48,7 @@ from ._scan import (
     _Finding,
     _hit,
     _Scan,
+    _scan_seams,
     _scan_text,
     rule_finders,
 )
@@ -307,6 +308,7 @@ class PromptValidator:
             has_invisible=first is not None,
             canonical=canonical,
         )
+        _scan_seams(scan, joined, offsets, _SEPARATOR)
         _apply_request_context(scan)
         return _Evaluation(body, segments, offsets, scan.findings, scan.texts)
 
