@@ -27,6 +27,7 @@ BENIGN = [
 
 
 def body(*blocks: str, separate_messages: bool = False) -> dict[str, Any]:
+    messages: list[dict[str, Any]]
     if separate_messages:
         messages = []
         for i, text in enumerate(blocks):
