@@ -119,6 +119,8 @@ class ServerProcess:
                 here,
             ],
             env={**os.environ, **(env or {})},
+            # Not the benchmark's stdout, which is the markdown section (LiteLLM prints a banner there).
+            stdout=sys.stderr,
         )
 
     def wait(self, path: str = "/healthz", timeout: float = 30.0) -> None:
