@@ -7,7 +7,7 @@ global providers, which `configure_telemetry` or the user's own setup installs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
@@ -86,6 +86,7 @@ class Instruments:
     ) -> None:
         self.tracer: Tracer | None = None
         self._given_provider = False
+        self._global_provider: Callable[[], object] = object
         self._no_provider: tuple[type, ...] = ()
         self.token_usage: Histogram | None = None
         self.operation_duration: Histogram | None = None
@@ -103,6 +104,7 @@ class Instruments:
             INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, tracer_provider=tracer_provider
         )
         self._given_provider = tracer_provider is not None
+        self._global_provider = trace.get_tracer_provider
         self._no_provider = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
         meter = metrics.get_meter(
             INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, meter_provider=meter_provider
@@ -150,11 +152,7 @@ class Instruments:
         gateway's CPU per request, measured)."""
         if self.tracer is None:
             return False
-        if self._given_provider:
-            return True
-        from opentelemetry import trace
-
-        return not isinstance(trace.get_tracer_provider(), self._no_provider)
+        return self._given_provider or not isinstance(self._global_provider(), self._no_provider)
 
     def record_request(self, ctx: GuardContext, record: AuditRecord) -> None:
         """Metrics of one finished request: decisions, cost and the guard's added latency."""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..messages._segments import locate
+from ..messages._segments import adjacent_pairs, locate
 from ..messages._walker import Leaf
 from ._canonical import Canonical, canonicalize
 from ._config import (
@@ -335,8 +335,6 @@ def _scan_seams(scan: _Scan, joined: str, offsets: list[tuple[int, Leaf]], separ
     joined text's, not a window's. Cuts at a line break read the same either way and are skipped. Linear:
     at most ``2 × SEAM_WINDOW`` characters per block.
     """
-    from ..messages._segments import adjacent_pairs
-
     pairs = adjacent_pairs(offsets)
     if not pairs:
         return
