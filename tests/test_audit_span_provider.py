@@ -4,7 +4,6 @@ current (the app's own instrumentation) is enriched either way."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -14,23 +13,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from _sinks import ListSink
 from claude_guard._asgi import Receive, Scope, Send
-from claude_guard.audit import AuditLogger, AuditMiddleware, AuditRecord
+from claude_guard.audit import AuditLogger, AuditMiddleware
 
 SPANS: list[object] = []
-
-
-class ListSink:
-    name = "list"
-
-    def __init__(self) -> None:
-        self.records: list[AuditRecord] = []
-
-    async def write(self, records: Sequence[AuditRecord]) -> None:
-        self.records.extend(records)
-
-    async def aclose(self) -> None:
-        return None
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:

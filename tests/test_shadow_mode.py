@@ -4,7 +4,6 @@ is forwarded in shadow, and the audit record and the metrics say "would refuse" 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from _sinks import ListSink
 from claude_guard import ClaudeGuard, GuardSettings, Profile
 from claude_guard.audit import AuditLogger, AuditRecord
 from claude_guard.errors import ConfigurationError
@@ -27,19 +27,6 @@ from claude_guard.testing._fake import CANARY_API_KEY
 from conftest import REDIS_URL
 
 EMAIL = "shadow.person.4417@example.org"
-
-
-class ListSink:
-    name = "list"
-
-    def __init__(self) -> None:
-        self.records: list[AuditRecord] = []
-
-    async def write(self, records: Sequence[AuditRecord]) -> None:
-        self.records.extend(records)
-
-    async def aclose(self) -> None:
-        return None
 
 
 def _body(*, tools: tuple[str, ...] = (), text: str = "hello there", max_tokens: int = 16) -> dict[str, Any]:
