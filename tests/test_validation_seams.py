@@ -68,6 +68,26 @@ def test_three_blocks_with_the_call_in_the_middle_one(name: str) -> None:
     assert blocked(body(text[:start], text[start : start + 4], text[start + 4 :]))
 
 
+@pytest.mark.parametrize("name", ["dangerous call", "os.system"])
+def test_a_one_character_block_in_the_middle_of_the_cut(name: str) -> None:
+    # The window reaches through the chain: EV + A + L(...) is read as EVAL(...).
+    text = ATTACKS[name]
+    start = text.index("(") - 2
+    assert blocked(body(text[: start - 1], text[start - 1 : start], text[start:]))
+
+
+def test_a_cut_between_a_text_block_and_an_unknown_block() -> None:
+    text = ATTACKS["dangerous call"]
+    cut = text.index("(") - 1
+    content = [{"type": "text", "text": text[:cut]}, {"type": "future_block", "text": text[cut:]}]
+    assert blocked(body_with(content))
+
+
+def body_with(content: list[dict[str, str]]) -> dict[str, Any]:
+    message = {"role": "user", "content": content}
+    return {"model": "claude-sonnet-4-6", "max_tokens": 64, "messages": [message]}
+
+
 @pytest.mark.parametrize(("first", "second"), BENIGN)
 def test_benign_block_pairs_still_pass(first: str, second: str) -> None:
     assert not blocked(body(first, second))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..messages._segments import adjacent_pairs, locate
-from ..messages._walker import Leaf
+from ..messages._walker import Leaf, ObjectKey
 from ._canonical import Canonical, canonicalize
 from ._config import (
     INVISIBLE_RULE_ID,
@@ -324,39 +324,62 @@ SEAM_WINDOW: Final = 256
 """Characters read on each side of a cut between two adjacent text blocks (see `_scan_seams`)."""
 
 
-def _scan_seams(scan: _Scan, joined: str, offsets: list[tuple[int, Leaf]], separator: str) -> None:
-    """Read text cut across two adjacent blocks of one block list as one: ``EVA`` + ``L(x)``.
+def _scan_seams(scan: _Scan, offsets: list[tuple[int, Leaf]]) -> None:
+    """Read text cut across adjacent blocks of one block list as one: ``EVA`` + ``L(x)``.
 
-    The joined text puts a blank line between blocks, so a word, a call or a URL cut mid-way across two
-    blocks is read as two. At each cut of a pair that `adjacent_pairs` finds (never two messages), the
-    ``SEAM_WINDOW`` characters either side are joined with nothing and scanned as a reading of visible
-    text; only rules the scan of the joined text did not already find are kept (what the join alone
-    shows), located over the whole window. The request's context classes (translation, teaching) are the
-    joined text's, not a window's. Cuts at a line break read the same either way and are skipped. Linear:
-    at most ``2 × SEAM_WINDOW`` characters per block.
+    The joined text puts a blank line between blocks, so a word, a call or a URL cut mid-way across
+    blocks is read as two. The text leaves of blocks (an unknown block's too; not its keys or ``type``) are
+    paired by `adjacent_pairs` (never two messages); at each cut, the ``SEAM_WINDOW`` characters either
+    side, taken through as many blocks of the chain as they span (``EV`` + ``A`` + ``L(x)``), are joined
+    with nothing and scanned as a reading of visible text. Only rules the scan of the joined text did not
+    already find are kept (what the join alone shows), located over the whole window. The request's
+    context classes (translation, teaching) are the joined text's, not a window's. Cuts at a line break
+    read the same either way and are skipped. Linear: at most ``2 × SEAM_WINDOW`` characters per cut.
     """
-    pairs = adjacent_pairs(offsets)
+    texts = [
+        (start, leaf)
+        for start, leaf in offsets
+        if leaf.path and not isinstance(leaf.path[-1], ObjectKey) and leaf.path[-1] != "type"
+    ]
+    pairs = set(adjacent_pairs(texts))
     if not pairs:
         return
     seen = {finding.rule_id for finding in scan.findings}
     contexts = dict(scan.contexts)
-    for index in pairs:
-        a_start, a = offsets[index]
-        b_start, b = offsets[index + 1]
-        if not a.text or not b.text or a.text[-1] in "\r\n" or b.text[0] in "\r\n":
+    for index in sorted(pairs):
+        a = texts[index][1].text
+        b = texts[index + 1][1].text
+        if not a or not b or a[-1] in "\r\n" or b[0] in "\r\n":
             continue
-        cut = a_start + len(a.text)
-        left = max(a_start, cut - SEAM_WINDOW)
-        right = b_start + min(len(b.text), SEAM_WINDOW)
-        assert joined[cut : cut + len(separator)] == separator
+        left_parts: list[str] = []
+        need, i = SEAM_WINDOW, index
+        while True:  # back through the chain
+            start, leaf = texts[i]
+            part = leaf.text[-need:]
+            left_parts.append(part)
+            left = start + len(leaf.text) - len(part)
+            need -= len(part)
+            if need <= 0 or i - 1 not in pairs:
+                break
+            i -= 1
+        right_parts: list[str] = []
+        need, i = SEAM_WINDOW, index + 1
+        while True:  # and forward
+            start, leaf = texts[i]
+            part = leaf.text[:need]
+            right_parts.append(part)
+            right = start + len(part)
+            need -= len(part)
+            if need <= 0 or i not in pairs:
+                break
+            i += 1
         first = len(scan.findings)
-        window = _fixed(left, right)
         _scan_text(
             scan,
-            joined[left:cut] + joined[b_start:right],
+            "".join(reversed(left_parts)) + "".join(right_parts),
             depth=0,
             layer="across_blocks",
-            parent=window,
+            parent=_fixed(left, right),
             reading=True,
         )
         scan.findings[first:] = [f for f in scan.findings[first:] if f.rule_id not in seen]

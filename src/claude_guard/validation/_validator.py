@@ -308,7 +308,7 @@ class PromptValidator:
             has_invisible=first is not None,
             canonical=canonical,
         )
-        _scan_seams(scan, joined, offsets, _SEPARATOR)
+        _scan_seams(scan, offsets)
         _apply_request_context(scan)
         return _Evaluation(body, segments, offsets, scan.findings, scan.texts)
 
