@@ -81,7 +81,8 @@ class GenAICall:
         self._output: list[str] = []
         self._output_chars = 0
         self._ended = False
-        if instruments.tracer is not None:
+        # Without a tracer provider a span would not record: none is built (``span`` stays ``None``).
+        if instruments.tracer is not None and instruments.records_spans():
             from opentelemetry.trace import SpanKind
 
             attributes: dict[str, Any] = {
@@ -200,6 +201,18 @@ class GenAICall:
 
     def _end(self, status: int | None, error_type: str | None) -> None:
         duration = time.perf_counter() - self.started
+        instruments = self.instruments
+        metered = instruments.records_metrics()
+        recording = self.span is not None and self.span.is_recording()
+        ctx = self.ctx
+        if not (metered or recording) and ctx is not None and ctx.usage is not None and self._parser is None:
+            # Nobody reads this answer here: no span, no metrics, and the meter has already read its usage
+            # (``ctx.usage`` wins over ``observed_usage`` in the audit record). Parsing it again would be
+            # the request's second ``json.loads`` of the response for nothing.
+            ctx.upstream_seconds = (ctx.upstream_seconds or 0.0) + duration
+            if self.span is not None:
+                self.span.end()
+            return
         body: Any = getattr(self, "_json_body", None)
         if body is None and self._json and not self._json_overflow:
             with contextlib.suppress(ValueError):
@@ -240,8 +253,7 @@ class GenAICall:
             self.ctx.upstream_seconds = (self.ctx.upstream_seconds or 0.0) + duration
             if usage is not None:
                 self.ctx.observed_usage = usage
-        instruments = self.instruments
-        if instruments.operation_duration is not None or instruments.token_usage is not None:
+        if metered:
             self._record_metrics(duration, usage, response_model, error_type)
         span = self.span
         if span is None:

@@ -88,6 +88,9 @@ class Instruments:
         self._given_provider = False
         self._global_provider: Callable[[], object] = object
         self._no_provider: tuple[type, ...] = ()
+        self._given_meter_provider = False
+        self._global_meter_provider: Callable[[], object] = object
+        self._no_meter_provider: tuple[type, ...] = ()
         self.token_usage: Histogram | None = None
         self.operation_duration: Histogram | None = None
         self.cost: Counter | None = None
@@ -106,6 +109,9 @@ class Instruments:
         self._given_provider = tracer_provider is not None
         self._global_provider = trace.get_tracer_provider
         self._no_provider = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+        self._given_meter_provider = meter_provider is not None
+        self._global_meter_provider = metrics.get_meter_provider
+        self._no_meter_provider = _no_meter_providers(metrics)
         meter = metrics.get_meter(
             INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, meter_provider=meter_provider
         )
@@ -154,8 +160,21 @@ class Instruments:
             return False
         return self._given_provider or not isinstance(self._global_provider(), self._no_provider)
 
+    def records_metrics(self) -> bool:
+        """Whether the instruments record: a meter provider was given, or one (not the API's proxy or
+        no-op) is set globally. Asked per request, like `records_spans`: the API's proxy instruments start
+        recording once an app sets its provider, and until then the attribute dicts are not built for
+        nobody (a per-decision dict and reason lookup per request, measured)."""
+        if self.requests is None:
+            return False
+        return self._given_meter_provider or not isinstance(
+            self._global_meter_provider(), self._no_meter_provider
+        )
+
     def record_request(self, ctx: GuardContext, record: AuditRecord) -> None:
         """Metrics of one finished request: decisions, cost and the guard's added latency."""
+        if not self.records_metrics():
+            return
         base = _base_attributes(record)
         if self.requests is not None:
             self.requests.add(1, base)
@@ -182,6 +201,16 @@ class Instruments:
     def count_sink_error(self, sink: str) -> None:
         if self.audit_sink_errors is not None:
             self.audit_sink_errors.add(1, {"claude_guard.sink": sink})
+
+
+def _no_meter_providers(metrics: Any) -> tuple[type, ...]:
+    # The API's stand-in until an SDK provider is set is a private class (``_ProxyMeterProvider``); if a
+    # release renames it, only the public no-op is recognised and metrics are always built (slower, never
+    # lost).
+    internal = getattr(metrics, "_internal", None)
+    proxy = getattr(internal, "_ProxyMeterProvider", None)
+    noop: type = metrics.NoOpMeterProvider
+    return (noop, proxy) if isinstance(proxy, type) else (noop,)
 
 
 def _reason(detail: Mapping[str, Any] | None) -> str | None:
