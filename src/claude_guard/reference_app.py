@@ -11,13 +11,14 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import anthropic
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 from starlette.routing import Route
 
+from ._asgi import ASGIApp, Receive, Scope, Send
 from .audit import configure_telemetry, otlp_endpoint
 from .context import current_context
 from .egress import guard_error_from_sdk
@@ -31,6 +32,26 @@ ANALYZE_MODEL = os.environ.get("CLAUDE_GUARD_ANALYZE_MODEL", "claude-haiku-4-5")
 
 class AnalyzeRequest(BaseModel):
     task: str = Field(description="What Claude should analyse.")
+
+
+class _DirectPost:
+    """Sends a POST to one of ``endpoints`` (an exact path) to its ASGI endpoint; everything else to ``app``.
+
+    The endpoints are pure ASGI apps that need nothing from the framework's routing (no path parameters,
+    no dependencies): FastAPI's exception middleware, exit stack and router would only wrap them again.
+    """
+
+    def __init__(self, app: ASGIApp, *, endpoints: dict[str, ASGIApp]) -> None:
+        self.app = app
+        self.endpoints = endpoints
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            endpoint = self.endpoints.get(scope["path"])
+            if endpoint is not None:
+                await endpoint(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(guard: ClaudeGuard | None = None, *, tune_gc: bool = True) -> FastAPI:
@@ -66,8 +87,13 @@ def create_app(guard: ClaudeGuard | None = None, *, tune_gc: bool = True) -> Fas
 
     # Gateway routes: protected on ingress, then forwarded to CLAUDE_API_URL with the upstream key.
     proxy = guard.messages_proxy()
-    for path in ("/v1/messages", "/v1/messages/count_tokens"):
+    proxy_paths = ("/v1/messages", "/v1/messages/count_tokens")
+    for path in proxy_paths:
         app.router.routes.append(Route(path, proxy, methods=["POST"], include_in_schema=False))
+    # Added before the guard, so it sits inside every protection: a POST to the proxy goes from the last
+    # guard straight to it, not through FastAPI's exception layer and router (about 2 % of the gateway's CPU
+    # per request, measured). Other methods still meet the routes above (405).
+    app.add_middleware(cast(Any, _DirectPost), endpoints=dict.fromkeys(proxy_paths, proxy))
 
     # An app-style route: it calls Claude itself through the SDK, protected on egress.
     client = guard.anthropic_client()
