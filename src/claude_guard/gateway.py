@@ -39,7 +39,9 @@ logger = logging.getLogger("claude_guard")
 # Request headers a caller may pass on to Claude; everything else (its own credentials above all) stays here.
 _FORWARDED_REQUEST_HEADERS = frozenset({b"anthropic-version", b"anthropic-beta", b"accept"})
 # Response headers worth passing back; hop-by-hop and upstream identity headers are dropped.
-_FORWARDED_RESPONSE_HEADERS = frozenset({"content-type", "retry-after", "retry-after-ms", "x-should-retry"})
+_FORWARDED_RESPONSE_HEADERS = frozenset(
+    {b"content-type", b"retry-after", b"retry-after-ms", b"x-should-retry"}
+)
 _MAX_ERROR_BODY = 64 * 1024
 
 
@@ -117,10 +119,10 @@ class MessagesProxy:
         upstream_id = response.headers.get("request-id")
         if upstream_id:
             headers.append((b"upstream-request-id", upstream_id.encode("latin-1")))
-        for name, value in response.headers.items():
+        for name, value in response.raw_headers:
             lower = name.lower()
-            if lower in _FORWARDED_RESPONSE_HEADERS or lower.startswith("anthropic-ratelimit-"):
-                headers.append((lower.encode("latin-1"), value.encode("latin-1")))
+            if lower in _FORWARDED_RESPONSE_HEADERS or lower.startswith(b"anthropic-ratelimit-"):
+                headers.append((lower, value))
         ctx.upstream_status = response.status_code
         ctx.upstream_headers = response.headers
 

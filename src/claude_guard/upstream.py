@@ -18,7 +18,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -64,10 +64,12 @@ class UpstreamResponse:
     to its end.
     """
 
-    __slots__ = ("headers", "status_code")
+    __slots__ = ("headers", "raw_headers", "status_code")
 
     status_code: int
     headers: Mapping[str, str]
+    raw_headers: Sequence[tuple[bytes, bytes]]
+    """The headers as they came on the wire, names in their own case: what a relay copies without decoding."""
 
     def aiter_raw(self) -> AsyncIterator[bytes]:
         raise NotImplementedError
@@ -90,6 +92,7 @@ class _HttpxResponse(UpstreamResponse):
     def __init__(self, response: httpx.Response) -> None:
         self.status_code = response.status_code
         self.headers = response.headers
+        self.raw_headers = response.headers.raw
         self._response = response
         self._chunks: AsyncIterator[bytes] | None = None
 
@@ -119,6 +122,7 @@ class _AiohttpResponse(UpstreamResponse):
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self.status_code = response.status
         self.headers = response.headers
+        self.raw_headers = response.raw_headers
         self._response = response
 
     def aiter_raw(self) -> AsyncIterator[bytes]:
