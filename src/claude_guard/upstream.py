@@ -35,6 +35,7 @@ from .secrets import Secret, SecretSource, scrub
 
 if TYPE_CHECKING:
     import aiohttp
+    import yarl
 
 __all__ = ["UpstreamClient", "upstream_error"]
 
@@ -187,6 +188,8 @@ class UpstreamClient:
         self.connect_timeout = connect_timeout
         self._client = client
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, yarl.URL] = {}
+        self._timeouts: dict[tuple[float, float], aiohttp.ClientTimeout] = {}
         self._session_loop: asyncio.AbstractEventLoop | None = None
         self._proxy: str | None = None
         self._key: Secret | None = None
@@ -289,18 +292,31 @@ class UpstreamClient:
         self, path: str, body: bytes, headers: dict[str, str], timeout: float, connect: float
     ) -> UpstreamResponse:
         import aiohttp
+        import yarl
 
         session = self._aiohttp_session()
+        url = self._urls.get(path)
+        if url is None:
+            # Parsed once per path (two paths in practice), not per request; bounded all the same.
+            url = yarl.URL(self.base_url + path)
+            if len(self._urls) < 64:
+                self._urls[path] = url
+        timeouts = (timeout, connect)
+        client_timeout = self._timeouts.get(timeouts)
+        if client_timeout is None:
+            client_timeout = aiohttp.ClientTimeout(
+                total=None, connect=timeout, sock_connect=connect, sock_read=timeout
+            )
+            if len(self._timeouts) < 64:  # per-route deadlines are few; a computed one is not kept
+                self._timeouts[timeouts] = client_timeout
         try:
             response = await session.post(
-                self.base_url + path,
+                url,
                 data=body,
                 headers=headers,
                 allow_redirects=False,
                 proxy=self._proxy,
-                timeout=aiohttp.ClientTimeout(
-                    total=None, connect=timeout, sock_connect=connect, sock_read=timeout
-                ),
+                timeout=client_timeout,
             )
         except TimeoutError:
             raise UpstreamTimeoutError() from None
