@@ -73,6 +73,8 @@ async def test_a_whole_answer_goes_out_as_one_message(upstream: tuple[FakeClaude
     (only,) = bodies(sent)
     assert only["more_body"] is False
     assert json.loads(only["body"])["type"] == "message"
+    lengths = [v for k, v in sent[0]["headers"] if k == b"content-length"]
+    assert lengths == [str(len(only["body"])).encode()]  # known, so not sent chunked
 
 
 async def test_a_stream_still_arriving_is_relayed_as_it_comes(
@@ -83,6 +85,7 @@ async def test_a_stream_still_arriving_is_relayed_as_it_comes(
     sent = await relay(server, {**REQUEST, "stream": True})
     parts = bodies(sent)
     assert len(parts) > 2  # events relayed one by one as they came, then the end of the body
+    assert not [k for k, _ in sent[0]["headers"] if k == b"content-length"]  # not known when it starts
     assert parts[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
     events = b"".join(p["body"] for p in parts).decode()
     assert events.startswith("event: message_start") and events.rstrip().endswith('{"type":"message_stop"}')

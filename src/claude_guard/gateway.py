@@ -129,7 +129,9 @@ class MessagesProxy:
         whole = response.buffered_body()
         if whole is not None:
             # All of it came with the headers (a JSON answer, a short stream): one body message, and no
-            # read to watch a disconnect for.
+            # read to watch a disconnect for. Its length is known, so the caller gets it rather than a
+            # chunked body (a layer that rewrites the body sets its own: PII restore, the tool policy).
+            headers.append((b"content-length", str(len(whole)).encode()))
             await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
             started.append(True)
             await send({"type": "http.response.body", "body": whole, "more_body": False})
