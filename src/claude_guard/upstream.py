@@ -295,12 +295,14 @@ class UpstreamClient:
         import yarl
 
         session = self._aiohttp_session()
-        url = self._urls.get(path)
+        target = self.base_url + path
+        url = self._urls.get(target)
         if url is None:
-            # Parsed once per path (two paths in practice), not per request; bounded all the same.
-            url = yarl.URL(self.base_url + path)
+            # Parsed once per target (two paths in practice), not per request; keyed by the whole
+            # string, so a base_url changed at run time is followed; bounded all the same.
+            url = yarl.URL(target)
             if len(self._urls) < 64:
-                self._urls[path] = url
+                self._urls[target] = url
         timeouts = (timeout, connect)
         client_timeout = self._timeouts.get(timeouts)
         if client_timeout is None:

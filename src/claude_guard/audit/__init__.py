@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from ._alerts import Alert, Alerts, WebhookAlertSender
 from ._configure import configure_telemetry, otlp_endpoint
-from ._genai import TracingHook, traced_proxy
+from ._genai import traced_proxy
+from ._genai_hook import TracingHook
 from ._logger import AuditLogger
 from ._middleware import AuditMiddleware
 from ._record import AuditRecord
