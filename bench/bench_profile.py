@@ -3,7 +3,7 @@ aiohttp load generator (its own process) drives it, self time grouped by protect
 
 Run: ``.venv/bin/python bench/run.py profile`` — a 1 KB prompt, 8 concurrent callers, through the gateway
 with every protection (PII on), with PII off, and through the bare pass-through (``MessagesProxy`` alone) to
-a uvicorn FakeClaude. CPU per request is the server process's user and system CPU (``/proc``) over an
+a uvicorn FakeClaude; the server under test has a CPU to itself (`pin`). CPU per request is the server process's user and system CPU (``/proc``) over an
 unprofiled run divided by its requests (the median of three). The breakdown comes from a second, profiled
 run: py-spy samples only the threads holding the GIL (``--gil``), so a sample is a moment of the process's
 Python CPU, and each sample is charged to the file of its innermost Python frame (a C function's time, a
@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _harness import ServerProcess, table
-from bench_gateway import UPSTREAM_KEY, admin_key, load
+from bench_gateway import UPSTREAM_KEY, admin_key, load, process_tree
 
 N = int(os.environ.get("BENCH_N", "3000"))
 
@@ -81,6 +81,25 @@ def group_of(frame: str) -> str:
         if needle in filename:
             return name
     return "other"
+
+
+CPUS = sorted(os.sched_getaffinity(0))
+
+
+def pin(server: ServerProcess) -> None:
+    """The server under test gets the first CPU to itself; its child processes (the PII pool's workers),
+    FakeClaude and the load generator share the others (the benchmark process pins itself there first, so
+    what it starts inherits it). Without this, on a machine of two cores, a send to FakeClaude or to the
+    load generator woke that process on the server's core and descheduled the server inside its ``send``:
+    py-spy (which samples the GIL holder, on a core or not) charged that wait to the frame that sent,
+    about 300 µs per request to aiohttp's ``_writelines``, while the process's system CPU was 110 µs and
+    callgrind counted 23 k instructions in uvloop. One CPU: nothing is pinned."""
+    if len(CPUS) < 2:
+        return
+    main, *children = process_tree(server.proc.pid)
+    os.sched_setaffinity(main, {CPUS[0]})
+    for child in children:
+        os.sched_setaffinity(child, set(CPUS[1:]))
 
 
 def py_spy() -> str:
@@ -139,6 +158,7 @@ async def profile_tree(
     try:
         for server in servers.values():
             server.wait(timeout=120.0)
+            pin(server)
         for name, server in servers.items():
             results[name] = await measure(server, key, os.path.join(tmp, f"{name}.txt"))
     finally:
@@ -148,6 +168,8 @@ async def profile_tree(
 
 
 async def main() -> str:
+    if len(CPUS) >= 2:
+        os.sched_setaffinity(0, set(CPUS[1:]))  # FakeClaude and the load generator (see `pin`)
     with tempfile.TemporaryDirectory() as tmp:
         keys_file = os.path.join(tmp, "keys.json")
         key = await admin_key(keys_file)
@@ -189,7 +211,10 @@ async def main() -> str:
             "",
             "The reference gateway as it is served (uvicorn, one process, uvloop and httptools from "
             "`uvicorn[standard]`), a 1 KB prompt, 8 concurrent callers from an aiohttp load generator in its "
-            "own process, FakeClaude as the upstream in a third. CPU per request: the server process's user "
+            "own process, FakeClaude as the upstream in a third; the server has a core to itself, the load "
+            "generator, FakeClaude and the PII pool's workers share the other (without that, py-spy charged "
+            "the server's waits for a core to the frame that had woken the other process). CPU per request: "
+            "the server process's user "
             f"and system CPU over an unprofiled run ({N // 3} requests, median of three). Breakdown: py-spy "
             f"sampling the server's GIL holder through a second run of {N} requests, each sample charged to "
             "its innermost Python frame's file (C calls and socket writes to the Python code that made "
