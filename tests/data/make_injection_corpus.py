@@ -26,8 +26,10 @@ from typing import Any
 
 try:  # run as a script (tests/data on sys.path) or imported as tests' data package
     from . import injection_corpus_batch7 as batch7
+    from . import injection_corpus_batch8 as batch8
 except ImportError:
     import injection_corpus_batch7 as batch7  # type: ignore[no-redef]
+    import injection_corpus_batch8 as batch8  # type: ignore[no-redef]
 
 SEED = 13
 HELD_OUT_SHARE = 0.4
@@ -3394,6 +3396,8 @@ def _misspelled_look_alikes() -> list[tuple[str, list[str], dict[str, Any]]]:
         cases.append((f"workplace_look_alike_2/{lang}/{i}", [*kinds, f"lang:{lang}"], _body(content=text)))
     for i, (lang, kinds, text) in enumerate(batch7.LOOK_ALIKES):
         cases.append((f"batch7_look_alike/{lang}/{i}", [*kinds, f"lang:{lang}"], _body(content=text)))
+    for i, (lang, kinds, text) in enumerate(batch8.LOOK_ALIKES):
+        cases.append((f"batch8_look_alike/{lang}/{i}", [*kinds, f"lang:{lang}"], _body(content=text)))
     return cases
 
 
@@ -3645,6 +3649,26 @@ def attack_cases(rng: random.Random) -> list[tuple[str, list[str], dict[str, Any
         base = [f"intent:{intent}", f"lang:{lang}", f"obf:{where}"]
         body = _body(messages=_tool_result(text)) if where == "tool_result" else _body(content=text)
         add(f"batch7/{lang}/{i}/{where}", base, body)
+    # The eighth batch's attacks (tests/data/injection_corpus_batch8.py): the part marked ⟦…⟧ is obfuscated,
+    # with a generator of its own so the cases above keep their text.
+    batch8_rng = random.Random(f"{SEED}:batch8")
+    for i, (lang, intent, obf, where, text) in enumerate(batch8.ATTACKS):
+        base = [f"intent:{intent}", f"lang:{lang}", f"obf:{where}" if obf == "none" else f"obf:{obf}"]
+        if obf != "none":
+            if where != "plain":
+                base += [f"obf:{where}", "obf:combined"]
+            if obf == "typoglycemia":
+                base.append("intent:typoglycemia")
+            start, end = text.index("⟦"), text.index("⟧")
+            inner = text[start + 1 : end]
+            shown = (
+                typoglycemia(inner, batch8_rng)
+                if obf == "typoglycemia"
+                else {**ENCODINGS, **READINGS}[obf](inner)
+            )
+            text = text[:start] + shown + text[end + 1 :]
+        body = _body(messages=_tool_result(text)) if where == "tool_result" else _body(content=text)
+        add(f"batch8/{lang}/{i}/{obf}/{where}", base, body)
     return cases
 
 
