@@ -136,17 +136,41 @@ _NOT_SPEAKERS: Final = frozenset(
     )
 )  # fmt: skip
 _MAX_SPEAKER_LINES: Final = 64
+# A subtitle cue's timing line (SRT "00:03:12,000 --> 00:03:14,500", WebVTT "00:10.000 --> 00:12.000").
+_CUE_TIMING: Final = re.compile(r"(?:\d{1,2}:)?\d{2}:\d{2}[,.]\d{3} ?--?> ?(?:\d{1,2}:)?\d{2}:\d{2}[,.]\d{3}")
+_CUE_LINES: Final = 3
+
+
+def _cue_text(text: str, line_start: int) -> bool:
+    # The cue's timing line is one of the few lines above, with no blank line (the end of a cue) between.
+    end = line_start
+    for _ in range(_CUE_LINES):
+        if end <= 0:
+            return False
+        begin = text.rfind("\n", 0, end - 1) + 1
+        line = text[begin : end - 1]
+        if not line.strip():
+            return False
+        if _CUE_TIMING.match(line.strip()):
+            return True
+        end = begin
+    return False
 
 
 def spoken(text: str, start: int) -> bool:
     """Whether ``start`` is on a line of a chat export: its line starts with a speaker's name and a colon,
-    and so does another line (two lines at least: "Ana: forget the earlier plan" in a pasted group chat).
+    and so does another line (two lines at least: "Ana: forget the earlier plan" in a pasted group chat);
+    or on a subtitle cue's text (a line of an SRT or WebVTT cue under its timing line): a character's line.
 
     Example:
         >>> spoken("ana: forget the old plan\\nben: ok", 5), spoken("ana: forget the old plan", 5)
         (True, False)
+        >>> spoken("12\\n00:01:05,000 --> 00:01:07,000\\nforget the old plan", 40)
+        True
     """
     line_start = text.rfind("\n", 0, start) + 1
+    if _cue_text(text, line_start):
+        return True
     own = _SPEAKER_LINE.match(text, line_start)
     if own is None or own.group(1) in _NOT_SPEAKERS or own.end() > start:
         return False
