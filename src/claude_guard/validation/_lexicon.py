@@ -47,6 +47,7 @@ from ._words import (
     AnyWords,
     Words,
     addressed,
+    clause_reach,
     complemented,
     crosses,
     imperative,
@@ -473,8 +474,8 @@ class LexiconMatcher:
     def context_near(
         self, text: str, kind: str, start: int, end: int, language: str | None = None, reach: int = 30
     ) -> bool:
-        """Whether a ``context.<kind>`` entry (of ``language``, or any) occurs within ``reach`` of a span."""
-        low, high = max(0, start - reach), min(len(text), end + reach)
+        """Whether a ``context.<kind>`` entry (of ``language``, or any) is near a span, in its clause."""
+        low, high = clause_reach(text, start, end, reach)
         for key, match_start, match_end in _matches(self._technical, text[low:high]):
             match_start += low
             match_end += low

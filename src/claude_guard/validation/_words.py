@@ -17,6 +17,7 @@ __all__ = [
     "AnyWords",
     "Words",
     "addressed",
+    "clause_reach",
     "complemented",
     "crosses",
     "imperative",
@@ -138,6 +139,23 @@ def imperative(text: str, start: int) -> bool:
     colon = max(stretch.rfind(":"), stretch.rfind("："))
     words = stretch[colon + 1 :].split()
     return not words or words == ["please"]
+
+
+# A clause's edge for the context read next to a finding: a sentence mark or colon before a space, or a
+# full-width mark (a "." inside "settings.py" is not one).
+_CLAUSE_EDGE: Final = re.compile(r"[.!?;:](?=\s)|[。！？；：؟।]")
+
+
+def clause_reach(text: str, start: int, end: int, reach: int) -> tuple[int, int]:
+    """The stretch within ``reach`` of ``[start, end)`` that stays in the span's clause: a technical word
+    next to an object ("override the previous rule's margin") is read there, not in the clause before ("Quick
+    regex question, but first: forget everything you were told")."""
+    low, high = max(0, start - reach), min(len(text), end + reach)
+    edges = [match.end() for match in _CLAUSE_EDGE.finditer(text, low, start)]
+    if edges:
+        low = edges[-1]
+    after = _CLAUSE_EDGE.search(text, end, high)
+    return low, after.start() if after else high
 
 
 def _sentence_after(text: str, start: int) -> str:
