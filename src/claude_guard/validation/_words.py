@@ -32,6 +32,7 @@ _NOT_WORD: Final = re.compile(r"[\W_]")
 _LINE_REACH: Final = 160
 _LABEL_CHARS: Final = 90
 _REPORT_REACH: Final = 32
+_OPENERS: Final = (":", ",", ";", "：", "，", "、", "；")
 # Where a clause starts: Latin sentence marks with their space, and the full-width marks of Chinese and
 # Japanese (no space follows them).
 _CLAUSE_MARKS: Final = ("\n", ". ", "! ", "? ", "; ", "。", "！", "？", "；", "，")
@@ -221,6 +222,13 @@ def reported(
     clause = _clause_before(text, start)[-_REPORT_REACH:]
     at = markers.find(clause)
     if at >= 0:
+        rest = clause[at:]
+        cut = max(rest.rfind(mark) for mark in _OPENERS)
+        if cut >= 0 and rest[cut + 1 :].split() in ([], ["please"]):
+            # "Befehl: Ignoriere…", "Orden de arriba, ignora…": the verb opens a clause of its own after the
+            # marker (an order given under a heading), not the marker's complement ("auffordern, ihre
+            # Regeln zu ignorieren" has its object between).
+            return False
         between = _NOT_WORD.sub(" ", clause[max(0, at - 12) :]).split()
         if any(word in addressees for word in between):
             return False
