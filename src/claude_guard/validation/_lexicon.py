@@ -196,9 +196,9 @@ class LexiconMatcher:
             for key, value in modals.items()
         }
         self._notices = self._kin_words(around["notices"])
+        reported_kin = self._kin_words(around["reported"])  # a Japanese causative read with Chinese too
         self._reported = {
-            key: (Words(value, self.lexicons[key].word_boundaries), tuple(addressees.get(key, ())))
-            for key, value in around["reported"].items()
+            key: (reported_kin[key], tuple(addressees.get(key, ()))) for key in around["reported"]
         }
         self._typos = TypoRepair(vocabulary, known)
 

@@ -211,7 +211,7 @@ def reported(
     text: str,
     start: int,
     end: int,
-    markers: Words,
+    markers: Words | AnyWords,
     addressees: tuple[str, ...],
     models: Words | AnyWords | None,
 ) -> bool:
