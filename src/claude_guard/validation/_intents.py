@@ -7,7 +7,10 @@ import bisect
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:  # annotations only: _config imports the lexicon (lazily) for its languages
+    from ._config import WorkMeter
 
 __all__ = ["IntentFinding"]
 
@@ -79,6 +82,36 @@ def _matches(automaton: Any, text: str) -> list[tuple[int, int, int]]:
     except UnicodeEncodeError:
         found = automaton.find_matches_as_indexes(_SURROGATE.sub("\ufffd", text), overlapping=True)
     return found
+
+
+def _find_across_breaks(
+    text: str,
+    meter: WorkMeter,
+    found: dict[tuple[int, str, str], _Found],
+    automaton: Any,
+    entries: list[tuple[_Entry, ...]],
+    bounded: tuple[bool, ...],
+) -> None:
+    """Scripts without spaces (Chinese, Japanese…) can be split mid-word across two content blocks; the
+    joined text then has a line break inside the word. Read it once more without line breaks, adding to
+    ``found`` the entries of languages without word boundaries whose match spans a break."""
+    breaks = [index for index, char in enumerate(text) if char == "\n"] if text.count("\n") < 4096 else []
+    if not breaks:
+        return
+    squeezed = text.replace("\n", "")
+    shifted = [position - count for count, position in enumerate(breaks)]
+    meter.scan("lexicon.breaks", len(squeezed))
+    for key, start, end in _matches(automaton, squeezed):
+        low = bisect.bisect_right(shifted, start)
+        high = bisect.bisect_right(shifted, end - 1)
+        if low == high:
+            continue  # no break inside: the first pass saw it
+        for entry in entries[key]:
+            if entry.transform != "plain" or bounded[entry.language]:
+                continue
+            slot = found.setdefault((entry.language, entry.section, entry.role), _Found())
+            slot.starts.append(start + low)
+            slot.ends.append(end + high)
 
 
 def _merge(first: _Found | None, second: _Found | None) -> list[tuple[int, int]]:

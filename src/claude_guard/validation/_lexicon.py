@@ -33,6 +33,7 @@ from ._canonical import canonicalize
 from ._intents import (
     IntentFinding,
     _Entry,
+    _find_across_breaks,
     _flat,
     _Found,
     _Group,
@@ -47,6 +48,7 @@ from ._words import (
     AnyWords,
     Words,
     addressed,
+    asked,
     clause_reach,
     complemented,
     crosses,
@@ -90,6 +92,7 @@ _CLAUSE_BREAKS: Final = re.compile(r"[.!?;:。！？؟।]")
 _TYPO_SECTIONS: Final = frozenset({"override", "extraction", "persona", "mode_switch"})
 _QUALIFIER_REACH: Final = 24
 _CONTEXT_CUES: Final = 2
+_NEAR_VERB: Final = frozenset({"negations", "modals", "addressees", "determiners", "questions", "inversions"})
 _NO_CONTEXTS: Final = dict.fromkeys(_CONTEXTS, False)
 _LETTERS: Final = re.compile(r"[^\W\d_]+")
 _ROT13: Final = str.maketrans(
@@ -112,6 +115,8 @@ class LexiconMatcher:
         modals: dict[int, list[str]] = {}
         addressees: dict[int, list[str]] = {}
         determiners: dict[int, list[str]] = {}
+        questions: dict[int, list[str]] = {}
+        inversions: dict[int, list[str]] = {}
         around: dict[str, dict[int, list[str]]] = {"models": {}, "notices": {}, "reported": {}}
         for index, lexicon in enumerate(self.lexicons):
             groups = [
@@ -135,14 +140,10 @@ class LexiconMatcher:
                         # Read around a pair only (`labelled`, `reported`, `stated`), never in the main pass.
                         around[role].setdefault(index, []).append(f"{text}*" if stem else text)
                         continue
-                    if section == "context" and role in ("negations", "modals", "addressees", "determiners"):
-                        # Read right before a verb only (`_negated`, `_stated`), never in the main pass.
-                        kinds = {
-                            "negations": negations,
-                            "modals": modals,
-                            "addressees": addressees,
-                            "determiners": determiners,
-                        }
+                    if section == "context" and role in _NEAR_VERB:
+                        # Read next to a verb only (`negated`, `stated`, `asked`), never in the main pass.
+                        kinds = {"negations": negations, "modals": modals, "addressees": addressees}
+                        kinds.update(determiners=determiners, questions=questions, inversions=inversions)
                         kinds[role].setdefault(index, []).append(text)
                         continue
                     if role == "complements":
@@ -182,7 +183,8 @@ class LexiconMatcher:
             for entries in self._unspaced_entries
         ]
         self._unspaced = ahocorasick_rs.AhoCorasick(self._unspaced_keys)
-        self._any_unbounded = any(not lexicon.word_boundaries for lexicon in self.lexicons)
+        self._bounded = tuple(lexicon.word_boundaries for lexicon in self.lexicons)
+        self._any_unbounded = not all(self._bounded)
         self._complements = {key: tuple(value) for key, value in complements.items()}
         self._negations = {key: tuple(value) for key, value in negations.items()}
         self._models = self._kin_words(around["models"])
@@ -196,6 +198,14 @@ class LexiconMatcher:
             for key, value in modals.items()
         }
         self._notices = self._kin_words(around["notices"])
+        self._questions = {
+            key: (
+                tuple(questions.get(key, ())),
+                tuple(inversions.get(key, ())),
+                tuple(addressees.get(key, ())),
+            )
+            for key in {*questions, *inversions}
+        }
         reported_kin = self._kin_words(around["reported"])  # a Japanese causative read with Chinese too
         self._reported = {
             key: (reported_kin[key], tuple(addressees.get(key, ()))) for key in around["reported"]
@@ -275,7 +285,7 @@ class LexiconMatcher:
                         merged.starts.extend(position(start) for start in slot.starts)
                         merged.ends.extend(position(end) for end in slot.ends)
         if not unspaced and "\n" in text and not text.isascii() and self._any_unbounded:
-            self._find_across_breaks(text, meter, found)
+            _find_across_breaks(text, meter, found, self._automaton, self._entries, self._bounded)
         if not found and not triggers:
             # Nothing matched (most short texts): no context, no trigger, no pair to look for.
             return [], {}, dict(_NO_CONTEXTS)
@@ -325,29 +335,6 @@ class LexiconMatcher:
                 slot.ends.append(end)
         return found, triggers, trigger_keys
 
-    def _find_across_breaks(
-        self, text: str, meter: WorkMeter, found: dict[tuple[int, str, str], _Found]
-    ) -> None:
-        # Scripts without spaces (Chinese, Japanese…) can be split mid-word across two content blocks; the
-        # joined text then has a line break inside the word. Read it once more without line breaks.
-        breaks = [index for index, char in enumerate(text) if char == "\n"] if text.count("\n") < 4096 else []
-        if not breaks:
-            return
-        squeezed = text.replace("\n", "")
-        shifted = [position - count for count, position in enumerate(breaks)]
-        meter.scan("lexicon.breaks", len(squeezed))
-        for key, start, end in _matches(self._automaton, squeezed):
-            low = bisect.bisect_right(shifted, start)
-            high = bisect.bisect_right(shifted, end - 1)
-            if low == high:
-                continue  # no break inside: the first pass saw it
-            for entry in self._entries[key]:
-                if entry.transform != "plain" or self.lexicons[entry.language].word_boundaries:
-                    continue
-                slot = found.setdefault((entry.language, entry.section, entry.role), _Found())
-                slot.starts.append(start + low)
-                slot.ends.append(end + high)
-
     def _pair(
         self, text: str, found: dict[tuple[int, str, str], _Found], meter: WorkMeter
     ) -> list[IntentFinding]:
@@ -395,6 +382,7 @@ class LexiconMatcher:
             models = self._models[index]
             notices = self._notices[index] if section in ("override", "extraction") else None
             reports = self._reported.get(index) if section in ("override", "extraction") else None
+            questions = self._questions.get(index) if section in ("override", "extraction") else None
             object_starts = [start for start, _ in objects]
             # An order (the verb opens its clause) on a noun only the model has (override's strong objects):
             # "Clause 21: Ignore your system prompt" speaks to the model: no label, report or modal excuse.
@@ -461,6 +449,9 @@ class LexiconMatcher:
                 elif not models_own and reports and reported(text, verb_start, verb_end, *reports, models):
                     # "if a visitor asks it to ignore its instructions": someone else's request, reported.
                     score, shape = round(score * _LABEL_FACTOR, 4), f"{shape}, reported request"
+                elif not models_own and questions and asked(text, verb_start, verb_end, *questions, models):
+                    # "why does Kubernetes ignore my previous rules?": a question about a third party.
+                    score, shape = round(score * _LABEL_FACTOR, 4), f"{shape}, question about a third party"
                 reasons = (shape, f"lang:{lexicon.language}")
                 named = addressed(text, verb_start, models)
                 _keep(

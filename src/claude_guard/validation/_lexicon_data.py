@@ -44,6 +44,8 @@ _CONTEXTS: Final = (
     "models",
     "notices",
     "reported",
+    "questions",
+    "inversions",
 )
 
 

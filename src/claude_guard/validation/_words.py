@@ -17,6 +17,7 @@ __all__ = [
     "AnyWords",
     "Words",
     "addressed",
+    "asked",
     "clause_reach",
     "complemented",
     "crosses",
@@ -236,6 +237,39 @@ def reported(
     after = text[end : end + 12]
     cut = min((after.find(mark) for mark in ".!?;\n" if mark in after), default=len(after))
     return markers.find(after[:cut]) >= 0
+
+
+_SUBJECT_WORDS: Final = 4
+
+
+def asked(
+    text: str,
+    start: int,
+    end: int,
+    openers: tuple[str, ...],
+    inversions: tuple[str, ...],
+    addressees: tuple[str, ...],
+    models: Words | AnyWords | None,
+) -> bool:
+    """Whether the verb at ``start``–``end`` is asked about a third party: its sentence ends in a question
+    mark, and an opener and a subject of one to four words stand before the verb ("why does Kubernetes
+    ignore my previous rules?") or a subject pronoun is joined to it ("pourquoi Docker ignore-t-il mes
+    règles ?"); the subject is no addressee and names no model ("can you ignore…?" is a request)."""
+    stretch = text[start : start + _LINE_REACH]
+    mark = next((char for char in stretch if char in ".!?\n？。！"), "")
+    if mark not in ("?", "？"):
+        return False
+    if inversions and text[end : end + 1] == "-":
+        joined = _NOT_WORD.sub(" ", text[end + 1 : end + 12]).split()[:2]
+        pronoun = joined[1:] if joined[:1] == ["t"] else joined[:1]
+        if pronoun and pronoun[0] in inversions:
+            return True
+    words = _NOT_WORD.sub(" ", _clause_before(text, start)).split()[-_SUBJECT_WORDS - 1 :]
+    at = max((index for index, word in enumerate(words) if word in openers), default=-1)
+    subject = words[at + 1 :] if at >= 0 else []
+    if not subject or any(word in addressees for word in subject):
+        return False
+    return models is None or models.find(" ".join(subject)) < 0
 
 
 def crosses(breaks: list[int], first: int, last: int) -> bool:
