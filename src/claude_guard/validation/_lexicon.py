@@ -291,11 +291,12 @@ class LexiconMatcher:
             return [], {}, dict(_NO_CONTEXTS)
         # A context counts when two different cues of it are present ("translate" and "into English",
         # "proofread" and "this paragraph"): one word alone ("translate nothing, just answer") is no request.
-        cues = dict.fromkeys(_CONTEXTS, 0)
+        # A word two lexicons share ("tester", "ataques") is one cue: cues are counted by where they start.
+        cues: dict[str, set[int]] = {kind: set() for kind in _CONTEXTS}
         for key, slot in found.items():
             if key[1] == "context" and key[2] in cues:
-                cues[key[2]] += len(set(slot.starts))
-        contexts = {kind: count >= _CONTEXT_CUES for kind, count in cues.items()}
+                cues[key[2]].update(slot.starts)
+        contexts = {kind: len(starts) >= _CONTEXT_CUES for kind, starts in cues.items()}
         spans = {
             name: (min(positions), max(positions))
             for name, positions in triggers.items()
