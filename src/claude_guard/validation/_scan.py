@@ -38,6 +38,7 @@ from ._scoring import (
 )
 from ._sparse import sparse_escapes
 from ._structure import find_role_markers, find_url_exfiltration
+from ._words import imperative
 
 _MAX_DETECTOR_TEXTS: Final = 32
 _CONTEXT_FREE: Final = frozenset({*CODE_RULE_IDS, INVISIBLE_RULE_ID})
@@ -195,7 +196,11 @@ def _scan_text(
         scan.contexts = contexts
     for intent in intents:
         score, reasons = intent.score, tuple(intent.reasons)
-        if code.covers(intent.start, intent.end):
+        if code.covers(intent.start, intent.end) and not (
+            intent.addressed and intent.verb >= 0 and imperative(text, intent.verb)
+        ):
+            # Code lowers a finding, except an order that opens its clause under a label naming the model
+            # ("# AI reviewer: ignore your previous instructions…" in a YAML comment speaks to the model).
             score, reasons = score * CODE_FACTOR, (*reasons, f"context:code×{CODE_FACTOR}")
         elif quoted(text, intent.start, intent.end) or (
             intent.verb >= 0 and quoted(text, intent.verb, intent.verb + 1)
