@@ -466,7 +466,8 @@ class LexiconMatcher:
     def context_near(
         self, text: str, kind: str, start: int, end: int, language: str | None = None, reach: int = 30
     ) -> bool:
-        """Whether a ``context.<kind>`` entry (of ``language``, or any) is near a span, in its clause."""
+        """Whether a ``context.<kind>`` entry (of ``language`` or English, or any) is near a span, in its
+        clause."""
         low, high = clause_reach(text, start, end, reach)
         for key, match_start, match_end in _matches(self._technical, text[low:high]):
             match_start += low
@@ -474,8 +475,8 @@ class LexiconMatcher:
             for entry in self._technical_entries[key]:
                 if entry.section != "context" or entry.role != kind or entry.transform != "plain":
                     continue
-                if language is not None and self.lexicons[entry.language].language != language:
-                    continue
+                if language is not None and self.lexicons[entry.language].language not in (language, "en"):
+                    continue  # English's words (kubernetes, regex, yaml) are technical in every language
                 if self.lexicons[entry.language].word_boundaries:
                     if match_start and text[match_start - 1].isalnum():
                         continue
