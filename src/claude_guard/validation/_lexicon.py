@@ -42,7 +42,7 @@ from ._intents import (
     _merge,
     _typo_reason,
 )
-from ._lexicon_data import _CONTEXTS, INTENT_RULE_IDS, Lexicon, available_languages, load_lexicon
+from ._lexicon_data import _CONTEXTS, _NEAR_VERB, INTENT_RULE_IDS, Lexicon, available_languages, load_lexicon
 from ._typos import TypoRepair
 from ._words import (
     AnyWords,
@@ -56,6 +56,7 @@ from ._words import (
     labelled,
     near,
     negated,
+    perfect,
     reported,
     stated,
 )
@@ -92,7 +93,6 @@ _CLAUSE_BREAKS: Final = re.compile(r"[.!?;:。！？؟।]")
 _TYPO_SECTIONS: Final = frozenset({"override", "extraction", "persona", "mode_switch"})
 _QUALIFIER_REACH: Final = 24
 _CONTEXT_CUES: Final = 2
-_NEAR_VERB: Final = frozenset({"negations", "modals", "addressees", "determiners", "questions", "inversions"})
 _NO_CONTEXTS: Final = dict.fromkeys(_CONTEXTS, False)
 _LETTERS: Final = re.compile(r"[^\W\d_]+")
 _ROT13: Final = str.maketrans(
@@ -117,6 +117,7 @@ class LexiconMatcher:
         determiners: dict[int, list[str]] = {}
         questions: dict[int, list[str]] = {}
         inversions: dict[int, list[str]] = {}
+        perfects: dict[int, list[str]] = {}
         around: dict[str, dict[int, list[str]]] = {"models": {}, "notices": {}, "reported": {}}
         for index, lexicon in enumerate(self.lexicons):
             groups = [
@@ -144,6 +145,7 @@ class LexiconMatcher:
                         # Read next to a verb only (`negated`, `stated`, `asked`), never in the main pass.
                         kinds = {"negations": negations, "modals": modals, "addressees": addressees}
                         kinds.update(determiners=determiners, questions=questions, inversions=inversions)
+                        kinds["perfects"] = perfects
                         kinds[role].setdefault(index, []).append(text)
                         continue
                     if role == "complements":
@@ -198,6 +200,7 @@ class LexiconMatcher:
             for key, value in modals.items()
         }
         self._notices = self._kin_words(around["notices"])
+        self._perfects = {key: tuple(value) for key, value in perfects.items()}
         self._questions = {
             key: (
                 tuple(questions.get(key, ())),
@@ -384,6 +387,7 @@ class LexiconMatcher:
             notices = self._notices[index] if section in ("override", "extraction") else None
             reports = self._reported.get(index) if section in ("override", "extraction") else None
             questions = self._questions.get(index) if section in ("override", "extraction") else None
+            perfects = self._perfects.get(index, ()) if section in ("override", "extraction") else ()
             object_starts = [start for start, _ in objects]
             # An order (the verb opens its clause) on a noun only the model has (override's strong objects):
             # "Clause 21: Ignore your system prompt" speaks to the model: no label, report or modal excuse.
@@ -453,6 +457,9 @@ class LexiconMatcher:
                 elif not models_own and questions and asked(text, verb_start, verb_end, *questions, models):
                     # "why does Kubernetes ignore my previous rules?": a question about a third party.
                     score, shape = round(score * _LABEL_FACTOR, 4), f"{shape}, question about a third party"
+                elif perfects and perfect(text, verb_start, verb_end, perfects):
+                    # "le chatbot a ignoré ses instructions", "hat … seine Regeln ignoriert": a past event.
+                    score, shape = round(score * _LABEL_FACTOR, 4), f"{shape}, past event"
                 reasons = (shape, f"lang:{lexicon.language}")
                 named = addressed(text, verb_start, models)
                 _keep(

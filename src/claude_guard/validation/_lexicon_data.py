@@ -46,7 +46,12 @@ _CONTEXTS: Final = (
     "reported",
     "questions",
     "inversions",
+    "perfects",
 )
+_NEAR_VERB: Final = frozenset(
+    {"negations", "modals", "addressees", "determiners", "questions", "inversions", "perfects"}
+)
+"""Context kinds read next to a verb only (`_words`), never in the matcher's main pass."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ __all__ = [
     "labelled",
     "near",
     "negated",
+    "perfect",
     "reported",
     "stated",
 ]
@@ -270,6 +271,21 @@ def asked(
     if not subject or any(word in addressees for word in subject):
         return False
     return models is None or models.find(" ".join(subject)) < 0
+
+
+def perfect(text: str, start: int, end: int, auxiliaries: tuple[str, ...]) -> bool:
+    """Whether the verb at ``start``–``end`` is the participle of a past event: an auxiliary of the perfect
+    right before it ("le chatbot a ignoré", "ha ignorado") or earlier in its clause when the verb ends the
+    clause ("hat der Assistent seine Regeln ignoriert"). No order is in the past tense."""
+    words = _NOT_WORD.sub(" ", _clause_before(text, start)).split()
+    if words and words[-1] in auxiliaries:
+        return True
+    if not any(word in auxiliaries for word in words[-8:]):
+        return False
+    rest = text[end : end + 40]
+    word_end = next((index for index, char in enumerate(rest) if not char.isalnum()), len(rest))
+    tail = rest[word_end:].lstrip(" ")
+    return not tail or tail[0] in ".!?;:\n。"
 
 
 def crosses(breaks: list[int], first: int, last: int) -> bool:
