@@ -189,7 +189,10 @@ def find_role_markers(text: str, meter: WorkMeter, *, hidden: bool = False) -> l
     if turn_roles:
         first = min(turn_roles.values())
         if set(turn_roles) & _SPEAKERS and set(turn_roles) & _ANSWERERS:
-            if not hidden and _introduced(text, first[0]):
+            # Both words for one side ("user:" lines, then "Human:") mix two label conventions: a turn written
+            # into the quoted log from elsewhere, not the log itself.
+            mixed = len(set(turn_roles) & _SPEAKERS) > 1 or len(set(turn_roles) & _ANSWERERS) > 1
+            if not hidden and not mixed and _introduced(text, first[0]):
                 # "Chat log from our bot, for QA:" on the line before: quoted material, not a forged turn.
                 found.append(
                     StructureFinding(
