@@ -38,6 +38,9 @@ _OPENERS: Final = (":", ",", ";", "：", "，", "、", "；")
 # Where a clause starts: Latin sentence marks with their space, and the full-width marks of Chinese and
 # Japanese (no space follows them).
 _CLAUSE_MARKS: Final = ("\n", ". ", "! ", "? ", "; ", "。", "！", "？", "；", "，")
+# Canonical text writes the full-width ，！？； of Chinese and Japanese as ASCII marks with no space after
+# them: before an ideograph, kana or hangul they end a clause too.
+_IDEOGRAPHIC_MARK: Final = re.compile(r"[,!?;](?=[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff])")
 
 
 class Words:
@@ -171,6 +174,8 @@ def _clause_before(text: str, start: int) -> str:
     low = max(0, start - _LINE_REACH)
     stretch = text[low:start]
     cut = max(stretch.rfind(mark) for mark in _CLAUSE_MARKS)
+    for match in _IDEOGRAPHIC_MARK.finditer(stretch, cut + 1):
+        cut = match.start()
     return stretch[cut + 1 :] if cut >= 0 else stretch
 
 
