@@ -8,6 +8,7 @@ steps without an ``await``, atomic on the event loop) or ``_redis.py`` (one Lua 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Protocol
 
 from ..pricing import to_pico
@@ -37,14 +38,31 @@ RawUsage = tuple[dict[str, str], dict[str, str]]
 """One scope's stored limits and current usage by dimension (integers as strings)."""
 
 
-def limits_of(budgets: Budgets) -> dict[str, int | None]:
-    """A ``Budgets`` as ledger limits: USD in 1e-12 USD, tokens as they are."""
-    return {
-        "usd_day": None if budgets.usd_per_day is None else to_pico(budgets.usd_per_day),
-        "usd_month": None if budgets.usd_per_month is None else to_pico(budgets.usd_per_month),
-        "in_min": budgets.input_tokens_per_minute,
-        "out_min": budgets.output_tokens_per_minute,
-    }
+def limits_of(budgets: Budgets) -> Mapping[str, int | None]:
+    """A ``Budgets`` as ledger limits: USD in 1e-12 USD, tokens as they are (read-only: shared).
+
+    Every reservation asks this for each of its scopes, and the budgets of a key or profile are the same
+    object request after request: converted once per distinct ``Budgets`` (keyed by value, so equal
+    budgets share one entry and a changed profile's new budgets are converted afresh), bounded.
+    """
+    limits = _limits.get(budgets)
+    if limits is None:
+        limits = MappingProxyType(
+            {
+                "usd_day": None if budgets.usd_per_day is None else to_pico(budgets.usd_per_day),
+                "usd_month": None if budgets.usd_per_month is None else to_pico(budgets.usd_per_month),
+                "in_min": budgets.input_tokens_per_minute,
+                "out_min": budgets.output_tokens_per_minute,
+            }
+        )
+        if len(_limits) >= _MAX_CACHED:
+            _limits.clear()
+        _limits[budgets] = limits
+    return limits
+
+
+_MAX_CACHED: Final = 4096
+_limits: dict[Budgets, Mapping[str, int | None]] = {}
 
 
 def _clean(part: str) -> str:
@@ -60,14 +78,31 @@ class LedgerKeys:
         self.store = store
         self.index = store.key("ledger", "reservations", tag=TAG)
         """The sorted set of open reservations (record key -> expiry time)."""
+        self._bases: dict[str, tuple[str, str]] = {}
+        self._config = store.config
+
+    def _names(self, scope: str) -> tuple[str, str]:
+        # A scope's base and config key depend on its name and the store's prefix alone: built once per
+        # scope (every reservation names two or three), bounded since scope names carry end-user ids.
+        names = self._bases.get(scope)
+        if names is None or self.store.config is not self._config:
+            if self.store.config is not self._config:
+                self._bases.clear()
+                self._config = self.store.config
+            base = self.store.key("ledger", _clean(scope), tag=TAG)
+            names = (base, base + ":budget")
+            if len(self._bases) >= _MAX_CACHED:
+                self._bases.clear()
+            self._bases[scope] = names
+        return names
 
     def base(self, scope: str) -> str:
         """The prefix of a scope's counters (``<base>:<dimension>:<period>``)."""
-        return self.store.key("ledger", _clean(scope), tag=TAG)
+        return self._names(scope)[0]
 
     def config(self, scope: str) -> str:
         """The hash of a scope's stored budgets."""
-        return self.base(scope) + ":budget"
+        return self._names(scope)[1]
 
     def record(self, reservation_id: str) -> str:
         return self.store.key("ledger", "res", reservation_id, tag=TAG)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..store import MemoryStore
 from ._backend import DIMENSIONS, KEY_TTL, KIND, Denial, LedgerKeys, RawAlert, RawUsage, limits_of
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MemoryLedger"]
 
+_MAX_SCOPES: Final = 4096
+
 
 class MemoryLedger:
     """`LedgerBackend` over a `MemoryStore`; mirrors ``lua/reserve.lua``, ``settle.lua`` and ``show.lua``."""
@@ -28,6 +31,7 @@ class MemoryLedger:
     def __init__(self, store: MemoryStore, keys: LedgerKeys) -> None:
         self.store = store
         self.keys = keys
+        self._counters: dict[str, tuple[int, tuple[str, ...]]] = {}
 
     def _state(self) -> _State:
         state = self.store.data.get("ledger")
@@ -35,6 +39,22 @@ class MemoryLedger:
             state = self.store.data["ledger"] = _State()
         assert isinstance(state, _State)
         return state
+
+    def _counter_keys(self, scope: str, minute: int) -> tuple[str, ...]:
+        """The keys of ``scope``'s counters for the periods holding UTC minute ``minute``, in ``DIMENSIONS``
+        order: asked for every scope of every reservation, so built once per scope and minute. A day and a
+        month both end on a minute boundary, so a key of the current minute is never one of a past period.
+        """
+        cached = self._counters.get(scope)
+        if cached is not None and cached[0] == minute:
+            return cached[1]
+        base = self.keys.base(scope)
+        pids = _period_ids(minute)
+        keys = tuple(f"{base}:{dim}:{pid}" for dim, pid in zip(DIMENSIONS, pids, strict=True))
+        if len(self._counters) >= _MAX_SCOPES:  # bounded: scope names carry end-user ids
+            self._counters.clear()
+        self._counters[scope] = (minute, keys)
+        return keys
 
     async def reserve(
         self,
@@ -46,32 +66,45 @@ class MemoryLedger:
     ) -> Denial | None:
         state = self._state()
         t = time.time() if now is None else now
-        state.sweep(t)
+        if t >= state.next_expiry:  # nothing can have expired before the earliest expiry
+            state.sweep(t)
+        minute = int(t) // 60
         entries: list[_Entry] = []
         for scope in scopes:
-            base = self.keys.base(scope.name)
-            limits: dict[str, int | None] = dict(limits_of(scope.budgets))
+            budget_limits = limits_of(scope.budgets)
+            limits: Mapping[str, int | None] = budget_limits
             if scope.stored:
-                for dim, value in (self.store.get(self.keys.config(scope.name)) or {}).items():
-                    limits[dim] = int(value)
-            for dim in DIMENSIONS:
-                pid, left = period(dim, t)
-                key = f"{base}:{dim}:{pid}"
+                stored = self.store.get(self.keys.config(scope.name))
+                if stored:
+                    limits = {**budget_limits, **{dim: int(value) for dim, value in stored.items()}}
+            keys = self._counter_keys(scope.name, minute)
+            for index, dim in enumerate(DIMENSIONS):
+                key = keys[index]
                 amount = amounts[dim]
                 limit = limits.get(dim)
-                state.add(key, amount, t, KEY_TTL[dim])
-                entries.append(_Entry(key, KIND[dim], amount, limit, scope.name, dim, KEY_TTL[dim]))
+                key_ttl = KEY_TTL[dim]
+                state.add(key, amount, t, key_ttl)
+                entries.append(_Entry(key, KIND[dim], amount, limit, scope.name, dim, key_ttl))
                 if limit is not None and state.counter(key, t) > limit:
                     for entry in entries:
                         state.add(entry.key, -entry.reserved, t, entry.ttl)
+                    left = period(dim, t)[1]
                     return (scope.name, dim, limit, state.counter(key, t), amount, left)
         state.records[reservation_id] = _Record(entries=entries)
-        state.index[reservation_id] = t + ttl
+        expires = state.index[reservation_id] = t + ttl
+        if expires < state.next_expiry:
+            state.next_expiry = expires
         return None
 
     async def settle(
         self, reservation_id: str, actual: Mapping[str, int], threshold: int, now: float | None
     ) -> tuple[str, list[RawAlert]]:
+        return self.settle_nowait(reservation_id, actual, threshold, now)
+
+    def settle_nowait(
+        self, reservation_id: str, actual: Mapping[str, int], threshold: int, now: float | None
+    ) -> tuple[str, list[RawAlert]]:
+        """``settle`` as the plain call it is in memory (no step awaits), for callers that need no task."""
         state = self._state()
         t = time.time() if now is None else now
         record = state.records.pop(reservation_id, None)
@@ -141,6 +174,9 @@ class _State:
     records: dict[str, _Record] = field(default_factory=dict)
     index: dict[str, float] = field(default_factory=dict)
     flags: dict[str, float] = field(default_factory=dict)
+    next_expiry: float = math.inf
+    """No reservation in ``index`` expires before this (it may be earlier than the true earliest, after a
+    settlement removed that one: the next sweep then finds nothing and sets it again)."""
 
     def counter(self, key: str, now: float) -> int:
         value = self.counters.get(key)
@@ -161,8 +197,11 @@ class _State:
             self.counters[key] = (value, current[1])
 
     def sweep(self, now: float) -> None:
+        """Release every reservation expired at ``now``; called only once ``now`` reaches ``next_expiry``."""
+        earliest = math.inf
         for reservation_id, expires in list(self.index.items()):
             if expires > now:
+                earliest = min(earliest, expires)
                 continue
             del self.index[reservation_id]
             record = self.records.get(reservation_id)
@@ -170,6 +209,27 @@ class _State:
                 for entry in record.entries:
                     self.add(entry.key, -entry.reserved, now, entry.ttl)
                 record.state = "expired"
+        self.next_expiry = earliest
+
+
+def _period_ids(minute: int) -> tuple[str, ...]:
+    """The period ids of every dimension (``DIMENSIONS`` order) at UTC minute ``minute``."""
+    last = _last[0]
+    if last[0] == minute:
+        return last[1]
+    day = minute // 1440
+    ids = (
+        _calendar_period("usd_day", day)[0],
+        _calendar_period("usd_month", day)[0],
+        f"t{minute}",
+        f"t{minute}",
+    )
+    _last[0] = (minute, ids)  # one tuple, so a reader never sees a minute with another minute's ids
+    return ids
+
+
+_last: list[tuple[int | None, tuple[str, ...]]] = [(None, ())]
+"""The last minute asked of `_period_ids` and its ids: a minute's ids never change, so one slot is enough."""
 
 
 def period(dim: str, now: float) -> tuple[str, float]:
