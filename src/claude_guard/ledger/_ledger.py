@@ -24,7 +24,7 @@ from ..errors import BadRequestError, BudgetExceededError, ConfigurationError, R
 from ..pricing import PICO, to_pico
 from ..profiles import Budgets
 from ..store import Store
-from ._backend import DIMENSIONS, KIND, LedgerBackend, LedgerKeys, limits_of
+from ._backend import DIMENSIONS, KIND, LedgerBackend, LedgerKeys, RawAlert, limits_of
 from ._memory import MemoryLedger
 from ._redis import RedisLedger
 
@@ -104,6 +104,7 @@ class ScopeUsage:
 
 
 AlertCallback = Callable[[BudgetAlert], Awaitable[None] | None]
+_SettleNow = Callable[[str, Mapping[str, int], int, float | None], tuple[str, list[RawAlert]]]
 
 
 class Ledger:
@@ -148,6 +149,11 @@ class Ledger:
         self._backend: LedgerBackend = store.pick(
             memory=lambda s: MemoryLedger(s, keys), redis=lambda s: RedisLedger(s, keys)
         )
+        backend = self._backend
+        self._settle_now: _SettleNow | None = (
+            backend.settle_nowait if isinstance(backend, MemoryLedger) else None
+        )
+        """The backend's settle as a plain call, when it has one (in this process)."""
 
     def __repr__(self) -> str:
         return f"Ledger(store={self.store!r}, reservation_ttl={self.reservation_ttl})"
@@ -210,8 +216,41 @@ class Ledger:
             StoreUnavailableError: the shared store cannot be reached (the reservation then expires).
         """
         actual = {"usd": to_pico(usd), "in": max(0, input_tokens), "out": max(0, output_tokens)}
-        threshold = 0 if self.alert_threshold is None else int(self.alert_threshold * 1_000_000)
-        status, raw_alerts = await self._backend.settle(reservation.id, actual, threshold, now)
+        status, raw_alerts = await self._backend.settle(reservation.id, actual, self._threshold(), now)
+        settlement = self._settlement(status, raw_alerts)
+        for alert in settlement.alerts:
+            await self._fire(alert)
+        return settlement
+
+    @property
+    def settles_inline(self) -> bool:
+        """Whether `settle_nowait` settles: the backend is in this process and no ``on_alert`` is set."""
+        return self._settle_now is not None and self.on_alert is None
+
+    def settle_nowait(
+        self,
+        reservation: Reservation,
+        *,
+        usd: Decimal,
+        input_tokens: int,
+        output_tokens: int,
+        now: float | None = None,
+    ) -> Settlement | None:
+        """`settle` as one plain call when `settles_inline` (memory storage, no alert callback): nothing in it
+        awaits, so a caller being cancelled needs no task to shield it. ``None`` (nothing done) otherwise: a
+        Redis round trip, or an alert callback that may await, needs `settle`."""
+        settle_now = self._settle_now
+        if settle_now is None or self.on_alert is not None:
+            return None
+        actual = {"usd": to_pico(usd), "in": max(0, input_tokens), "out": max(0, output_tokens)}
+        return self._settlement(*settle_now(reservation.id, actual, self._threshold(), now))
+
+    def _threshold(self) -> int:
+        return 0 if self.alert_threshold is None else int(self.alert_threshold * 1_000_000)
+
+    def _settlement(self, status: str, raw_alerts: Sequence[RawAlert]) -> Settlement:
+        if not raw_alerts:
+            return Settlement(status=status)
         alerts = tuple(
             BudgetAlert(
                 scope=self._keys.scope_of(base),
@@ -221,8 +260,6 @@ class Ledger:
             )
             for base, dim, limit, used in raw_alerts
         )
-        for alert in alerts:
-            await self._fire(alert)
         return Settlement(status=status, alerts=alerts)
 
     async def _fire(self, alert: BudgetAlert) -> None:

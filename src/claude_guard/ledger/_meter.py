@@ -21,7 +21,7 @@ from ..messages import Usage
 from ..pricing import Cost, PriceTable
 from ..profiles import Budgets
 from ._estimate import Estimate, EstimateConfig, estimate_request
-from ._ledger import BudgetScope, Ledger, Reservation
+from ._ledger import BudgetScope, Ledger, Reservation, Settlement
 
 __all__ = [
     "COST_HEADER",
@@ -206,6 +206,21 @@ class CostMeter:
         """Settle once with the actual usage; the cost lands in ``ctx.cost_usd`` and ``ctx.usage``."""
         if metered.settled:
             return metered.cost
+        cost = self._priced(metered, usage, model)
+        try:
+            settlement = await self.ledger.settle(
+                metered.reservation,
+                usd=cost.total,
+                input_tokens=usage.total_input_tokens,
+                output_tokens=usage.output_tokens,
+            )
+        except Exception:
+            self._settle_failed(ctx, metered)
+            return cost
+        self._record(ctx, metered, cost, usage, settlement)
+        return cost
+
+    def _priced(self, metered: Metered, usage: Usage, model: str | None) -> Cost:
         metered.settled = True
         name = model or metered.estimate.model
         billing = metered.estimate.billing
@@ -215,18 +230,18 @@ class CostMeter:
             # The answering model is unpriced (it differs from the requested one): charge the request's model.
             cost = self.prices.cost(metered.estimate.model, usage, billing=billing)
         metered.cost, metered.usage = cost, usage
-        try:
-            settlement = await self.ledger.settle(
-                metered.reservation,
-                usd=cost.total,
-                input_tokens=usage.total_input_tokens,
-                output_tokens=usage.output_tokens,
-            )
-        except Exception:
-            logger.exception("claude_guard: settling reservation %s failed", metered.reservation.id)
-            if ctx is not None:
-                ctx.decide("budget", "settle_failed", reservation=metered.reservation.id)
-            return cost
+        return cost
+
+    @staticmethod
+    def _settle_failed(ctx: GuardContext | None, metered: Metered) -> None:
+        logger.exception("claude_guard: settling reservation %s failed", metered.reservation.id)
+        if ctx is not None:
+            ctx.decide("budget", "settle_failed", reservation=metered.reservation.id)
+
+    @staticmethod
+    def _record(
+        ctx: GuardContext | None, metered: Metered, cost: Cost, usage: Usage, settlement: Settlement
+    ) -> None:
         if ctx is not None:
             ctx.cost_usd = (ctx.cost_usd or Decimal(0)) + cost.total
             ctx.usage = _add_usage(ctx.usage, usage)
@@ -247,12 +262,17 @@ class CostMeter:
                     limit_usd=str(alert.limit_usd),
                 )
         _record_telemetry(ctx, cost, usage)
-        return cost
 
     async def settle_safely(
         self, ctx: GuardContext | None, metered: Metered, usage: Usage, *, model: str | None = None
     ) -> Cost | None:
-        """``settle`` that completes even when the calling task is being cancelled (a client went away)."""
+        """``settle`` that completes even when the calling task is being cancelled (a client went away).
+
+        On a ledger that settles inline (memory storage, no alert callback) the settlement is one plain call
+        with no ``await`` in it, so nothing can interrupt it and no task is spawned; otherwise (Redis, or an
+        alert callback) it runs in a shielded task that outlives a cancellation."""
+        if not metered.settled and self.ledger.settles_inline:
+            return self._settle_inline(ctx, metered, usage, model)
         task = asyncio.ensure_future(self.settle(ctx, metered, usage, model=model))
         try:
             return await asyncio.shield(task)
@@ -260,6 +280,24 @@ class CostMeter:
             _background.add(task)
             task.add_done_callback(_background.discard)
             raise
+
+    def _settle_inline(
+        self, ctx: GuardContext | None, metered: Metered, usage: Usage, model: str | None
+    ) -> Cost | None:
+        cost = self._priced(metered, usage, model)
+        try:
+            settlement = self.ledger.settle_nowait(
+                metered.reservation,
+                usd=cost.total,
+                input_tokens=usage.total_input_tokens,
+                output_tokens=usage.output_tokens,
+            )
+            assert settlement is not None  # settles_inline was checked
+        except Exception:
+            self._settle_failed(ctx, metered)
+            return cost
+        self._record(ctx, metered, cost, usage, settlement)
+        return cost
 
 
 def _unbounded(scopes: list[BudgetScope]) -> list[BudgetScope]:
