@@ -52,6 +52,7 @@ SPEEDS: Final = ("standard", "fast")
 SERVICE_TIERS: Final = ("auto", "standard_only")
 """The request ``service_tier`` values the Messages API defines; any other is refused before it is priced."""
 _SAFE_NAME: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_MAX_RESOLVED: Final = 1024
 
 
 def to_pico(usd: Decimal, *, round_up: bool = False) -> int:
@@ -162,6 +163,12 @@ class PriceTable:
     code_execution_minimum_hours: Decimal = Decimal(5) / Decimal(60)
     """Container hours charged at settlement (the usage does not report them): the billing minimum."""
     _aliases: dict[str, str] = field(default_factory=dict, repr=False)
+    _resolved: dict[str, ModelPrice] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """The row found for each model id asked of `price` (only found ones, bounded)."""
+    _resolved_for: tuple[dict[str, ModelPrice], str | None, bool] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    """The ``rows``, ``fallback`` and ``strict`` that ``_resolved`` was found with."""
 
     def __post_init__(self) -> None:
         self._aliases = {}
@@ -201,7 +208,32 @@ class PriceTable:
         return None
 
     def price(self, model: str) -> ModelPrice:
-        """The row pricing ``model``; ``UnknownModelError`` when none applies."""
+        """The row pricing ``model``; ``UnknownModelError`` when none applies.
+
+        Asked twice per metered request (the estimate and the settlement) with the same few model ids: the
+        row found is remembered per id (bounded; ids are chosen by callers), and forgotten when ``rows``,
+        ``fallback`` or ``strict`` is replaced. A refusal is never remembered: it is raised afresh each time.
+        """
+        resolved = self._resolved
+        found_with = self._resolved_for
+        if (
+            found_with is None
+            or found_with[0] is not self.rows
+            or found_with[1] != self.fallback
+            or found_with[2] != self.strict
+        ):
+            resolved.clear()
+            self._resolved_for = (self.rows, self.fallback, self.strict)
+        row = resolved.get(model)
+        if row is not None:
+            return row
+        row = self._price(model)
+        if len(resolved) >= _MAX_RESOLVED:
+            resolved.clear()
+        resolved[model] = row
+        return row
+
+    def _price(self, model: str) -> ModelPrice:
         row = self._lookup(model)
         if row is None and self.fallback is not None:
             row = self._lookup(self.fallback)
