@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 from math import ceil
 from time import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._asgi import ASGIApp, Message, Receive, Scope, Send, with_headers
 from .._proxies import TrustedProxies, client_address
@@ -30,6 +30,9 @@ from ._policy import (
     rate_limit_headers,
     state_of,
 )
+
+if TYPE_CHECKING:
+    from ..profiles import Profile
 
 __all__ = ["RateLimitMiddleware"]
 
@@ -58,7 +61,7 @@ _MAX_PLANS = 4096
 class _Route:
     """The rules of one (method, path), and the checks already built for each identity seen on it."""
 
-    __slots__ = ("kind", "kinds", "plans", "rules")
+    __slots__ = ("kind", "kinds", "plans", "profile_plans", "rules")
 
     def __init__(self, rules: tuple[tuple[str, RateLimitRule], ...]) -> None:
         self.rules = rules
@@ -71,6 +74,12 @@ class _Route:
         """The key kind of the route's one rule, when it has one."""
         self.plans: dict[str, tuple[tuple[LimitCheck, ...], tuple[ConcurrencyCheck, ...]]] = {}
         """The checks without profile limits, per identity (joined by NUL for several rules)."""
+        self.profile_plans: dict[
+            str, tuple[Profile, tuple[tuple[LimitCheck, ...], tuple[ConcurrencyCheck, ...]]]
+        ]
+        self.profile_plans = {}
+        """The checks with the caller's profile limits, per identity and key, with the profile they were built
+        for: a profile replaced (reloaded configuration) is not that object, so its plan is built again."""
 
 
 class RateLimitMiddleware(GuardMiddleware):
@@ -150,16 +159,19 @@ class RateLimitMiddleware(GuardMiddleware):
     def _checks(
         self, route: _Route, ctx: GuardContext
     ) -> tuple[Sequence[LimitCheck], Sequence[ConcurrencyCheck]] | None:
-        # The checks of a route whose identities are all known, without profile limits, built once per
-        # identity; None when a key function or the caller's profile decides.
+        # The checks of a route whose identities are all known, built once per identity (and, with profile
+        # limits, per key and profile); None when a key function decides.
         kinds = route.kinds
-        if kinds is None or (self.config.profile_limits and ctx.profile is not None):
+        if kinds is None:
             return None
         kind = route.kind
         if kind is not None:
             who = identity(kind, ctx)
         else:
             who = "\0".join([identity(k, ctx) for _, _, k in kinds])
+        profile = ctx.profile
+        if self._profile_limits and profile is not None:
+            return self._profile_checks(route, ctx, who, profile)
         planned = route.plans.get(who)
         if planned is None:
             checks, caps = build_checks(
@@ -171,6 +183,29 @@ class RateLimitMiddleware(GuardMiddleware):
             if len(route.plans) >= _MAX_PLANS:  # bounded: many identities only cost building them again
                 route.plans.clear()
             planned = route.plans[who] = (tuple(checks), tuple(caps))
+        return planned
+
+    def _profile_checks(
+        self, route: _Route, ctx: GuardContext, who: str, profile: Profile
+    ) -> tuple[Sequence[LimitCheck], Sequence[ConcurrencyCheck]]:
+        # The profile's limits count per key (identity "principal"), whatever the route's rules count by.
+        kinds = route.kinds
+        assert kinds is not None
+        plan_key = f"{who}\0{identity('principal', ctx)}"
+        cached = route.profile_plans.get(plan_key)
+        if cached is not None and cached[0] is profile:
+            return cached[1]
+        checks, caps = build_checks(
+            self.limiter,
+            [(name, rule, identity(k, ctx)) for name, rule, k in kinds],
+            ctx,
+            profile_limits=True,
+            profile_strategy=self.config.profile_strategy,
+        )
+        planned = (tuple(checks), tuple(caps))
+        if len(route.profile_plans) >= _MAX_PLANS:
+            route.profile_plans.clear()
+        route.profile_plans[plan_key] = (profile, planned)
         return planned
 
     def _one_check(self, ctx: GuardContext, scope: Scope) -> LimitCheck | None:
@@ -255,15 +290,7 @@ class RateLimitMiddleware(GuardMiddleware):
             planned = self._checks(route, ctx)
         if planned is not None:
             checks, caps = planned
-        elif route.kinds is not None:
-            checks, caps = build_checks(
-                limiter,
-                [(name, rule, identity(kind, ctx)) for name, rule, kind in route.kinds],
-                ctx,
-                profile_limits=config.profile_limits,
-                profile_strategy=config.profile_strategy,
-            )
-        else:
+        else:  # a key function decides an identity: planned afresh
             checks, caps = await plan(
                 limiter,
                 route.rules,
