@@ -7,18 +7,22 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from .._asgi import Scope, header
 from ..context import GuardContext, Principal
 from ..errors import AuthenticationError, GuardError, PermissionDeniedError, StoreUnavailableError
 from ..profiles import BUILTIN_PROFILES, Profile
 from . import _keys
-from ._keys import DAY, hash_key, parse_key
+from ._keys import DAY, ClientKey, hash_key, parse_key
 from ._store import KeyStore
 
 __all__ = ["KeyAuthenticator", "KeyCheck", "authenticate", "presented_key", "require_profiles"]
 
 logger = logging.getLogger("claude_guard")
+
+_NO_HASH: Final = "0" * 64
+_MAX_SETUPS: Final = 4096
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +53,7 @@ class KeyAuthenticator:
         self.profiles = {**BUILTIN_PROFILES, **(profiles or {})}
         self.max_age = max_age
         self.warn_before = warn_before
+        self._setups: dict[str, tuple[ClientKey, Profile | None, float | None, KeyCheck | None]] = {}
 
     async def check(self, presented: str | None) -> KeyCheck:
         if not presented:
@@ -72,30 +77,56 @@ class KeyAuthenticator:
             raise StoreUnavailableError() from None
         # Hash the presented key even when the id is unknown, so timing says nothing about which ids exist.
         presented_hash = hash_key(presented)
-        expected = record.key_hash if record is not None else "0" * 64
+        expected = record.key_hash if record is not None else _NO_HASH
         if record is None or not hmac.compare_digest(presented_hash, expected):
             raise AuthenticationError("Invalid API key.")
         now = _keys._now()
         if record.revoked_at is not None and record.revoked_at <= now:
             raise AuthenticationError("This API key has been revoked.")
-        expires_at = record.expires_at
-        if self.max_age is not None:
-            aged_out = record.created_at + self.max_age
-            expires_at = aged_out if expires_at is None else min(expires_at, aged_out)
+        expires_at, setup = self._setup(key_id, record)
         if expires_at is not None and expires_at <= now:
             raise AuthenticationError("This API key has expired; rotate it.")
         if key_env != self.environment or record.environment != self.environment:
             raise PermissionDeniedError(
                 f"This key was issued for {record.environment}, not {self.environment}.", code="environment"
             )
-        profile = self.profiles.get(record.profile)
-        if profile is None:
+        if setup is None:
             logger.error("claude_guard: key %s names an unknown profile %r", key_id, record.profile)
             raise PermissionDeniedError("This key's profile is not configured here.", code="profile")
+        return setup
+
+    def _setup(self, key_id: str, record: ClientKey) -> tuple[float | None, KeyCheck | None]:
+        """What a verified key's record always yields: its effective expiry and its ``KeyCheck`` (principal
+        and profile; ``None`` when its profile is not configured here), built once per record rather than on
+        every request.
+
+        Only what follows from the stored record is reused, never a verdict on a presented secret: the
+        caller hashes the presented key and compares it with the record's hash in constant time on every
+        request before this is asked, and checks revocation and expiry against the clock each time. A
+        cached hash result keyed by the secret would keep a revoked or rotated key's verdict alive and
+        hold secrets in memory; this holds only public metadata. An entry is used only for the very record
+        it was built from (the same object, or an equal one when Redis decodes a fresh copy per request), so
+        a keys-file reload, a revocation, a rotation or a changed profile (of the key, or in ``profiles``)
+        builds it again. Bounded by the number of keys (their ids exist in the store), capped anyway.
+        """
+        profile = self.profiles.get(record.profile)
+        cached = self._setups.get(key_id)
+        if cached is not None and cached[1] is profile and (cached[0] is record or cached[0] == record):
+            return cached[2], cached[3]
+        expires_at = record.expires_at
+        if self.max_age is not None:
+            aged_out = record.created_at + self.max_age
+            expires_at = aged_out if expires_at is None else min(expires_at, aged_out)
         principal = Principal(
             key_id=record.key_id, profile=record.profile, environment=record.environment, name=record.name
         )
-        return KeyCheck(principal=principal, profile=profile, expires_at=expires_at)
+        setup = None
+        if profile is not None:
+            setup = KeyCheck(principal=principal, profile=profile, expires_at=expires_at)
+        if len(self._setups) >= _MAX_SETUPS:
+            self._setups.clear()
+        self._setups[key_id] = (record, profile, expires_at, setup)
+        return expires_at, setup
 
     def expiry_warning(self, check: KeyCheck) -> str | None:
         """An RFC 3339 expiry time when the key expires within ``warn_before``, else ``None``."""
