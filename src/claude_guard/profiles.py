@@ -131,23 +131,55 @@ class Profile:
     def allows_model(self, model: str) -> bool:
         if self.models is None:
             return True
-        return any(fnmatch.fnmatchcase(model, pattern) for pattern in self.models)
+        hit = _verdicts.get((id(self), "model", model))
+        if hit is not None and hit[0] is self:
+            return hit[1]
+        return _remember(self, "model", model, any(fnmatch.fnmatchcase(model, p) for p in self.models))
 
     def allows_server_tool(self, tool_type: str) -> bool:
         """Whether an Anthropic-defined tool of this ``type`` may be declared."""
         if self.server_tools is None:
             return True
-        return any(_type_matches(tool_type, pattern) for pattern in self.server_tools)
+        hit = _verdicts.get((id(self), "server_tool", tool_type))
+        if hit is not None and hit[0] is self:
+            return hit[1]
+        verdict = any(_type_matches(tool_type, pattern) for pattern in self.server_tools)
+        return _remember(self, "server_tool", tool_type, verdict)
 
     def allows_beta(self, beta: str) -> bool:
         if self.betas is None:
             return True
-        return any(fnmatch.fnmatchcase(beta, pattern.strip().lower()) for pattern in self.betas)
+        hit = _verdicts.get((id(self), "beta", beta))
+        if hit is not None and hit[0] is self:
+            return hit[1]
+        verdict = any(fnmatch.fnmatchcase(beta, pattern.strip().lower()) for pattern in self.betas)
+        return _remember(self, "beta", beta, verdict)
 
     def allows_mcp_server(self, url: str) -> bool:
         if self.mcp_servers is None:
             return True
-        return any(url_matches(url, pattern) for pattern in self.mcp_servers)
+        hit = _verdicts.get((id(self), "mcp_server", url))
+        if hit is not None and hit[0] is self:
+            return hit[1]
+        return _remember(self, "mcp_server", url, any(url_matches(url, p) for p in self.mcp_servers))
+
+
+_MAX_VERDICTS: Final = 4096
+_verdicts: dict[tuple[int, str, str], tuple[Profile, bool]] = {}
+"""Allow-list verdicts by (profile, list, value): each request asks the same few models and betas of its
+key's profile, and the patterns (``fnmatch``, family names, URL patterns) cost far more than a lookup.
+
+A verdict depends on the profile and the value alone, so it is the same for every key holding that profile
+and never another profile's: the entry keeps its ``Profile`` object and is used only for that very object
+(which, being held, keeps its ``id``). A changed profile (reloaded configuration, a key moved to another
+profile) is another object, so nothing is carried over. Bounded: values are chosen by callers."""
+
+
+def _remember(profile: Profile, kind: str, value: str, verdict: bool) -> bool:
+    if len(_verdicts) >= _MAX_VERDICTS:
+        _verdicts.clear()
+    _verdicts[id(profile), kind, value] = (profile, verdict)
+    return verdict
 
 
 def _type_matches(tool_type: str, pattern: str) -> bool:
