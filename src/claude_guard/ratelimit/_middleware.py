@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from math import ceil
 from time import time
 from typing import TYPE_CHECKING, Any, Literal
@@ -400,9 +400,9 @@ class RateLimitMiddleware(GuardMiddleware):
         # Note the upstream's rate limits for the audit, and whether it was overloaded (for the refund).
         state = state_of(ctx)
         status = int(message.get("status", 200))
-        upstream = _upstream_rate_limits(ctx.upstream_headers, message.get("headers", ()))
-        if upstream:
-            state.upstream_limits = upstream
+        # Parsed only when read (RateLimitState.upstream_limits): nothing on the request path reads them.
+        state.upstream_sources = (ctx.upstream_headers, message.get("headers", ()))
+        state._upstream_limits = None
         if status in _OVERLOADED and ctx.upstream_status in _OVERLOADED:
             state.upstream_overloaded = True
             ctx.decide("rate_limit", "upstream_overloaded", status=status)
@@ -446,21 +446,6 @@ def _remember_policy(shape: tuple[Any, ...], encoded: bytes) -> bytes:
         _policy_headers.clear()
     _policy_headers[shape] = encoded
     return encoded
-
-
-def _upstream_rate_limits(upstream_headers: Any, response_headers: Iterable[Any]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    if upstream_headers is not None:
-        for name, value in upstream_headers.items():
-            lower = str(name).lower()
-            if lower.startswith("anthropic-ratelimit-"):
-                found[lower] = str(value)
-    if not found:
-        for name, value in response_headers:
-            lower = bytes(name).decode("latin-1").lower()
-            if lower.startswith("anthropic-ratelimit-"):
-                found[lower] = bytes(value).decode("latin-1")
-    return found
 
 
 async def _release_all(

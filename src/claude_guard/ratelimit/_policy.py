@@ -29,8 +29,10 @@ class RateLimitState:
     """A ``RateLimitMiddleware`` is around the app: it adds the headers at response start."""
     denied: bool = False
     """Some limit denied the request, so limits counted before it are given back."""
-    upstream_limits: dict[str, str] | None = None
-    """The ``anthropic-ratelimit-*`` headers of the upstream response, for the audit."""
+    upstream_sources: tuple[Any, Any] | None = None
+    """Where `upstream_limits` is read from when first asked: the upstream's headers
+    (``ctx.upstream_headers``) and the response's own, as the response started."""
+    _upstream_limits: dict[str, str] | None = None
     headers_by: object = None
     """The (outermost) middleware that adds the headers."""
     headers_sent: bool = False
@@ -38,6 +40,39 @@ class RateLimitState:
     """The upstream answered 429 or 529."""
     shadow_admitting: bool = False
     """A shadow-mode middleware is admitting: a denial raised now is its own to shadow."""
+
+    @property
+    def upstream_limits(self) -> dict[str, str] | None:
+        """The ``anthropic-ratelimit-*`` headers of the upstream response, for the audit (``None``: none).
+
+        Read from `upstream_sources` on first use, not as every response starts: nothing on the request path
+        reads them."""
+        limits = self._upstream_limits
+        if limits is None and self.upstream_sources is not None:
+            limits = upstream_rate_limits(*self.upstream_sources) or None
+            self._upstream_limits = limits
+        return limits
+
+    @upstream_limits.setter
+    def upstream_limits(self, limits: dict[str, str] | None) -> None:
+        self._upstream_limits, self.upstream_sources = limits, None
+
+
+def upstream_rate_limits(upstream_headers: Any, response_headers: Iterable[Any]) -> dict[str, str]:
+    """The ``anthropic-ratelimit-*`` headers of the upstream (``ctx.upstream_headers``), else of the
+    response's own headers (name and value bytes)."""
+    found: dict[str, str] = {}
+    if upstream_headers is not None:
+        for name, value in upstream_headers.items():
+            lower = str(name).lower()
+            if lower.startswith("anthropic-ratelimit-"):
+                found[lower] = str(value)
+    if not found:
+        for name, value in response_headers:
+            lower = bytes(name).decode("latin-1").lower()
+            if lower.startswith("anthropic-ratelimit-"):
+                found[lower] = bytes(value).decode("latin-1")
+    return found
 
 
 new_state: Callable[[RateLimiter | None, bool], RateLimitState] = dataclass_factory(
