@@ -271,7 +271,9 @@ class CostMeter:
         On a ledger that settles inline (memory storage, no alert callback) the settlement is one plain call
         with no ``await`` in it, so nothing can interrupt it and no task is spawned; otherwise (Redis, or an
         alert callback) it runs in a shielded task that outlives a cancellation."""
-        if not metered.settled and self.ledger.settles_inline:
+        if metered.settled:
+            return metered.cost
+        if self.ledger.settles_inline:
             return self._settle_inline(ctx, metered, usage, model)
         task = asyncio.ensure_future(self.settle(ctx, metered, usage, model=model))
         try:
