@@ -121,6 +121,17 @@ async def test_an_expired_reservation_is_released_after_the_earliest_was_settled
     assert await ledger.outstanding() == 1
 
 
+async def test_a_sweep_that_leaves_reservations_open_still_releases_them_later() -> None:
+    ledger = Ledger(MemoryStore(), reservation_ttl=10)
+    await ledger.reserve([tokens(100)], usd=Decimal(0), input_tokens=30, output_tokens=0, now=0.0)
+    await ledger.reserve([tokens(100)], usd=Decimal(0), input_tokens=40, output_tokens=0, now=5.0)
+    await ledger.reserve([tokens(100)], usd=Decimal(0), input_tokens=1, output_tokens=0, now=11.0)
+    assert (await ledger.usage("key:k1", now=11.5)).used["in_min"] == 41  # the first released, not the second
+    await ledger.reserve([tokens(100)], usd=Decimal(0), input_tokens=2, output_tokens=0, now=16.0)
+    assert (await ledger.usage("key:k1", now=16.5)).used["in_min"] == 3
+    assert await ledger.outstanding() == 2
+
+
 async def test_nothing_is_released_before_its_expiry() -> None:
     ledger = Ledger(MemoryStore(), reservation_ttl=10)
     await ledger.reserve([tokens(100)], usd=Decimal(0), input_tokens=30, output_tokens=0, now=0.0)
