@@ -372,3 +372,51 @@ def test_upstream_rate_limits_are_read_from_their_sources_when_asked() -> None:
     state.upstream_sources = (None, [(b"content-type", b"application/json")])
     state._upstream_limits = None
     assert state.upstream_limits is None
+
+
+# ---- cost meter: telemetry only for a provider ----
+
+
+async def test_the_cost_counter_is_fed_only_once_a_meter_provider_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from opentelemetry import trace
+
+    from claude_guard.ledger import _meter
+
+    class Idle:
+        pass
+
+    class Counter:
+        def __init__(self) -> None:
+            self.added: list[tuple[float, dict[str, str]]] = []
+
+        def add(self, value: float, attributes: dict[str, str]) -> None:
+            self.added.append((value, attributes))
+
+    counter = Counter()
+
+    class Metrics:
+        provider: object = Idle()
+
+        def get_meter_provider(self) -> object:
+            return self.provider
+
+        def get_meter(self, name: str) -> Any:
+            return type("Meter", (), {"create_counter": lambda *_, **__: counter})()
+
+    metrics = Metrics()
+    monkeypatch.setattr(_meter, "_otel", (trace, metrics, (Idle,)))
+    monkeypatch.setattr(_meter, "_cost_counter", None)
+    meter = _meter_for_telemetry()
+    await meter.settle_safely(None, await _admitted(meter), Usage(input_tokens=5, output_tokens=5))
+    assert counter.added == []
+    metrics.provider = object()  # an app sets its provider later: used from the next settlement on
+    metered = await _admitted(meter)
+    cost = await meter.settle_safely(None, metered, Usage(input_tokens=5, output_tokens=5))
+    assert cost is not None
+    assert counter.added == [(float(cost.total), {"gen_ai.request.model": "claude-haiku-4-5"})]
+
+
+def _meter_for_telemetry() -> CostMeter:
+    return _meter(Ledger(MemoryStore()))

@@ -326,20 +326,43 @@ def _add_usage(previous: Any, usage: Usage) -> Usage:
 
 
 _cost_counter: Any = None
+_otel: Any = None
+"""``(trace, metrics, the API's no-op meter provider classes)`` once looked up, ``False`` without the API."""
 
 
-def _record_telemetry(ctx: GuardContext | None, cost: Cost, usage: Usage) -> None:
-    """Span attributes and the ``claude_guard.cost`` counter, when OpenTelemetry's API is installed."""
-    global _cost_counter
+def _load_otel() -> Any:
+    global _otel
     try:
         from opentelemetry import metrics, trace
     except ImportError:  # pragma: no cover - depends on the install
+        _otel = False
+        return _otel
+    # The API's stand-in until an SDK provider is set is a private class (as in audit/_otel.py); if a
+    # release renames it, only the public no-op is recognised and the counter is always fed (never lost).
+    proxy = getattr(getattr(metrics, "_internal", None), "_ProxyMeterProvider", None)
+    idle: tuple[type, ...] = (metrics.NoOpMeterProvider,) + ((proxy,) if isinstance(proxy, type) else ())
+    _otel = (trace, metrics, idle)
+    return _otel
+
+
+def _record_telemetry(ctx: GuardContext | None, cost: Cost, usage: Usage) -> None:
+    """Span attributes and the ``claude_guard.cost`` counter, when OpenTelemetry's API is installed.
+
+    The API is looked up once, not imported per settlement, and the counter is fed only while a meter
+    provider is set (asked each time, so one set later is used at once): the API's proxy would drop the
+    value anyway, after the attribute dict was built for nobody."""
+    global _cost_counter
+    otel = _otel if _otel is not None else _load_otel()
+    if not otel:  # pragma: no cover - depends on the install
         return
+    trace, metrics, idle = otel
     try:
         span = trace.get_current_span()
         if span.is_recording():
             span.set_attribute("claude_guard.cost_usd", float(cost.total))
             span.set_attribute("claude_guard.cost_model", cost.model)
+        if isinstance(metrics.get_meter_provider(), idle):
+            return
         if _cost_counter is None:
             _cost_counter = metrics.get_meter("claude_guard").create_counter(
                 "claude_guard.cost", unit="USD", description="Settled cost of calls to Claude"
