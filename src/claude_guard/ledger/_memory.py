@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["MemoryLedger"]
 
 _MAX_SCOPES: Final = 4096
+_DIMS: Final = tuple((dim, KIND[dim], KEY_TTL[dim]) for dim in DIMENSIONS)
 
 
 class MemoryLedger:
@@ -69,6 +70,7 @@ class MemoryLedger:
         if t >= state.next_expiry:  # nothing can have expired before the earliest expiry
             state.sweep(t)
         minute = int(t) // 60
+        counters = state.counters
         entries: list[_Entry] = []
         for scope in scopes:
             budget_limits = limits_of(scope.budgets)
@@ -78,14 +80,20 @@ class MemoryLedger:
                 if stored:
                     limits = {**budget_limits, **{dim: int(value) for dim, value in stored.items()}}
             keys = self._counter_keys(scope.name, minute)
-            for index, dim in enumerate(DIMENSIONS):
-                key = keys[index]
+            for (dim, kind, key_ttl), key in zip(_DIMS, keys, strict=True):
                 amount = amounts[dim]
                 limit = limits.get(dim)
-                key_ttl = KEY_TTL[dim]
-                state.add(key, amount, t, key_ttl)
-                entries.append(_Entry(key, KIND[dim], amount, limit, scope.name, dim, key_ttl))
-                if limit is not None and state.counter(key, t) > limit:
+                # state.add and state.counter, inline: eight of each per reservation of two scopes.
+                current = counters.get(key)
+                if current is not None and current[1] <= t:
+                    current = None
+                if amount:
+                    if current is None:
+                        current = counters[key] = (amount, t + key_ttl)
+                    else:
+                        current = counters[key] = (current[0] + amount, current[1])
+                entries.append(_Entry(key, kind, amount, limit, scope.name, dim, key_ttl))
+                if limit is not None and current is not None and current[0] > limit:
                     for entry in entries:
                         state.add(entry.key, -entry.reserved, t, entry.ttl)
                     left = period(dim, t)[1]
