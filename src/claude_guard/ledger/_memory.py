@@ -120,16 +120,14 @@ class MemoryLedger:
         if record is None:
             return "missing", []
         alerts: list[RawAlert] = []
+        reserved = record.state == "reserved"
         for entry in record.entries:
-            delta = actual[entry.kind] - (entry.reserved if record.state == "reserved" else 0)
+            delta = actual[entry.kind] - (entry.reserved if reserved else 0)
             state.add(entry.key, delta, t, entry.ttl)
+            if not (threshold and entry.kind == "usd" and entry.limit):
+                continue  # no soft threshold to compare with: the counter need not be read
             used = state.counter(entry.key, t)
-            if (
-                threshold
-                and entry.kind == "usd"
-                and entry.limit
-                and used * 1_000_000 >= entry.limit * threshold
-            ):
+            if used * 1_000_000 >= entry.limit * threshold:
                 flag = entry.key + ":alert"
                 if flag not in state.flags or state.flags[flag] <= t:
                     state.flags[flag] = t + entry.ttl
