@@ -105,10 +105,12 @@ class Cost:
     batch: bool = False
     speed: str = "standard"
     inference_geo: str | None = None
+    total: Decimal = field(init=False)
+    """The sum of the fields above; summed once when the cost is made (a settlement reads it five times:
+    the ledger, the context, the audit decision, the header and the telemetry)."""
 
-    @property
-    def total(self) -> Decimal:
-        return (
+    def __post_init__(self) -> None:
+        total = (
             self.input
             + self.output
             + self.cache_write_5m
@@ -118,6 +120,7 @@ class Cost:
             + self.web_fetch
             + self.code_execution
         )
+        object.__setattr__(self, "total", total)
 
     def as_dict(self) -> dict[str, str]:
         return {
