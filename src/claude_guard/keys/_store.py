@@ -70,15 +70,17 @@ class _MemoryKeys:
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
+        self._name = store.key("keys")
+        """The records' key in the store: the same on every request, so built once."""
 
     @property
     def records(self) -> dict[str, ClientKey]:
-        records: dict[str, ClientKey] = self.store.data.setdefault(self.store.key("keys"), {})
+        records: dict[str, ClientKey] = self.store.data.setdefault(self._name, {})
         return records
 
     @records.setter
     def records(self, records: dict[str, ClientKey]) -> None:
-        self.store.data[self.store.key("keys")] = records
+        self.store.data[self._name] = records
 
     async def get(self, key_id: str) -> ClientKey | None:
         return self.records.get(key_id)
