@@ -1,17 +1,17 @@
 """Where a guarded request's CPU goes: the reference gateway served by uvicorn, sampled by py-spy while an
 aiohttp load generator (its own process) drives it, self time grouped by protection.
 
-Run: ``.venv/bin/python bench/run.py profile`` — a 1 KB prompt, 8 concurrent callers, through the gateway
-with every protection (PII on), with PII off, and through the bare pass-through (``MessagesProxy`` alone) to
-a uvicorn FakeClaude; the server under test has a CPU to itself (`pin`). CPU per request is the server process's user and system CPU (``/proc``) over an
-unprofiled run divided by its requests (the median of three). The breakdown comes from a second, profiled
-run: py-spy samples only the threads holding the GIL (``--gil``), so a sample is a moment of the process's
-Python CPU, and each sample is charged to the file of its innermost Python frame (a C function's time, a
-``json.dumps`` or a socket ``send``, to the Python code that called it), grouped by protection; the share of
-samples times the CPU per request is that group's µs. Sampling (``--nonblocking``) does not pause the
-server. Why py-spy, not yappi or cProfile in-process: the in-process version had to drive the gateway
-through httpx's ASGITransport, which cost as much as the app it drove and hid the real server and upstream
-hop; py-spy attaches to the real server from outside. ``BENCH_BASELINE_SRC=/tmp/old/src`` (from ``git
+Run: ``.venv/bin/python bench/run.py profile`` — a 1 KB prompt, 8 concurrent callers, through the gateway with
+every protection (PII on), with PII off, and through the bare pass-through (``MessagesProxy`` alone) to a
+uvicorn FakeClaude; the server under test has a CPU to itself (`pin`). CPU per request is the server process's
+user and system CPU (``/proc``) over an unprofiled run divided by its requests (the median of three). The
+breakdown comes from a second, profiled run: py-spy samples only the threads holding the GIL (``--gil``), on a
+core or waiting for one (hence `pin`), and each sample is charged to the file of its innermost Python
+frame (a C function's time, a ``json.dumps`` or a socket ``send``, to the Python code that called it), grouped
+by protection; the share of samples times the CPU per request is that group's µs. Sampling (``--nonblocking``)
+does not pause the server. Why py-spy, not yappi or cProfile in-process: the in-process version had to drive
+the gateway through httpx's ASGITransport, which cost as much as the app it drove and hid the real server and
+upstream hop; py-spy attaches to the real server from outside. ``BENCH_BASELINE_SRC=/tmp/old/src`` (from ``git
 archive <commit> src``) profiles the same servers on that tree too and adds "before" columns.
 """
 
