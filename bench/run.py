@@ -4,7 +4,8 @@
     .venv/bin/python bench/run.py gateway ledger  # some of them (the others keep their last section)
 
 Each benchmark prints one markdown section starting with a ``## `` heading; figures are ratios of things
-measured side by side in one run, so they stay comparable across machines.
+measured side by side in one run, so they stay comparable across machines. Text written by hand after a
+section's closing marker stays where it is.
 """
 
 from __future__ import annotations
@@ -47,6 +48,16 @@ def sections(text: str) -> dict[str, str]:
     return found
 
 
+def notes(text: str) -> dict[str, str]:
+    """What was written by hand after each section's closing marker, up to the next section: it is kept
+    when the section is measured again (it reads the figures, so check it still says what they show)."""
+    found: dict[str, str] = {}
+    for match in re.finditer(r"^<!-- /bench:(\w+) -->\n(.*?)(?=^<!-- bench:\w+ -->\n|\Z)", text, re.M | re.S):
+        if match.group(2).strip():
+            found[match.group(1)] = match.group(2)
+    return found
+
+
 def main(argv: list[str]) -> int:
     available = sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
     wanted = argv or available
@@ -57,7 +68,8 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    old = sections(DOC.read_text(encoding="utf-8")) if DOC.exists() else {}
+    current = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
+    old, kept = sections(current), notes(current)
     env = dict(os.environ)
     failed = []
     for name in wanted:
@@ -78,7 +90,10 @@ def main(argv: list[str]) -> int:
         if not text.startswith("## "):
             text = f"## {TITLES.get(name, name)}\n\n{text}"
         old[name] = f"{text}\n\n_Measured {stamp} on {machine()}._\n\n"
-    body = "".join(f"<!-- bench:{name} -->\n{old[name]}<!-- /bench:{name} -->\n" for name in sorted(old))
+    body = "".join(
+        f"<!-- bench:{name} -->\n{old[name]}<!-- /bench:{name} -->\n{kept.get(name, '')}"
+        for name in sorted(old)
+    )
     DOC.write_text(INTRO + "\n" + body, encoding="utf-8")
     print(f"wrote {DOC}", file=sys.stderr)
     return 1 if failed else 0
