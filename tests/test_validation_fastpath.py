@@ -126,9 +126,9 @@ def _counting(function: Callable[..., Any], calls: dict[str, int], name: str) ->
 def _full_path(monkeypatch: pytest.MonkeyPatch, calls: dict[str, int]) -> None:
     """Swap every fast path for the full path it stands for."""
 
-    def plain_finders(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, None, str], ...]:
+    def plain_finders(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, None, tuple[str, ...]], ...]:
         calls["rule_finders"] = calls.get("rule_finders", 0) + 1
-        return tuple((rule, None, "") for rule in rules)  # Rule.find, no literal gate
+        return tuple((rule, None, ()) for rule in rules)  # Rule.find, no literal gate
 
     def every_fetched(text: str) -> Iterator[re.Match[str]]:
         calls["fetched"] = calls.get("fetched", 0) + 1

@@ -27,6 +27,7 @@ __all__ = [
     "Rule",
     "RuleMode",
     "pattern_cost",
+    "required_literals",
 ]
 
 _sre: Any = importlib.import_module("re._parser")
@@ -194,6 +195,69 @@ def pattern_cost(pattern: str) -> int:
     if cost > MAX_PATTERN_COST:
         raise UnsafePatternError(f"pattern too costly to match ({cost} steps per position): {pattern}")
     return cost
+
+
+_GATE_ALTERNATIVES: Final = 8
+"""At most this many literals in a gate (`required_literals`): each is one ``in`` test per text."""
+
+
+def required_literals(compiled: re.Pattern[str]) -> tuple[str, ...]:
+    """Literals of which every match of ``compiled`` contains at least one, read off its parse tree, or
+    ``()`` when none is known (a case-insensitive pattern, a class or a repeat that may be empty…).
+
+    A text holding none of them cannot match, so a rule is skipped on such a text after a few C substring
+    searches (``in``), without its pattern's scan. From a sequence, the run of consecutive literals (or the
+    requirement of a group, a repeat of at least one, or an alternation whose every arm has one) whose
+    shortest literal is longest is kept.
+
+    Example:
+        >>> required_literals(re.compile(r"os ?\\. ?system"))
+        ('system',)
+        >>> required_literals(re.compile(r"\\[/?inst\\]|<</?sys>>"))
+        ('inst]', 'sys>>')
+        >>> required_literals(re.compile(r"(?i)ignore"))
+        ()
+    """
+    parsed = _sre.parse(compiled.pattern, compiled.flags)
+    if (parsed.state.flags | compiled.flags) & re.IGNORECASE:
+        return ()
+    return tuple(sorted(_required(parsed) or ()))
+
+
+def _required(subpattern: Any) -> frozenset[str] | None:
+    candidates: list[frozenset[str]] = []
+    run: list[str] = []
+    for op, av in subpattern:
+        name = str(op)
+        if name == "LITERAL":
+            run.append(chr(av))
+            continue
+        if run:
+            candidates.append(frozenset({"".join(run)}))
+            run = []
+        found: frozenset[str] | None = None
+        if name == "SUBPATTERN":
+            _group, add_flags, _del_flags, inner = av
+            found = None if add_flags & re.IGNORECASE else _required(inner)
+        elif name == "ATOMIC_GROUP":
+            found = _required(av)
+        elif name in _REPEATS:
+            low, _high, item = av
+            found = _required(item) if low >= 1 else None
+        elif name == "IN" and all(str(member) == "LITERAL" for member, _ in av):
+            found = frozenset(chr(code) for _, code in av)
+        elif name == "BRANCH":
+            arms = [_required(arm) for arm in av[1]]
+            if all(arm is not None for arm in arms):
+                found = frozenset().union(*(arm for arm in arms if arm is not None))
+        if found:
+            candidates.append(found)
+    if run:
+        candidates.append(frozenset({"".join(run)}))
+    usable = [literals for literals in candidates if len(literals) <= _GATE_ALTERNATIVES and all(literals)]
+    if not usable:
+        return None
+    return max(usable, key=lambda literals: (min(map(len, literals)), -len(literals)))
 
 
 def _is_single_char(subpattern: Any) -> bool:

@@ -6,11 +6,10 @@ over the joined text and every decoded layer.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from ..messages._segments import adjacent_pairs, locate
 from ..messages._walker import Leaf, ObjectKey
@@ -24,7 +23,7 @@ from ._config import (
 from ._decoders import Candidate, canonical_candidates, encoded_runs, raw_candidates
 from ._invisible import first_invisible, invisible_offsets, strip_invisible
 from ._lexicon import LexiconMatcher
-from ._rules import CODE_RULE_IDS, Rule, RuleMode
+from ._rules import CODE_RULE_IDS, Rule, RuleMode, required_literals
 from ._scoring import (
     CODE_FACTOR,
     EDUCATION_FACTOR,
@@ -60,38 +59,27 @@ class _Finding:
 
 
 RuleSearch = Callable[[str], "re.Match[str] | None"]
-_sre: Any = importlib.import_module("re._parser")
 
 
-def rule_finders(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, RuleSearch | None, str], ...]:
+def rule_finders(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, RuleSearch | None, tuple[str, ...]], ...]:
     """Each rule with its compiled pattern's ``search`` when `Rule.find` would only call it (a plain
-    pattern without anchors, on a `Rule` itself), and the literal every match starts with.
+    pattern without anchors, on a `Rule` itself), and its gate: literals of which every match holds one
+    (`required_literals`, read off the pattern of any `Rule` itself, anchored or not).
 
     The scan then calls the C method directly, not two Python methods around it, for every rule of every
-    layer, and only when the text holds that literal (``in`` is a C substring search, several times
-    cheaper than the pattern's own scan for it). ``None``: call `Rule.find`.
+    layer, and only when the text (the canonical text the rule reads) holds one of those literals (``in``
+    is a C substring search, several times cheaper than the pattern's own scan for it). ``None``: call
+    `Rule.find`; ``()``: no gate (a check function, a subclass, a pattern without a required literal).
     """
-    finders: list[tuple[Rule, RuleSearch | None, str]] = []
+    finders: list[tuple[Rule, RuleSearch | None, tuple[str, ...]]] = []
     for rule in rules:
         compiled = rule.compiled
-        if type(rule) is not Rule or compiled is None or rule.anchors:
-            finders.append((rule, None, ""))
+        if type(rule) is not Rule or compiled is None:
+            finders.append((rule, None, ()))
             continue
-        finders.append((rule, compiled.search, _literal_prefix(compiled)))
+        gate = required_literals(compiled)
+        finders.append((rule, None if rule.anchors else compiled.search, gate))
     return tuple(finders)
-
-
-def _literal_prefix(compiled: re.Pattern[str]) -> str:
-    """The characters every match of ``compiled`` starts with (its leading literals), or ``""``."""
-    parsed = _sre.parse(compiled.pattern, compiled.flags)
-    if parsed.state.flags & re.IGNORECASE:
-        return ""
-    prefix: list[str] = []
-    for op, value in parsed:
-        if str(op) != "LITERAL":
-            break
-        prefix.append(chr(value))
-    return "".join(prefix)
 
 
 @dataclass(slots=True)
@@ -99,8 +87,8 @@ class _Scan:
     """One validation's working state."""
 
     config: ValidationConfig
-    rules: tuple[tuple[Rule, RuleSearch | None, str], ...]
-    """The pattern rules, each with its direct search and leading literal (see `rule_finders`)."""
+    rules: tuple[tuple[Rule, RuleSearch | None, tuple[str, ...]], ...]
+    """The pattern rules, each with its direct search and its gate of literals (see `rule_finders`)."""
     matcher: LexiconMatcher
     meter: WorkMeter
     budget: int
@@ -174,12 +162,16 @@ def _scan_text(
     findings = scan.findings
     first_of_layer = len(findings)
     size = len(text)
-    for rule, search, prefix in scan.rules:
+    for rule, search, gate in scan.rules:
         meter.scan(rule.id, size)
         found: tuple[int, int] | None
+        if gate:
+            for literal in gate:
+                if literal in text:
+                    break
+            else:
+                continue  # no match can hold none of them
         if search is not None:
-            if prefix and prefix not in text:
-                continue
             match = search(text)
             found = None if match is None else match.span()
         else:
