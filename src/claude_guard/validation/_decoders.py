@@ -116,6 +116,11 @@ _HEX_SEEDS: Final = (
     b"hhhhhshhhhh",
     b"hhhhhsshhhhh",
 )
+_HEX_SEPARATORS: Final = b",:- \t\r\n"
+"""The characters `_HEX_MASK` maps to ``s``: a run is hex digits and these, between other characters."""
+_HEX_GATE: Final = b"h" * 16
+"""Sixteen hex characters with only separators between them: every hex run the decoder reads holds this
+once its separators are deleted (see `_hex_possible`)."""
 _HEX_DIGITS: Final = re.compile(r"[^0-9A-Fa-f]")
 _HEX_PREFIX: Final = re.compile(r"(?<![0-9A-Fa-f])0[xX]")
 _HEX_SPLIT: Final = re.compile(r"[ ,:\-\t\r\n]+")
@@ -279,6 +284,18 @@ _SHORTEST_RUN: Final = 8
 spaced letters 9."""
 
 
+def _hex_possible(ascii_bytes: bytes) -> bool:
+    """Whether ``ascii_bytes`` can hold a hex run the decoder reads: sixteen hex characters with nothing
+    but separators between them.
+
+    A run is a stretch of the hex mask without a ``" "`` (a character that is neither a hex character nor a
+    separator), and it is decoded only when it holds sixteen ``h``; deleting the separators makes those
+    sixteen consecutive. One ``bytes.translate`` and one substring search, instead of the ten seed searches
+    of `_seeded_runs`, rule out prose (whose words of only a-f letters are short and few).
+    """
+    return _HEX_GATE in ascii_bytes.translate(_HEX_MASK, _HEX_SEPARATORS)
+
+
 def encoded_runs(stripped: str, minimum: int, meter: WorkMeter) -> Iterator[Candidate]:
     """Candidates from encoded runs of ``stripped`` (text without invisible characters)."""
     if len(stripped) < _SHORTEST_RUN:
@@ -301,7 +318,7 @@ def encoded_runs(stripped: str, minimum: int, meter: WorkMeter) -> Iterator[Cand
             yield Candidate("base64", found, end, decoded, "stripped")
         position = end
     meter.scan("decode.hex", len(stripped))
-    mask = ascii_bytes.translate(_HEX_MASK)
+    mask = ascii_bytes.translate(_HEX_MASK) if _hex_possible(ascii_bytes) else b""
     for start, end in _seeded_runs(mask, _HEX_SEEDS, (b" ",)):
         # Sixteen digits at least (a timestamp "2024-01-02 10:00:00" has fourteen).
         if mask.count(b"h", start, end) >= 16:

@@ -332,7 +332,10 @@ def _scan_seams(scan: _Scan, offsets: list[tuple[int, Leaf]]) -> None:
     already find are kept (what the join alone shows), located over the whole window. The request's
     context classes (translation, teaching) are the joined text's, not a window's. Cuts at a line break
     read the same either way and are skipped. Linear: at most ``2 × SEAM_WINDOW`` characters per cut.
+    A request of one text leaf has no cut: nothing is read.
     """
+    if len(offsets) < 2:
+        return
     texts = [
         (start, leaf)
         for start, leaf in offsets
