@@ -17,14 +17,15 @@ Then runs of whitespace collapse: spaces to one space, any run holding a line br
 starts matter to the turn-marker rule).
 
 The per-code-point mapping is computed once per distinct code point. ASCII text goes through
-``str.translate`` (CPython's ASCII fast path). Other text would pay ``str.translate``'s generic path (a
-dictionary lookup per character, about 40 ns), so it goes through a *charmap* instead (`_Charmap`): the
-characters of ASCII, of common punctuation and of the script page of the text's first other character are
-given one byte each, the text is encoded with ``codecs.charmap_encode`` and decoded with
-``codecs.charmap_decode`` through a table of their canonical forms (both C loops, about 2 ns per
-character); characters outside that alphabet are translated run by run from an error handler. The result
-is the same string, character for character. The offset map, which costs a Python loop, is built only when
-a rule hit has to be located in the original text.
+``bytes.translate`` (encoded, translated, decoded: C loops over bytes). Other text would pay
+``str.translate``'s generic path (a dictionary lookup per character, about 40 ns), so it goes through a
+*charmap* instead (`_Charmap`): the characters of ASCII, of common punctuation and of the script page of
+the text's first other character are given one byte each, the text is encoded with
+``codecs.charmap_encode`` and decoded with ``codecs.charmap_decode`` through a table of their canonical
+forms (both C loops, about 2 ns per character); characters outside that alphabet are translated run by
+run from an error handler. The result is the same string, character for character. The offset map is
+built only when a rule hit has to be located in the original text, run by run (a run of characters of
+one-character canonical forms is a ``range``; only those dropped or expanded are read one by one).
 """
 
 from __future__ import annotations
@@ -192,11 +193,28 @@ def translate_canonical(text: str) -> str:
     return _translate(text)[0]
 
 
+def _ascii_bytes_table() -> tuple[bytes, bytes]:
+    # `_TABLE` over ASCII as a ``bytes.translate`` table and the bytes it deletes (every ASCII character's
+    # canonical form is one ASCII character or empty: case, spaces, controls), cheaper for pure-ASCII text
+    # (most prompts) than ``str.translate``'s per-character cache lookup.
+    table, dropped = bytearray(range(256)), bytearray()
+    for code in range(0x80):
+        if len(canonical := _TABLE[code]) > 1 or not canonical.isascii():  # pragma: no cover - never
+            raise RuntimeError(f"U+{code:04X} has no one-byte canonical form")
+        table[code] = ord(canonical) if canonical else code
+        if not canonical:
+            dropped.append(code)
+    return bytes(table), bytes(dropped)
+
+
+_ASCII_BYTES: Final = _ascii_bytes_table()
+
+
 def _translate(text: str) -> tuple[str, bool]:
     """`translate_canonical`, and whether that showed ``text`` to hold no invisible character (every one has
     an empty canonical form: in a charmap's output it is a `_DROP`, in ideographic text it sits in a run)."""
-    if text.isascii():
-        return text.translate(_TABLE), False  # `first_invisible` has its own C test for ASCII
+    if text.isascii():  # `first_invisible` has its own C test for ASCII
+        return text.encode("ascii").translate(*_ASCII_BYTES).decode("ascii"), False
     charmap = _charmap_for(text)
     if charmap is None:
         charmap = _alphabet_charmap(text)
@@ -433,14 +451,30 @@ def _build_charmap(page: int) -> _Charmap:
     return _Charmap(codecs.charmap_build("".join(alphabet)), "".join(decoding), tuple(expansions))
 
 
+class _PieceMarks(dict[int, str]):
+    """``str.translate`` table: ``"."`` for a code point of one-character canonical form, else ``"#"``."""
+
+    def __missing__(self, code: int) -> str:
+        self[code] = value = "." if len(_TABLE[code]) == 1 else "#"
+        return value
+
+
+_MARKS: Final = _PieceMarks()
+_IRREGULAR: Final = re.compile("#+")
+
+
 def _build_offsets(original: str, expected: str) -> list[int]:
-    chars: list[str] = []
+    # A run of characters of one-character canonical forms maps one for one (a ``range``); see above.
     offsets: list[int] = []
-    for index, char in enumerate(original):
-        piece = _TABLE[ord(char)]
-        chars.extend(piece)
-        offsets.extend([index] * len(piece))
-    text = "".join(chars)
+    position = 0
+    for match in _IRREGULAR.finditer(original.translate(_MARKS)):
+        start, end = match.span()
+        offsets.extend(range(position, start))
+        for index in range(start, end):
+            offsets.extend([index] * len(_TABLE[ord(original[index])]))
+        position = end
+    offsets.extend(range(position, len(original)))
+    text = _translate(original)[0]
     for pattern, replacement in _COLLAPSE:
         text, offsets = _sub_with_offsets(text, offsets, pattern, replacement)
     if text != expected:  # pragma: no cover - the two paths share one table and one pair of patterns
