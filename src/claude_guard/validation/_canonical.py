@@ -132,7 +132,7 @@ def _collapse(text: str) -> str:
     if "  " in text:
         text = _SPACES.sub(" ", text)
     if " \n" in text:
-        text = _SPACE_BREAK.sub("\n", text)
+        text = text.replace(" \n", "\n")  # a literal: `_SPACE_BREAK.sub` without the regex engine
     if "\n " in text or "\n\n" in text:
         text = _BREAKS.sub("\n", text)
     return text
