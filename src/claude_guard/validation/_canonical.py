@@ -127,14 +127,14 @@ _COLLAPSE: Final = ((_SPACES, " "), (_SPACE_BREAK, "\n"), (_BREAKS, "\n"))
 
 
 def _collapse(text: str) -> str:
-    # Each substitution runs only when its literal start is present (``in`` is a C substring search, many
-    # times cheaper than a pattern's scan); a pattern that cannot match leaves the text as it is.
+    # Each substitution runs only when its literal start is present (``in``: a C substring search).
     if "  " in text:
         text = _SPACES.sub(" ", text)
-    if " \n" in text:
-        text = text.replace(" \n", "\n")  # a literal: `_SPACE_BREAK.sub` without the regex engine
-    if "\n " in text or "\n\n" in text:
-        text = _BREAKS.sub("\n", text)
+    if "\n" in text:  # the other two hold a line break (one C ``memchr`` rules both out)
+        if " \n" in text:
+            text = text.replace(" \n", "\n")  # a literal: `_SPACE_BREAK.sub` without the regex engine
+        if "\n " in text or "\n\n" in text:
+            text = _BREAKS.sub("\n", text)
     return text
 
 
