@@ -243,3 +243,16 @@ def test_one_text_leaf_has_no_seam_but_two_blocks_are_read_across_the_cut() -> N
         validator.validate(body(blocks), profile=None)
     assert {hit.layer for hit in refused.value.hits} == {"across_blocks"}
     assert blocked_by(validator, body("Run EVAL(payload) now")) == {"code.eval"}
+
+
+# --- code fences -------------------------------------------------------------------------------------------
+
+
+def test_fences_are_found_as_the_fence_pattern_finds_them() -> None:
+    from claude_guard.validation import _scoring
+
+    rng = random.Random(47)
+    texts = ["", "```", "````", "``````", "~~~~", "```~~~", "~~```~", "a```b~~~c```", "`~`~``~~~```"]
+    texts += ["".join(rng.choice("`~a\n") for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    for text in texts:
+        assert _scoring._fences(text) == [m.start() for m in _scoring._FENCE.finditer(text)], text

@@ -48,6 +48,21 @@ _FENCE: Final = re.compile(r"```|~~~")
 _INLINE: Final = re.compile(r"`[^`\n]{1,300}`")
 
 
+def _fences(text: str) -> list[int]:
+    """Where ``_FENCE.finditer(text)`` matches (each "```" or "~~~", left to right, none overlapping): two
+    literals, so C substring searches, each resumed only past the fence it found (linear)."""
+    fences: list[int] = []
+    ticks, tildes = text.find("```"), text.find("~~~")
+    while ticks >= 0 or tildes >= 0:
+        at = ticks if tildes < 0 or 0 <= ticks < tildes else tildes
+        fences.append(at)
+        if 0 <= ticks < at + 3:
+            ticks = text.find("```", at + 3)
+        if 0 <= tildes < at + 3:
+            tildes = text.find("~~~", at + 3)
+    return fences
+
+
 class CodeSpans:
     """Spans of fenced code blocks and inline code in one text, found on first use."""
 
@@ -60,7 +75,7 @@ class CodeSpans:
         text = self._text
         spans: list[tuple[int, int]] = []
         if "`" in text or "~~~" in text:
-            fences = [match.start() for match in _FENCE.finditer(text)]
+            fences = _fences(text)
             for index in range(0, len(fences) - 1, 2):
                 spans.append((fences[index], fences[index + 1] + 3))
             if len(fences) % 2:
