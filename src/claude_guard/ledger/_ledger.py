@@ -215,7 +215,7 @@ class Ledger:
         Raises:
             StoreUnavailableError: the shared store cannot be reached (the reservation then expires).
         """
-        actual = {"usd": to_pico(usd), "in": max(0, input_tokens), "out": max(0, output_tokens)}
+        actual = _actual(usd, input_tokens, output_tokens)
         status, raw_alerts = await self._backend.settle(reservation.id, actual, self._threshold(), now)
         settlement = self._settlement(status, raw_alerts)
         for alert in settlement.alerts:
@@ -242,7 +242,7 @@ class Ledger:
         settle_now = self._settle_now
         if settle_now is None or self.on_alert is not None:
             return None
-        actual = {"usd": to_pico(usd), "in": max(0, input_tokens), "out": max(0, output_tokens)}
+        actual = _actual(usd, input_tokens, output_tokens)
         return self._settlement(*settle_now(reservation.id, actual, self._threshold(), now))
 
     def _threshold(self) -> int:
@@ -334,3 +334,8 @@ def from_pico(value: int | str) -> Decimal:
 
 def _usd(value: Decimal) -> str:
     return f"{value:.4f}" if value >= Decimal("0.0001") or value == 0 else f"{value:.8f}"
+
+
+def _actual(usd: Decimal, input_tokens: int, output_tokens: int) -> dict[str, int]:
+    """A settlement's actual amounts as the backends take them (1e-12 USD, tokens never negative)."""
+    return {"usd": to_pico(usd), "in": max(0, input_tokens), "out": max(0, output_tokens)}
