@@ -35,6 +35,7 @@ LAYERS: Mapping[str, str] = {
     "claude_guard._credentials": "core",
     "claude_guard._hooks": "core",
     "claude_guard._json": "core",
+    "claude_guard._otel_api": "core",
     "claude_guard.context": "core",
     "claude_guard.errors": "core",
     "claude_guard.logscrub": "core",

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
+from .._otel_api import no_meter_providers
 from ..context import GuardContext
 from ._record import (
     BUDGET,
@@ -111,7 +112,7 @@ class Instruments:
         self._no_provider = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
         self._given_meter_provider = meter_provider is not None
         self._global_meter_provider = metrics.get_meter_provider
-        self._no_meter_provider = _no_meter_providers(metrics)
+        self._no_meter_provider = no_meter_providers(metrics)
         meter = metrics.get_meter(
             INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, meter_provider=meter_provider
         )
@@ -201,16 +202,6 @@ class Instruments:
     def count_sink_error(self, sink: str) -> None:
         if self.audit_sink_errors is not None:
             self.audit_sink_errors.add(1, {"claude_guard.sink": sink})
-
-
-def _no_meter_providers(metrics: Any) -> tuple[type, ...]:
-    # The API's stand-in until an SDK provider is set is a private class (``_ProxyMeterProvider``); if a
-    # release renames it, only the public no-op is recognised and metrics are always built (slower, never
-    # lost).
-    internal = getattr(metrics, "_internal", None)
-    proxy = getattr(internal, "_ProxyMeterProvider", None)
-    noop: type = metrics.NoOpMeterProvider
-    return (noop, proxy) if isinstance(proxy, type) else (noop,)
 
 
 def _reason(detail: Mapping[str, Any] | None) -> str | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final, Literal
 
+from .._otel_api import no_meter_providers
 from ..context import GuardContext
 from ..errors import ConfigurationError, CostLimitExceededError, GuardError, StoreUnavailableError
 from ..messages import Usage
@@ -337,11 +338,7 @@ def _load_otel() -> Any:
     except ImportError:  # pragma: no cover - depends on the install
         _otel = False
         return _otel
-    # The API's stand-in until an SDK provider is set is a private class (as in audit/_otel.py); if a
-    # release renames it, only the public no-op is recognised and the counter is always fed (never lost).
-    proxy = getattr(getattr(metrics, "_internal", None), "_ProxyMeterProvider", None)
-    idle: tuple[type, ...] = (metrics.NoOpMeterProvider,) + ((proxy,) if isinstance(proxy, type) else ())
-    _otel = (trace, metrics, idle)
+    _otel = (trace, metrics, no_meter_providers(metrics))
     return _otel
 
 
