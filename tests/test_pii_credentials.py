@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from claude_guard import _credentials
 from claude_guard._credentials import (
     CREDENTIAL_ENTITIES,
     CREDENTIALS,
@@ -121,6 +122,58 @@ def test_seed_phrases_need_their_checksum() -> None:
     assert not [f for f in find_credentials(" ".join(broken)) if f.entity == "SEED_PHRASE"]
     # Prose made of list words, even one whose checksum happens to pass, is not a phrase.
     assert not find_credentials("word " * 12)
+
+
+def _listed_runs(rng: random.Random) -> str:
+    # Seed phrases of every size, listed words at random (a window of them passes a checksum one time in
+    # 2**(size/3)), unlisted words, and one word repeated, joined by the separators the row's pattern takes.
+    listed = list(bip39_words())
+    parts = []
+    for _ in range(rng.randint(1, 6)):
+        kind = rng.random()
+        if kind < 0.3:
+            parts.append(seed_phrase(rng, rng.choice([12, 15, 18, 21, 24])))
+        elif kind < 0.6:
+            parts.append(" ".join(rng.choice(listed) for _ in range(rng.randint(1, 30))))
+        elif kind < 0.8:
+            parts.append(" ".join(rng.choice(["the", "zzz", "qwerty", rng.choice(listed)]) for _ in range(9)))
+        else:
+            parts.append(" ".join([rng.choice(listed)] * rng.randint(1, 20)))
+    return rng.choice([" ", "\n", " \\n ", "\t"]).join(parts)
+
+
+def test_the_sliding_seed_phrase_check_finds_what_the_window_by_window_check_finds() -> None:
+    # `_seed_phrase` keeps a rolling window; `_seed_phrase_windows` checks every window with `bip39_valid`.
+    rng = random.Random(11)
+    runs = [_listed_runs(rng) for _ in range(1500)]
+    answers = [_credentials._seed_phrase(run) for run in runs]
+    assert answers == [_credentials._seed_phrase_windows(run) for run in runs]
+    assert 0.5 < sum(answer is not False for answer in answers) / len(runs) < 1.0  # both outcomes are read
+
+
+def test_a_run_of_listed_words_costs_one_hash_per_window_at_most(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Counted, not timed: a 64-word run of listed words (the row's longest) has at most 5 * 53 windows of
+    # 12..24 words, each hashed once; a text made only of list words is read run by run at that cost.
+    hashes = 0
+    real = hashlib.sha256
+
+    def counted(data: bytes) -> hashlib._Hash:
+        nonlocal hashes
+        hashes += 1
+        return real(data)
+
+    monkeypatch.setattr(hashlib, "sha256", counted)  # the module `_credentials` calls it through
+    rng = random.Random(3)
+    listed = list(bip39_words())
+    for _ in range(50):
+        run = " ".join(rng.choice(listed) for _ in range(64))
+        hashes = 0
+        _credentials._seed_phrase(run)
+        assert 0 < hashes <= sum(64 - size + 1 for size in (24, 21, 18, 15, 12))
+    words = 150 * 64  # ~64 KB of list words: at most one hash per word and window size
+    hashes = 0
+    assert find_credentials(" ".join(rng.choice(listed) for _ in range(words)))
+    assert 0 < hashes <= 5 * words
 
 
 @pytest.mark.parametrize(
