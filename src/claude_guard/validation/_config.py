@@ -182,6 +182,12 @@ class ValidationConfig:
     detectors: tuple[DetectorRule | Detector, ...] = ()
     """Detectors of one's own, run on the same canonical texts as the rules (the prompt and each decoded
     layer) after them; a bare callable or scorer gets the id ``detector.<its name>``."""
+    inline_chars: int = 16_384
+    """A prompt of at most this many characters is scanned on the event loop by the async path (the
+    middleware's, the FastAPI dependency's); a longer one on a worker thread (``asyncio.to_thread``), so
+    that one long prompt (up to ``max_prompt_chars``: ~1 ms per KB for encoded text) does not hold up every
+    other request. ``0`` sends every prompt to a thread. `PromptValidator.validate` always scans where it
+    is called."""
     timeout: float = 1.0
     """Seconds the detectors of one request may take in all."""
     on_failure: FailurePolicy = "open"
@@ -207,6 +213,8 @@ class ValidationConfig:
             raise ConfigurationError("thresholds must satisfy 0 < report_threshold <= block_threshold <= 1")
         if not self.timeout > 0:
             raise ConfigurationError("timeout must be positive")
+        if self.inline_chars < 0:
+            raise ConfigurationError("inline_chars must not be negative")
         ids = [rule.id for rule in (*self.rules, *self.custom_rules)]
         ids += [rule.id for rule in self.detector_rules()]
         if len(ids) != len(set(ids)) or BUILTIN_RULE_IDS & set(ids):

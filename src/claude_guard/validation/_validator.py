@@ -95,6 +95,16 @@ class _Evaluation:
     texts: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A body past its schema, limits and allow-lists, with its text joined, ready to be scanned."""
+
+    body: Mapping[str, Any]
+    segments: list[Leaf]
+    joined: str
+    offsets: list[tuple[int, Leaf]]
+
+
 class PromptValidator:
     """Validates Messages request bodies against a ``ValidationConfig``.
 
@@ -172,7 +182,13 @@ class PromptValidator:
             return ValidationResult(hits=(), body=body, sanitized=False)
         failures: tuple[str, ...] = ()
         try:
-            evaluation = self._evaluate(body, profile=profile, count_tokens=count_tokens, meter=meter)
+            prepared = self._prepare(body, profile=profile, count_tokens=count_tokens)
+            if len(prepared.joined) > self.config.inline_chars:
+                # A long prompt is scanned on a worker thread: the loop keeps serving the other requests
+                # (the GIL passes between them every switch interval) instead of waiting the whole scan.
+                evaluation = await asyncio.to_thread(self._scan, prepared, meter)
+            else:
+                evaluation = self._scan(prepared, meter)
             extra: list[_Finding] = []
             if self._detectors:
                 extra, failures = await self._run_detectors(evaluation.texts)
@@ -249,6 +265,10 @@ class PromptValidator:
         count_tokens: bool,
         meter: WorkMeter | None,
     ) -> _Evaluation:
+        return self._scan(self._prepare(body, profile=profile, count_tokens=count_tokens), meter)
+
+    def _prepare(self, body: Mapping[str, Any], *, profile: Profile | None, count_tokens: bool) -> _Prepared:
+        """Schema, request limits and allow-lists, then the text joined (cheap: the loop runs it)."""
         config = self.config
         if config.check_schema:
             check_messages_request(body, count_tokens=count_tokens)
@@ -277,6 +297,11 @@ class PromptValidator:
                 f"The prompt is longer than an estimated {config.max_prompt_tokens} tokens.",
                 code="max_prompt_tokens",
             )
+        return _Prepared(body, segments, joined, offsets)
+
+    def _scan(self, prepared: _Prepared, meter: WorkMeter | None) -> _Evaluation:
+        """The rules, lexicons and decoders over the prepared text (what grows with the prompt)."""
+        config, joined = self.config, prepared.joined
         scan = _Scan(
             config=config,
             rules=self._finders,
@@ -308,9 +333,9 @@ class PromptValidator:
             has_invisible=first is not None,
             canonical=canonical,
         )
-        _scan_seams(scan, offsets)
+        _scan_seams(scan, prepared.offsets)
         _apply_request_context(scan)
-        return _Evaluation(body, segments, offsets, scan.findings, scan.texts)
+        return _Evaluation(prepared.body, prepared.segments, prepared.offsets, scan.findings, scan.texts)
 
     def _decide(self, evaluation: _Evaluation, extra: list[_Finding]) -> ValidationResult:
         config = self.config
