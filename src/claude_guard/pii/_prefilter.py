@@ -39,21 +39,29 @@ __all__ = ["PHONE_GAP", "Prefilter", "phone_min_digits"]
 # Derivation, for the patterns of presidio-analyzer 2.2.366:
 #   bank number  \b[0-9]{8,17}\b                               -> eight ASCII digits in a row
 #   passport     \b[0-9]{9}\b | \b[A-Z][0-9]{8}\b              -> eight ASCII digits in a row
-#   SSN          [0-9]{5}-.., [0-9]{3}-.., [0-9]{9}, ...       -> three ASCII digits in a row
-#   NHS          \b([0-9]{3})[- ]?([0-9]{3})...               -> three ASCII digits in a row
+#   SSN          [0-9]{5}-[0-9]{4}, [0-9]{3}-[0-9]{6},          -> three ASCII digits, then two, with at
+#                [0-9]{3}-[0-9]{2}-.., [0-9]{9},                    most one of "- ." between them
+#                [0-9]{3}[- .][0-9]{2}[- .]..
+#   NHS          \b([0-9]{3})[- ]?([0-9]{3})[- ]?..            -> three ASCII digits, then three, with at
+#                                                                   most one of "- " between them
 #   ITIN         every alternative starts \b9\d{2}            -> "9" and two digits (Unicode \d)
 #   crypto       (bc1|[13])[a-zA-HJ-NP-Z0-9]{25,59}           -> "1" or "3" and 25 word characters
 #   IBAN         [A-Z]{2}[0-9]{2}... (case-insensitive)        -> two letters, two ASCII digits
-#   IP           IPv4: digit "." digit; IPv6: "::" or seven "hex:" groups
+#   IP           IPv4: a dotted quad (digit, two groups of one to three digits, digit, joined by "."): the
+#                IPv4 pattern and the IPv6 one ending in IPv4 after six groups; every other IPv6 form holds
+#                "::" or is seven "hex:" groups and a last one
 _CHEAP: Final[dict[str, tuple[str, str]]] = {
     "UsBankRecognizer": ("77ff5492baf67207", r"[0-9]{8}"),
     "UsPassportRecognizer": ("4d39378952a1fd07", r"[0-9]{8}"),
-    "UsSsnRecognizer": ("99e2c61f6a973b04", r"[0-9]{3}"),
-    "NhsRecognizer": ("d813b701023b5188", r"[0-9]{3}"),
+    "UsSsnRecognizer": ("99e2c61f6a973b04", r"[0-9]{3}[- .]?[0-9]{2}"),
+    "NhsRecognizer": ("d813b701023b5188", r"[0-9]{3}[- ]?[0-9]{3}"),
     "UsItinRecognizer": ("1dc3ba3379d4812d", r"9\d\d"),
     "CryptoRecognizer": ("9d9a993fd6aee894", r"[13]\w{25}"),
     "IbanRecognizer": ("1f98697e78e08d67", r"[^\W\d_]{2}[0-9]{2}"),
-    "IpRecognizer": ("2e5b4e8ccce1e531", r"[0-9]\.[0-9]|::|(?:[0-9A-Fa-f]{1,4}:){7}"),
+    "IpRecognizer": (
+        "2e5b4e8ccce1e531",
+        r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]|::|(?:[0-9A-Fa-f]{1,4}:){7}",
+    ),
 }
 
 
@@ -68,7 +76,7 @@ class _IpGate:
     on every text (property test)."""
 
     __slots__ = ()
-    _dotted: Final = re.compile(r"\.(?<=[0-9]\.)[0-9]")
+    _dotted: Final = re.compile(r"\.(?<=[0-9]\.)[0-9]{1,3}\.[0-9]{1,3}\.[0-9]")
     _groups: Final = re.compile(r"(?:[0-9A-Fa-f]{1,4}:){7}")
 
     def search(self, text: str, /) -> object | None:
@@ -113,13 +121,16 @@ class _ClassGate:
 # in ASCII text, for "aa00" on the class copy).
 _FASTER: Final[dict[str, _Search]] = {
     r"[0-9]{8}": _ClassGate({"0": "[0-9]"}, b"0" * 8, r"[0-9]{8}", literal=True),
-    r"[0-9]{3}": _ClassGate({"0": "[0-9]"}, b"000", r"[0-9]{3}", literal=True),
+    r"[0-9]{3}[- .]?[0-9]{2}": _ClassGate(
+        {"0": "[0-9]", "s": "[- .]"}, rb"000s?00", r"[0-9]{3}[- .]?[0-9]{2}"
+    ),
+    r"[0-9]{3}[- ]?[0-9]{3}": _ClassGate({"0": "[0-9]", "s": "[- ]"}, rb"000s?000", r"[0-9]{3}[- ]?[0-9]{3}"),
     # "1" and "3" are word characters too: their own class, which the pattern takes as one.
     r"[13]\w{25}": _ClassGate({"1": "[13]", "w": r"\w"}, rb"1[1w]{25}", r"[13]\w{25}"),
     r"[^\W\d_]{2}[0-9]{2}": _ClassGate(
         {"0": "[0-9]", "a": r"[^\W\d_]"}, b"aa00", r"[0-9](?<=[^\W\d_]{2}[0-9])[0-9]", literal=True
     ),
-    r"[0-9]\.[0-9]|::|(?:[0-9A-Fa-f]{1,4}:){7}": _IpGate(),
+    r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]|::|(?:[0-9A-Fa-f]{1,4}:){7}": _IpGate(),
 }
 
 PHONE_GAP: Final = 4
