@@ -457,7 +457,9 @@ async def main() -> str:
             "",
             "### Throughput and CPU per request",
             "",
-            f"A 1 KB prompt, {CONCURRENCY} concurrent callers (an aiohttp load generator, its own process), "
+            "A 1 KB prompt, a new one each request (incident notes from templates: `varied_bodies`; a prompt "
+            "sent again is read through warm memos and costs 10-15 % less), "
+            f"{CONCURRENCY} concurrent callers (an aiohttp load generator, its own process), "
             f"{N // 2} requests per row and round, three interleaved rounds (medians). Each server is one "
             "uvicorn process (uvloop and httptools, from `uvicorn[standard]`, for every row); 'CPU µs per "
             "request' is that process's user and system CPU (`/proc`) over the run divided by the requests, "

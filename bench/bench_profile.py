@@ -210,11 +210,11 @@ async def main() -> str:
             "## Where a request's CPU goes",
             "",
             "The reference gateway as it is served (uvicorn, one process, uvloop and httptools from "
-            "`uvicorn[standard]`), a 1 KB prompt, 8 concurrent callers from an aiohttp load generator in its "
-            "own process, FakeClaude as the upstream in a third; the server has a core to itself, the load "
-            "generator, FakeClaude and the PII pool's workers share the other (without that, py-spy charged "
-            "the server's waits for a core to the frame that had woken the other process). CPU per request: "
-            "the server process's user "
+            "`uvicorn[standard]`), a new 1 KB prompt each request, 8 concurrent callers from an aiohttp "
+            "load generator in its own process, FakeClaude as the upstream in a third; the server has a "
+            "core to itself, the load generator, FakeClaude and the PII pool's workers share the other "
+            "(without that, py-spy charged the server's waits for a core to the frame that had woken the "
+            "other process). CPU per request: the server process's user "
             f"and system CPU over an unprofiled run ({N // 3} requests, median of three). Breakdown: py-spy "
             f"sampling the server's GIL holder through a second run of {N} requests, each sample charged to "
             "its innermost Python frame's file (C calls and socket writes to the Python code that made "
