@@ -711,9 +711,14 @@ def test_dropped_connection_over_a_real_server(server: RunningServer, fake: Fake
             with sdk.messages.stream(**messages_body()) as stream:
                 received.extend(stream.text_stream)
 
-        # the SDK does not wrap errors raised while it reads a stream body: the httpx2 error surfaces
-        with pytest.raises(httpx2.RemoteProtocolError, match="incomplete chunked read"):
+        # Older SDKs let the httpx2 error raised while reading a stream body surface as it is; newer ones
+        # (2.17) wrap it in APIConnectionError. Either way the cause is the incomplete chunked read.
+        with pytest.raises((httpx2.RemoteProtocolError, anthropic.APIConnectionError)) as dropped:
             read_stream()
+        error = dropped.value
+        cause = error if isinstance(error, httpx2.RemoteProtocolError) else error.__cause__
+        assert isinstance(cause, httpx2.RemoteProtocolError)
+        assert "incomplete chunked read" in str(cause)
         assert received == ["echo: He"]
         with pytest.raises(anthropic.APIConnectionError) as caught:
             sdk.messages.create(**messages_body())
