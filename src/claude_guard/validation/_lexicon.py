@@ -175,6 +175,7 @@ class LexiconMatcher:
         self._entries = [tuple(patterns[key]) for key in self._keys]
         self._groups = [self._group(entries) for entries in self._entries]
         self._automaton = ahocorasick_rs.AhoCorasick(self._keys)
+        self._longest = max(map(len, self._keys), default=0)
         self._technical_keys = list(technical)
         self._technical_entries = [tuple(technical[key]) for key in self._technical_keys]
         self._technical = ahocorasick_rs.AhoCorasick(self._technical_keys)
@@ -281,12 +282,19 @@ class LexiconMatcher:
                 found = {}
                 for fixed_text in fixed_texts:
                     meter.scan("lexicon.automaton", len(fixed_text))
-                    fixed_matches = _matches(self._automaton, _flat(fixed_text))
+                    if position is None:
+                        fixed_matches = self._rematch(matches, fixed_text, repaired)
+                    else:
+                        fixed_matches = _matches(self._automaton, _flat(fixed_text))
                     meter.lexicon_matches += len(fixed_matches)
                     for slot_key, slot in self._collect(fixed_text, fixed_matches, groups)[0].items():
                         merged = found.setdefault(slot_key, _Found())
-                        merged.starts.extend(position(start) for start in slot.starts)
-                        merged.ends.extend(position(end) for end in slot.ends)
+                        if position is None:
+                            merged.starts.extend(slot.starts)
+                            merged.ends.extend(slot.ends)
+                        else:
+                            merged.starts.extend(position(start) for start in slot.starts)
+                            merged.ends.extend(position(end) for end in slot.ends)
         if not unspaced and "\n" in text and not text.isascii() and self._any_unbounded:
             _find_across_breaks(text, meter, found, self._automaton, self._entries, self._bounded)
         if not found and not triggers:
@@ -309,6 +317,31 @@ class LexiconMatcher:
         if repaired:
             findings = [_typo_reason(finding, repaired) for finding in findings]
         return findings, spans, contexts
+
+    def _rematch(
+        self, matches: list[tuple[int, int, int]], fixed_text: str, repaired: list[tuple[int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """The automaton's matches in ``fixed_text``, a text of the same length as the one ``matches`` were
+        found in that differs only inside the ``repaired`` spans (sorted, disjoint): the matches that touch
+        no repaired span are the same in both; the others are read again around each span, as far as the
+        longest entry reaches. Equal to `_matches` over the whole fixed text (a test holds it), in its
+        order (by end, then start), at the cost of the repaired words instead of the text."""
+        reach = self._longest
+        kept = [m for m in matches if not _touches(repaired, m[1], m[2])]
+        flat = _flat(fixed_text)
+        windows: list[list[int]] = []  # spans' reaches, overlapping ones merged: each is read once
+        for start, end in repaired:
+            low, high = max(start - reach, 0), min(end + reach, len(flat))
+            if windows and low <= windows[-1][1]:
+                windows[-1][1] = high
+            else:
+                windows.append([low, high])
+        for low, high in windows:
+            for key, match_start, match_end in _matches(self._automaton, flat[low:high]):
+                if _touches(repaired, match_start + low, match_end + low):
+                    kept.append((key, match_start + low, match_end + low))
+        kept.sort(key=lambda match: (match[2], match[1]))
+        return kept
 
     def _collect(
         self, text: str, matches: list[tuple[int, int, int]], groups: list[_Group]
@@ -491,6 +524,12 @@ class LexiconMatcher:
                         continue
                 return True
         return False
+
+
+def _touches(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether ``[start, end)`` overlaps one of ``spans`` (sorted, disjoint)."""
+    index = bisect.bisect_left(spans, (end, end))  # the spans starting before ``end``
+    return index > 0 and spans[index - 1][1] > start
 
 
 @functools.cache
