@@ -9,8 +9,8 @@ from pathlib import Path
 
 from claude_guard.validation._canonical import canonicalize
 from claude_guard.validation._config import WorkMeter
-from claude_guard.validation._intents import _flat, _matches
-from claude_guard.validation._lexicon import _touches, matcher_for
+from claude_guard.validation._intents import _flat, _matches, _touches, rematch
+from claude_guard.validation._lexicon import matcher_for
 
 CORPUS = Path(__file__).resolve().parent / "data" / "injection_corpus.jsonl"
 
@@ -53,7 +53,8 @@ def test_rematching_around_repairs_equals_matching_the_whole_repaired_text() -> 
         matches = _matches(matcher._automaton, _flat(text))
         for fixed in repaired[0]:
             compared += 1
-            assert matcher._rematch(matches, fixed, repaired[1]) == _matches(matcher._automaton, _flat(fixed))
+            found = rematch(matcher._automaton, matcher._longest, matches, fixed, repaired[1])
+            assert found == _matches(matcher._automaton, _flat(fixed))
     assert compared > 500
 
 

@@ -41,6 +41,8 @@ from ._intents import (
     _matches,
     _merge,
     _typo_reason,
+    group_of,
+    rematch,
 )
 from ._lexicon_data import _CONTEXTS, _NEAR_VERB, INTENT_RULE_IDS, Lexicon, available_languages, load_lexicon
 from ._typos import TypoRepair
@@ -173,7 +175,8 @@ class LexiconMatcher:
                             patterns.setdefault(rot, []).append(_Entry(index, section, role, True, "rot13"))
         self._keys = list(patterns)
         self._entries = [tuple(patterns[key]) for key in self._keys]
-        self._groups = [self._group(entries) for entries in self._entries]
+        self._bounded = tuple(lexicon.word_boundaries for lexicon in self.lexicons)
+        self._groups = [group_of(entries, self._bounded) for entries in self._entries]
         self._automaton = ahocorasick_rs.AhoCorasick(self._keys)
         self._longest = max(map(len, self._keys), default=0)
         self._technical_keys = list(technical)
@@ -186,7 +189,6 @@ class LexiconMatcher:
             for entries in self._unspaced_entries
         ]
         self._unspaced = ahocorasick_rs.AhoCorasick(self._unspaced_keys)
-        self._bounded = tuple(lexicon.word_boundaries for lexicon in self.lexicons)
         self._any_unbounded = not all(self._bounded)
         self._complements = {key: tuple(value) for key, value in complements.items()}
         self._negations = {key: tuple(value) for key, value in negations.items()}
@@ -240,19 +242,6 @@ class LexiconMatcher:
         """
         return self._typos.repair(word)
 
-    def _group(self, entries: tuple[_Entry, ...]) -> _Group:
-        # Per automaton key: decoder triggers, and the slots its match fills at a word start (stems), at a
-        # whole word (stems and whole words) and anywhere, so the per-match loop checks boundaries once.
-        triggers = tuple(dict.fromkeys(entry.transform for entry in entries if entry.transform != "plain"))
-        plain = [entry for entry in entries if entry.transform == "plain"]
-        bounded = [entry for entry in plain if self.lexicons[entry.language].word_boundaries]
-        stems = tuple(dict.fromkeys(entry.slot for entry in bounded if entry.stem))
-        whole = tuple(dict.fromkeys(entry.slot for entry in bounded))
-        anywhere = tuple(
-            dict.fromkeys(entry.slot for entry in plain if not self.lexicons[entry.language].word_boundaries)
-        )
-        return triggers, stems, whole, anywhere
-
     def find(
         self, text: str, meter: WorkMeter, *, unspaced: bool = False
     ) -> tuple[list[IntentFinding], dict[str, tuple[int, int]], dict[str, bool]]:
@@ -282,19 +271,16 @@ class LexiconMatcher:
                 found = {}
                 for fixed_text in fixed_texts:
                     meter.scan("lexicon.automaton", len(fixed_text))
-                    if position is None:
-                        fixed_matches = self._rematch(matches, fixed_text, repaired)
-                    else:
-                        fixed_matches = _matches(self._automaton, _flat(fixed_text))
+                    fixed_matches = (  # a shuffle kept every length: only around the repairs (`rematch`)
+                        _matches(self._automaton, _flat(fixed_text))
+                        if position is not None
+                        else rematch(self._automaton, self._longest, matches, fixed_text, repaired)
+                    )
                     meter.lexicon_matches += len(fixed_matches)
                     for slot_key, slot in self._collect(fixed_text, fixed_matches, groups)[0].items():
                         merged = found.setdefault(slot_key, _Found())
-                        if position is None:
-                            merged.starts.extend(slot.starts)
-                            merged.ends.extend(slot.ends)
-                        else:
-                            merged.starts.extend(position(start) for start in slot.starts)
-                            merged.ends.extend(position(end) for end in slot.ends)
+                        merged.starts.extend(slot.starts if position is None else map(position, slot.starts))
+                        merged.ends.extend(slot.ends if position is None else map(position, slot.ends))
         if not unspaced and "\n" in text and not text.isascii() and self._any_unbounded:
             _find_across_breaks(text, meter, found, self._automaton, self._entries, self._bounded)
         if not found and not triggers:
@@ -317,31 +303,6 @@ class LexiconMatcher:
         if repaired:
             findings = [_typo_reason(finding, repaired) for finding in findings]
         return findings, spans, contexts
-
-    def _rematch(
-        self, matches: list[tuple[int, int, int]], fixed_text: str, repaired: list[tuple[int, int]]
-    ) -> list[tuple[int, int, int]]:
-        """The automaton's matches in ``fixed_text``, a text of the same length as the one ``matches`` were
-        found in that differs only inside the ``repaired`` spans (sorted, disjoint): the matches that touch
-        no repaired span are the same in both; the others are read again around each span, as far as the
-        longest entry reaches. Equal to `_matches` over the whole fixed text (a test holds it), in its
-        order (by end, then start), at the cost of the repaired words instead of the text."""
-        reach = self._longest
-        kept = [m for m in matches if not _touches(repaired, m[1], m[2])]
-        flat = _flat(fixed_text)
-        windows: list[list[int]] = []  # spans' reaches, overlapping ones merged: each is read once
-        for start, end in repaired:
-            low, high = max(start - reach, 0), min(end + reach, len(flat))
-            if windows and low <= windows[-1][1]:
-                windows[-1][1] = high
-            else:
-                windows.append([low, high])
-        for low, high in windows:
-            for key, match_start, match_end in _matches(self._automaton, flat[low:high]):
-                if _touches(repaired, match_start + low, match_end + low):
-                    kept.append((key, match_start + low, match_end + low))
-        kept.sort(key=lambda match: (match[2], match[1]))
-        return kept
 
     def _collect(
         self, text: str, matches: list[tuple[int, int, int]], groups: list[_Group]
@@ -524,12 +485,6 @@ class LexiconMatcher:
                         continue
                 return True
         return False
-
-
-def _touches(spans: list[tuple[int, int]], start: int, end: int) -> bool:
-    """Whether ``[start, end)`` overlaps one of ``spans`` (sorted, disjoint)."""
-    index = bisect.bisect_left(spans, (end, end))  # the spans starting before ``end``
-    return index > 0 and spans[index - 1][1] > start
 
 
 @functools.cache
