@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:  # annotations only: _config imports the lexicon (lazily) for its languages
     from ._config import WorkMeter
 
-__all__ = ["IntentFinding", "group_of", "rematch"]
+__all__ = ["IntentFinding"]
 
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
@@ -82,54 +82,6 @@ def _matches(automaton: Any, text: str) -> list[tuple[int, int, int]]:
     except UnicodeEncodeError:
         found = automaton.find_matches_as_indexes(_SURROGATE.sub("\ufffd", text), overlapping=True)
     return found
-
-
-def group_of(entries: tuple[_Entry, ...], bounded: tuple[bool, ...]) -> _Group:
-    """Per automaton key: decoder triggers, and the slots its match fills at a word start (stems), at a
-    whole word (stems and whole words) and anywhere, so the per-match loop checks boundaries once.
-    ``bounded``: per lexicon, whether its language has word boundaries."""
-    triggers = tuple(dict.fromkeys(entry.transform for entry in entries if entry.transform != "plain"))
-    plain = [entry for entry in entries if entry.transform == "plain"]
-    words = [entry for entry in plain if bounded[entry.language]]
-    stems = tuple(dict.fromkeys(entry.slot for entry in words if entry.stem))
-    whole = tuple(dict.fromkeys(entry.slot for entry in words))
-    anywhere = tuple(dict.fromkeys(entry.slot for entry in plain if not bounded[entry.language]))
-    return triggers, stems, whole, anywhere
-
-
-def _touches(spans: list[tuple[int, int]], start: int, end: int) -> bool:
-    """Whether ``[start, end)`` overlaps one of ``spans`` (sorted, disjoint)."""
-    index = bisect.bisect_left(spans, (end, end))  # the spans starting before ``end``
-    return index > 0 and spans[index - 1][1] > start
-
-
-def rematch(
-    automaton: Any,
-    reach: int,
-    matches: list[tuple[int, int, int]],
-    fixed_text: str,
-    repaired: list[tuple[int, int]],
-) -> list[tuple[int, int, int]]:
-    """The automaton's matches in ``fixed_text``, a text of the same length as the one ``matches`` were
-    found in that differs only inside the ``repaired`` spans (sorted, disjoint): the matches that touch
-    no repaired span are the same in both; the others are read again around each span, as far as the
-    longest entry (``reach``). Equal to `_matches` over the whole fixed text (a test holds it), in its
-    order (by end, then start), at the cost of the repaired words instead of the text."""
-    kept = [m for m in matches if not _touches(repaired, m[1], m[2])]
-    flat = _flat(fixed_text)
-    windows: list[list[int]] = []  # spans' reaches, overlapping ones merged: each is read once
-    for start, end in repaired:
-        low, high = max(start - reach, 0), min(end + reach, len(flat))
-        if windows and low <= windows[-1][1]:
-            windows[-1][1] = high
-        else:
-            windows.append([low, high])
-    for low, high in windows:
-        for key, match_start, match_end in _matches(automaton, flat[low:high]):
-            if _touches(repaired, match_start + low, match_end + low):
-                kept.append((key, match_start + low, match_end + low))
-    kept.sort(key=lambda match: (match[2], match[1]))
-    return kept
 
 
 def _find_across_breaks(

@@ -41,8 +41,6 @@ from ._intents import (
     _matches,
     _merge,
     _typo_reason,
-    group_of,
-    rematch,
 )
 from ._lexicon_data import _CONTEXTS, _NEAR_VERB, INTENT_RULE_IDS, Lexicon, available_languages, load_lexicon
 from ._typos import TypoRepair
@@ -175,10 +173,8 @@ class LexiconMatcher:
                             patterns.setdefault(rot, []).append(_Entry(index, section, role, True, "rot13"))
         self._keys = list(patterns)
         self._entries = [tuple(patterns[key]) for key in self._keys]
-        self._bounded = tuple(lexicon.word_boundaries for lexicon in self.lexicons)
-        self._groups = [group_of(entries, self._bounded) for entries in self._entries]
+        self._groups = [self._group(entries) for entries in self._entries]
         self._automaton = ahocorasick_rs.AhoCorasick(self._keys)
-        self._longest = max(map(len, self._keys), default=0)
         self._technical_keys = list(technical)
         self._technical_entries = [tuple(technical[key]) for key in self._technical_keys]
         self._technical = ahocorasick_rs.AhoCorasick(self._technical_keys)
@@ -189,6 +185,7 @@ class LexiconMatcher:
             for entries in self._unspaced_entries
         ]
         self._unspaced = ahocorasick_rs.AhoCorasick(self._unspaced_keys)
+        self._bounded = tuple(lexicon.word_boundaries for lexicon in self.lexicons)
         self._any_unbounded = not all(self._bounded)
         self._complements = {key: tuple(value) for key, value in complements.items()}
         self._negations = {key: tuple(value) for key, value in negations.items()}
@@ -242,6 +239,19 @@ class LexiconMatcher:
         """
         return self._typos.repair(word)
 
+    def _group(self, entries: tuple[_Entry, ...]) -> _Group:
+        # Per automaton key: decoder triggers, and the slots its match fills at a word start (stems), at a
+        # whole word (stems and whole words) and anywhere, so the per-match loop checks boundaries once.
+        triggers = tuple(dict.fromkeys(entry.transform for entry in entries if entry.transform != "plain"))
+        plain = [entry for entry in entries if entry.transform == "plain"]
+        bounded = [entry for entry in plain if self.lexicons[entry.language].word_boundaries]
+        stems = tuple(dict.fromkeys(entry.slot for entry in bounded if entry.stem))
+        whole = tuple(dict.fromkeys(entry.slot for entry in bounded))
+        anywhere = tuple(
+            dict.fromkeys(entry.slot for entry in plain if not self.lexicons[entry.language].word_boundaries)
+        )
+        return triggers, stems, whole, anywhere
+
     def find(
         self, text: str, meter: WorkMeter, *, unspaced: bool = False
     ) -> tuple[list[IntentFinding], dict[str, tuple[int, int]], dict[str, bool]]:
@@ -271,16 +281,12 @@ class LexiconMatcher:
                 found = {}
                 for fixed_text in fixed_texts:
                     meter.scan("lexicon.automaton", len(fixed_text))
-                    fixed_matches = (  # a shuffle kept every length: only around the repairs (`rematch`)
-                        _matches(self._automaton, _flat(fixed_text))
-                        if position is not None
-                        else rematch(self._automaton, self._longest, matches, fixed_text, repaired)
-                    )
+                    fixed_matches = _matches(self._automaton, _flat(fixed_text))
                     meter.lexicon_matches += len(fixed_matches)
                     for slot_key, slot in self._collect(fixed_text, fixed_matches, groups)[0].items():
                         merged = found.setdefault(slot_key, _Found())
-                        merged.starts.extend(slot.starts if position is None else map(position, slot.starts))
-                        merged.ends.extend(slot.ends if position is None else map(position, slot.ends))
+                        merged.starts.extend(position(start) for start in slot.starts)
+                        merged.ends.extend(position(end) for end in slot.ends)
         if not unspaced and "\n" in text and not text.isascii() and self._any_unbounded:
             _find_across_breaks(text, meter, found, self._automaton, self._entries, self._bounded)
         if not found and not triggers:

@@ -124,11 +124,10 @@ class TypoRepair:
 
     def repair_text(
         self, text: str, meter: WorkMeter
-    ) -> tuple[list[str], list[tuple[int, int]], Callable[[int], int] | None] | None:
+    ) -> tuple[list[str], list[tuple[int, int]], Callable[[int], int]] | None:
         """``text`` with misspelled lexicon words repaired (see `repair`; a second text when a repaired
         word has a twin of the same signature in another lexicon), the repaired words' spans in
-        ``text``, and the map from a repaired-text position back to ``text`` (``None`` when every repaired
-        word kept its length, a shuffle: positions are the same in both); ``None`` if nothing changed.
+        ``text``, and the map from a repaired-text position back to ``text``; ``None`` if nothing changed.
 
         One C-speed pass collects the distinct words, and only those of a lexicon word's shape (first letter,
         last letter, length) are signed: the cost is one probe per distinct word, whatever the text.
@@ -192,4 +191,4 @@ class TypoRepair:
         for variant in range(1, min(_TYPO_READINGS, max(map(len, readings)))):
             pieces[1::2] = [choices[min(variant, len(choices) - 1)] for choices in readings]
             texts.append("".join(pieces))
-        return texts, spans, (position if any(shifts) else None)
+        return texts, spans, position
