@@ -219,7 +219,9 @@ def bip39_valid(words: list[str]) -> bool:
     return digest[:checksum_bits] == bits[-checksum_bits:]
 
 
-_WORD: Final = re.compile(r"[a-z]+")
+_WORD: Final = re.compile(r"(?<!\\)[a-z]+")
+"""A word of a seed phrase: a run of lower-case letters, less the ``n`` of a JSON-escaped line break
+(``\\n``, which the row's pattern takes as a separator: "words:\\nabandon" holds "abandon")."""
 _LOWER_ONLY: Final = bytes(code if 97 <= code <= 122 else 32 for code in range(256))
 
 
@@ -230,13 +232,17 @@ def _bip39_bytes() -> frozenset[bytes]:
 
 def _twelve_listed_words(text: str) -> bool:
     # Necessary for a seed phrase: twelve words in a row on the BIP-39 list, a text's words being its
-    # [a-z]+ runs. The validator reads a match's words the same way, and they are runs of the text too (a
-    # match starts and ends at a word boundary), so twelve it accepts are twelve in a row here. An ASCII
-    # text's runs are found by C loops (one translation, one split), not by a regular expression.
+    # [a-z]+ runs (`_WORD`: an escaped line break's "n" is none). The validator reads a match's words the
+    # same way, and they are runs of the text too (a match starts and ends at a word boundary), so twelve it
+    # accepts are twelve in a row here. An ASCII text's runs are found by C loops (one translation, one
+    # split), not by a regular expression.
     words: Iterable[object]
     listed: frozenset[bytes] | dict[str, int]
     if text.isascii():
-        words, listed = text.encode().translate(_LOWER_ONLY).split(), _bip39_bytes()
+        data = text.encode()
+        if b"\\n" in data:
+            data = data.replace(b"\\n", b"  ")
+        words, listed = data.translate(_LOWER_ONLY).split(), _bip39_bytes()
     else:
         words, listed = _WORD.findall(text), bip39_words()
     return b"\x01" * 12 in bytes(map(listed.__contains__, words))
@@ -746,8 +752,11 @@ CREDENTIALS: Final[tuple[Credential, ...]] = (
     Credential(
         id="bip39_seed_phrase",
         entity="SEED_PHRASE",
-        pattern=r"\b(?:[a-z]{3,8}(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)){11,63}[a-z]{3,8}\b",
-        anchors=(" ",),
+        # The first word starts at a word boundary not right after a backslash, or right after an escaped
+        # line break ("words:\\nabandon…": its "n" is no letter of the phrase).
+        pattern=r"(?:(?<=\\n)|(?<!\\)\b)"
+        r"(?:[a-z]{3,8}(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)){11,63}[a-z]{3,8}\b",
+        anchors=(" ", "\n", "\t", "\\n"),  # every separator the pattern takes: one word a line is common
         validator=_seed_phrase,
         score=0.95,
         within=r"[a-z \t\r\n\\]{47,}",

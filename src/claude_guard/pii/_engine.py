@@ -183,8 +183,18 @@ class _Analyzer:
         out: list[list[Finding]] = [[] for _ in windows]
         shorts: list[str] = []
         longs: list[str] = []
-        for tail, head in windows:
-            longs.append(tail[-WINDOW:] + head[:WINDOW])
+        readings: list[
+            tuple[int, int]
+        ] = []  # per text in `longs`: its window, and the space put at its boundary
+        for index, (tail, head) in enumerate(windows):
+            left, right = tail[-WINDOW:], head[:WINDOW]
+            longs.append(left + right)
+            readings.append((index, 0))
+            if left[-1:].isalpha() and right[:1].isalpha():
+                # Two letters meet: the blocks may be one word cut in two ("so" + "ul") or two words
+                # ("soul" + "solar": a seed phrase's words, one block each). Both are read.
+                longs.append(left + " " + right)
+                readings.append((index, 1))
             shorts.append(tail[-SHORT_WINDOW:] + head[:SHORT_WINDOW])
         # One pass of the own rows over every window, joined by a line holding only NUL: no row matches
         # across it (none allows a NUL next to a line break), so findings stay inside their window.
@@ -193,10 +203,14 @@ class _Analyzer:
             starts.append(position)
             position += len(text) + len(_WINDOW_SEPARATOR)
         for f in self.own(_WINDOW_SEPARATOR.join(longs)):
-            index = bisect.bisect_right(starts, f.start) - 1
-            boundary = starts[index] + min(len(windows[index][0]), WINDOW)
-            if f.start < boundary < f.end and f.end <= starts[index] + len(longs[index]):
-                out[index].append(f._replace(start=f.start - starts[index], end=f.end - starts[index]))
+            reading = bisect.bisect_right(starts, f.start) - 1
+            index, gap = readings[reading]
+            boundary = starts[reading] + min(len(windows[index][0]), WINDOW)
+            if f.start < boundary and boundary + gap < f.end <= starts[reading] + len(longs[reading]):
+                # Offsets into the window without the space: a finding ends after it.
+                out[index].append(
+                    f._replace(start=f.start - starts[reading], end=f.end - starts[reading] - gap)
+                )
         if self.presidio_entities:
             # One Presidio pass over every short window, joined the way the request's segments are.
             starts, position = [], 0
