@@ -920,12 +920,19 @@ def _anchored_rows(rows: tuple[Credential, ...], lowered: str) -> set[int]:
             out.update(owners)
     if anchors.automaton is not None:
         rows_of = anchors.rows_of
-        for found, _, _ in anchors.automaton.find_matches_as_indexes(lowered, overlapping=True):
+        try:
+            found_anchors = anchors.automaton.find_matches_as_indexes(lowered, overlapping=True)
+        except UnicodeEncodeError:  # a lone surrogate (valid JSON, not UTF-8): it is no anchor's letter
+            found_anchors = anchors.automaton.find_matches_as_indexes(
+                _SURROGATE.sub("\ufffd", lowered), overlapping=True
+            )
+        for found, _, _ in found_anchors:
             out.update(rows_of[found])
     return out
 
 
 _by_identity_anchors: dict[int, tuple[tuple[Credential, ...], _Anchors]] = {}
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _SOLID: Final = CharClasses({"x": lambda char: not char.isspace()})  # str.split's whitespace is isspace()
 
 

@@ -56,7 +56,11 @@ class _CharTable(dict[int, str]):
     def __missing__(self, code: int) -> str:
         char = chr(code)
         value = char
-        if INVISIBLE.fullmatch(char):
+        if 0xD800 <= code <= 0xDFFF:
+            # A lone surrogate (valid JSON, not UTF-8) reads as U+FFFD, one for one: Presidio's tokenizer and
+            # the credential automaton encode their text as UTF-8 and would fail on it.
+            value = "\ufffd"
+        elif INVISIBLE.fullmatch(char):
             value = ""
         else:
             compatible = unicodedata.normalize("NFKC", char)
@@ -67,6 +71,7 @@ class _CharTable(dict[int, str]):
 
 
 _TABLE: Final = _CharTable()
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 
 def _decode_percent(token: str) -> list[tuple[str, int, int]]:
@@ -134,6 +139,9 @@ def canonicalize(text: str, *, enabled: bool = True) -> Canonical:
         'bo@example.com'
     """
     if not enabled or (text.isascii() and "%" not in text and "&" not in text):
+        if not enabled and _SURROGATE.search(text):  # the one change made with canonicalization off
+            size = len(text)
+            return Canonical(_SURROGATE.sub("\ufffd", text), list(range(size)), list(range(1, size + 1)))
         return Canonical(text)
     parts: list[str] = []
     starts: list[int] = []
