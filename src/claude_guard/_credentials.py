@@ -256,8 +256,8 @@ def _seed_phrase(run: str) -> tuple[int, int] | bool:
     # integer, its unlisted words and its distinct words as counts: each step is a few integer operations
     # and, for a window of listed words, one SHA-256 of its entropy. Checking each window afresh (joining
     # its words' bits as text, as `bip39_valid` does) cost ~18 µs a window, ~2.5 ms per KB of listed words:
-    # fifty times the cost of prose, from any text of dictionary words. `_seed_phrase_windows` is that
-    # reference, and a test holds the two to the same answers.
+    # fifty times the cost of prose, from any text of dictionary words. A test holds the two ways to the
+    # same answers (its `_seed_phrase_windows` is the window-by-window statement).
     spans = [m.span() for m in _WORD.finditer(run)]
     table = bip39_words()
     indexes = [table.get(run[a:b], -1) for a, b in spans]
@@ -291,18 +291,6 @@ def _seed_phrase(run: str) -> tuple[int, int] | bool:
             digest = hashlib.sha256((value >> checksum_bits).to_bytes(entropy_bytes, "big")).digest()
             if digest[0] >> shift == value & mask:
                 return spans[end - size + 1][0], spans[end][1]
-    return False
-
-
-def _seed_phrase_windows(run: str) -> tuple[int, int] | bool:
-    """`_seed_phrase` window by window through `bip39_valid`: the plain statement of what it finds (tests)."""
-    spans = [m.span() for m in _WORD.finditer(run)]
-    words = [run[a:b] for a, b in spans]
-    for size in (24, 21, 18, 15, 12):
-        for start in range(len(words) - size + 1):
-            window = words[start : start + size]
-            if len(set(window)) * 4 >= size * 3 and bip39_valid(window):
-                return spans[start][0], spans[start + size - 1][1]
     return False
 
 
